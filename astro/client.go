@@ -1,0 +1,332 @@
+package astro
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	// DefaultBaseURL is the Astro API v1 base every path is relative to.
+	DefaultBaseURL = "https://api.astronomer.io/v1"
+	// DefaultUserAgent names the bot; cmd should pass its real version with WithUserAgent.
+	DefaultUserAgent = "orgtoken-bot/dev"
+
+	// maxErrorBody bounds what is read of a failed response: the envelope is tiny, and a
+	// misbehaving proxy must not make us buffer megabytes.
+	maxErrorBody = 64 << 10
+	// maxSuccessBody bounds a decoded answer; a full page of 1,000 tokens is well under it.
+	maxSuccessBody = 32 << 20
+)
+
+// RetryPolicy bounds how hard one call tries. Zero fields take the defaults of
+// DefaultRetryPolicy; MaxAttempts 1 turns retries off.
+type RetryPolicy struct {
+	// MaxElapsed is the total time one call may take, every attempt and wait included, so a
+	// person in Slack gets an answer in seconds even when Astro is struggling.
+	MaxElapsed time.Duration
+	// BaseBackoff is the first wait; each further wait doubles, with jitter, up to MaxBackoff.
+	BaseBackoff time.Duration
+	MaxBackoff  time.Duration
+	MaxAttempts int
+}
+
+// DefaultRetryPolicy is 4 attempts within 10 s, waiting about 250 ms, 500 ms, 1 s between them.
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{MaxElapsed: 10 * time.Second, BaseBackoff: 250 * time.Millisecond, MaxBackoff: 2 * time.Second, MaxAttempts: 4}
+}
+
+// Client calls the Astro API for one organization. It is safe for concurrent use.
+type Client struct {
+	orgID      string
+	apiToken   string // only ever written to the Authorization header
+	baseURL    string
+	userAgent  string
+	httpClient *http.Client
+	retry      RetryPolicy
+	logger     *slog.Logger
+
+	// Replaceable in tests so retries are exercised without real waiting.
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithBaseURL points the client at another API base (an emulator, a proxy); it should include
+// the version path, e.g. "http://127.0.0.1:8080/v1".
+func WithBaseURL(u string) Option {
+	return func(c *Client) { c.baseURL = strings.TrimRight(u, "/") }
+}
+
+// WithHTTPClient sets the HTTP client; its Timeout, if any, applies to each attempt.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) {
+		if hc != nil {
+			c.httpClient = hc
+		}
+	}
+}
+
+// WithUserAgent sets the User-Agent header, e.g. "orgtoken-bot/1.4.2".
+func WithUserAgent(ua string) Option {
+	return func(c *Client) {
+		if ua != "" {
+			c.userAgent = ua
+		}
+	}
+}
+
+// WithRetryPolicy tunes retries; zero fields keep their defaults.
+func WithRetryPolicy(p RetryPolicy) Option {
+	return func(c *Client) {
+		d := DefaultRetryPolicy()
+		if p.MaxElapsed > 0 {
+			d.MaxElapsed = p.MaxElapsed
+		}
+		if p.BaseBackoff > 0 {
+			d.BaseBackoff = p.BaseBackoff
+		}
+		if p.MaxBackoff > 0 {
+			d.MaxBackoff = p.MaxBackoff
+		}
+		if p.MaxAttempts > 0 {
+			d.MaxAttempts = p.MaxAttempts
+		}
+		c.retry = d
+	}
+}
+
+// WithLogger receives one debug record per attempt and a warning per retry. Records hold the
+// method, path (organization and token IDs only), status and request ID, never headers.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *Client) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// New returns a client for organizationID that authenticates with apiToken.
+func New(organizationID, apiToken string, opts ...Option) *Client {
+	c := &Client{
+		orgID:      organizationID,
+		apiToken:   apiToken,
+		baseURL:    DefaultBaseURL,
+		userAgent:  DefaultUserAgent,
+		httpClient: &http.Client{},
+		retry:      DefaultRetryPolicy(),
+		logger:     slog.New(slog.DiscardHandler),
+		now:        time.Now,
+		sleep:      sleepContext,
+	}
+	for _, opt := range opts {
+		opt(c)
+	}
+	return c
+}
+
+// OrganizationID is the organization every call addresses.
+func (c *Client) OrganizationID() string { return c.orgID }
+
+// String and GoString keep the API token out of %v, %+v and %#v.
+func (c *Client) String() string {
+	return fmt.Sprintf("astro.Client{org: %s, base: %s}", c.orgID, c.baseURL)
+}
+
+func (c *Client) GoString() string { return c.String() }
+
+// LogValue keeps the API token out of slog records that include the client.
+func (c *Client) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("org", c.orgID), slog.String("base", c.baseURL))
+}
+
+// request is one logical API call; do may send it several times.
+type request struct {
+	method string
+	path   string // relative to the base URL, segments already escaped
+	query  url.Values
+	body   any
+	// write marks a state-changing call: once an attempt may have reached the server, a
+	// final failure is reported as *OutcomeUnknownError.
+	write bool
+}
+
+// attemptResult classifies one HTTP exchange for the retry loop.
+type attemptResult struct {
+	err        error
+	retryable  bool
+	answered   bool // the server sent a status line, so err is an *Error or a body problem
+	mayApply   bool // the server may have acted on the request
+	retryAfter time.Duration
+}
+
+// do sends r, retrying what is safe to retry within the policy's deadline, and decodes a 2xx
+// body into out (when non-nil).
+func (c *Client) do(ctx context.Context, r request, out any) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var body []byte
+	if r.body != nil {
+		var err error
+		if body, err = json.Marshal(r.body); err != nil {
+			return fmt.Errorf("astro: encoding %s %s: %w", r.method, r.path, err)
+		}
+	}
+	deadline := c.now().Add(c.retry.MaxElapsed)
+	mayHaveApplied := false
+	finish := func(err error) error {
+		if r.write && mayHaveApplied {
+			return &OutcomeUnknownError{Err: err}
+		}
+		return err
+	}
+
+	for attempt := 1; ; attempt++ {
+		attemptCtx, cancel := context.WithTimeout(ctx, deadline.Sub(c.now()))
+		res := c.attempt(attemptCtx, r, body, out)
+		budgetSpent := attemptCtx.Err() != nil
+		cancel()
+
+		c.logger.DebugContext(ctx, "astro: attempt", "method", r.method, "path", r.path, "attempt", attempt, "error", res.err)
+		if res.err == nil {
+			return nil
+		}
+		mayHaveApplied = mayHaveApplied || res.mayApply
+		if err := ctx.Err(); err != nil {
+			return finish(err)
+		}
+		if budgetSpent && !res.answered {
+			return finish(fmt.Errorf("astro: no answer within %s: %w", c.retry.MaxElapsed, res.err))
+		}
+		if !res.retryable || attempt >= c.retry.MaxAttempts {
+			return finish(res.err)
+		}
+		delay := c.backoff(attempt)
+		if res.retryAfter > 0 {
+			delay = res.retryAfter
+		}
+		if c.now().Add(delay).After(deadline) {
+			// Sleeping past the deadline would only delay the same answer.
+			return finish(res.err)
+		}
+		c.logger.WarnContext(ctx, "astro: retrying", "method", r.method, "path", r.path, "attempt", attempt, "delay", delay, "error", res.err)
+		if err := c.sleep(ctx, delay); err != nil {
+			return finish(err)
+		}
+	}
+}
+
+func (c *Client) attempt(ctx context.Context, r request, body []byte, out any) attemptResult {
+	target := c.baseURL + r.path
+	if len(r.query) > 0 {
+		target += "?" + r.query.Encode()
+	}
+	var reader io.Reader
+	if body != nil {
+		reader = bytes.NewReader(body)
+	}
+	// Once headers are on the wire the server may act on the request even if we never see
+	// the answer; before that, a failure proves nothing was applied.
+	var sent atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: func() { sent.Store(true) }})
+	req, err := http.NewRequestWithContext(ctx, r.method, target, reader)
+	if err != nil {
+		return attemptResult{err: fmt.Errorf("astro: building %s %s: %w", r.method, r.path, err)}
+	}
+	req.Header.Set("Authorization", "Bearer "+c.apiToken)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		return attemptResult{err: fmt.Errorf("astro: %w", err), retryable: true, mayApply: sent.Load()}
+	}
+	defer func() {
+		// Drain a little so the connection can be reused.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+		_ = resp.Body.Close()
+	}()
+
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if out == nil {
+			return attemptResult{}
+		}
+		if err := json.NewDecoder(io.LimitReader(resp.Body, maxSuccessBody)).Decode(out); err != nil {
+			// A malformed body will be malformed again; a cut-off one may not be.
+			var syntaxErr *json.SyntaxError
+			var typeErr *json.UnmarshalTypeError
+			malformed := errors.As(err, &syntaxErr) || errors.As(err, &typeErr)
+			return attemptResult{
+				err:       fmt.Errorf("astro: reading %s %s answer (status %d): %w", r.method, r.path, resp.StatusCode, err),
+				retryable: !malformed,
+				answered:  true,
+				mayApply:  true,
+			}
+		}
+		return attemptResult{}
+	}
+
+	errBody, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	apiErr := newError(resp, errBody, c.now(), c.redact)
+	c.logger.DebugContext(ctx, "astro: error answer", "method", r.method, "path", r.path, "status", apiErr.StatusCode, "request_id", apiErr.RequestID)
+	res := attemptResult{err: apiErr, answered: true}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		res.retryable, res.retryAfter = true, apiErr.RetryAfter
+	case resp.StatusCode == http.StatusBadGateway, resp.StatusCode == http.StatusServiceUnavailable, resp.StatusCode == http.StatusGatewayTimeout:
+		// A gateway error can hide a request the backend did process.
+		res.retryable, res.retryAfter, res.mayApply = true, apiErr.RetryAfter, true
+	case resp.StatusCode >= 500:
+		// 500 is a server bug more often than a blip: not retried, but it may have half-applied.
+		res.mayApply = true
+	}
+	return res
+}
+
+// backoff is the jittered wait after the given failed attempt: half fixed, half random, so
+// many bot replicas hitting one rate limit do not retry in lockstep.
+func (c *Client) backoff(attempt int) time.Duration {
+	d := c.retry.BaseBackoff
+	for i := 1; i < attempt && d < c.retry.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, c.retry.MaxBackoff)
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+// redact removes the API token from server-provided text, in case an error echoes it.
+func (c *Client) redact(s string) string {
+	if len(c.apiToken) < 8 {
+		return s
+	}
+	return strings.ReplaceAll(s, c.apiToken, "[redacted]")
+}
+
+func sleepContext(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,151 @@
+package astro
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// ListTokens fetches one page of the organization's API tokens.
+//
+// GET /organizations/{organizationId}/tokens
+func (c *Client) ListTokens(ctx context.Context, opts ListTokensOptions) (*TokensPage, error) {
+	if opts.Offset < 0 || opts.Limit < 0 {
+		return nil, fmt.Errorf("astro: negative offset (%d) or limit (%d)", opts.Offset, opts.Limit)
+	}
+	q := url.Values{}
+	if opts.WorkspaceID != "" {
+		q.Set("workspaceId", opts.WorkspaceID)
+	}
+	if opts.IncludeOnlyOrganizationTokens {
+		q.Set("includeOnlyOrganizationTokens", "true")
+	}
+	if opts.Offset > 0 {
+		q.Set("offset", strconv.Itoa(opts.Offset))
+	}
+	if opts.Limit > 0 {
+		q.Set("limit", strconv.Itoa(min(opts.Limit, MaxPageSize)))
+	}
+	page := new(TokensPage)
+	if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens"), query: q}, page); err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+// ListAllTokens walks every page from opts.Offset on, MaxPageSize tokens a request unless
+// opts.Limit asks for smaller pages, so 2,500 tokens cost 3 requests. A token that moves
+// between pages while we walk is returned once.
+//
+// GET /organizations/{organizationId}/tokens (repeated with increasing offset)
+func (c *Client) ListAllTokens(ctx context.Context, opts ListTokensOptions) ([]Token, error) {
+	if opts.Limit <= 0 || opts.Limit > MaxPageSize {
+		opts.Limit = MaxPageSize
+	}
+	return collectPages(opts.Offset, opts.Limit, func(offset int) ([]Token, int, error) {
+		opts.Offset = offset
+		page, err := c.ListTokens(ctx, opts)
+		if err != nil {
+			return nil, 0, err
+		}
+		return page.Tokens, page.TotalCount, nil
+	}, func(t Token) string { return t.ID })
+}
+
+// FindTokensByName returns every token (within opts' filters) whose name is exactly name.
+// Names are not unique in Astro, so callers must handle zero, one or several matches.
+//
+// GET /organizations/{organizationId}/tokens (all pages)
+func (c *Client) FindTokensByName(ctx context.Context, name string, opts ListTokensOptions) ([]Token, error) {
+	all, err := c.ListAllTokens(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	var matches []Token
+	for _, t := range all {
+		if t.Name == name {
+			matches = append(matches, t)
+		}
+	}
+	return matches, nil
+}
+
+// GetToken fetches one token with its current roles.
+//
+// GET /organizations/{organizationId}/tokens/{tokenId}
+func (c *Client) GetToken(ctx context.Context, id string) (*Token, error) {
+	if id == "" {
+		return nil, errors.New("astro: token ID is empty")
+	}
+	tok := new(Token)
+	if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens", id)}, tok); err != nil {
+		return nil, err
+	}
+	return tok, nil
+}
+
+// UpdateTokenRoles replaces every role of a token with roles (build the list with
+// WithWorkspaceRole so nothing else is lost) and returns the roles the API reports afterwards.
+// The call is retried like a read because a full replacement is idempotent. When it fails after
+// the request may have reached Astro, the error is an *OutcomeUnknownError: re-read the token
+// before saying what happened.
+//
+// POST /organizations/{organizationId}/tokens/{tokenId}/roles
+func (c *Client) UpdateTokenRoles(ctx context.Context, id string, roles []Role) (*SubjectRoles, error) {
+	if id == "" {
+		return nil, errors.New("astro: token ID is empty")
+	}
+	if len(roles) == 0 {
+		// The API requires at least one role; an organization token always keeps its
+		// ORGANIZATION role, so an empty list means the caller lost it.
+		return nil, errors.New("astro: a token must keep at least one role")
+	}
+	body := struct {
+		Roles []Role `json:"roles"`
+	}{Roles: roles}
+	out := new(SubjectRoles)
+	err := c.do(ctx, request{method: http.MethodPost, path: c.orgPath("tokens", id, "roles"), body: body, write: true}, out)
+	if err != nil {
+		var unknown *OutcomeUnknownError
+		if errors.As(err, &unknown) {
+			unknown.TokenID = id
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// orgPath builds /organizations/{org}/seg/... with every variable segment escaped.
+func (c *Client) orgPath(segments ...string) string {
+	p := "/organizations/" + url.PathEscape(c.orgID)
+	for _, s := range segments {
+		p += "/" + url.PathEscape(s)
+	}
+	return p
+}
+
+// collectPages calls fetch with increasing offsets until the total is reached or a page comes
+// back short or empty, and drops items already seen (by key) in case the list shifted.
+func collectPages[T any](offset, limit int, fetch func(offset int) ([]T, int, error), key func(T) string) ([]T, error) {
+	var all []T
+	seen := map[string]bool{}
+	for {
+		items, total, err := fetch(offset)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			if k := key(it); !seen[k] {
+				seen[k] = true
+				all = append(all, it)
+			}
+		}
+		offset += len(items)
+		if len(items) == 0 || len(items) < limit || offset >= total {
+			return all, nil
+		}
+	}
+}

@@ -1,0 +1,178 @@
+// Package astro is a small typed client for the Astro API v1 endpoints the bot needs:
+// organization API tokens, their roles, and workspaces.
+package astro
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Entity types of a token role.
+const (
+	EntityOrganization = "ORGANIZATION"
+	EntityWorkspace    = "WORKSPACE"
+	EntityDeployment   = "DEPLOYMENT"
+)
+
+// Token scopes, as the API's "type" field reports them.
+const (
+	ScopeOrganization = "ORGANIZATION"
+	ScopeWorkspace    = "WORKSPACE"
+	ScopeDeployment   = "DEPLOYMENT"
+)
+
+// Workspace roles, lowest to highest.
+const (
+	RoleWorkspaceMember   = "WORKSPACE_MEMBER"
+	RoleWorkspaceAuthor   = "WORKSPACE_AUTHOR"
+	RoleWorkspaceOperator = "WORKSPACE_OPERATOR"
+	RoleWorkspaceOwner    = "WORKSPACE_OWNER"
+)
+
+// WorkspaceRoles lists the roles the bot grants, lowest to highest (the role ladder).
+var WorkspaceRoles = []string{RoleWorkspaceMember, RoleWorkspaceAuthor, RoleWorkspaceOperator, RoleWorkspaceOwner}
+
+// Role is one entry of a token's role list. DeploymentID is set on DAG roles (v1 addition).
+type Role struct {
+	EntityType   string `json:"entityType"`
+	EntityID     string `json:"entityId"`
+	Role         string `json:"role"`
+	DeploymentID string `json:"deploymentId,omitempty"`
+}
+
+// Profile is a BasicSubjectProfile: the user or API token that created or updated something.
+type Profile struct {
+	ID           string `json:"id"`
+	SubjectType  string `json:"subjectType,omitempty"` // USER or SERVICEKEY
+	Username     string `json:"username,omitempty"`
+	FullName     string `json:"fullName,omitempty"`
+	AvatarURL    string `json:"avatarUrl,omitempty"`
+	APITokenName string `json:"apiTokenName,omitempty"`
+}
+
+// DisplayName is the full name of a user, or the token name when an API token acted.
+func (p *Profile) DisplayName() string {
+	switch {
+	case p == nil:
+		return ""
+	case p.FullName != "":
+		return p.FullName
+	case p.APITokenName != "":
+		return p.APITokenName
+	case p.Username != "":
+		return p.Username
+	default:
+		return p.ID
+	}
+}
+
+// Token is an Astro API token. The secret token value the API may return on creation is
+// deliberately not modelled, so it can never be logged or handed to callers.
+type Token struct {
+	ID                 string     `json:"id"`
+	Name               string     `json:"name"`
+	Description        string     `json:"description"`
+	Type               string     `json:"type"` // the token's scope: ORGANIZATION, WORKSPACE or DEPLOYMENT
+	Kind               string     `json:"kind,omitempty"`
+	ShortToken         string     `json:"shortToken"`
+	CreatedAt          time.Time  `json:"createdAt"`
+	UpdatedAt          time.Time  `json:"updatedAt"`
+	CreatedBy          *Profile   `json:"createdBy,omitempty"`
+	UpdatedBy          *Profile   `json:"updatedBy,omitempty"`
+	StartAt            *time.Time `json:"startAt,omitempty"`
+	EndAt              *time.Time `json:"endAt,omitempty"`
+	ExpiryPeriodInDays *int       `json:"expiryPeriodInDays,omitempty"`
+	LastUsedAt         *time.Time `json:"lastUsedAt,omitempty"`
+	Roles              []Role     `json:"roles"`
+}
+
+// UnmarshalJSON accepts the scope under "type" (v1beta1) or "scope" (what the v1 API and the
+// astro CLI's v1 model use), so Type is filled whichever the server sends.
+func (t *Token) UnmarshalJSON(data []byte) error {
+	type plain Token // drops this method, so decoding below cannot recurse
+	var aux struct {
+		plain
+		Scope string `json:"scope"`
+	}
+	if err := json.Unmarshal(data, &aux); err != nil {
+		return err
+	}
+	*t = Token(aux.plain)
+	if t.Type == "" {
+		t.Type = aux.Scope
+	}
+	return nil
+}
+
+// TokensPage is one page of GET /organizations/{org}/tokens.
+type TokensPage struct {
+	Tokens     []Token `json:"tokens"`
+	TotalCount int     `json:"totalCount"`
+	Offset     int     `json:"offset"`
+	Limit      int     `json:"limit"`
+}
+
+// ListTokensOptions are the query parameters of GET /organizations/{org}/tokens.
+type ListTokensOptions struct {
+	WorkspaceID                   string
+	IncludeOnlyOrganizationTokens bool
+	Offset                        int
+	Limit                         int // 0 means the API default; at most MaxPageSize
+}
+
+// MaxPageSize is the largest page the tokens endpoint accepts.
+const MaxPageSize = 1000
+
+// WorkspaceRole, DeploymentRole and DagRole are entries of SubjectRoles.
+type WorkspaceRole struct {
+	WorkspaceID string `json:"workspaceId"`
+	Role        string `json:"role"`
+}
+
+type DeploymentRole struct {
+	DeploymentID string `json:"deploymentId"`
+	Role         string `json:"role"`
+}
+
+type DagRole struct {
+	DeploymentID string `json:"deploymentId"`
+	EntityID     string `json:"entityId,omitempty"`
+	DagID        string `json:"dagId,omitempty"`
+	DagTag       string `json:"dagTag,omitempty"`
+	Role         string `json:"role"`
+}
+
+// SubjectRoles is the response of POST /organizations/{org}/tokens/{id}/roles: the token's roles
+// after the change, so a caller can confirm it without another read.
+type SubjectRoles struct {
+	OrganizationRole string           `json:"organizationRole,omitempty"`
+	WorkspaceRoles   []WorkspaceRole  `json:"workspaceRoles,omitempty"`
+	DeploymentRoles  []DeploymentRole `json:"deploymentRoles,omitempty"`
+	DagRoles         []DagRole        `json:"dagRoles,omitempty"`
+}
+
+// WorkspaceRole returns the role held in a workspace, or "" when none.
+func (s *SubjectRoles) WorkspaceRole(workspaceID string) string {
+	for _, r := range s.WorkspaceRoles {
+		if r.WorkspaceID == workspaceID {
+			return r.Role
+		}
+	}
+	return ""
+}
+
+// Workspace is an Astro workspace (only the fields the bot shows).
+type Workspace struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
+// WorkspacesPage is one page of GET /organizations/{org}/workspaces.
+type WorkspacesPage struct {
+	Workspaces []Workspace `json:"workspaces"`
+	TotalCount int         `json:"totalCount"`
+	Offset     int         `json:"offset"`
+	Limit      int         `json:"limit"`
+}

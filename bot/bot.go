@@ -1,0 +1,386 @@
+// Package bot connects the command layer to Slack over Socket Mode: it acks every envelope at
+// once, hands the work to a bounded pool of workers, and delivers replies through response_url
+// or the Web API. It holds no command logic of its own.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/orgtoken/orgtoken-bot/commands"
+	"github.com/orgtoken/orgtoken-bot/reply"
+)
+
+// Commands is the command layer as the bot uses it.
+type Commands interface {
+	Run(ctx context.Context, req commands.Request) reply.Reply
+	Act(ctx context.Context, act commands.Action) reply.Reply
+}
+
+// SlackAPI is the part of the Slack Web API the bot posts through (*slack.Client satisfies it).
+type SlackAPI interface {
+	PostMessageContext(ctx context.Context, channelID string, options ...slack.MsgOption) (string, string, error)
+	PostEphemeralContext(ctx context.Context, channelID, userID string, options ...slack.MsgOption) (string, error)
+	UpdateMessageContext(ctx context.Context, channelID, timestamp string, options ...slack.MsgOption) (string, string, string, error)
+}
+
+// Config tunes the bot.
+type Config struct {
+	CommandName     string        // the slash command this bot answers, e.g. "/orgtoken"
+	Workers         int           // commands handled at once
+	QueueSize       int           // envelopes waiting for a worker before new ones are turned away
+	ShutdownTimeout time.Duration // how long in-flight commands may take to finish on shutdown
+	Logger          *slog.Logger
+}
+
+// Bot is the Socket Mode adapter.
+type Bot struct {
+	cfg       Config
+	sm        *socketmode.Client
+	api       SlackAPI
+	cmds      Commands
+	log       *slog.Logger
+	seen      *seenEnvelopes
+	jobs      chan job
+	notices   chan job // overflow: "busy, retry" answers for envelopes the pool could not take
+	connected atomic.Bool
+	stopping  atomic.Bool
+}
+
+// New builds a bot. sm must have been created with socketmode.New over a *slack.Client.
+func New(sm *socketmode.Client, api SlackAPI, cmds Commands, cfg Config) *Bot {
+	if cfg.Workers < 1 {
+		cfg.Workers = 1
+	}
+	if cfg.QueueSize < 1 {
+		cfg.QueueSize = 1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Bot{
+		cfg:     cfg,
+		sm:      sm,
+		api:     api,
+		cmds:    cmds,
+		log:     cfg.Logger,
+		seen:    newSeenEnvelopes(time.Hour, 100_000),
+		jobs:    make(chan job, cfg.QueueSize),
+		notices: make(chan job, 64),
+	}
+}
+
+// Connected reports whether the Socket Mode link is up, for readiness checks.
+func (b *Bot) Connected() bool { return b.connected.Load() }
+
+// ErrSlackAuth means Slack refused the app token; retrying cannot help.
+var ErrSlackAuth = errors.New("slack rejected the app-level token")
+
+// Run connects and serves until ctx ends (then it shuts down gracefully and returns nil) or
+// Slack refuses the credentials.
+func (b *Bot) Run(ctx context.Context) error {
+	// Work outlives ctx a little: on shutdown in-flight commands get ShutdownTimeout to finish.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+
+	var workers sync.WaitGroup
+	for range b.cfg.Workers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for j := range b.jobs {
+				b.process(workCtx, j)
+			}
+		}()
+	}
+	workers.Add(1)
+	go func() {
+		defer workers.Done()
+		for j := range b.notices {
+			b.deliverBusy(workCtx, j)
+		}
+	}()
+
+	sockCtx, cancelSock := context.WithCancel(ctx)
+	defer cancelSock()
+	runErr := make(chan error, 1)
+	go func() { runErr <- b.runSocket(sockCtx) }()
+
+	var err error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err = <-runErr:
+			break loop
+		case evt := <-b.sm.Events:
+			b.handleEvent(evt)
+		}
+	}
+
+	// Stop taking envelopes, then let queued and in-flight commands finish within the bound.
+	b.stopping.Store(true)
+	cancelSock()
+	b.connected.Store(false)
+	close(b.jobs)
+	close(b.notices)
+	done := make(chan struct{})
+	go func() { workers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(b.cfg.ShutdownTimeout):
+		b.log.Warn("shutdown timeout: cancelling commands still running", "timeout", b.cfg.ShutdownTimeout)
+		cancelWork()
+		<-done
+	}
+	return err
+}
+
+// runSocket keeps the Socket Mode link up. slack-go already reconnects with backoff on its own;
+// this loop also survives the errors it gives up on, except a refused token.
+func (b *Bot) runSocket(ctx context.Context) error {
+	backoff := time.Second
+	for {
+		err := b.sm.RunContext(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if isFatalAuth(err) {
+			return fmt.Errorf("%w (%v): check SLACK_APP_TOKEN and that Socket Mode is enabled for the app", ErrSlackAuth, err)
+		}
+		b.connected.Store(false)
+		b.log.Warn("slack socket mode stopped; reconnecting", "error", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+}
+
+func isFatalAuth(err error) bool {
+	if err == nil {
+		return false
+	}
+	var sce slack.StatusCodeError
+	if errors.As(err, &sce) && sce.Code == 404 {
+		return true
+	}
+	switch err.Error() {
+	case "invalid_auth", "account_inactive", "not_authed", "token_revoked":
+		return true
+	}
+	return false
+}
+
+// job is one envelope's work, taken by a worker after the ack.
+type job struct {
+	envelopeID string
+	received   time.Time
+	slash      *slack.SlashCommand
+	callback   *slack.InteractionCallback
+}
+
+// handleEvent runs on the read path: it acks first and never does network I/O itself.
+func (b *Bot) handleEvent(evt socketmode.Event) {
+	switch evt.Type {
+	case socketmode.EventTypeConnecting:
+		b.log.Debug("connecting to Slack")
+	case socketmode.EventTypeConnected, socketmode.EventTypeHello:
+		if !b.connected.Swap(true) {
+			b.log.Info("connected to Slack")
+		}
+	case socketmode.EventTypeConnectionError:
+		b.connected.Store(false)
+		b.log.Warn("slack connection failed; slack-go retries with backoff", "error", errorOf(evt.Data))
+	case socketmode.EventTypeInvalidAuth:
+		b.connected.Store(false)
+		b.log.Error("slack rejected the app-level token")
+	case socketmode.EventTypeDisconnect:
+		b.connected.Store(false)
+		b.log.Info("slack asked to reconnect")
+	case socketmode.EventTypeSlashCommand:
+		cmd, ok := evt.Data.(slack.SlashCommand)
+		if !ok || evt.Request == nil {
+			b.log.Warn("slash command envelope without a usable payload")
+			return
+		}
+		b.onSlashCommand(evt.Request, cmd)
+	case socketmode.EventTypeInteractive:
+		cb, ok := evt.Data.(slack.InteractionCallback)
+		if !ok || evt.Request == nil {
+			b.log.Warn("interactive envelope without a usable payload")
+			return
+		}
+		b.onInteraction(evt.Request, cb)
+	case socketmode.EventTypeEventsAPI:
+		if evt.Request != nil {
+			b.ack(evt.Request, nil)
+		}
+	case socketmode.EventTypeIncomingError, socketmode.EventTypeErrorBadMessage, socketmode.EventTypeErrorWriteFailed:
+		b.log.Warn("unusable socket mode frame", "type", evt.Type, "error", errorOf(evt.Data))
+	default:
+		b.log.Debug("socket mode event ignored", "type", evt.Type)
+	}
+}
+
+func (b *Bot) onSlashCommand(req *socketmode.Request, cmd slack.SlashCommand) {
+	if cmd.Command != b.cfg.CommandName {
+		b.ack(req, nil)
+		b.log.Info("ignored a slash command this bot does not serve", "command", cmd.Command, "envelope_id", req.EnvelopeID)
+		return
+	}
+	if !b.seen.firstTime(req.EnvelopeID, time.Now()) {
+		b.ack(req, nil)
+		b.log.Info("duplicate envelope ignored", "envelope_id", req.EnvelopeID)
+		return
+	}
+	j := job{envelopeID: req.EnvelopeID, received: time.Now(), slash: &cmd}
+	if b.enqueue(j) {
+		b.ack(req, nil)
+		return
+	}
+	// The immediate reply in the ack costs no extra call, so a busy bot still answers.
+	b.ack(req, map[string]any{"response_type": "ephemeral", "text": busyText})
+	b.log.Warn("command turned away: all workers busy", "envelope_id", req.EnvelopeID, "user", cmd.UserID)
+}
+
+func (b *Bot) onInteraction(req *socketmode.Request, cb slack.InteractionCallback) {
+	b.ack(req, nil)
+	if !b.seen.firstTime(req.EnvelopeID, time.Now()) {
+		b.log.Info("duplicate envelope ignored", "envelope_id", req.EnvelopeID)
+		return
+	}
+	j := job{envelopeID: req.EnvelopeID, received: time.Now(), callback: &cb}
+	if b.enqueue(j) {
+		return
+	}
+	b.log.Warn("interaction turned away: all workers busy", "envelope_id", req.EnvelopeID, "user", cb.User.ID)
+	select {
+	case b.notices <- j:
+	default:
+		b.log.Error("could not tell the user the bot is busy: notice queue full", "envelope_id", req.EnvelopeID, "user", cb.User.ID)
+	}
+}
+
+const busyText = "orgtoken-bot is busy right now and did not run this. Nothing was changed; please try again in a moment."
+
+func (b *Bot) enqueue(j job) bool {
+	if b.stopping.Load() {
+		return false
+	}
+	select {
+	case b.jobs <- j:
+		return true
+	default:
+		return false
+	}
+}
+
+// ack answers the envelope. It is bounded so a dead link cannot stall the read loop; slack-go
+// queues the frame for its writer goroutine.
+func (b *Bot) ack(req *socketmode.Request, payload any) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := b.sm.AckCtx(ctx, req.EnvelopeID, payload); err != nil {
+		b.log.Warn("ack failed", "envelope_id", req.EnvelopeID, "error", err)
+	}
+}
+
+func (b *Bot) process(ctx context.Context, j job) {
+	start := time.Now()
+	defer func() {
+		// A bug in one command must not take the bot down; the user is told, and it is logged.
+		if p := recover(); p != nil {
+			b.log.Error("command panicked", "envelope_id", j.envelopeID, "panic", fmt.Sprint(p))
+			b.deliver(ctx, targetOf(j), reply.Reply{Tone: reply.Failure, Title: "Something went wrong",
+				Body: []reply.Line{reply.Para("orgtoken-bot hit an internal error (ref " + refFor(j.envelopeID) + "). Nothing was changed by this step; an operator can find the details in the logs.")}})
+		}
+	}()
+	switch {
+	case j.slash != nil:
+		c := j.slash
+		r := b.cmds.Run(ctx, commands.Request{
+			UserID:    c.UserID,
+			UserName:  c.UserName,
+			ChannelID: c.ChannelID,
+			Text:      c.Text,
+		})
+		b.deliver(ctx, targetOf(j), r)
+		b.log.Info("command", "envelope_id", j.envelopeID, "user", c.UserID, "channel", c.ChannelID,
+			"subcommand", firstWord(c.Text), "outcome", outcome(r), "duration_ms", time.Since(start).Milliseconds())
+	case j.callback != nil:
+		b.processInteraction(ctx, j, start)
+	}
+}
+
+func (b *Bot) processInteraction(ctx context.Context, j job, start time.Time) {
+	cb := j.callback
+	if cb.Type != slack.InteractionTypeBlockActions {
+		b.log.Info("interaction type not handled", "type", cb.Type, "envelope_id", j.envelopeID)
+		return
+	}
+	if len(cb.ActionCallback.BlockActions) == 0 {
+		b.log.Warn("block_actions without actions", "envelope_id", j.envelopeID)
+		return
+	}
+	for _, a := range cb.ActionCallback.BlockActions {
+		r := b.cmds.Act(ctx, commands.Action{
+			UserID:    cb.User.ID,
+			UserName:  cb.User.Name,
+			ChannelID: channelOf(cb),
+			ActionID:  a.ActionID,
+			Value:     a.Value,
+			MessageTS: cb.Container.MessageTs,
+		})
+		b.deliver(ctx, targetOf(j), r)
+		b.log.Info("action", "envelope_id", j.envelopeID, "user", cb.User.ID, "action_id", a.ActionID,
+			"outcome", outcome(r), "duration_ms", time.Since(start).Milliseconds())
+	}
+}
+
+func channelOf(cb *slack.InteractionCallback) string {
+	if cb.Channel.ID != "" {
+		return cb.Channel.ID
+	}
+	return cb.Container.ChannelID
+}
+
+func firstWord(s string) string {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return "help"
+	}
+	if len(f[0]) > 32 {
+		return f[0][:32]
+	}
+	return f[0]
+}
+
+func errorOf(v any) string {
+	if e, ok := v.(error); ok {
+		return e.Error()
+	}
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+func refFor(envelopeID string) string {
+	if len(envelopeID) > 8 {
+		return envelopeID[:8]
+	}
+	return envelopeID
+}

@@ -1,0 +1,94 @@
+package bot
+
+import (
+	"context"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/orgtoken/orgtoken-bot/reply"
+	"github.com/orgtoken/orgtoken-bot/reply/blockkit"
+)
+
+// target is where an answer to one envelope can go.
+type target struct {
+	channelID   string
+	userID      string
+	responseURL string
+	messageTS   string // the message a button was clicked on, if any
+}
+
+func targetOf(j job) target {
+	switch {
+	case j.slash != nil:
+		return target{channelID: j.slash.ChannelID, userID: j.slash.UserID, responseURL: j.slash.ResponseURL}
+	case j.callback != nil:
+		cb := j.callback
+		return target{channelID: channelOf(cb), userID: cb.User.ID, responseURL: cb.ResponseURL, messageTS: cb.Container.MessageTs}
+	}
+	return target{}
+}
+
+// deliver sends r to the user by the best route that works. In-channel replies go through
+// chat.postMessage so the team sees them; when that fails (the bot is not in the channel, say),
+// the requester still gets the answer through response_url, and failing that chat.postEphemeral.
+// Only when every route fails is the answer lost, and then it is logged with its outcome.
+func (b *Bot) deliver(ctx context.Context, t target, r reply.Reply) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	blocks, text := blockkit.Render(r)
+
+	if r.Visibility == reply.InChannel && t.channelID != "" {
+		_, _, err := b.api.PostMessageContext(ctx, t.channelID, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
+		if err == nil {
+			return
+		}
+		b.log.Warn("could not post in channel; answering the requester directly", "channel", t.channelID, "error", err)
+	}
+
+	if t.responseURL != "" {
+		wm := &slack.WebhookMessage{
+			Text:         text,
+			Blocks:       &slack.Blocks{BlockSet: blocks},
+			ResponseType: slack.ResponseTypeEphemeral,
+		}
+		if r.Visibility == reply.InChannel {
+			wm.ResponseType = slack.ResponseTypeInChannel
+		}
+		err := slack.PostWebhookContext(ctx, t.responseURL, wm)
+		if err == nil {
+			return
+		}
+		b.log.Warn("response_url failed; trying an ephemeral message", "channel", t.channelID, "error", err)
+	}
+
+	if t.channelID != "" && t.userID != "" {
+		_, err := b.api.PostEphemeralContext(ctx, t.channelID, t.userID, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
+		if err == nil {
+			return
+		}
+		b.log.Error("reply could not be delivered by any route", "channel", t.channelID, "user", t.userID,
+			"outcome", outcome(r), "summary", text, "error", err)
+		return
+	}
+	b.log.Error("reply could not be delivered: no route", "user", t.userID, "outcome", outcome(r), "summary", text)
+}
+
+// deliverBusy tells the user their click was not handled because every worker was busy.
+func (b *Bot) deliverBusy(ctx context.Context, j job) {
+	b.deliver(ctx, targetOf(j), reply.Reply{Tone: reply.Warning, Title: "orgtoken-bot is busy", Body: []reply.Line{reply.Para(busyText)}})
+}
+
+// outcome names a reply's result for logs and metrics.
+func outcome(r reply.Reply) string {
+	switch r.Tone {
+	case reply.Success:
+		return "ok"
+	case reply.Warning:
+		return "refused"
+	case reply.Failure:
+		return "error"
+	default:
+		return "info"
+	}
+}

@@ -1,0 +1,75 @@
+// Command orgtoken-bot is a Slack bot for managing Astro Organization API tokens' Workspace
+// roles. With Slack and Astro credentials in the environment it serves /orgtoken over Socket
+// Mode; with none it runs a local sandbox on the terminal. See README.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/orgtoken/orgtoken-bot/policy"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, envconfig.OsLookuper()))
+}
+
+const usage = `Usage:
+  orgtoken-bot                      run the bot (or, with no Slack/Astro settings, the local sandbox)
+  orgtoken-bot policy check FILE    validate a policy file
+  orgtoken-bot policy explain FILE --user U… --action update --role WORKSPACE_OWNER --workspace W
+                                    print the decision for one request and the rule that made it
+  orgtoken-bot audit verify         check the audit record's hash chain (uses ORGTOKEN_DATABASE_URL)
+  orgtoken-bot audit export [--since 30d]
+                                    write audit entries as JSON lines
+  orgtoken-bot version              print the version
+
+Configuration comes from environment variables; see README.md.
+`
+
+// run is main without the process globals, so tests can call it.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env envconfig.Lookuper) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "policy":
+			return policy.RunCLI(args[1:], stdout, stderr)
+		case "audit":
+			return runAuditCLI(ctx, args[1:], stdout, stderr, env)
+		case "version", "--version":
+			fmt.Fprintln(stdout, "orgtoken-bot", version)
+			return 0
+		case "help", "-h", "-help", "--help":
+			fmt.Fprint(stdout, usage)
+			return 0
+		default:
+			fmt.Fprintf(stderr, "orgtoken-bot: unknown command %q\n\n%s", args[0], usage)
+			return 2
+		}
+	}
+
+	cfg, err := loadConfig(ctx, env)
+	if err != nil {
+		fmt.Fprintf(stderr, "orgtoken-bot: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if cfg.Sandbox {
+		if err := runSandbox(ctx, stdin, stdout, sandboxOptions{}); err != nil {
+			fmt.Fprintf(stderr, "orgtoken-bot sandbox: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	return serve(ctx, cfg, stderr)
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/orgtoken/orgtoken-bot/astro"
+	"github.com/orgtoken/orgtoken-bot/bot"
+	"github.com/orgtoken/orgtoken-bot/commands"
+	"github.com/orgtoken/orgtoken-bot/logging"
+	"github.com/orgtoken/orgtoken-bot/policy"
+	"github.com/orgtoken/orgtoken-bot/store"
+)
+
+// serve runs the Slack bot until ctx ends. It returns the process exit status.
+func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
+	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel,
+		cfg.SlackAppToken.Value(), cfg.SlackBotToken.Value(), cfg.AstroAPIToken.Value())
+	log = log.With("version", version)
+
+	pol, err := loadPolicy(cfg)
+	if err != nil {
+		log.Error("refusing to start: the policy is invalid", "error", err)
+		return 2
+	}
+
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		log.Error("refusing to start: cannot open the store", "error", err)
+		return 1
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Warn("closing the store", "error", err)
+		}
+	}()
+
+	api := slack.New(cfg.SlackBotToken.Value(),
+		slack.OptionAPIURL(cfg.SlackAPIURL),
+		slack.OptionAppLevelToken(cfg.SlackAppToken.Value()),
+	)
+	// A bad bot token would otherwise surface only at the first reply; catch it at start.
+	authCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	who, err := api.AuthTestContext(authCtx)
+	cancel()
+	if err != nil {
+		log.Error("refusing to start: Slack rejected SLACK_BOT_TOKEN (auth.test)", "error", err)
+		return 1
+	}
+	log.Info("slack bot identity", "team", who.TeamID, "bot_user", who.UserID)
+
+	astroClient := astro.New(cfg.AstroOrgID, cfg.AstroAPIToken.Value(),
+		astro.WithBaseURL(cfg.AstroAPIURL),
+		astro.WithUserAgent("orgtoken-bot/"+version),
+	)
+
+	svc, err := commands.New(commands.Config{
+		Tokens:           astroClient,
+		Authorizer:       &bot.Authorizer{Policy: pol, Groups: bot.NewGroupResolver(api, cfg.GroupCacheTTL)},
+		Locker:           st,
+		DefaultWorkspace: cfg.AstroWorkspaceID,
+		CommandName:      cfg.CommandName,
+		Logger:           log,
+	})
+	if err != nil {
+		log.Error("refusing to start", "error", err)
+		return 1
+	}
+
+	sm := socketmode.New(api, socketmode.OptionPingInterval(cfg.SlackPingTimeout))
+	b := bot.New(sm, api, svc, bot.Config{
+		CommandName:     cfg.CommandName,
+		Workers:         cfg.Workers,
+		QueueSize:       cfg.QueueSize,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Logger:          log,
+	})
+
+	log.Info("orgtoken-bot starting", "command", cfg.CommandName, "organization", cfg.AstroOrgID,
+		"default_workspace", cfg.AstroWorkspaceID, "policy", pol.Source(), "store", st.Backend())
+	if err := b.Run(ctx); err != nil {
+		log.Error("stopped", "error", err)
+		if errors.Is(err, bot.ErrSlackAuth) {
+			return 1
+		}
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+func loadPolicy(cfg *config) (*policy.Policy, error) {
+	if cfg.PolicyFile != "" {
+		return policy.Load(cfg.PolicyFile)
+	}
+	if len(cfg.Admins) == 0 {
+		return nil, fmt.Errorf("set ORGTOKEN_POLICY_FILE, or ORGTOKEN_ADMINS to the Slack users and user groups who may change roles")
+	}
+	return policy.FromAdmins(cfg.Admins, cfg.AllowedChannels)
+}
+
+var _ = slog.Default

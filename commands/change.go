@@ -1,0 +1,285 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/orgtoken/orgtoken-bot/astro"
+	"github.com/orgtoken/orgtoken-bot/policy"
+	"github.com/orgtoken/orgtoken-bot/reply"
+)
+
+// change is a requested move of one token's role in one workspace.
+type change struct {
+	action    policy.Action
+	token     *astro.Token
+	workspace string
+	from, to  string // roles; "" means none
+}
+
+// runChange handles add, update and remove: find and lock the token, check that the change
+// makes sense, ask policy, then write and confirm from Astro's answer.
+func runChange(ctx context.Context, s *Service, req Request, a *args) (reply.Reply, error) {
+	ws, err := s.workspaceFor(req, a)
+	if err != nil {
+		return reply.Reply{}, err
+	}
+	tok, unlock, err := s.lockToken(ctx, a)
+	if err != nil {
+		return reply.Reply{}, err
+	}
+	defer unlock()
+
+	c := change{action: a.cmd.Action, token: tok, workspace: ws, from: astro.WorkspaceRoleOf(tok.Roles, ws), to: a.Role}
+	if r, done, err := s.checkChange(c); done || err != nil {
+		return r, err
+	}
+	decision, err := s.authorize(ctx, policy.Input{
+		UserID: req.UserID, ChannelID: req.ChannelID, Action: c.action,
+		WorkspaceID: ws, Role: c.to, CurrentRole: c.from,
+	})
+	if err != nil {
+		return reply.Reply{}, err
+	}
+	if decision.NeedsApproval() {
+		return s.needsApproval(req, c, decision), nil
+	}
+	return s.apply(ctx, req, c)
+}
+
+// checkChange answers, without writing, every change that cannot or need not be made. done
+// reports that r is the whole answer.
+func (s *Service) checkChange(c change) (r reply.Reply, done bool, err error) {
+	if c.token.Type != astro.ScopeOrganization {
+		return r, true, &Error{Code: EConflict,
+			Message: fmt.Sprintf("%s is a %s-scoped token, not an Organization token.", tokenName(c.token), scopeWord(c.token.Type)),
+			Hint:    "Only Organization API tokens can be given Workspace roles; a Workspace or Deployment token belongs to its own scope."}
+	}
+	ref := tokenRef(c.token)
+	in := workspaceRef(c.workspace)
+	switch {
+	case c.action == policy.ActionAdd && c.from == c.to:
+		return nothingToDo(concat(ref, reply.Line{reply.Text(" already has "), reply.Literal(c.to)}, in)), true, nil
+	case c.action == policy.ActionAdd && c.from != "":
+		return r, true, &Error{Code: EConflict,
+			Message: fmt.Sprintf("%s already has a role in this workspace.", tokenName(c.token)),
+			Details: []reply.Line{concat(ref, reply.Line{reply.Text(" has "), reply.Literal(c.from)}, in)},
+			Hint:    fmt.Sprintf("To change it, use %s update %s --role %s -w %s.", s.commandName, c.token.ID, shortRole(c.to), c.workspace)}
+	case c.action != policy.ActionAdd && c.from == "":
+		e := &Error{Code: EConflict,
+			Message: fmt.Sprintf("%s has no role in this workspace.", tokenName(c.token)),
+			Details: []reply.Line{concat(ref, reply.Line{reply.Text(" is not in")}, in)}}
+		if c.action == policy.ActionUpdate {
+			e.Hint = fmt.Sprintf("To add it, use %s add %s --role %s -w %s.", s.commandName, c.token.ID, shortRole(c.to), c.workspace)
+		}
+		return r, true, e
+	case c.action == policy.ActionUpdate && c.from == c.to:
+		return nothingToDo(concat(ref, reply.Line{reply.Text(" already has "), reply.Literal(c.to)}, in)), true, nil
+	}
+	return r, false, nil
+}
+
+// needsApproval answers a change that policy allows only after approval.
+//
+// APPROVALS NOT YET ENABLED: this is the one place the approvals work replaces. It must create
+// the request (approvers, count, channel, expiry, reason), post it with Approve/Deny buttons
+// whose Value is the request's opaque ID, register their action IDs in actionTable, and apply
+// the change through s.apply once approved, re-checking policy for the approver. Until then
+// nothing is written.
+func (s *Service) needsApproval(_ Request, c change, d policy.Decision) reply.Reply {
+	ap := d.Approval
+	who := "an approver"
+	if len(ap.Approvers) > 0 {
+		who = strings.Join(ap.Approvers, ", ")
+	}
+	count := max(ap.Count, 1)
+	line := reply.Line{reply.Textf("This change needs approval from %s (%d approver", who, count)}
+	if count != 1 {
+		line = append(line, reply.Text("s"))
+	}
+	line = append(line, reply.Text(")"))
+	if ap.Channel != "" {
+		line = append(line, reply.Text(" in "), reply.Channel(ap.Channel))
+	}
+	line = append(line, reply.Text("."))
+	return reply.Reply{
+		Visibility: reply.Ephemeral, Tone: reply.Warning,
+		Title: "Approval needed",
+		Body: []reply.Line{
+			describeChange(c),
+			line,
+			reply.Para("Approval requests are being enabled in the bot; until then, ask an approver to make this change."),
+		},
+		Notes: []reply.Line{reply.Para("Nothing was changed.")},
+	}
+}
+
+// apply writes the new role list and confirms the result from Astro's answer. When the answer
+// is lost the token is read again, so the reply reports what is true rather than a guess.
+func (s *Service) apply(ctx context.Context, req Request, c change) (reply.Reply, error) {
+	roles := astro.WithWorkspaceRole(c.token.Roles, c.workspace, c.to)
+	after, err := s.tokens.UpdateTokenRoles(ctx, c.token.ID, roles)
+	var apiErr *astro.Error
+	switch {
+	case errors.As(err, &apiErr):
+		// Astro answered with an error, so nothing was applied.
+		return reply.Reply{}, astroFailure(err)
+	case err != nil:
+		return s.confirmByReading(ctx, req, c, err), nil
+	}
+	got := after.WorkspaceRole(c.workspace)
+	s.log.InfoContext(ctx, "token role changed", "user", req.UserID, "token", c.token.ID, "workspace", c.workspace,
+		"from", c.from, "to", c.to, "now", got)
+	if got != c.to {
+		return s.unexpectedOutcome(req, c, got, "Astro accepted the change but reports a different role now."), nil
+	}
+	return s.changed(req, c), nil
+}
+
+// confirmByReading handles a write whose outcome is unknown: it may or may not have landed.
+func (s *Service) confirmByReading(ctx context.Context, req Request, c change, writeErr error) reply.Reply {
+	ref := newRef()
+	s.log.WarnContext(ctx, "role update outcome unknown; re-reading", "ref", ref, "user", req.UserID,
+		"token", c.token.ID, "workspace", c.workspace, "err", writeErr)
+	// The original context may be what ended; the re-read gets its own short budget.
+	readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rereadTimeout)
+	defer cancel()
+	tok, err := s.tokens.GetToken(readCtx, c.token.ID)
+	if err != nil {
+		s.log.ErrorContext(ctx, "re-read after unknown outcome failed", "ref", ref, "token", c.token.ID, "err", err)
+		return reply.Reply{
+			Visibility: reply.Ephemeral, Tone: reply.Warning,
+			Title: "Could not confirm whether the change was applied.",
+			Body: []reply.Line{
+				describeChange(c),
+				reply.Para("The request to Astro failed midway and reading the token again failed too, so the change may or may not have been applied."),
+				reply.Line{reply.Text("Check with "), reply.Literal(s.commandName + " show " + c.token.ID), reply.Textf(" before trying again (ref %s).", ref)},
+			},
+		}
+	}
+	now := astro.WorkspaceRoleOf(tok.Roles, c.workspace)
+	c.token = tok
+	switch now {
+	case c.to:
+		r := s.changed(req, c)
+		r.Notes = append(r.Notes, reply.Para("Astro's answer was lost; reading the token again confirmed the change."))
+		return r
+	case c.from:
+		return reply.Reply{
+			Visibility: reply.Ephemeral, Tone: reply.Failure,
+			Title: "The change was not applied.",
+			Body: []reply.Line{
+				describeChange(c),
+				reply.Para("The request to Astro failed midway; reading the token again shows its role is unchanged."),
+				concat(tokenRef(c.token), reply.Line{reply.Text(" has "), roleSpan(now)}, workspaceRef(c.workspace)),
+				{reply.Textf("Try again in a moment (ref %s).", ref)},
+			},
+			Notes: []reply.Line{reply.Para("Nothing was changed.")},
+		}
+	default:
+		return s.unexpectedOutcome(req, c, now, "The request to Astro failed midway, and the token now has a role nobody asked for here; someone else may have changed it.")
+	}
+}
+
+const rereadTimeout = 10 * time.Second
+
+// changed is the in-channel announcement of an applied change, naming who made it.
+func (s *Service) changed(req Request, c change) reply.Reply {
+	var title string
+	var what reply.Line
+	ref := tokenRef(c.token)
+	switch c.action {
+	case policy.ActionAdd:
+		title = "Token added to workspace"
+		what = concat(reply.Line{reply.Mention(req.UserID), reply.Text(" added ")}, ref, workspaceRef(c.workspace), reply.Line{reply.Text(" as "), reply.Literal(c.to), reply.Text(".")})
+	case policy.ActionUpdate:
+		title = "Token role updated"
+		what = concat(reply.Line{reply.Mention(req.UserID), reply.Text(" changed ")}, ref, reply.Line{reply.Text(" from "), reply.Literal(c.from), reply.Text(" to "), reply.Literal(c.to)}, workspaceRef(c.workspace), reply.Line{reply.Text(".")})
+	default:
+		title = "Token removed from workspace"
+		what = concat(reply.Line{reply.Mention(req.UserID), reply.Text(" removed ")}, ref, reply.Line{reply.Text(" (was "), reply.Literal(c.from), reply.Text(")")}, fromWorkspace(c.workspace), reply.Line{reply.Text(".")})
+	}
+	return reply.Reply{
+		Visibility: reply.InChannel, Tone: reply.Success, Title: title,
+		Body:  []reply.Line{what},
+		Notes: []reply.Line{reply.Para("Its other roles were kept as they were.")},
+	}
+}
+
+// unexpectedOutcome reports a write after which the token's role is neither what it was nor
+// what was asked. Something changed, so everyone in the channel sees it.
+func (s *Service) unexpectedOutcome(req Request, c change, now, why string) reply.Reply {
+	return reply.Reply{
+		Visibility: reply.InChannel, Tone: reply.Warning,
+		Title: "The token's role is not what was asked for.",
+		Body: []reply.Line{
+			concat(reply.Line{reply.Mention(req.UserID), reply.Text(" asked: ")}, describeChange(c)),
+			reply.Para(why),
+			concat(reply.Line{reply.Text("Astro now reports: ")}, tokenRef(c.token), reply.Line{reply.Text(" has "), roleSpan(now)}, workspaceRef(c.workspace)),
+		},
+		Notes: []reply.Line{reply.Line{reply.Text("Check with "), reply.Literal(s.commandName + " show " + c.token.ID), reply.Text(".")}},
+	}
+}
+
+func describeChange(c change) reply.Line {
+	ref := tokenRef(c.token)
+	switch c.action {
+	case policy.ActionAdd:
+		return concat(reply.Line{reply.Text("Add ")}, ref, workspaceRef(c.workspace), reply.Line{reply.Text(" as "), reply.Literal(c.to), reply.Text(".")})
+	case policy.ActionUpdate:
+		return concat(reply.Line{reply.Text("Change ")}, ref, reply.Line{reply.Text(" from "), reply.Literal(c.from), reply.Text(" to "), reply.Literal(c.to)}, workspaceRef(c.workspace), reply.Line{reply.Text(".")})
+	default:
+		return concat(reply.Line{reply.Text("Remove ")}, ref, reply.Line{reply.Text(" (now "), reply.Literal(c.from), reply.Text(")")}, fromWorkspace(c.workspace), reply.Line{reply.Text(".")})
+	}
+}
+
+func nothingToDo(line reply.Line) reply.Reply {
+	return reply.Reply{
+		Visibility: reply.Ephemeral, Tone: reply.Info, Title: "Nothing to do",
+		Body:  []reply.Line{append(line, reply.Text("."))},
+		Notes: []reply.Line{reply.Para("Nothing was changed.")},
+	}
+}
+
+func tokenRef(t *astro.Token) reply.Line {
+	return reply.Line{reply.Strong(reply.Truncate(t.Name, 100)), reply.Text(" ("), reply.Literal(t.ID), reply.Text(")")}
+}
+
+func tokenName(t *astro.Token) string { return quote(t.Name) }
+
+func workspaceRef(ws string) reply.Line {
+	return reply.Line{reply.Text(" in workspace "), reply.Literal(ws)}
+}
+
+func fromWorkspace(ws string) reply.Line {
+	return reply.Line{reply.Text(" from workspace "), reply.Literal(ws)}
+}
+
+func roleSpan(role string) reply.Span {
+	if role == "" {
+		return reply.Text("no role")
+	}
+	return reply.Literal(role)
+}
+
+func shortRole(role string) string {
+	return strings.ToLower(strings.TrimPrefix(role, "WORKSPACE_"))
+}
+
+func scopeWord(scope string) string {
+	if scope == "" {
+		return "differently"
+	}
+	return strings.ToUpper(scope[:1]) + strings.ToLower(scope[1:])
+}
+
+func concat(lines ...reply.Line) reply.Line {
+	var out reply.Line
+	for _, l := range lines {
+		out = append(out, l...)
+	}
+	return out
+}

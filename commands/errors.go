@@ -1,0 +1,140 @@
+package commands
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/orgtoken/orgtoken-bot/astro"
+	"github.com/orgtoken/orgtoken-bot/reply"
+)
+
+// Code classifies an Error.
+type Code string
+
+const (
+	EInvalid     Code = "invalid"     // the command could not be understood
+	ENotFound    Code = "not_found"   // no such token, or no such page
+	EAmbiguous   Code = "ambiguous"   // several tokens have the name
+	EConflict    Code = "conflict"    // the token is in a state the command cannot change
+	EDenied      Code = "denied"      // policy refused the user
+	EUnavailable Code = "unavailable" // Astro refused, rate-limited or failed
+	EHelp        Code = "help"        // the user asked for a verb's help with -h
+)
+
+// Error is a failure that is safe to show to the user as is. Anything else a handler returns is
+// unexpected: it is logged with a reference and the user sees a generic sentence.
+type Error struct {
+	Code    Code
+	Message string
+	Details []reply.Line // e.g. the tokens sharing a name
+	Hint    string
+	// Changed is set when the failure happened after something was written; otherwise the
+	// reply says nothing was changed.
+	Changed bool
+
+	verb *command // its usage line is shown for syntax errors
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func invalidf(format string, a ...any) *Error {
+	return &Error{Code: EInvalid, Message: fmt.Sprintf(format, a...)}
+}
+
+func usageErr(cmd *command, format string, a ...any) *Error {
+	e := invalidf(format, a...)
+	e.verb = cmd
+	return e
+}
+
+// errorReply renders a user-facing error.
+func (s *Service) errorReply(e *Error) reply.Reply {
+	r := reply.Reply{Visibility: reply.Ephemeral, Tone: reply.Failure, Title: e.Message, Body: e.Details}
+	if e.verb != nil {
+		r.Body = append(r.Body, reply.Line{reply.Text("Usage: "), reply.Literal(s.usage(e.verb))})
+	}
+	if e.Hint != "" {
+		r.Body = append(r.Body, reply.Para(e.Hint))
+	}
+	if !e.Changed {
+		r.Notes = append(r.Notes, reply.Para("Nothing was changed."))
+	}
+	return r
+}
+
+// internalReply logs an unexpected error under a short reference the operator can grep for;
+// the user sees only the reference.
+func (s *Service) internalReply(ctx context.Context, req Request, err error) reply.Reply {
+	ref := newRef()
+	s.log.ErrorContext(ctx, "command failed", "ref", ref, "user", req.UserID, "channel", req.ChannelID, "err", err)
+	return reply.Reply{
+		Visibility: reply.Ephemeral, Tone: reply.Failure,
+		Title: "Something went wrong on the bot's side.",
+		Body:  []reply.Line{{reply.Textf("Nothing was changed. If it keeps happening, give the bot's operator this reference: ref %s.", ref)}},
+	}
+}
+
+func newRef() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// astroFailure turns an error from Astro into a user-facing *Error, one clear sentence with the
+// API's message and request ID. Errors that are not API answers (a broken connection, a bug)
+// are returned unchanged so they are logged as unexpected.
+func astroFailure(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &Error{Code: EUnavailable, Message: "Astro did not answer in time.", Hint: "Try again in a moment."}
+	}
+	var apiErr *astro.Error
+	if !errors.As(err, &apiErr) {
+		return err
+	}
+	detail := apiErr.Message
+	if apiErr.RequestID != "" {
+		detail += " (request ID " + apiErr.RequestID + ")"
+	}
+	detail = strings.TrimSpace(detail)
+	e := &Error{Code: EUnavailable}
+	switch {
+	case apiErr.StatusCode == http.StatusNotFound:
+		e.Code = ENotFound
+		e.Message = "Astro could not find it: " + detail + "."
+	case apiErr.StatusCode == http.StatusUnauthorized:
+		e.Message = "Astro rejected the bot's API token: " + detail + "."
+		e.Hint = "The bot's Astro token may have expired or been revoked; tell the bot's operator."
+	case apiErr.StatusCode == http.StatusForbidden:
+		e.Message = "The bot's Astro API token lacks permission for this: " + detail + "."
+		e.Hint = "Tell the bot's operator; the token needs Organization Owner rights."
+	case apiErr.StatusCode == http.StatusTooManyRequests:
+		e.Message = "Astro is rate-limiting the bot: " + detail + "."
+		e.Hint = "Retry " + retryIn(apiErr.RetryAfter) + "."
+	case apiErr.StatusCode >= 500:
+		e.Message = fmt.Sprintf("Astro is having trouble (HTTP %d): %s.", apiErr.StatusCode, detail)
+		e.Hint = "Try again in a few minutes."
+		if apiErr.RetryAfter > 0 {
+			e.Hint = "Retry " + retryIn(apiErr.RetryAfter) + "."
+		}
+	default:
+		e.Message = fmt.Sprintf("Astro refused the request (HTTP %d): %s.", apiErr.StatusCode, detail)
+	}
+	return e
+}
+
+func retryIn(d time.Duration) string {
+	if d <= 0 {
+		return "in a minute"
+	}
+	secs := int((d + time.Second - 1) / time.Second)
+	if secs == 1 {
+		return "in 1 s"
+	}
+	return fmt.Sprintf("in %d s", secs)
+}

@@ -1,0 +1,202 @@
+package commands
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/orgtoken/orgtoken-bot/astro"
+	"github.com/orgtoken/orgtoken-bot/reply"
+)
+
+// orgTokensOptions lists every Organization-scoped token, a full page per request, so an
+// organization of up to 1,000 tokens costs one request.
+var orgTokensOptions = astro.ListTokensOptions{IncludeOnlyOrganizationTokens: true, Limit: astro.MaxPageSize}
+
+// lockToken finds the token a change names and locks it. The token it returns was read under
+// the lock (or, for a name, by a list read the lock vouches for), so its roles are the base for
+// the write.
+//
+// By ID: lock, then GET (1 read). By name: list the organization's tokens to learn the ID,
+// lock, and reuse the listed roles unless the lock was released by someone else since the list
+// was read; only then GET again. So a change costs one read plus the write.
+func (s *Service) lockToken(ctx context.Context, a *args) (*astro.Token, func(), error) {
+	if len(a.Positionals) == 1 {
+		id := a.Positionals[0]
+		unlock, err := s.locker.LockToken(ctx, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		tok, err := s.getToken(ctx, id)
+		if err != nil {
+			unlock()
+			return nil, nil, err
+		}
+		return tok, unlock, nil
+	}
+
+	fl, fresh := s.locker.(FreshnessLocker)
+	var checkpoint uint64
+	if fresh {
+		checkpoint = fl.Checkpoint()
+	}
+	all, err := s.tokens.ListAllTokens(ctx, orgTokensOptions)
+	if err != nil {
+		return nil, nil, astroFailure(err)
+	}
+	found, err := s.pickByName(all, a.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	unlock, err := s.locker.LockToken(ctx, found.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if fresh && !fl.ReleasedSince(found.ID, checkpoint) {
+		return found, unlock, nil
+	}
+	tok, err := s.getToken(ctx, found.ID)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return tok, unlock, nil
+}
+
+// getToken reads a token by ID, saying plainly when there is none.
+func (s *Service) getToken(ctx context.Context, id string) (*astro.Token, error) {
+	tok, err := s.tokens.GetToken(ctx, id)
+	if astro.IsNotFound(err) {
+		return nil, &Error{Code: ENotFound, Message: fmt.Sprintf("There is no token with ID %s.", quote(id)),
+			Hint: "IDs are listed by " + s.commandName + " list. To pick a token by name, use -n \"Token name\"."}
+	}
+	if err != nil {
+		return nil, astroFailure(err)
+	}
+	return tok, nil
+}
+
+// pickByName returns the one token named exactly name, or an error that lists the tokens
+// sharing the name, or offers close matches.
+func (s *Service) pickByName(all []astro.Token, name string) (*astro.Token, error) {
+	var matches []*astro.Token
+	for i := range all {
+		if all[i].Name == name {
+			matches = append(matches, &all[i])
+		}
+	}
+	switch len(matches) {
+	case 1:
+		return matches[0], nil
+	case 0:
+		return nil, s.noSuchName(all, name)
+	}
+	e := &Error{Code: EAmbiguous,
+		Message: fmt.Sprintf("%d Organization tokens are named %s.", len(matches), quote(name)),
+		Hint:    "Give the ID of the one you mean instead of the name."}
+	slices.SortFunc(matches, func(a, b *astro.Token) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	const shown = 10
+	for _, t := range matches[:min(len(matches), shown)] {
+		e.Details = append(e.Details, s.tokenLine(t))
+	}
+	if len(matches) > shown {
+		e.Details = append(e.Details, reply.Line{reply.Textf("…and %d more.", len(matches)-shown)})
+	}
+	return nil, e
+}
+
+func (s *Service) noSuchName(all []astro.Token, name string) *Error {
+	e := &Error{Code: ENotFound, Message: fmt.Sprintf("No Organization token is named %s.", quote(name))}
+	close := closeMatches(all, name, 5)
+	if len(close) == 0 {
+		e.Hint = "Names must match exactly. See " + s.commandName + " list."
+		return e
+	}
+	e.Details = append(e.Details, reply.Para("Did you mean:"))
+	for _, t := range close {
+		e.Details = append(e.Details, s.tokenLine(t))
+	}
+	e.Hint = "Names must match exactly, including case."
+	return e
+}
+
+// tokenLine describes a token in one line: name, ID and when and by whom it was created.
+func (s *Service) tokenLine(t *astro.Token) reply.Line {
+	l := reply.Line{reply.Text("• "), reply.Strong(reply.Truncate(t.Name, 80)), reply.Text(" "), reply.Literal(t.ID)}
+	if !t.CreatedAt.IsZero() {
+		l = append(l, reply.Text(", created "+relativeTime(t.CreatedAt, s.now())))
+		if by := t.CreatedBy.DisplayName(); by != "" {
+			l = append(l, reply.Text(" by "+reply.Truncate(by, 60)))
+		}
+	}
+	return l
+}
+
+// closeMatches ranks tokens whose names resemble name: equal ignoring case, containing it (or
+// contained in it), or a few edits away.
+func closeMatches(all []astro.Token, name string, limit int) []*astro.Token {
+	want := strings.ToLower(strings.TrimSpace(name))
+	type scored struct {
+		t     *astro.Token
+		score int
+	}
+	var out []scored
+	for i := range all {
+		got := strings.ToLower(all[i].Name)
+		score := -1
+		switch {
+		case got == want:
+			score = 0
+		case want != "" && (strings.Contains(got, want) || strings.Contains(want, got) && got != ""):
+			score = 1
+		default:
+			if len(got) < 200 && len(want) < 200 {
+				if d := editDistance(got, want); d <= max(2, len([]rune(want))/4) {
+					score = 1 + d
+				}
+			}
+		}
+		if score >= 0 {
+			out = append(out, scored{&all[i], score})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b scored) int {
+		return cmp.Or(cmp.Compare(a.score, b.score), strings.Compare(a.t.Name, b.t.Name))
+	})
+	res := make([]*astro.Token, 0, min(len(out), limit))
+	for _, sc := range out[:min(len(out), limit)] {
+		res = append(res, sc.t)
+	}
+	return res
+}
+
+// relativeTime says how long ago t was, in the largest whole unit: "3 days ago".
+func relativeTime(t, now time.Time) string {
+	d := now.Sub(t)
+	if d < 0 {
+		return "just now"
+	}
+	unit := func(n int, name string) string {
+		if n == 1 {
+			return "1 " + name + " ago"
+		}
+		return fmt.Sprintf("%d %ss ago", n, name)
+	}
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return unit(int(d/time.Minute), "minute")
+	case d < 24*time.Hour:
+		return unit(int(d/time.Hour), "hour")
+	case d < 30*24*time.Hour:
+		return unit(int(d/(24*time.Hour)), "day")
+	case d < 365*24*time.Hour:
+		return unit(int(d/(30*24*time.Hour)), "month")
+	default:
+		return unit(int(d/(365*24*time.Hour)), "year")
+	}
+}

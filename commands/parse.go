@@ -1,0 +1,302 @@
+package commands
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/shlex"
+
+	"github.com/orgtoken/orgtoken-bot/astro"
+	"github.com/orgtoken/orgtoken-bot/reply"
+)
+
+// MaxInputRunes bounds the text after the command; Slack itself allows about 4,000.
+const MaxInputRunes = 4000
+
+// args is what a verb's flags and positionals parse into. Each verb uses a subset.
+type args struct {
+	Positionals []string
+	Name        string // --org-token-name
+	Role        string // --role, normalised to the API's name
+	WorkspaceID string // --workspace-id
+	Page        int    // --page, 1-based; 0 when not given
+	given       map[string]bool
+	cmd         *command // the verb being parsed
+}
+
+func (a *args) has(flagName string) bool { return a.given[flagName] }
+
+// flagSpec is one flag a verb accepts. Specs build both the FlagSet and the help text.
+type flagSpec struct {
+	Long, Short string
+	Arg         string // placeholder in usage, e.g. NAME
+	Help        string
+	set         func(a *args, v string) error
+}
+
+func (f flagSpec) usage() string {
+	s := "--" + f.Long + " " + f.Arg
+	if f.Short != "" {
+		s += " | -" + f.Short + " " + f.Arg
+	}
+	return s
+}
+
+var (
+	flagName = flagSpec{Long: "org-token-name", Short: "n", Arg: "NAME",
+		Help: `Name of the Organization API token. If it contains spaces, put it in quotes: -n "My token".`,
+		set: func(a *args, v string) error {
+			if strings.TrimSpace(v) == "" {
+				return errors.New("the token name is empty")
+			}
+			a.Name = v
+			return nil
+		}}
+	flagRole = flagSpec{Long: "role", Short: "r", Arg: "ROLE",
+		Help: "Workspace role: " + roleChoices() + " (case-insensitive; the WORKSPACE_ prefix is optional).",
+		set: func(a *args, v string) error {
+			role, ok := astro.NormalizeRole(v)
+			if !ok {
+				return fmt.Errorf("%q is not a Workspace role", v)
+			}
+			a.Role = role
+			return nil
+		}}
+	flagWorkspace = flagSpec{Long: "workspace-id", Short: "w", Arg: "WS",
+		Help: "ID of the Workspace. Defaults to the workspace configured for the bot.",
+		set: func(a *args, v string) error {
+			if !idPattern.MatchString(v) {
+				return fmt.Errorf("%q is not a Workspace ID", v)
+			}
+			a.WorkspaceID = v
+			return nil
+		}}
+	flagPage = flagSpec{Long: "page", Arg: "N",
+		Help: "Page of results to show, from 1.",
+		set: func(a *args, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1_000_000 {
+				return fmt.Errorf("%q is not a page number", v)
+			}
+			a.Page = n
+			return nil
+		}}
+)
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+
+func roleChoices() string {
+	short := make([]string, len(astro.WorkspaceRoles))
+	for i, r := range astro.WorkspaceRoles {
+		short[i] = strings.ToLower(strings.TrimPrefix(r, "WORKSPACE_"))
+	}
+	return strings.Join(short, ", ")
+}
+
+// splitText checks the raw text and splits it into words the way a shell would. Slack clients
+// turn straight quotes into curly ones, so those are straightened first.
+func splitText(text string) ([]string, error) {
+	if !utf8.ValidString(text) {
+		return nil, invalidf("The command contains bytes that are not valid UTF-8 text.")
+	}
+	if n := utf8.RuneCountInString(text); n > MaxInputRunes {
+		return nil, invalidf("The command is %s characters long; the limit is %s.", reply.Count(n), reply.Count(MaxInputRunes))
+	}
+	if i := strings.IndexFunc(text, isForbiddenControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(text[i:])
+		return nil, invalidf("The command contains a control character (%U); type it again without it.", r)
+	}
+	text = quoteStraightener.Replace(text)
+	// shlex treats a word starting with # as a comment and drops the rest of the line, which
+	// would silently lose a name such as "#ops". NUL cannot appear (rejected above), so it
+	// stands in for # while splitting.
+	words, err := shlex.Split(strings.ReplaceAll(text, "#", "\x00"))
+	if err != nil {
+		e := invalidf("The command has an unbalanced quote or a trailing backslash.")
+		e.Hint = `Put a name with spaces in matching quotes, e.g. -n "My token". An apostrophe inside a name needs double quotes around the name.`
+		return nil, e
+	}
+	for i, w := range words {
+		words[i] = strings.ReplaceAll(w, "\x00", "#")
+	}
+	return words, nil
+}
+
+var quoteStraightener = strings.NewReplacer("“", `"`, "”", `"`, "„", `"`, "‘", "'", "’", "'")
+
+func isForbiddenControl(r rune) bool {
+	switch r {
+	case '\t', '\n', '\r':
+		return false
+	}
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+}
+
+// parseArgs parses words against a verb's flags. Go's flag package stops at the first
+// positional argument, so this loop peels positionals off and parses again until the words run
+// out, letting flags and positionals come in any order. A "--" ends the flags.
+func parseArgs(cmd *command, words []string) (args, error) {
+	a := args{given: map[string]bool{}, cmd: cmd}
+	fs := flag.NewFlagSet(cmd.Verb, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	var setErr error
+	for _, spec := range cmd.Flags {
+		v := &flagValue{spec: spec, a: &a, lastErr: &setErr}
+		fs.Var(v, spec.Long, spec.Help)
+		if spec.Short != "" {
+			fs.Var(v, spec.Short, spec.Help)
+		}
+	}
+	rest := words
+	for len(rest) > 0 {
+		err := fs.Parse(rest)
+		if err != nil {
+			return a, flagError(cmd, err, setErr)
+		}
+		left := fs.Args()
+		if consumed := len(rest) - len(left); consumed > 0 && rest[consumed-1] == "--" {
+			a.Positionals = append(a.Positionals, left...)
+			break
+		}
+		if len(left) == 0 {
+			break
+		}
+		a.Positionals = append(a.Positionals, left[0])
+		rest = left[1:]
+	}
+	return a, nil
+}
+
+// flagValue feeds a flag's value to its spec and refuses a second value: with "last one wins"
+// a forgotten earlier --role would silently be ignored.
+type flagValue struct {
+	spec    flagSpec
+	a       *args
+	lastErr *error
+}
+
+var errDuplicate = errors.New("duplicate")
+
+func (v *flagValue) String() string { return "" }
+
+func (v *flagValue) Set(s string) error {
+	*v.lastErr = nil
+	if v.a.given[v.spec.Long] {
+		*v.lastErr = errDuplicate
+		return errDuplicate
+	}
+	v.a.given[v.spec.Long] = true
+	if err := v.spec.set(v.a, s); err != nil {
+		*v.lastErr = err
+		return err
+	}
+	return nil
+}
+
+var (
+	undefinedFlag = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
+	missingValue  = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
+	badValueFlag  = regexp.MustCompile(`^invalid value ".*" for flag -+([^:]*):`)
+)
+
+// flagError turns the flag package's error strings into a message that names the flag the way
+// the user typed it, plus the verb's usage and a hint.
+func flagError(cmd *command, err, setErr error) *Error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return &Error{Code: EHelp, Message: "help", verb: cmd}
+	case undefinedFlag.MatchString(msg):
+		name := undefinedFlag.FindStringSubmatch(msg)[1]
+		e := usageErr(cmd, "Unknown flag %s for %s.", dashed(name), cmd.Verb)
+		if s := closestFlag(cmd, name); s != "" {
+			e.Hint = "Did you mean " + s + "?"
+		} else if len(cmd.Flags) == 0 {
+			e.Hint = cmd.Verb + " takes no flags."
+		}
+		return e
+	case missingValue.MatchString(msg):
+		name := missingValue.FindStringSubmatch(msg)[1]
+		spec, _ := cmd.flag(name)
+		return usageErr(cmd, "The flag %s needs a value (%s).", dashed(name), spec.Arg)
+	case badValueFlag.MatchString(msg):
+		name := badValueFlag.FindStringSubmatch(msg)[1]
+		spec, _ := cmd.flag(name)
+		if errors.Is(setErr, errDuplicate) {
+			e := usageErr(cmd, "The flag --%s is given more than once.", spec.Long)
+			e.Hint = "Give each flag once."
+			return e
+		}
+		e := usageErr(cmd, "Invalid value for %s: %s.", dashed(name), errorText(setErr))
+		switch spec.Long {
+		case flagRole.Long:
+			e.Hint = "Valid roles: " + roleChoices() + "."
+		case flagName.Long:
+			e.Hint = `Give the token's name, in quotes if it has spaces: -n "My token".`
+		}
+		return e
+	default:
+		e := usageErr(cmd, "Could not read the flags: %s.", strings.TrimSuffix(msg, "."))
+		e.Hint = "Flags look like --role member or --role=member."
+		return e
+	}
+}
+
+func errorText(err error) string {
+	if err == nil {
+		return "not accepted"
+	}
+	return err.Error()
+}
+
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+func closestFlag(cmd *command, typed string) string {
+	best, bestDist := "", 4
+	for _, f := range cmd.Flags {
+		for _, n := range []string{f.Long, f.Short} {
+			if n == "" {
+				continue
+			}
+			if d := editDistance(strings.ToLower(typed), n); d < bestDist {
+				best, bestDist = "--"+f.Long, d
+			}
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, by runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}

@@ -1,0 +1,88 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/orgtoken/orgtoken-bot/astro"
+	"github.com/orgtoken/orgtoken-bot/policy"
+	"github.com/orgtoken/orgtoken-bot/reply"
+)
+
+// runShow shows one token and every role it holds. One list read finds it by ID or name among
+// Organization tokens; an ID not in that list (a Workspace- or Deployment-scoped token) is read
+// directly.
+func runShow(ctx context.Context, s *Service, req Request, a *args) (reply.Reply, error) {
+	key := a.Positionals[0]
+	if _, err := s.authorize(ctx, policy.Input{UserID: req.UserID, ChannelID: req.ChannelID, Action: policy.ActionShow}); err != nil {
+		return reply.Reply{}, err
+	}
+	all, err := s.tokens.ListAllTokens(ctx, orgTokensOptions)
+	if err != nil {
+		return reply.Reply{}, astroFailure(err)
+	}
+	var tok *astro.Token
+	for i := range all {
+		if all[i].ID == key {
+			tok = &all[i]
+			break
+		}
+	}
+	if tok == nil {
+		tok, err = s.pickByName(all, key)
+		if e, ok := err.(*Error); ok && e.Code == ENotFound && idPattern.MatchString(key) {
+			if direct, getErr := s.tokens.GetToken(ctx, key); getErr == nil {
+				tok, err = direct, nil
+			} else if !astro.IsNotFound(getErr) {
+				return reply.Reply{}, astroFailure(getErr)
+			}
+		}
+		if err != nil {
+			return reply.Reply{}, err
+		}
+	}
+	return s.showReply(tok), nil
+}
+
+func (s *Service) showReply(t *astro.Token) reply.Reply {
+	now := s.now()
+	r := reply.Reply{Visibility: reply.Ephemeral, Title: "Token " + t.Name}
+	r.Fields = []reply.Field{
+		{Label: "ID", Value: t.ID},
+		{Label: "Scope", Value: t.Type},
+		{Label: "Description", Value: t.Description},
+	}
+	if !t.CreatedAt.IsZero() {
+		created := fmt.Sprintf("%s (%s)", relativeTime(t.CreatedAt, now), t.CreatedAt.UTC().Format("2006-01-02"))
+		if by := t.CreatedBy.DisplayName(); by != "" {
+			created += " by " + by
+		}
+		r.Fields = append(r.Fields, reply.Field{Label: "Created", Value: created})
+	}
+	if !t.UpdatedAt.IsZero() {
+		updated := relativeTime(t.UpdatedAt, now)
+		if by := t.UpdatedBy.DisplayName(); by != "" {
+			updated += " by " + by
+		}
+		r.Fields = append(r.Fields, reply.Field{Label: "Updated", Value: updated})
+	}
+	if t.LastUsedAt != nil {
+		r.Fields = append(r.Fields, reply.Field{Label: "Last used", Value: relativeTime(*t.LastUsedAt, now)})
+	}
+	if t.EndAt != nil {
+		r.Fields = append(r.Fields, reply.Field{Label: "Expires", Value: t.EndAt.UTC().Format("2006-01-02 15:04 MST")})
+	}
+	table := &reply.Table{Columns: []string{"ENTITY", "ENTITY ID", "ROLE"}, KeyColumn: 2, Total: len(t.Roles)}
+	for _, role := range t.Roles {
+		id := role.EntityID
+		if role.DeploymentID != "" {
+			id += " (deployment " + role.DeploymentID + ")"
+		}
+		table.Rows = append(table.Rows, []string{role.EntityType, id, role.Role})
+	}
+	r.Table = table
+	if len(t.Roles) == 0 {
+		r.Notes = append(r.Notes, reply.Para("This token has no roles."))
+	}
+	return r
+}

@@ -1,0 +1,228 @@
+package astroemu_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
+)
+
+// noReuse is a client whose connections are never reused, so a reset reaches the caller
+// instead of being retried by the transport.
+func noReuse() *http.Client {
+	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+}
+
+func promoteBody() map[string]any {
+	return rolesBody(orgRole(astroemu.RoleOrganizationMember), wsRole(astroemu.SampleWorkspaceSandbox, astroemu.RoleWorkspaceOwner))
+}
+
+func sandboxRole(t *testing.T, srv *astroemu.Server) string {
+	t.Helper()
+	tok, ok := srv.Token(astroemu.SampleTokenCIFirst)
+	require.True(t, ok)
+	for _, r := range tok.Roles {
+		if r.EntityID == astroemu.SampleWorkspaceSandbox {
+			return r.Role
+		}
+	}
+	return ""
+}
+
+func TestFaults(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		fault       astroemu.Fault
+		wantStatus  int // 0: the request fails without a response
+		wantApplied bool
+		retryAfter  string
+	}{
+		{name: "status with Retry-After", fault: astroemu.Fault{Status: 429, RetryAfter: 1500 * time.Millisecond}, wantStatus: 429, retryAfter: "2"},
+		{name: "server error is not applied", fault: astroemu.Fault{Status: 500}, wantStatus: 500},
+		{name: "reset is not applied", fault: astroemu.Fault{Reset: true}},
+		{name: "timeout after the write landed", fault: astroemu.Fault{ApplyFirst: true, Status: 504}, wantStatus: 504, wantApplied: true},
+		{name: "reset after the write landed", fault: astroemu.Fault{ApplyFirst: true, Reset: true}, wantApplied: true},
+		{name: "delay only serves normally", fault: astroemu.Fault{Delay: time.Millisecond}, wantStatus: 200, wantApplied: true},
+		{name: "apply first without failure answers once", fault: astroemu.Fault{ApplyFirst: true}, wantStatus: 200, wantApplied: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newSample(t)
+			srv.ScriptFaults(astroemu.EndpointUpdateRoles, tc.fault)
+			resp, err := do(context.Background(), noReuse(), srv, http.MethodPost, rolesPath(astroemu.SampleTokenCIFirst), promoteBody(), "Bearer "+testToken)
+			if tc.wantStatus == 0 {
+				require.Error(t, err, "a reset leaves the client without a response")
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, tc.wantStatus, resp.status)
+				assert.Equal(t, tc.retryAfter, resp.header.Get("Retry-After"))
+				if tc.wantStatus >= 400 {
+					var e apiErr
+					resp.decode(t, &e)
+					assert.Equal(t, tc.wantStatus, e.StatusCode)
+					assert.NotEmpty(t, e.RequestID)
+				}
+			}
+			want := astroemu.RoleWorkspaceMember
+			if tc.wantApplied {
+				want = astroemu.RoleWorkspaceOwner
+			}
+			assert.Equal(t, want, sandboxRole(t, srv))
+			assert.Equal(t, 0, srv.PendingFaults(astroemu.EndpointUpdateRoles))
+			assert.Equal(t, 1, srv.CountRequests(astroemu.EndpointUpdateRoles))
+		})
+	}
+}
+
+func TestFaultsAreConsumedInOrderPerEndpoint(t *testing.T) {
+	t.Parallel()
+	srv := newSample(t)
+	srv.ScriptFaults(astroemu.EndpointGetToken,
+		astroemu.Fault{Status: 503, Message: "upstream unavailable"},
+		astroemu.Fault{Status: 429, RetryAfter: 3 * time.Second})
+	path := "/organizations/" + testOrg + "/tokens/" + astroemu.SampleTokenCIFirst
+
+	first := call(t, srv, http.MethodGet, path, nil)
+	var e apiErr
+	first.decode(t, &e)
+	assert.Equal(t, 503, first.status)
+	assert.Equal(t, "upstream unavailable", e.Message)
+
+	list := call(t, srv, http.MethodGet, "/organizations/"+testOrg+"/tokens", nil)
+	assert.Equal(t, http.StatusOK, list.status, "other endpoints are unaffected")
+
+	second := call(t, srv, http.MethodGet, path, nil)
+	assert.Equal(t, 429, second.status)
+	assert.Equal(t, "3", second.header.Get("Retry-After"))
+
+	assert.Equal(t, http.StatusOK, call(t, srv, http.MethodGet, path, nil).status, "after the script, requests succeed")
+}
+
+func TestLatencyAndDelayEndWithTheClient(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		setup func(*astroemu.Server)
+	}{
+		{name: "latency", setup: func(s *astroemu.Server) { s.SetLatency(astroemu.EndpointListWorkspaces, time.Hour) }},
+		{name: "fault delay", setup: func(s *astroemu.Server) {
+			s.ScriptFaults(astroemu.EndpointListWorkspaces, astroemu.Fault{Delay: time.Hour})
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newSample(t)
+			tc.setup(srv)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				_, err := do(ctx, http.DefaultClient, srv, http.MethodGet, "/organizations/"+testOrg+"/workspaces", nil, "Bearer "+testToken)
+				done <- err
+			}()
+			require.NoError(t, srv.WaitRequests(context.Background(), astroemu.EndpointListWorkspaces, 1))
+			cancel()
+			assert.ErrorIs(t, <-done, context.Canceled)
+			srv.SetLatency(astroemu.EndpointListWorkspaces, 0)
+		})
+	}
+}
+
+func TestHold(t *testing.T) {
+	t.Parallel()
+	srv := newSample(t)
+	release := srv.Hold(astroemu.EndpointUpdateRoles)
+	done := make(chan response, 1)
+	go func() {
+		resp, err := do(context.Background(), http.DefaultClient, srv, http.MethodPost, rolesPath(astroemu.SampleTokenCIFirst), promoteBody(), "Bearer "+testToken)
+		if err != nil {
+			resp.status = -1
+		}
+		done <- resp
+	}()
+	require.NoError(t, srv.WaitRequests(context.Background(), astroemu.EndpointUpdateRoles, 1))
+
+	// Other endpoints are not held.
+	assert.Equal(t, http.StatusOK, call(t, srv, http.MethodGet, "/organizations/"+testOrg+"/tokens", nil).status)
+	select {
+	case <-done:
+		t.Fatal("held request was answered before release")
+	default:
+	}
+	assert.Equal(t, astroemu.RoleWorkspaceMember, sandboxRole(t, srv), "a held write has not landed")
+
+	release()
+	release() // idempotent
+	assert.Equal(t, http.StatusOK, (<-done).status)
+	assert.Equal(t, astroemu.RoleWorkspaceOwner, sandboxRole(t, srv))
+}
+
+func TestCloseReleasesHolds(t *testing.T) {
+	t.Parallel()
+	srv := newSample(t)
+	srv.Hold(astroemu.EndpointGetToken)
+	done := make(chan error, 1)
+	go func() {
+		_, err := do(context.Background(), noReuse(), srv, http.MethodGet, "/organizations/"+testOrg+"/tokens/x", nil, "Bearer "+testToken)
+		done <- err
+	}()
+	require.NoError(t, srv.WaitRequests(context.Background(), astroemu.EndpointGetToken, 1))
+	srv.Close()
+	assert.Error(t, <-done)
+	assert.Error(t, srv.WaitRequests(context.Background(), astroemu.EndpointGetToken, 2), "waiting on a closed server returns")
+}
+
+func TestRequestsAreRecorded(t *testing.T) {
+	t.Parallel()
+	srv := newSample(t)
+	call(t, srv, http.MethodGet, "/organizations/"+testOrg+"/tokens?workspaceId="+astroemu.SampleWorkspaceAnalytics+"&limit=5", nil)
+	call(t, srv, http.MethodPost, rolesPath(astroemu.SampleTokenCIFirst), promoteBody())
+	call(t, srv, http.MethodGet, "/organizations/"+testOrg+"/teams", nil)
+
+	reqs := srv.Requests()
+	require.Len(t, reqs, 3)
+	assert.Equal(t, astroemu.EndpointListTokens, reqs[0].Endpoint)
+	assert.Equal(t, "/v1/organizations/"+testOrg+"/tokens", reqs[0].Path)
+	assert.Equal(t, "workspaceId="+astroemu.SampleWorkspaceAnalytics+"&limit=5", reqs[0].RawQuery)
+	assert.Equal(t, http.MethodPost, reqs[1].Method)
+	assert.Equal(t, astroemu.EndpointUpdateRoles, reqs[1].Endpoint)
+	var body struct {
+		Roles []roleJSON `json:"roles"`
+	}
+	require.NoError(t, json.Unmarshal(reqs[1].Body, &body))
+	assert.Len(t, body.Roles, 2)
+	assert.Equal(t, astroemu.Endpoint(""), reqs[2].Endpoint, "unserved paths are recorded too")
+	for _, r := range reqs {
+		assert.Equal(t, "REDACTED", r.Header.Get("Authorization"))
+		assert.False(t, r.Time.IsZero())
+		assert.NotContains(t, strings.Join(r.Header.Values("Authorization"), ""), testToken)
+	}
+	assert.Equal(t, 1, srv.CountRequests(astroemu.EndpointListTokens))
+	assert.Equal(t, 1, srv.CountRequests(astroemu.EndpointUpdateRoles))
+	assert.Equal(t, 0, srv.CountRequests(astroemu.EndpointGetToken))
+
+	srv.ResetRequests()
+	assert.Empty(t, srv.Requests())
+	assert.Equal(t, 0, srv.CountRequests(astroemu.EndpointListTokens))
+}
+
+func TestRecordingIsCapped(t *testing.T) {
+	t.Parallel()
+	srv := newSample(t, func(o *astroemu.Options) { o.MaxRecorded = 2 })
+	for _, id := range []string{"a", "b", "c"} {
+		call(t, srv, http.MethodGet, "/organizations/"+testOrg+"/tokens/"+id, nil)
+	}
+	reqs := srv.Requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, "/v1/organizations/"+testOrg+"/tokens/b", reqs[0].Path, "oldest dropped first")
+	assert.Equal(t, 3, srv.CountRequests(astroemu.EndpointGetToken), "counts are not capped")
+}

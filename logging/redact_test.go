@@ -1,0 +1,48 @@
+package logging
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestLoggerRedactsSecrets(t *testing.T) {
+	t.Parallel()
+	const astroToken = "opaque-astro-token-value-123"
+	cases := []struct {
+		name string
+		log  func(*slog.Logger)
+		leak string
+	}{
+		{"ConfiguredSecretInMessage", func(l *slog.Logger) { l.Info("token is " + astroToken) }, astroToken},
+		{"SlackBotTokenInAttr", func(l *slog.Logger) { l.Info("x", "tok", "xoxb-1234-5678-abcdef") }, "xoxb-1234-5678-abcdef"},
+		{"AppTokenInError", func(l *slog.Logger) { l.Warn("x", "error", errors.New("dial xapp-1-A0-123-abc failed")) }, "xapp-1-A0-123-abc"},
+		{"JWTInGroup", func(l *slog.Logger) {
+			l.Info("x", slog.Group("req", "auth", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"))
+		}, "eyJhbGciOiJIUzI1NiJ9"},
+		{"BearerHeader", func(l *slog.Logger) { l.Info("x", "header", "Authorization: Bearer abcdefghijkl") }, "abcdefghijkl"},
+		{"WithAttrs", func(l *slog.Logger) { l.With("token", astroToken).Info("x") }, astroToken},
+	}
+	for _, tc := range cases {
+		for _, format := range []string{"json", "text"} {
+			t.Run(tc.name+"/"+format, func(t *testing.T) {
+				t.Parallel()
+				var buf bytes.Buffer
+				tc.log(New(&buf, format, slog.LevelDebug, astroToken))
+				assert.NotContains(t, buf.String(), tc.leak)
+				assert.Contains(t, buf.String(), "[redacted]")
+			})
+		}
+	}
+}
+
+func TestLoggerKeepsOrdinaryText(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	New(&buf, "json", slog.LevelInfo).Info("added role", "token", "deploy-bot", "role", "WORKSPACE_MEMBER")
+	assert.Contains(t, buf.String(), `"token":"deploy-bot"`)
+	assert.NotContains(t, buf.String(), "[redacted]")
+}

@@ -1,0 +1,379 @@
+// Package blockkit renders a reply.Reply as Slack Block Kit blocks plus the fallback text
+// Slack shows in notifications. Every user-controlled string is escaped (& < >) so a token
+// named "<!channel>" renders literally and pings nobody, and every reply stays within Slack's
+// limits whatever its input: long text is cut visibly with "…" and long tables are cut to what
+// fits, saying how many rows were left out.
+package blockkit
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/orgtoken/orgtoken-bot/reply"
+)
+
+// Slack's limits (see /work/shared/slack/FACTS.md section 3) and the budgets this renderer keeps.
+const (
+	MaxBlocks          = 50
+	MaxTextRunes       = 3000
+	MaxFieldRunes      = 2000
+	MaxFields          = 10
+	MaxHeaderRunes     = 150
+	MaxButtonTextRunes = 75
+	MaxButtonValue     = 2000
+	MaxIDLength        = 255
+	MaxActions         = 25
+	MaxContextElements = 10
+	// MaxTotalRunes caps all text in a message: Slack rejects long messages with the
+	// undocumented msg_blocks_too_long near 12,000 characters.
+	MaxTotalRunes = 12000
+
+	titleRunes      = 150
+	maxBodySections = 5
+	maxFieldBlocks  = 2
+	// tableTextRunes is what a whole table may use of MaxTotalRunes, leaving room for the rest.
+	tableTextRunes = 9000
+	minRowRunes    = 120
+)
+
+// Render turns r into blocks and fallback text.
+func Render(r reply.Reply) ([]slack.Block, string) {
+	var blocks []slack.Block
+	if r.Title != "" {
+		blocks = append(blocks, section(toneEmoji(r.Tone)+" *"+escapeTrunc(r.Title, titleRunes)+"*"))
+	}
+	blocks = append(blocks, bodySections(r.Body)...)
+	blocks = append(blocks, fieldSections(r.Fields)...)
+
+	var tail []slack.Block
+	if ctx := notesBlock(r.Notes); ctx != nil {
+		tail = append(tail, ctx)
+	}
+	if acts := actionsBlock(r.Buttons); acts != nil {
+		tail = append(tail, acts)
+	}
+	if r.Table != nil {
+		blocks = append(blocks, tableBlocks(r.Table, MaxBlocks-len(blocks)-len(tail))...)
+	}
+	blocks = append(blocks, tail...)
+	return blocks, fallback(r)
+}
+
+func toneEmoji(t reply.Tone) string {
+	switch t {
+	case reply.Success:
+		return ":white_check_mark:"
+	case reply.Warning:
+		return ":warning:"
+	case reply.Failure:
+		return ":x:"
+	default:
+		return ":information_source:"
+	}
+}
+
+func mrkdwn(text string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, text, false, true)
+}
+
+func section(text string) *slack.SectionBlock {
+	return slack.NewSectionBlock(mrkdwn(text), nil, nil)
+}
+
+// bodySections packs paragraphs into as few sections as the per-section limit allows.
+func bodySections(lines []reply.Line) []slack.Block {
+	var out []slack.Block
+	var cur strings.Builder
+	curRunes := 0
+	flush := func() {
+		if cur.Len() > 0 {
+			out = append(out, section(cur.String()))
+			cur.Reset()
+			curRunes = 0
+		}
+	}
+	for _, l := range lines {
+		text := RenderLine(l, MaxTextRunes)
+		if text == "" {
+			continue
+		}
+		n := utf8.RuneCountInString(text)
+		if curRunes > 0 && curRunes+1+n > MaxTextRunes {
+			flush()
+		}
+		if len(out) == maxBodySections {
+			break
+		}
+		if curRunes > 0 {
+			cur.WriteByte('\n')
+			curRunes++
+		}
+		cur.WriteString(text)
+		curRunes += n
+	}
+	if len(out) < maxBodySections {
+		flush()
+	}
+	return out
+}
+
+func fieldSections(fields []reply.Field) []slack.Block {
+	var out []slack.Block
+	for start := 0; start < len(fields) && len(out) < maxFieldBlocks; start += MaxFields {
+		end := min(start+MaxFields, len(fields))
+		var objs []*slack.TextBlockObject
+		for _, f := range fields[start:end] {
+			label := "*" + escapeTrunc(f.Label, 100) + "*\n"
+			value := escapeTrunc(orDash(f.Value), 500)
+			objs = append(objs, mrkdwn(label+value))
+		}
+		out = append(out, slack.NewSectionBlock(nil, objs, nil))
+	}
+	return out
+}
+
+// tableBlocks lays a table out as one section per row, led by the row's key cell, because a
+// grid does not survive Slack's narrow and mobile clients. It uses at most room blocks.
+func tableBlocks(t *reply.Table, room int) []slack.Block {
+	var out []slack.Block
+	rangeText := t.Range()
+	if rangeText != "" || len(t.Rows) == 0 {
+		room--
+	}
+	rows := t.Rows
+	left := 0
+	if len(rows) > room {
+		// Keep one block to say how many rows did not fit.
+		keep := max(room-1, 0)
+		left = len(rows) - keep
+		rows = rows[:keep]
+	}
+	perRow := MaxTextRunes
+	if len(rows) > 0 {
+		perRow = min(MaxTextRunes, max(minRowRunes, tableTextRunes/len(rows)))
+	}
+	for _, row := range rows {
+		out = append(out, section(renderRow(t, row, perRow)))
+	}
+	if left > 0 {
+		out = append(out, contextText(fmt.Sprintf("%s more rows not shown.", reply.Count(left))))
+	}
+	switch {
+	case rangeText != "":
+		out = append(out, contextText(escapeTrunc(rangeText, MaxTextRunes)))
+	case len(t.Rows) == 0:
+		out = append(out, contextText("Nothing to show."))
+	}
+	return out
+}
+
+func renderRow(t *reply.Table, row []string, budget int) string {
+	key := ""
+	if t.KeyColumn >= 0 && t.KeyColumn < len(row) {
+		key = row[t.KeyColumn]
+	}
+	cells := len(row)
+	if cells == 0 {
+		return "—"
+	}
+	perCell := max(budget/cells-12, 8)
+	var b strings.Builder
+	b.WriteString("*" + escapeTrunc(orDash(key), perCell) + "*")
+	first := true
+	for i, cell := range row {
+		if i == t.KeyColumn || cell == "" {
+			continue
+		}
+		if first {
+			b.WriteByte('\n')
+			first = false
+		} else {
+			b.WriteString("  ·  ")
+		}
+		label := ""
+		if i < len(t.Columns) {
+			label = t.Columns[i]
+		}
+		if label != "" {
+			b.WriteString("_" + escapeTrunc(label, 30) + "_ ")
+		}
+		b.WriteString(escapeTrunc(cell, perCell))
+	}
+	return truncRendered(b.String(), budget)
+}
+
+func notesBlock(notes []reply.Line) slack.Block {
+	var elems []slack.MixedElement
+	for i := 0; i < len(notes); i++ {
+		if len(elems) == MaxContextElements-1 && len(notes)-i > 1 {
+			// Too many notes for separate elements: the rest share the last one.
+			var rest []string
+			for _, n := range notes[i:] {
+				rest = append(rest, RenderLine(n, MaxTextRunes))
+			}
+			elems = append(elems, mrkdwn(truncRendered(strings.Join(rest, "\n"), MaxTextRunes)))
+			break
+		}
+		if text := RenderLine(notes[i], MaxTextRunes); text != "" {
+			elems = append(elems, mrkdwn(text))
+		}
+	}
+	if len(elems) == 0 {
+		return nil
+	}
+	return slack.NewContextBlock("", elems...)
+}
+
+func contextText(text string) slack.Block {
+	return slack.NewContextBlock("", mrkdwn(text))
+}
+
+// actionsBlock keeps the first buttons that fit; a button whose value or action ID is too long
+// for Slack is left out rather than sent with a cut (and so broken) reference.
+func actionsBlock(buttons []reply.Button) slack.Block {
+	var elems []slack.BlockElement
+	for _, btn := range buttons {
+		if len(elems) == MaxActions {
+			break
+		}
+		if btn.ActionID == "" || len(btn.ActionID) > MaxIDLength || len(btn.Value) > MaxButtonValue {
+			continue
+		}
+		label := reply.Truncate(orDash(btn.Label), MaxButtonTextRunes)
+		el := slack.NewButtonBlockElement(btn.ActionID, btn.Value, slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
+		switch btn.Style {
+		case reply.Primary:
+			el = el.WithStyle(slack.StylePrimary)
+		case reply.Danger:
+			el = el.WithStyle(slack.StyleDanger)
+		}
+		elems = append(elems, el)
+	}
+	if len(elems) == 0 {
+		return nil
+	}
+	return slack.NewActionBlock("", elems...)
+}
+
+// fallback is the notification text: the title and first paragraph.
+func fallback(r reply.Reply) string {
+	parts := []string{}
+	if r.Title != "" {
+		parts = append(parts, escapeTrunc(r.Title, titleRunes))
+	}
+	if len(r.Body) > 0 {
+		parts = append(parts, RenderLine(r.Body[0], 1000))
+	}
+	if len(parts) == 0 && r.Table != nil {
+		parts = append(parts, reply.Count(len(r.Table.Rows))+" rows")
+	}
+	return strings.Join(parts, ": ")
+}
+
+// RenderLine renders a line as mrkdwn of at most budget runes (after escaping).
+func RenderLine(l reply.Line, budget int) string {
+	var b strings.Builder
+	used := 0
+	for _, s := range l {
+		left := budget - used
+		if left <= 0 {
+			break
+		}
+		var piece string
+		switch {
+		case s.UserID != "":
+			if !reply.ValidUserID(s.UserID) {
+				piece = escapeTrunc("(unknown user)", left)
+			} else if mention := "<@" + s.UserID + ">"; len(mention) <= left {
+				piece = mention
+			}
+		case s.ChannelID != "":
+			if !reply.ValidChannelID(s.ChannelID) {
+				piece = escapeTrunc("(unknown channel)", left)
+			} else if link := "<#" + s.ChannelID + ">"; len(link) <= left {
+				piece = link
+			}
+		case s.Style == reply.Bold && s.Text != "" && left > 3:
+			piece = "*" + escapeTrunc(s.Text, left-2) + "*"
+		case s.Style == reply.Code && s.Text != "" && left > 3:
+			// A backtick would end the code span early.
+			piece = "`" + escapeTrunc(strings.ReplaceAll(s.Text, "`", "'"), left-2) + "`"
+		default:
+			piece = escapeTrunc(s.Text, left)
+		}
+		b.WriteString(piece)
+		used += utf8.RuneCountInString(piece)
+	}
+	return b.String()
+}
+
+// Escape makes user text inert in mrkdwn: Slack's only control characters are & < >.
+func Escape(s string) string {
+	return escaper.Replace(s)
+}
+
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// escapeTrunc escapes s and cuts it so the escaped result has at most budget runes, ending the
+// cut with "…". Cutting before escaping would either overshoot (escaping grows text) or split
+// an entity such as "&amp;".
+func escapeTrunc(s string, budget int) string {
+	if budget <= 0 {
+		return ""
+	}
+	esc := Escape(s)
+	if utf8.RuneCountInString(esc) <= budget {
+		return esc
+	}
+	var b strings.Builder
+	used := 0
+	for _, r := range s {
+		piece := string(r)
+		switch r {
+		case '&':
+			piece = "&amp;"
+		case '<':
+			piece = "&lt;"
+		case '>':
+			piece = "&gt;"
+		}
+		n := utf8.RuneCountInString(piece)
+		if used+n > budget-1 {
+			break
+		}
+		b.WriteString(piece)
+		used += n
+	}
+	return b.String() + "…"
+}
+
+// truncRendered cuts already-rendered mrkdwn to budget runes without splitting an entity or a
+// mention.
+func truncRendered(s string, budget int) string {
+	if utf8.RuneCountInString(s) <= budget {
+		return s
+	}
+	runes := []rune(s)
+	cut := budget - 1
+	// Back off to before any "&…;" or "<…>" the cut would split.
+	for i := cut - 1; i >= 0 && i >= cut-25; i-- {
+		if runes[i] == ';' || runes[i] == '>' {
+			break
+		}
+		if runes[i] == '&' || runes[i] == '<' {
+			cut = i
+			break
+		}
+	}
+	return string(runes[:cut]) + "…"
+}
+
+func orDash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "—"
+	}
+	return s
+}

@@ -1,0 +1,355 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestClaimEnvelope(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+
+		t.Run("FirstClaimOnly", func(t *testing.T) {
+			s := newTestDB(t, db.backend).open(t)
+			first, err := s.ClaimEnvelope(ctx, "env-1", baseTime)
+			require.NoError(t, err)
+			assert.True(t, first)
+			again, err := s.ClaimEnvelope(ctx, "env-1", baseTime.Add(time.Second))
+			require.NoError(t, err)
+			assert.False(t, again)
+			other, err := s.ClaimEnvelope(ctx, "env-2", baseTime)
+			require.NoError(t, err)
+			assert.True(t, other)
+		})
+
+		t.Run("ExactlyOnceAcrossReplicas", func(t *testing.T) {
+			tdb := newTestDB(t, db.backend)
+			replicas := []*Store{tdb.open(t), tdb.open(t)}
+			const n = 10
+			var wins atomic.Int32
+			parallel(n, func(i int) {
+				ok, err := replicas[i%2].ClaimEnvelope(ctx, "env-shared", baseTime)
+				assert.NoError(t, err)
+				if ok {
+					wins.Add(1)
+				}
+			})
+			assert.Equal(t, int32(1), wins.Load())
+		})
+
+		t.Run("OldClaimsArePruned", func(t *testing.T) {
+			s := newTestDB(t, db.backend).open(t)
+			_, err := s.ClaimEnvelope(ctx, "env-old", baseTime)
+			require.NoError(t, err)
+			later := baseTime.Add(EnvelopeRetention + envelopePruneEvery + time.Minute)
+			_, err = s.ClaimEnvelope(ctx, "env-new", later)
+			require.NoError(t, err)
+			reclaimed, err := s.ClaimEnvelope(ctx, "env-old", later)
+			require.NoError(t, err)
+			assert.True(t, reclaimed, "an envelope older than the retention is forgotten")
+		})
+
+		t.Run("RejectsEmptyID", func(t *testing.T) {
+			s := newTestDB(t, db.backend).open(t)
+			_, err := s.ClaimEnvelope(ctx, "", baseTime)
+			assert.ErrorIs(t, err, ErrInvalid)
+		})
+	})
+}
+
+// replicaPair returns two Stores that must exclude each other: two
+// instances on PostgreSQL; on SQLite, whose locks are in-process, one Store
+// used twice (SQLite deployments run a single replica).
+func replicaPair(t *testing.T, db testDB) (*Store, *Store) {
+	t.Helper()
+	a := db.open(t)
+	if db.backend == BackendSQLite {
+		return a, a
+	}
+	return a, db.open(t)
+}
+
+func TestLockToken(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+
+		t.Run("SecondLockerWaitsUntilUnlock", func(t *testing.T) {
+			a, b := replicaPair(t, newTestDB(t, db.backend))
+			unlockA, err := a.LockToken(ctx, "tok_1")
+			require.NoError(t, err)
+
+			var released atomic.Bool
+			acquired := make(chan bool)
+			go func() {
+				unlockB, err := b.LockToken(ctx, "tok_1")
+				if !assert.NoError(t, err) {
+					acquired <- false
+					return
+				}
+				acquired <- released.Load()
+				unlockB()
+			}()
+
+			// While A holds the lock, a bounded attempt must give up.
+			short, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
+			defer cancel()
+			_, err = b.LockToken(short, "tok_1")
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+			released.Store(true)
+			unlockA()
+			assert.True(t, <-acquired, "B got the lock only after A released it")
+		})
+
+		t.Run("CancelWhileWaiting", func(t *testing.T) {
+			a, b := replicaPair(t, newTestDB(t, db.backend))
+			unlockA, err := a.LockToken(ctx, "tok_1")
+			require.NoError(t, err)
+			defer unlockA()
+
+			waitCtx, cancel := context.WithCancel(ctx)
+			errc := make(chan error)
+			go func() {
+				_, err := b.LockToken(waitCtx, "tok_1")
+				errc <- err
+			}()
+			cancel()
+			assert.ErrorIs(t, <-errc, context.Canceled)
+		})
+
+		t.Run("OtherTokensAreIndependent", func(t *testing.T) {
+			a, b := replicaPair(t, newTestDB(t, db.backend))
+			unlockA, err := a.LockToken(ctx, "tok_1")
+			require.NoError(t, err)
+			defer unlockA()
+			short, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			unlockB, err := b.LockToken(short, "tok_2")
+			require.NoError(t, err)
+			unlockB()
+		})
+
+		t.Run("UnlockIsIdempotent", func(t *testing.T) {
+			a, b := replicaPair(t, newTestDB(t, db.backend))
+			unlock, err := a.LockToken(ctx, "tok_1")
+			require.NoError(t, err)
+			unlock()
+			unlock()
+			again, err := a.LockToken(ctx, "tok_1") // would block if the double unlock corrupted state
+			require.NoError(t, err)
+			again()
+			fromB, err := b.LockToken(ctx, "tok_1")
+			require.NoError(t, err)
+			fromB()
+		})
+
+		t.Run("SerialisesReadModifyWrite", func(t *testing.T) {
+			a, b := replicaPair(t, newTestDB(t, db.backend))
+			var (
+				mu      sync.Mutex
+				inside  int
+				overlap bool
+			)
+			parallel(8, func(i int) {
+				s := a
+				if i%2 == 1 {
+					s = b
+				}
+				unlock, err := s.LockToken(ctx, "tok_rmw")
+				if !assert.NoError(t, err) {
+					return
+				}
+				defer unlock()
+				mu.Lock()
+				inside++
+				overlap = overlap || inside > 1
+				mu.Unlock()
+				// Hold the lock across a database round trip, as a real
+				// read-modify-write would.
+				assert.NoError(t, s.Ping(ctx))
+				mu.Lock()
+				inside--
+				mu.Unlock()
+			})
+			assert.False(t, overlap, "two holders at once")
+		})
+
+		t.Run("RejectsEmptyToken", func(t *testing.T) {
+			_, err := db.open(t).LockToken(ctx, "")
+			assert.ErrorIs(t, err, ErrInvalid)
+		})
+	})
+}
+
+func newRevert(token string, due time.Time) Revert {
+	return Revert{
+		RequestID: "r_elevate", TokenID: token, TokenName: "name-" + token, WorkspaceID: "ws_1",
+		RevertTo: "WORKSPACE_MEMBER", ExpectedRole: "WORKSPACE_OPERATOR", DueAt: due,
+		RequestedBy: "U_REQ", ChannelID: "C_OPS",
+	}
+}
+
+func revertIDs(rs []Revert) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.ID)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestReverts(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Millisecond)
+
+		t.Run("ScheduleAndList", func(t *testing.T) {
+			s := newTestDB(t, db.backend).open(t)
+			want := newRevert("tok_1", now.Add(time.Hour))
+			got, err := s.ScheduleRevert(ctx, want)
+			require.NoError(t, err)
+			assert.Regexp(t, `^v[a-z2-7]{12}$`, got.ID)
+			_, err = s.ScheduleRevert(ctx, newRevert("tok_2", now.Add(time.Minute)))
+			require.NoError(t, err)
+
+			forToken, err := s.ListPendingReverts(ctx, "tok_1")
+			require.NoError(t, err)
+			require.Len(t, forToken, 1)
+			assert.Equal(t, got, forToken[0])
+			assert.Equal(t, RevertPending, forToken[0].State)
+
+			all, err := s.ListPendingReverts(ctx, "")
+			require.NoError(t, err)
+			require.Len(t, all, 2)
+			assert.Equal(t, "tok_2", all[0].TokenID, "earliest due first")
+		})
+
+		t.Run("OnlyDueRevertsAreClaimed", func(t *testing.T) {
+			s := newTestDB(t, db.backend).open(t)
+			due, err := s.ScheduleRevert(ctx, newRevert("tok_1", now.Add(-time.Minute)))
+			require.NoError(t, err)
+			_, err = s.ScheduleRevert(ctx, newRevert("tok_2", now.Add(time.Minute)))
+			require.NoError(t, err)
+
+			claimed, err := s.ClaimDueReverts(ctx, now, "replica-a", time.Minute)
+			require.NoError(t, err)
+			require.Len(t, claimed, 1)
+			assert.Equal(t, due.ID, claimed[0].ID)
+			assert.Equal(t, "replica-a", claimed[0].LeaseOwner)
+			assert.Equal(t, now.Add(time.Minute), claimed[0].LeaseUntil)
+			assert.Equal(t, 1, claimed[0].Attempts)
+		})
+
+		t.Run("ConcurrentClaimersSplitWithoutOverlap", func(t *testing.T) {
+			tdb := newTestDB(t, db.backend)
+			a, b := tdb.open(t), tdb.open(t)
+			var want []string
+			for i := range 6 {
+				r, err := a.ScheduleRevert(ctx, newRevert(fmt.Sprintf("tok_%d", i), now.Add(-time.Duration(i+1)*time.Minute)))
+				require.NoError(t, err)
+				want = append(want, r.ID)
+			}
+			sort.Strings(want)
+			results := make([][]Revert, 2)
+			parallel(2, func(i int) {
+				s := []*Store{a, b}[i]
+				var err error
+				results[i], err = s.ClaimDueReverts(ctx, now, fmt.Sprintf("replica-%d", i), time.Minute)
+				assert.NoError(t, err)
+			})
+			got := revertIDs(append(results[0], results[1]...))
+			assert.Equal(t, want, got, "every due revert claimed exactly once")
+		})
+
+		t.Run("ReclaimableAfterLeaseExpires", func(t *testing.T) {
+			s := newTestDB(t, db.backend).open(t)
+			r, err := s.ScheduleRevert(ctx, newRevert("tok_1", now.Add(-time.Minute)))
+			require.NoError(t, err)
+			first, err := s.ClaimDueReverts(ctx, now, "replica-a", time.Minute)
+			require.NoError(t, err)
+			require.Len(t, first, 1)
+
+			during, err := s.ClaimDueReverts(ctx, now.Add(59*time.Second), "replica-b", time.Minute)
+			require.NoError(t, err)
+			assert.Empty(t, during, "leased to replica-a")
+
+			after, err := s.ClaimDueReverts(ctx, now.Add(time.Minute), "replica-b", time.Minute)
+			require.NoError(t, err)
+			require.Len(t, after, 1)
+			assert.Equal(t, r.ID, after[0].ID)
+			assert.Equal(t, "replica-b", after[0].LeaseOwner)
+			assert.Equal(t, 2, after[0].Attempts)
+		})
+
+		t.Run("CompletedRevertIsNotClaimedAgain", func(t *testing.T) {
+			s := newTestDB(t, db.backend).open(t)
+			r, err := s.ScheduleRevert(ctx, newRevert("tok_1", now.Add(-time.Minute)))
+			require.NoError(t, err)
+			_, err = s.ClaimDueReverts(ctx, now, "replica-a", time.Minute)
+			require.NoError(t, err)
+
+			done, err := s.CompleteRevert(ctx, r.ID, "reverted to WORKSPACE_MEMBER")
+			require.NoError(t, err)
+			assert.Equal(t, RevertDone, done.State)
+			assert.Equal(t, "reverted to WORKSPACE_MEMBER", done.Outcome)
+			assert.False(t, done.FinishedAt.IsZero())
+
+			later, err := s.ClaimDueReverts(ctx, now.Add(time.Hour), "replica-b", time.Minute)
+			require.NoError(t, err)
+			assert.Empty(t, later)
+			pending, err := s.ListPendingReverts(ctx, "")
+			require.NoError(t, err)
+			assert.Empty(t, pending)
+
+			_, err = s.CompleteRevert(ctx, r.ID, "again")
+			var stateErr *StateError
+			require.ErrorAs(t, err, &stateErr)
+			assert.ErrorIs(t, err, ErrStateConflict)
+			assert.Equal(t, string(RevertDone), stateErr.State)
+		})
+
+		t.Run("Cancel", func(t *testing.T) {
+			s := newTestDB(t, db.backend).open(t)
+			idle, err := s.ScheduleRevert(ctx, newRevert("tok_idle", now.Add(time.Hour)))
+			require.NoError(t, err)
+			busy, err := s.ScheduleRevert(ctx, newRevert("tok_busy", now.Add(-time.Minute)))
+			require.NoError(t, err)
+			_, err = s.ClaimDueReverts(ctx, now, "replica-a", time.Hour)
+			require.NoError(t, err)
+
+			cancelled, err := s.CancelRevert(ctx, idle.ID, "U_ADMIN")
+			require.NoError(t, err)
+			assert.Equal(t, RevertCancelled, cancelled.State)
+			assert.Equal(t, "U_ADMIN", cancelled.CancelledBy)
+
+			_, err = s.CancelRevert(ctx, busy.ID, "U_ADMIN")
+			var stateErr *StateError
+			require.ErrorAs(t, err, &stateErr)
+			assert.Equal(t, "in progress", stateErr.State)
+
+			_, err = s.CancelRevert(ctx, "vmissing", "U_ADMIN")
+			assert.ErrorIs(t, err, ErrNotFound)
+		})
+
+		t.Run("RejectsBadArguments", func(t *testing.T) {
+			s := newTestDB(t, db.backend).open(t)
+			_, err := s.ScheduleRevert(ctx, Revert{TokenID: "tok_1"})
+			assert.ErrorIs(t, err, ErrInvalid)
+			_, err = s.ClaimDueReverts(ctx, now, "", time.Minute)
+			assert.ErrorIs(t, err, ErrInvalid)
+			_, err = s.ClaimDueReverts(ctx, now, "replica-a", 0)
+			assert.ErrorIs(t, err, ErrInvalid)
+		})
+	})
+}

@@ -1,0 +1,214 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// RevertState is a scheduled revert's lifecycle state. A pending revert
+// whose lease has not run out is being worked on by LeaseOwner.
+type RevertState string
+
+// Revert states.
+const (
+	RevertPending   RevertState = "pending"
+	RevertDone      RevertState = "done"
+	RevertCancelled RevertState = "cancelled"
+)
+
+// Revert undoes a time-boxed role change when it falls due.
+type Revert struct {
+	ID           string // "v" + 12 base32 chars; assigned by ScheduleRevert
+	RequestID    string // the approval request that granted the elevation, if any
+	TokenID      string
+	TokenName    string
+	WorkspaceID  string
+	RevertTo     string // role to restore; "" = remove the token from the workspace
+	ExpectedRole string // the role we set; if the token holds another, someone changed it: report, don't clobber
+	DueAt        time.Time
+	RequestedBy  string
+	ChannelID    string
+
+	State       RevertState
+	LeaseOwner  string
+	LeaseUntil  time.Time
+	Attempts    int // times claimed
+	Outcome     string
+	CreatedAt   time.Time
+	FinishedAt  time.Time // completed or cancelled
+	CancelledBy string
+}
+
+const revertColumns = `id, request_id, token_id, token_name, workspace_id, revert_to, expected_role, due_at,
+	requested_by, channel_id, state, claimed_by, lease_until, attempts, outcome, created_at, finished_at, cancelled_by`
+
+func scanRevert(row rowScanner) (Revert, error) {
+	var (
+		r                                      Revert
+		state                                  string
+		dueAt, leaseUntil, createdAt, finished int64
+	)
+	err := row.Scan(&r.ID, &r.RequestID, &r.TokenID, &r.TokenName, &r.WorkspaceID, &r.RevertTo, &r.ExpectedRole, &dueAt,
+		&r.RequestedBy, &r.ChannelID, &state, &r.LeaseOwner, &leaseUntil, &r.Attempts, &r.Outcome, &createdAt, &finished, &r.CancelledBy)
+	r.State = RevertState(state)
+	r.DueAt, r.LeaseUntil, r.CreatedAt, r.FinishedAt = fromDB(dueAt), fromDB(leaseUntil), fromDB(createdAt), fromDB(finished)
+	return r, err
+}
+
+// ScheduleRevert stores r as a pending revert with a fresh ID.
+func (s *Store) ScheduleRevert(ctx context.Context, r Revert) (Revert, error) {
+	if r.TokenID == "" || r.WorkspaceID == "" || r.DueAt.IsZero() {
+		return Revert{}, fmt.Errorf("%w: revert needs TokenID, WorkspaceID and DueAt", ErrInvalid)
+	}
+	r.ID = newID("v")
+	r.State = RevertPending
+	r.DueAt = r.DueAt.UTC().Truncate(time.Microsecond)
+	r.CreatedAt = s.clock(time.Time{})
+	r.LeaseOwner, r.LeaseUntil, r.Attempts, r.Outcome, r.FinishedAt, r.CancelledBy = "", time.Time{}, 0, "", time.Time{}, ""
+	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO reverts (`+revertColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		r.ID, r.RequestID, r.TokenID, r.TokenName, r.WorkspaceID, r.RevertTo, r.ExpectedRole, toDB(r.DueAt),
+		r.RequestedBy, r.ChannelID, string(r.State), "", int64(0), 0, "", toDB(r.CreatedAt), int64(0), "")
+	if err != nil {
+		return Revert{}, fmt.Errorf("store: schedule revert: %w", err)
+	}
+	return r, nil
+}
+
+// ClaimDueReverts leases up to 50 pending reverts due at or before now to
+// owner until now+lease, earliest first. A revert is handed to one claimer
+// at a time across replicas; if that claimer neither completes nor cancels
+// it before the lease runs out (it died), a later call hands it out again.
+func (s *Store) ClaimDueReverts(ctx context.Context, now time.Time, owner string, lease time.Duration) ([]Revert, error) {
+	if owner == "" || lease <= 0 {
+		return nil, fmt.Errorf("%w: claim needs an owner and a positive lease", ErrInvalid)
+	}
+	now = s.clock(now)
+	nowUS, until := toDB(now), toDB(now.Add(lease))
+	// On PostgreSQL, SKIP LOCKED lets concurrent claimers split the due rows
+	// instead of queueing; the outer conditions are re-checked against the
+	// latest row version, so a row is never leased twice. SQLite's
+	// immediate transaction serialises claimers outright.
+	lockClause := ""
+	if s.backend == BackendPostgres {
+		lockClause = " FOR UPDATE SKIP LOCKED"
+	}
+	query := `UPDATE reverts SET claimed_by = ?, lease_until = ?, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM reverts WHERE state = ? AND due_at <= ? AND lease_until <= ?
+		             ORDER BY due_at, id LIMIT 50` + lockClause + `)
+		  AND state = ? AND due_at <= ? AND lease_until <= ?
+		RETURNING ` + revertColumns
+	var out []Revert
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, s.rebind(query), owner, until,
+			string(RevertPending), nowUS, nowUS, string(RevertPending), nowUS, nowUS)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanRevert(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim reverts: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].DueAt.Equal(out[j].DueAt) {
+			return out[i].DueAt.Before(out[j].DueAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// CompleteRevert marks a pending revert done with outcome (e.g. "reverted
+// to WORKSPACE_MEMBER", "skipped: role changed to ... by someone else").
+// Completing a revert that is no longer pending returns a *StateError
+// wrapping ErrStateConflict.
+func (s *Store) CompleteRevert(ctx context.Context, id, outcome string) (Revert, error) {
+	return s.finishRevert(ctx, id, `UPDATE reverts SET state = ?, outcome = ?, finished_at = ? WHERE id = ? AND state = ?`,
+		string(RevertDone), outcome, toDB(s.clock(time.Time{})), id, string(RevertPending))
+}
+
+// CancelRevert cancels a pending revert that no claimer is working on. A
+// revert under a live lease returns a *StateError (state "in progress")
+// wrapping ErrStateConflict: it may already be half done.
+func (s *Store) CancelRevert(ctx context.Context, id, by string) (Revert, error) {
+	now := toDB(s.clock(time.Time{}))
+	return s.finishRevert(ctx, id, `UPDATE reverts SET state = ?, cancelled_by = ?, finished_at = ?
+		WHERE id = ? AND state = ? AND lease_until <= ?`,
+		string(RevertCancelled), by, now, id, string(RevertPending), now)
+}
+
+func (s *Store) finishRevert(ctx context.Context, id, update string, args ...any) (Revert, error) {
+	var out Revert
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.rebind(update), args...)
+		if err != nil {
+			return fmt.Errorf("store: update revert: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("store: update revert: %w", err)
+		}
+		r, err := scanRevert(tx.QueryRowContext(ctx, s.rebind(`SELECT `+revertColumns+` FROM reverts WHERE id = ?`), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: revert %s", ErrNotFound, id)
+		}
+		if err != nil {
+			return fmt.Errorf("store: read revert: %w", err)
+		}
+		if n == 0 {
+			state := string(r.State)
+			if r.State == RevertPending {
+				state = "in progress"
+			}
+			return &StateError{ID: id, State: state, Err: ErrStateConflict}
+		}
+		out = r
+		return nil
+	})
+	if err != nil {
+		return Revert{}, err
+	}
+	return out, nil
+}
+
+// ListPendingReverts returns pending reverts for tokenID ("" = all tokens),
+// earliest due first.
+func (s *Store) ListPendingReverts(ctx context.Context, tokenID string) ([]Revert, error) {
+	query := `SELECT ` + revertColumns + ` FROM reverts WHERE state = ?`
+	args := []any{string(RevertPending)}
+	if tokenID != "" {
+		query += ` AND token_id = ?`
+		args = append(args, tokenID)
+	}
+	query += ` ORDER BY due_at, id LIMIT 1000`
+	rows, err := s.db.QueryContext(ctx, s.rebind(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list reverts: %w", err)
+	}
+	defer rows.Close()
+	var out []Revert
+	for rows.Next() {
+		r, err := scanRevert(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list reverts: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list reverts: %w", err)
+	}
+	return out, nil
+}

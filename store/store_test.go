@@ -1,0 +1,159 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func latestMigration(t *testing.T) (version, count int) {
+	t.Helper()
+	ms, err := loadMigrations()
+	require.NoError(t, err)
+	require.NotEmpty(t, ms)
+	return ms[len(ms)-1].version, len(ms)
+}
+
+func migrationRows(t *testing.T, s *Store) int {
+	t.Helper()
+	var n int
+	require.NoError(t, s.db.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n))
+	return n
+}
+
+func TestOpen(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db testDB) {
+		wantVersion, wantRows := latestMigration(t)
+
+		t.Run("ReportsBackendAndPings", func(t *testing.T) {
+			s := db.open(t)
+			assert.Equal(t, db.backend, s.Backend())
+			assert.NoError(t, s.Ping(context.Background()))
+		})
+
+		t.Run("MigrationsIdempotent", func(t *testing.T) {
+			first := db.open(t)
+			require.NoError(t, first.Close())
+			again := db.open(t)
+			v, err := again.SchemaVersion(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, wantVersion, v)
+			assert.Equal(t, wantRows, migrationRows(t, again))
+		})
+
+		t.Run("ConcurrentOpenOnFreshDatabase", func(t *testing.T) {
+			fresh := newTestDB(t, db.backend)
+			stores := make([]*Store, 3)
+			errs := make([]error, 3)
+			parallel(3, func(i int) {
+				stores[i], errs[i] = Open(context.Background(), fresh.url)
+			})
+			for i := range stores {
+				require.NoError(t, errs[i], "Open #%d", i)
+				t.Cleanup(func() { _ = stores[i].Close() })
+			}
+			assert.Equal(t, wantRows, migrationRows(t, stores[0]))
+			_, err := stores[1].AppendAudit(context.Background(), AuditEntry{Action: "store.opened"})
+			assert.NoError(t, err, "schema usable after concurrent migration")
+		})
+	})
+}
+
+func TestOpenSQLiteURLForms(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		url  string
+	}{
+		{"SchemeWithAbsolutePath", "sqlite://" + filepath.Join(dir, "a.db")},
+		{"SchemeWithThreeSlashes", "sqlite:///" + strings.TrimPrefix(filepath.Join(dir, "b.db"), "/")},
+		{"FileURI", "file:" + filepath.Join(dir, "c.db") + "?cache=private"},
+		{"BarePath", filepath.Join(dir, "d.db")},
+		{"Memory", ":memory:"},
+		{"SchemeMemory", "sqlite://:memory:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := Open(context.Background(), tt.url)
+			require.NoError(t, err)
+			defer s.Close()
+			assert.Equal(t, BackendSQLite, s.Backend())
+			_, err = s.AppendAudit(context.Background(), AuditEntry{Action: "store.opened"})
+			assert.NoError(t, err)
+		})
+	}
+}
+
+func TestSQLiteDSN(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		url      string
+		wantPath string
+	}{
+		{"RelativeAfterScheme", "sqlite://data/bot.db", "data/bot.db"},
+		{"AbsoluteAfterScheme", "sqlite:///var/lib/bot.db", "/var/lib/bot.db"},
+		{"OpaqueScheme", "sqlite:bot.db", "bot.db"},
+		{"BarePath", "bot.db", "bot.db"},
+		{"FileURIKeepsParams", "file:bot.db?mode=rwc", "file:bot.db?mode=rwc&"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dsn, _, err := sqliteDSN(tt.url)
+			require.NoError(t, err)
+			assert.True(t, strings.HasPrefix(dsn, tt.wantPath), "dsn %q", dsn)
+			assert.Contains(t, dsn, "journal_mode(WAL)")
+			assert.Contains(t, dsn, "busy_timeout")
+			assert.Contains(t, dsn, "foreign_keys(1)")
+		})
+	}
+}
+
+func TestOpenRejects(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		url     string
+		wantMsg string
+	}{
+		{"UnsupportedScheme", "mysql://root:hunter2@127.0.0.1/db", "unsupported database URL scheme"},
+		{"SQLiteWithoutPath", "sqlite://", "names no file"},
+		{"UnreachablePostgresHidesPassword", "postgres://bot:hunter2@127.0.0.1:1/db?connect_timeout=2", "PostgreSQL"},
+		{"BadPostgresURLHidesPassword", "postgresql://bot:hunter2@127.0.0.1:notaport/db", "PostgreSQL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := Open(context.Background(), tt.url)
+			require.Error(t, err)
+			assert.Nil(t, s)
+			assert.Contains(t, err.Error(), tt.wantMsg)
+			assert.NotContains(t, err.Error(), "hunter2")
+		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in, want string
+	}{
+		{"Password", "postgres://bot:s3cret@db:5432/x?sslmode=require", "postgres://bot:xxxxx@db:5432/x?sslmode=require"},
+		{"UserOnly", "postgres://bot@db/x", "postgres://bot@db/x"},
+		{"Path", "sqlite:///var/lib/bot.db", "sqlite:///var/lib/bot.db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.want, RedactURL(tt.in))
+		})
+	}
+}
