@@ -124,11 +124,13 @@ func (s *Service) apply(ctx context.Context, req Request, c change) (reply.Reply
 	after, err := s.tokens.UpdateTokenRoles(ctx, c.token.ID, roles)
 	var apiErr *astro.Error
 	switch {
-	case errors.As(err, &apiErr):
-		// Astro answered with an error, so nothing was applied.
-		return reply.Reply{}, astroFailure(err)
-	case err != nil:
+	case err == nil:
+	case astro.IsOutcomeUnknown(err) || !errors.As(err, &apiErr):
+		// The write may have landed: only a fresh read can say.
 		return s.confirmByReading(ctx, req, c, err), nil
+	default:
+		// Astro answered with an error that proves nothing was applied.
+		return reply.Reply{}, astroFailure(err)
 	}
 	got := after.WorkspaceRole(c.workspace)
 	s.log.InfoContext(ctx, "token role changed", "user", req.UserID, "token", c.token.ID, "workspace", c.workspace,

@@ -123,6 +123,24 @@ func TestVerifyAuditDetectsTampering(t *testing.T) {
 	})
 }
 
+func TestVerifyAuditDetectsRehashedEdit(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db testDB) {
+		s := db.open(t)
+		es := appendEntries(t, s, 4)
+		// A tamperer who recomputes the edited row's own hash still breaks
+		// the next row's link.
+		forged := es[1]
+		forged.After = "WORKSPACE_OWNER"
+		rawExec(t, s, `UPDATE audit_log SET after_value = ?, hash = ? WHERE seq = 2`, forged.After, auditHash(forged))
+
+		_, err := s.VerifyAudit(context.Background())
+		var auditErr *AuditError
+		require.ErrorAs(t, err, &auditErr)
+		assert.Equal(t, int64(3), auditErr.Seq)
+	})
+}
+
 func TestListAudit(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, db testDB) {

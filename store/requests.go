@@ -123,7 +123,6 @@ func (s *Store) CreateRequest(ctx context.Context, r Request) (Request, bool, er
 	if err := validateRequest(r); err != nil {
 		return Request{}, false, err
 	}
-	r.ID = newID("r")
 	r.State = StatePending
 	r.CreatedAt = s.clock(r.CreatedAt)
 	r.ExpiresAt = r.ExpiresAt.UTC().Truncate(time.Microsecond)
@@ -143,6 +142,7 @@ func (s *Store) CreateRequest(ctx context.Context, r Request) (Request, bool, er
 			out     Request
 			created bool
 		)
+		r.ID = newID("r") // fresh each try: a (vanishingly rare) ID collision also lands here
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE requests SET state = ?, result = 'superseded', decided_at = ?
 				WHERE token_id = ? AND workspace_id = ? AND action = ? AND role_requested = ? AND state = ? AND expires_at <= ?`),

@@ -198,6 +198,9 @@ func sqliteDSN(rawURL string) (dsn string, memory bool, err error) {
 	if path == "" {
 		return "", false, fmt.Errorf("store: SQLite URL %q names no file", rawURL)
 	}
+	if strings.Contains(path, "=") && strings.ContainsAny(path, " \t") && !strings.HasPrefix(path, "file:") {
+		return "", false, fmt.Errorf("store: database URL looks like a PostgreSQL key=value string; use postgres://user@host/db")
+	}
 	memory = path == ":memory:" || strings.Contains(path, "mode=memory") || strings.HasPrefix(path, "file::memory:")
 	if !strings.HasPrefix(path, "file:") && strings.Contains(path, "?") {
 		return "", false, fmt.Errorf("store: SQLite path %q contains '?'; use a file: URI for parameters", path)

@@ -126,6 +126,7 @@ func TestOpenRejects(t *testing.T) {
 	}{
 		{"UnsupportedScheme", "mysql://root:hunter2@127.0.0.1/db", "unsupported database URL scheme"},
 		{"SQLiteWithoutPath", "sqlite://", "names no file"},
+		{"PostgresKeyValueString", "host=127.0.0.1 user=bot password=hunter2 dbname=x", "postgres://"},
 		{"UnreachablePostgresHidesPassword", "postgres://bot:hunter2@127.0.0.1:1/db?connect_timeout=2", "PostgreSQL"},
 		{"BadPostgresURLHidesPassword", "postgresql://bot:hunter2@127.0.0.1:notaport/db", "PostgreSQL"},
 	}

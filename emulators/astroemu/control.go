@@ -77,7 +77,8 @@ func (s *Server) nextFault(ep Endpoint) (Fault, bool) {
 }
 
 // Hold blocks requests to ep (after they are recorded, before they are served) until release
-// is called. release is idempotent; Close releases every hold.
+// is called. release is idempotent; Close releases every hold. A later Hold on the same
+// endpoint governs requests arriving after it; earlier ones still wait for their own release.
 func (s *Server) Hold(ep Endpoint) (release func()) {
 	ch := make(chan struct{})
 	s.ctl.Lock()

@@ -3,6 +3,7 @@ package astroemu
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -44,8 +45,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, ep Endpoint, p r
 		err = s.listWorkspaces(w, r.URL.Query())
 	}
 	if err != nil {
-		ae, ok := err.(*apiError)
-		if !ok {
+		var ae *apiError
+		if !errors.As(err, &ae) {
 			ae = &apiError{status: http.StatusInternalServerError, message: "internal error"}
 		}
 		s.writeError(w, ae.status, ae.message)

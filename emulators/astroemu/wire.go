@@ -136,7 +136,7 @@ func renderWorkspace(ws Workspace, orgID, orgName string) wireWorkspace {
 		OrganizationID: orgID, OrganizationName: orgName,
 		CICDEnforcedDefault: ws.CICDEnforcedDefault,
 		CreatedAt:           wireTime(ws.CreatedAt), CreatedBy: toWireSubject(ws.CreatedBy),
-		UpdatedAt:           wireTime(ws.UpdatedAt),
+		UpdatedAt: wireTime(ws.UpdatedAt),
 	}
 }
 

@@ -1,0 +1,137 @@
+package blockkit_test
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orgtoken/orgtoken-bot/reply"
+	"github.com/orgtoken/orgtoken-bot/reply/blockkit"
+)
+
+func allText(blocks []slack.Block) string {
+	var b strings.Builder
+	for _, bl := range blocks {
+		switch bl := bl.(type) {
+		case *slack.SectionBlock:
+			if bl.Text != nil {
+				b.WriteString(bl.Text.Text + "\n")
+			}
+			for _, f := range bl.Fields {
+				b.WriteString(f.Text + "\n")
+			}
+		case *slack.ContextBlock:
+			for _, el := range bl.ContextElements.Elements {
+				b.WriteString(el.(*slack.TextBlockObject).Text + "\n")
+			}
+		}
+	}
+	return b.String()
+}
+
+func TestUserTextIsEscaped(t *testing.T) {
+	t.Parallel()
+	hostile := "<!channel> <@U123> <https://evil|click> & &amp;"
+	r := reply.Reply{
+		Title:  hostile,
+		Body:   []reply.Line{{reply.Strong(hostile), reply.Literal(hostile + "`x`"), reply.Mention("U0GOOD1"), reply.Mention("<!here>"), reply.Channel("<!everyone>")}},
+		Fields: []reply.Field{{Label: hostile, Value: hostile}},
+		Table:  &reply.Table{Columns: []string{hostile, "B"}, Rows: [][]string{{hostile, hostile}}, Total: 1},
+		Notes:  []reply.Line{reply.Para(hostile)},
+	}
+	blocks, fallback := blockkit.Render(r)
+	require.NoError(t, blockkit.CheckLimits(blocks))
+	text := allText(blocks) + fallback
+	assert.NotContains(t, text, "<!")
+	assert.NotContains(t, text, "<@U123>")
+	assert.NotContains(t, text, "<http")
+	assert.Contains(t, text, "&lt;!channel&gt; &lt;@U123&gt;")
+	assert.Contains(t, text, "&amp;amp;")
+	assert.Contains(t, text, "<@U0GOOD1>", "a validated mention renders")
+	assert.Contains(t, text, "(unknown user)")
+	assert.Contains(t, text, "(unknown channel)")
+}
+
+func TestHugeInputsStayWithinLimits(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("&<>é", 1250) // 5,000 characters that all grow when escaped
+	var rows [][]string
+	for range 2000 {
+		rows = append(rows, []string{long, long, long})
+	}
+	var fields []reply.Field
+	var body, notes []reply.Line
+	var buttons []reply.Button
+	for range 40 {
+		fields = append(fields, reply.Field{Label: long, Value: long})
+		body = append(body, reply.Para(long))
+		notes = append(notes, reply.Para(long))
+		buttons = append(buttons, reply.Button{Label: long, ActionID: "a" + string(rune('A'+len(buttons))), Value: "v"})
+	}
+	r := reply.Reply{Title: long, Body: body, Fields: fields, Notes: notes, Buttons: buttons,
+		Table: &reply.Table{Columns: []string{long, long, long}, Rows: rows, Total: 2000}}
+	blocks, fallback := blockkit.Render(r)
+	require.NoError(t, blockkit.CheckLimits(blocks))
+	assert.LessOrEqual(t, utf8.RuneCountInString(fallback), blockkit.MaxTextRunes)
+	assert.Contains(t, allText(blocks), "…", "cuts are visible")
+	assert.Contains(t, allText(blocks), "more rows not shown.")
+}
+
+func TestTruncationNeverSplitsAnEntity(t *testing.T) {
+	t.Parallel()
+	for n := 1; n < 40; n++ {
+		r := reply.Reply{Body: []reply.Line{reply.Para(strings.Repeat("a&", n) + strings.Repeat("x", 3000))}}
+		blocks, _ := blockkit.Render(r)
+		require.NoError(t, blockkit.CheckLimits(blocks), "n=%d", n)
+	}
+}
+
+func TestOverlongButtonValueIsDropped(t *testing.T) {
+	t.Parallel()
+	r := reply.Reply{Title: "t", Buttons: []reply.Button{
+		{Label: "ok", ActionID: "ok", Value: "v"},
+		{Label: "too long", ActionID: "long", Value: strings.Repeat("v", blockkit.MaxButtonValue+1)},
+	}}
+	blocks, _ := blockkit.Render(r)
+	require.NoError(t, blockkit.CheckLimits(blocks))
+	acts := blocks[len(blocks)-1].(*slack.ActionBlock)
+	require.Len(t, acts.Elements.ElementSet, 1)
+	assert.Equal(t, "ok", acts.Elements.ElementSet[0].(*slack.ButtonBlockElement).ActionID)
+}
+
+func TestCheckLimitsCatchesViolations(t *testing.T) {
+	t.Parallel()
+	mrkdwn := func(s string) *slack.TextBlockObject { return slack.NewTextBlockObject(slack.MarkdownType, s, false, true) }
+	tests := []struct {
+		name   string
+		blocks []slack.Block
+		want   string
+	}{
+		{"TooManyBlocks", func() []slack.Block {
+			var bs []slack.Block
+			for range 51 {
+				bs = append(bs, slack.NewSectionBlock(mrkdwn("x"), nil, nil))
+			}
+			return bs
+		}(), "51 blocks"},
+		{"LongSection", []slack.Block{slack.NewSectionBlock(mrkdwn(strings.Repeat("x", 3001)), nil, nil)}, "3001 characters"},
+		{"EmptyText", []slack.Block{slack.NewSectionBlock(mrkdwn(""), nil, nil)}, "0 characters"},
+		{"UnescapedBroadcast", []slack.Block{slack.NewSectionBlock(mrkdwn("hi <!channel>"), nil, nil)}, "unescaped control sequence"},
+		{"RawAmpersand", []slack.Block{slack.NewSectionBlock(mrkdwn("a & b"), nil, nil)}, "unescaped control sequence"},
+		{"DuplicateActionID", []slack.Block{slack.NewActionBlock("",
+			slack.NewButtonBlockElement("a", "1", slack.NewTextBlockObject(slack.PlainTextType, "x", false, false)),
+			slack.NewButtonBlockElement("a", "2", slack.NewTextBlockObject(slack.PlainTextType, "y", false, false)))}, "used twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := blockkit.CheckLimits(tt.blocks)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
