@@ -2,6 +2,7 @@ package astro
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -118,8 +119,12 @@ func dropConnection(w http.ResponseWriter, _ *http.Request) {
 	}
 }
 
-// hang blocks until the client gives up on the request.
-func hang(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
+// hang blocks until the client gives up on the request. The body is read first because the
+// server notices a closed connection only once it has consumed the request.
+func hang(_ http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	<-r.Context().Done()
+}
 
 const tokenJSON = `{
   "id": "tok-1", "name": "ci-deployer", "description": "CI", "type": "ORGANIZATION",

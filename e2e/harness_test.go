@@ -73,11 +73,14 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	s := slackemu.Start(t, slackemu.Options{
-		AppToken:     appToken,
-		BotToken:     botToken,
-		PingInterval: 200 * time.Millisecond,
-	})
+	return newWorldWith(t, slackemu.Options{})
+}
+
+// newWorldWith is newWorld with Slack emulator options (tokens and ping interval are set here).
+func newWorldWith(t *testing.T, opts slackemu.Options) *world {
+	t.Helper()
+	opts.AppToken, opts.BotToken, opts.PingInterval = appToken, botToken, 200*time.Millisecond
+	s := slackemu.Start(t, opts)
 	s.AddUser(slackemu.User{ID: adminID, Name: "ada", RealName: "Ada Admin"})
 	s.AddUser(slackemu.User{ID: groupAdmin, Name: "gus", RealName: "Gus Groupadmin"})
 	s.AddUser(slackemu.User{ID: outsiderID, Name: "otto", RealName: "Otto Outsider"})

@@ -18,9 +18,9 @@ import (
 type Config struct {
 	Metrics *Metrics
 
-	SlackConnected func() bool                   // (*bot.Bot).Connected
+	SlackConnected func() bool                     // (*bot.Bot).Connected
 	PingStore      func(ctx context.Context) error // (*store.Store).Ping
-	Astro          func() AstroContact           // (*Metrics).AstroContact
+	Astro          func() AstroContact             // (*Metrics).AstroContact
 
 	StoreTimeout   time.Duration // per ping; default 1 s
 	StoreCacheFor  time.Duration // how long a ping result is reused; default 2 s

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -45,6 +43,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 	api := slack.New(cfg.SlackBotToken.Value(),
 		slack.OptionAPIURL(cfg.SlackAPIURL),
 		slack.OptionAppLevelToken(cfg.SlackAppToken.Value()),
+		slack.OptionRetryConfig(slackRetries()),
 	)
 	// A bad bot token would otherwise surface only at the first reply; catch it at start.
 	authCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -87,13 +86,26 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 		"default_workspace", cfg.AstroWorkspaceID, "policy", pol.Source(), "store", st.Backend())
 	if err := b.Run(ctx); err != nil {
 		log.Error("stopped", "error", err)
-		if errors.Is(err, bot.ErrSlackAuth) {
-			return 1
-		}
 		return 1
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// slackRetries retries Web API calls that Slack rate-limited (after Retry-After) or failed with
+// a 5xx, briefly, so a reply is not lost to a blip. Connection errors are not retried: the
+// request may have been posted, and a duplicate announcement is worse than a logged failure.
+func slackRetries() slack.RetryConfig {
+	cfg := slack.RetryConfig{
+		MaxRetries:         3,
+		RetryAfterDuration: 5 * time.Second,
+		RetryAfterJitter:   500 * time.Millisecond,
+		BackoffInitial:     200 * time.Millisecond,
+		BackoffMax:         2 * time.Second,
+		BackoffJitter:      100 * time.Millisecond,
+	}
+	cfg.Handlers = []slack.RetryHandler{slack.NewRateLimitErrorRetryHandler(cfg), slack.NewServerErrorRetryHandler(cfg)}
+	return cfg
 }
 
 func loadPolicy(cfg *config) (*policy.Policy, error) {
@@ -105,5 +117,3 @@ func loadPolicy(cfg *config) (*policy.Policy, error) {
 	}
 	return policy.FromAdmins(cfg.Admins, cfg.AllowedChannels)
 }
-
-var _ = slog.Default

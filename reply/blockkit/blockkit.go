@@ -31,12 +31,15 @@ const (
 	// undocumented msg_blocks_too_long near 12,000 characters.
 	MaxTotalRunes = 12000
 
+	// Each part of a reply gets a share of MaxTotalRunes, so that any input fits.
 	titleRunes      = 150
+	bodyRunes       = 2300
+	fieldsRunes     = 2000
+	tableSlack      = 200 // for the table's own context lines
+	notesRunes      = 600
 	maxBodySections = 5
 	maxFieldBlocks  = 2
-	// tableTextRunes is what a whole table may use of MaxTotalRunes, leaving room for the rest.
-	tableTextRunes = 9000
-	minRowRunes    = 120
+	minRowRunes     = 120
 )
 
 // Render turns r into blocks and fallback text.
@@ -56,7 +59,9 @@ func Render(r reply.Reply) ([]slack.Block, string) {
 		tail = append(tail, acts)
 	}
 	if r.Table != nil {
-		blocks = append(blocks, tableBlocks(r.Table, MaxBlocks-len(blocks)-len(tail))...)
+		// The table gets whatever text budget the rest of the reply left.
+		used := textRunes(blocks) + textRunes(tail)
+		blocks = append(blocks, tableBlocks(r.Table, MaxBlocks-len(blocks)-len(tail), MaxTotalRunes-used-tableSlack)...)
 	}
 	blocks = append(blocks, tail...)
 	return blocks, fallback(r)
@@ -95,11 +100,16 @@ func bodySections(lines []reply.Line) []slack.Block {
 			curRunes = 0
 		}
 	}
+	left := bodyRunes
 	for _, l := range lines {
-		text := RenderLine(l, MaxTextRunes)
+		if left <= 1 {
+			break
+		}
+		text := RenderLine(l, min(MaxTextRunes, left-1))
 		if text == "" {
 			continue
 		}
+		left -= utf8.RuneCountInString(text) + 1
 		n := utf8.RuneCountInString(text)
 		if curRunes > 0 && curRunes+1+n > MaxTextRunes {
 			flush()
@@ -122,12 +132,15 @@ func bodySections(lines []reply.Line) []slack.Block {
 
 func fieldSections(fields []reply.Field) []slack.Block {
 	var out []slack.Block
+	per := fieldsRunes / max(min(len(fields), maxFieldBlocks*MaxFields), 1)
+	labelRunes := min(100, per/4)
+	valueRunes := min(MaxFieldRunes-labelRunes-3, per-labelRunes-3)
 	for start := 0; start < len(fields) && len(out) < maxFieldBlocks; start += MaxFields {
 		end := min(start+MaxFields, len(fields))
 		var objs []*slack.TextBlockObject
 		for _, f := range fields[start:end] {
-			label := "*" + escapeTrunc(f.Label, 100) + "*\n"
-			value := escapeTrunc(orDash(f.Value), 500)
+			label := "*" + escapeTrunc(f.Label, labelRunes) + "*\n"
+			value := escapeTrunc(orDash(f.Value), valueRunes)
 			objs = append(objs, mrkdwn(label+value))
 		}
 		out = append(out, slack.NewSectionBlock(nil, objs, nil))
@@ -137,7 +150,7 @@ func fieldSections(fields []reply.Field) []slack.Block {
 
 // tableBlocks lays a table out as one section per row, led by the row's key cell, because a
 // grid does not survive Slack's narrow and mobile clients. It uses at most room blocks.
-func tableBlocks(t *reply.Table, room int) []slack.Block {
+func tableBlocks(t *reply.Table, room, budget int) []slack.Block {
 	var out []slack.Block
 	rangeText := t.Range()
 	if rangeText != "" || len(t.Rows) == 0 {
@@ -145,6 +158,7 @@ func tableBlocks(t *reply.Table, room int) []slack.Block {
 	}
 	rows := t.Rows
 	left := 0
+	room = min(room, budget/minRowRunes)
 	if len(rows) > room {
 		// Keep one block to say how many rows did not fit.
 		keep := max(room-1, 0)
@@ -153,7 +167,7 @@ func tableBlocks(t *reply.Table, room int) []slack.Block {
 	}
 	perRow := MaxTextRunes
 	if len(rows) > 0 {
-		perRow = min(MaxTextRunes, max(minRowRunes, tableTextRunes/len(rows)))
+		perRow = min(MaxTextRunes, max(minRowRunes, budget/len(rows)))
 	}
 	for _, row := range rows {
 		out = append(out, section(renderRow(t, row, perRow)))
@@ -170,55 +184,63 @@ func tableBlocks(t *reply.Table, room int) []slack.Block {
 	return out
 }
 
+// renderRow leads with the key cell and follows with "label value" pairs. Each cell may use an
+// even share of what is left of budget, so short cells leave room for long ones after them.
 func renderRow(t *reply.Table, row []string, budget int) string {
+	if len(row) == 0 {
+		return "—"
+	}
 	key := ""
 	if t.KeyColumn >= 0 && t.KeyColumn < len(row) {
 		key = row[t.KeyColumn]
 	}
-	cells := len(row)
-	if cells == 0 {
-		return "—"
-	}
-	perCell := max(budget/cells-12, 8)
+	left := budget
 	var b strings.Builder
-	b.WriteString("*" + escapeTrunc(orDash(key), perCell) + "*")
-	first := true
+	write := func(s string) {
+		b.WriteString(s)
+		left -= utf8.RuneCountInString(s)
+	}
+	write("*" + escapeTrunc(orDash(key), max(left/len(row)-2, 8)) + "*")
+	var rest []int
 	for i, cell := range row {
-		if i == t.KeyColumn || cell == "" {
-			continue
+		if i != t.KeyColumn && cell != "" {
+			rest = append(rest, i)
 		}
-		if first {
-			b.WriteByte('\n')
-			first = false
-		} else {
-			b.WriteString("  ·  ")
+	}
+	for n, i := range rest {
+		sep := "  ·  "
+		if n == 0 {
+			sep = "\n"
 		}
 		label := ""
-		if i < len(t.Columns) {
-			label = t.Columns[i]
+		if i < len(t.Columns) && t.Columns[i] != "" {
+			label = "_" + escapeTrunc(t.Columns[i], 30) + "_ "
 		}
-		if label != "" {
-			b.WriteString("_" + escapeTrunc(label, 30) + "_ ")
+		share := left/(len(rest)-n) - utf8.RuneCountInString(sep+label)
+		if share < 2 {
+			break
 		}
-		b.WriteString(escapeTrunc(cell, perCell))
+		write(sep + label + escapeTrunc(row[i], share))
 	}
 	return truncRendered(b.String(), budget)
 }
 
 func notesBlock(notes []reply.Line) slack.Block {
 	var elems []slack.MixedElement
-	for i := 0; i < len(notes); i++ {
+	left := notesRunes
+	for i := 0; i < len(notes) && left > 0; i++ {
 		if len(elems) == MaxContextElements-1 && len(notes)-i > 1 {
 			// Too many notes for separate elements: the rest share the last one.
 			var rest []string
 			for _, n := range notes[i:] {
-				rest = append(rest, RenderLine(n, MaxTextRunes))
+				rest = append(rest, RenderLine(n, left))
 			}
-			elems = append(elems, mrkdwn(truncRendered(strings.Join(rest, "\n"), MaxTextRunes)))
+			elems = append(elems, mrkdwn(truncRendered(strings.Join(rest, "\n"), left)))
 			break
 		}
-		if text := RenderLine(notes[i], MaxTextRunes); text != "" {
+		if text := RenderLine(notes[i], left); text != "" {
 			elems = append(elems, mrkdwn(text))
+			left -= utf8.RuneCountInString(text)
 		}
 	}
 	if len(elems) == 0 {
@@ -376,4 +398,13 @@ func orDash(s string) string {
 		return "—"
 	}
 	return s
+}
+
+// textRunes counts the text in blocks the way CheckLimits does.
+func textRunes(blocks []slack.Block) int {
+	c := &checker{actionIDs: map[string]bool{}}
+	for _, b := range blocks {
+		c.block("", b)
+	}
+	return c.total
 }

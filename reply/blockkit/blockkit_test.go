@@ -105,7 +105,9 @@ func TestOverlongButtonValueIsDropped(t *testing.T) {
 
 func TestCheckLimitsCatchesViolations(t *testing.T) {
 	t.Parallel()
-	mrkdwn := func(s string) *slack.TextBlockObject { return slack.NewTextBlockObject(slack.MarkdownType, s, false, true) }
+	mrkdwn := func(s string) *slack.TextBlockObject {
+		return slack.NewTextBlockObject(slack.MarkdownType, s, false, true)
+	}
 	tests := []struct {
 		name   string
 		blocks []slack.Block

@@ -1,0 +1,74 @@
+package commands
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestKeyedLockerSerialisesOneToken(t *testing.T) {
+	t.Parallel()
+	l := NewKeyedLocker()
+	unlock, err := l.LockToken(t.Context(), "a")
+	require.NoError(t, err)
+
+	other, err := l.LockToken(t.Context(), "b")
+	require.NoError(t, err, "another token is not blocked")
+	other()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	_, err = l.LockToken(ctx, "a")
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the same token waits")
+
+	unlock()
+	unlock() // idempotent
+	again, err := l.LockToken(t.Context(), "a")
+	require.NoError(t, err)
+	again()
+}
+
+func TestKeyedLockerFreshness(t *testing.T) {
+	t.Parallel()
+	l := NewKeyedLocker()
+
+	cp := l.Checkpoint()
+	unlock, err := l.LockToken(t.Context(), "a")
+	require.NoError(t, err)
+	assert.False(t, l.ReleasedSince("a", cp), "nobody else held it")
+	unlock()
+
+	// A writer that finishes after our checkpoint makes our earlier read stale, even though
+	// the lock is free when we take it.
+	cp = l.Checkpoint()
+	w, err := l.LockToken(t.Context(), "a")
+	require.NoError(t, err)
+	w()
+	unlock, err = l.LockToken(t.Context(), "a")
+	require.NoError(t, err)
+	assert.True(t, l.ReleasedSince("a", cp))
+	unlock()
+
+	// A writer holding the lock at our checkpoint also counts once it releases.
+	w, err = l.LockToken(t.Context(), "a")
+	require.NoError(t, err)
+	cp = l.Checkpoint()
+	go w()
+	unlock, err = l.LockToken(t.Context(), "a")
+	require.NoError(t, err)
+	assert.True(t, l.ReleasedSince("a", cp))
+	unlock()
+
+	// Releases of other tokens do not count.
+	cp = l.Checkpoint()
+	b, err := l.LockToken(t.Context(), "b")
+	require.NoError(t, err)
+	b()
+	unlock, err = l.LockToken(t.Context(), "a")
+	require.NoError(t, err)
+	assert.False(t, l.ReleasedSince("a", cp))
+	unlock()
+}
