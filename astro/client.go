@@ -56,6 +56,7 @@ type Client struct {
 	httpClient *http.Client
 	retry      RetryPolicy
 	logger     *slog.Logger
+	configErr  error // a bad option, reported by every call since New cannot fail
 
 	// Replaceable in tests so retries are exercised without real waiting.
 	now   func() time.Time
@@ -135,6 +136,9 @@ func New(organizationID, apiToken string, opts ...Option) *Client {
 	for _, opt := range opts {
 		opt(c)
 	}
+	if u, err := url.Parse(c.baseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		c.configErr = errors.New("astro: base URL must be an absolute http(s) URL")
+	}
 	return c
 }
 
@@ -178,6 +182,9 @@ type attemptResult struct {
 func (c *Client) do(ctx context.Context, r request, out any) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if c.configErr != nil {
+		return c.configErr
 	}
 	var body []byte
 	if r.body != nil {

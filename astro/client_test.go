@@ -84,7 +84,7 @@ func TestClientNeverRevealsAPIToken(t *testing.T) {
 		"%v":       fmt.Sprintf("%v", c),
 		"%+v":      fmt.Sprintf("%+v", c),
 		"%#v":      fmt.Sprintf("%#v", c),
-		"%s":       fmt.Sprintf("%s", c),
+		"%q":       fmt.Sprintf("%q", c),
 		"slog":     logs.String(),
 		"errorAny": fmt.Sprintf("%+v", err),
 	} {
@@ -200,7 +200,7 @@ func TestClientGivesUpWithinTheDeadline(t *testing.T) {
 		{name: "RetryAfterLongerThanDeadlineFailsFast", handler: rateLimited("30"),
 			wantRequests: 1, wantStatus: 429, wantLimited: 30 * time.Second},
 		{name: "RetryAfterAsHTTPDate", policy: RetryPolicy{MaxElapsed: 5 * time.Second},
-			handler: rateLimited(time.Date(2025, 1, 2, 3, 5, 5, 0, time.UTC).Format(http.TimeFormat)),
+			handler:      rateLimited(time.Date(2025, 1, 2, 3, 5, 5, 0, time.UTC).Format(http.TimeFormat)),
 			wantRequests: 1, wantStatus: 429, wantLimited: time.Minute},
 	}
 	for _, tt := range tests {
@@ -363,4 +363,21 @@ func TestClientIsSafeForConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestClientRejectsUnusableBaseURL(t *testing.T) {
+	t.Parallel()
+	for _, base := range []string{"", "api.astronomer.io/v1", "ftp://example.com/v1", "http://"} {
+		t.Run(base, func(t *testing.T) {
+			t.Parallel()
+			c := New(testOrg, testAPIToken, WithBaseURL(base))
+			ft := &fakeTime{now: time.Unix(0, 0)}
+			c.now, c.sleep = ft.Now, ft.Sleep
+
+			_, err := c.ListWorkspaces(t.Context())
+
+			assert.ErrorContains(t, err, "base URL")
+			assert.Empty(t, ft.Slept(), "a configuration error is not retried")
+		})
+	}
 }

@@ -122,7 +122,7 @@ func checkTarget(needRole bool) func(*command, *args) error {
 			return e
 		case !hasID && !a.has(flagName.Long):
 			e := usageErr(cmd, "Which token? Give its ID or --org-token-name NAME.")
-			e.Hint = "Find IDs with " + "list" + "."
+			e.Hint = "The list subcommand shows IDs and names."
 			return e
 		case hasID && !idPattern.MatchString(a.Positionals[0]):
 			e := usageErr(cmd, "%s does not look like a token ID.", quote(a.Positionals[0]))

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/orgtoken/orgtoken-bot/astro"
@@ -30,7 +31,7 @@ func runShow(ctx context.Context, s *Service, req Request, a *args) (reply.Reply
 	}
 	if tok == nil {
 		tok, err = s.pickByName(all, key)
-		if e, ok := err.(*Error); ok && e.Code == ENotFound && idPattern.MatchString(key) {
+		if e := (*Error)(nil); errors.As(err, &e) && e.Code == ENotFound && idPattern.MatchString(key) {
 			if direct, getErr := s.tokens.GetToken(ctx, key); getErr == nil {
 				tok, err = direct, nil
 			} else if !astro.IsNotFound(getErr) {

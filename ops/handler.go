@@ -13,10 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Config says what the operator endpoints report. Only Metrics is required; a nil check
-// function leaves that check out of /readyz.
+// Config says what the operator endpoints report. A nil check function leaves that check out
+// of /readyz.
 type Config struct {
-	Metrics *Metrics
+	Metrics *Metrics // served at /metrics; nil serves a fresh, empty set
 
 	SlackConnected func() bool                     // (*bot.Bot).Connected
 	PingStore      func(ctx context.Context) error // (*store.Store).Ping

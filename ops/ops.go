@@ -5,8 +5,10 @@
 // # Wiring
 //
 //	m := ops.NewMetrics()
-//	astroHTTP := &http.Client{Transport: ops.InstrumentAstro(http.DefaultTransport, m)}
-//	// ... build the astro client with astro.WithHTTPClient(astroHTTP), the store, the bot ...
+//	astroClient := astro.New(org, token, astro.WithHTTPClient(&http.Client{
+//		Transport: ops.InstrumentAstro(http.DefaultTransport, m),
+//	}))
+//	// ... open the store, build the bot b ...
 //	m.TrackSlackConnected(b.Connected)
 //	srv, err := ops.Listen(cfg.HTTPAddr, ops.Handler(ops.Config{
 //		Metrics:        m,
@@ -15,7 +17,11 @@
 //		Astro:          m.AstroContact,
 //		Logger:         log,
 //	}))
-//	go srv.Serve(ctx)
+//	go func() { errc <- srv.Serve(httpCtx) }() // httpCtx ends after the bot has stopped
+//
+// The bot and command layer report through the small methods of [Metrics] (ObserveAck,
+// ObserveCommand, SlackCallFailed, SlackReconnected, SetPendingApprovals, ...). [Probe] backs a
+// container health check in an image without a shell.
 //
 // # Readiness
 //

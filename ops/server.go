@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -57,6 +59,26 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err != nil {
 		_ = s.srv.Close()
 		return fmt.Errorf("ops: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Probe GETs url (such as http://127.0.0.1:8080/readyz) and returns nil on a 2xx answer, else
+// an error carrying the status and the start of the body. It exists for container health
+// checks: the distroless image has no shell or curl, so the binary must probe itself.
+func Probe(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("ops: probe: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("ops: probe: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("ops: probe %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,4 +100,26 @@ func TestServeLetsRequestsInFlightFinish(t *testing.T) {
 	require.NoError(t, r.err)
 	assert.Equal(t, "finished", r.body)
 	assert.NoError(t, <-done)
+}
+
+func TestProbe(t *testing.T) {
+	t.Parallel()
+	var connected atomic.Bool
+	srv := httptest.NewServer(ops.Handler(ops.Config{
+		Metrics:        ops.NewMetrics(),
+		SlackConnected: connected.Load,
+		Logger:         quietLogger(),
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+
+	assert.NoError(t, ops.Probe(ctx, srv.URL+"/healthz"))
+	err := ops.Probe(ctx, srv.URL+"/readyz")
+	assert.ErrorContains(t, err, "503")
+	assert.ErrorContains(t, err, "slack: FAIL: Socket Mode is not connected", "the reason reaches docker inspect")
+	connected.Store(true)
+	assert.NoError(t, ops.Probe(ctx, srv.URL+"/readyz"))
+
+	srv.Close()
+	assert.Error(t, ops.Probe(ctx, srv.URL+"/healthz"), "nothing listening")
 }

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// buildBot compiles the bot without the race detector, as it ships, so memory and latency are
+// the production binary's.
+func buildBot(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "orgtoken-bot")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/orgtoken/orgtoken-bot/cmd/orgtoken-bot")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build ./cmd/orgtoken-bot (run from inside the module, or pass -bin): %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// botProcess is the running bot.
+type botProcess struct {
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	waitErr error
+}
+
+// startBot runs bin in dir with exactly env (nothing inherited but PATH), logging to a file.
+func startBot(bin, dir string, env map[string]string) (*botProcess, error) {
+	logPath := filepath.Join(dir, "bot.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	p := &botProcess{cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		_ = logFile.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// exited reports whether the process has ended.
+func (p *botProcess) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop asks the bot to shut down (SIGTERM), and kills it if it has not within grace.
+func (p *botProcess) stop(grace time.Duration) error {
+	if p.exited() {
+		return p.waitErr
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return p.waitErr
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("the bot did not stop within %v of SIGTERM and was killed", grace)
+	}
+}
+
+// logTail is the end of the bot's log, for error messages.
+func (p *botProcess) logTail(lines int) string {
+	b, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return ""
+	}
+	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(all[max(0, len(all)-lines):], "\n")
+}
+
+// memory is the bot's resident set now and its high-water mark, from /proc (Linux only).
+type memory struct{ rss, peak int64 } // bytes
+
+var errNoProc = errors.New("process memory is only available on Linux (/proc)")
+
+func (p *botProcess) memory() (memory, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return memory{}, errNoProc
+	}
+	defer func() { _ = f.Close() }()
+	var m memory
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		key, val, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		switch key {
+		case "VmRSS":
+			m.rss = kilobytes(val)
+		case "VmHWM":
+			m.peak = kilobytes(val)
+		}
+	}
+	if m.rss == 0 {
+		return m, errNoProc
+	}
+	return m, sc.Err()
+}
+
+func kilobytes(field string) int64 {
+	n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(field), " kB"), 10, 64)
+	return n * 1024
+}

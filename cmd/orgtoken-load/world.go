@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
+	"github.com/orgtoken/orgtoken-bot/emulators/slackemu"
+)
+
+// Credentials the emulators accept. They are made up and only ever travel over loopback.
+const (
+	appToken   = "xapp-1-A0EMU00001-1-loadappsecret"
+	botToken   = "xoxb-1-2-loadbotsecret"
+	astroToken = "load-astro-api-token"
+	orgID      = "clorgload0000000000000001"
+)
+
+// seededToken is one Organization token the load may change.
+type seededToken struct{ ID, Name string }
+
+// org is what seedOrg created.
+type org struct {
+	listWorkspace    string // every seeded token has a role here; lists read it
+	changeWorkspaces []string
+	tokens           []seededToken // tokens[0] is reserved for calibration
+}
+
+// seedOrg creates the organization: n Organization tokens with unique names, each a member of
+// one workspace (so a list of it reads n tokens), and k empty workspaces for changes.
+func seedOrg(a *astroemu.Server, n, k int) org {
+	created := time.Date(2024, 1, 2, 3, 0, 0, 0, time.UTC)
+	o := org{listWorkspace: loadID("clwsload", 0)}
+	a.AddWorkspace(astroemu.Workspace{ID: o.listWorkspace, Name: "Load listed", CreatedAt: created})
+	for i := range k {
+		id := loadID("clwsload", i+1)
+		a.AddWorkspace(astroemu.Workspace{ID: id, Name: fmt.Sprintf("Load changes %d", i+1), CreatedAt: created})
+		o.changeWorkspaces = append(o.changeWorkspaces, id)
+	}
+	creator := astroemu.Subject{ID: loadID("clusrload", 1), SubjectType: astroemu.SubjectUser, Username: "load@example.com", FullName: "Load Seeder"}
+	for i := range n {
+		t := seededToken{ID: loadID("cltkload", i+1), Name: fmt.Sprintf("load-token-%05d", i)}
+		a.AddToken(astroemu.Token{
+			ID: t.ID, Name: t.Name, Description: "seeded by orgtoken-load",
+			CreatedAt: created.Add(time.Duration(i) * time.Minute), CreatedBy: creator,
+			Roles: []astroemu.Role{
+				{EntityType: astroemu.EntityOrganization, EntityID: orgID, Role: astroemu.RoleOrganizationMember},
+				{EntityType: astroemu.EntityWorkspace, EntityID: o.listWorkspace, Role: roleMember},
+			},
+		})
+		o.tokens = append(o.tokens, t)
+	}
+	return o
+}
+
+// loadID makes a 25-character cuid-like ID, the shape Astro uses.
+func loadID(prefix string, n int) string {
+	return fmt.Sprintf("%s%0*d", prefix, 25-len(prefix), n)
+}
+
+// roleIn is a token's role in workspace ws, "" when it has none.
+func roleIn(t astroemu.Token, ws string) string {
+	for _, r := range t.Roles {
+		if r.EntityType == astroemu.EntityWorkspace && r.EntityID == ws {
+			return r.Role
+		}
+	}
+	return ""
+}
+
+// channelPost is a chat.postMessage the bot made, as the tap saw it answered.
+type channelPost struct {
+	at   time.Time
+	text string
+	ok   bool
+}
+
+// postTap sits between the bot and the Slack emulator's Web API and tells each channel's
+// subscriber the moment a chat.postMessage to it was answered. Waiting on the emulator's own
+// message list would wake every waiter on every change and rescan every message; with 200
+// users that costs more CPU than the bot, skewing what is measured.
+type postTap struct {
+	proxy *httputil.ReverseProxy
+	srv   *http.Server
+	url   string
+
+	mu   sync.Mutex
+	subs map[string]chan channelPost
+}
+
+func startPostTap(slackBase string) (*postTap, error) {
+	target, err := url.Parse(slackBase)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listening for the Web API tap: %w", err)
+	}
+	t := &postTap{
+		proxy: httputil.NewSingleHostReverseProxy(target),
+		url:   "http://" + ln.Addr().String() + "/api/",
+		subs:  map[string]chan channelPost{},
+	}
+	t.srv = &http.Server{Handler: t, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = t.srv.Serve(ln) }()
+	return t, nil
+}
+
+func (t *postTap) close() { _ = t.srv.Close() }
+
+// subscribe returns the posts to channel from now on. Buffered, so the tap never blocks.
+func (t *postTap) subscribe(channel string) <-chan channelPost {
+	ch := make(chan channelPost, 64)
+	t.mu.Lock()
+	t.subs[channel] = ch
+	t.mu.Unlock()
+	return ch
+}
+
+func (t *postTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasSuffix(r.URL.Path, "/chat.postMessage") {
+		t.proxy.ServeHTTP(w, r)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	if err != nil {
+		http.Error(w, "reading body", http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	// slack-go sends chat.postMessage as a form.
+	form, _ := url.ParseQuery(string(body))
+	rec := &recordingWriter{ResponseWriter: w}
+	t.proxy.ServeHTTP(rec, r)
+	post := channelPost{at: time.Now(), text: form.Get("text"), ok: bytes.Contains(rec.body.Bytes(), []byte(`"ok":true`))}
+	t.mu.Lock()
+	ch := t.subs[form.Get("channel")]
+	t.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- post:
+		default:
+		}
+	}
+}
+
+// recordingWriter keeps a copy of the (small) response body.
+type recordingWriter struct {
+	http.ResponseWriter
+	body bytes.Buffer
+}
+
+func (w *recordingWriter) Write(p []byte) (int, error) {
+	w.body.Write(p)
+	return w.ResponseWriter.Write(p)
+}
+
+// newSlack starts the Slack emulator with one channel per user, the bot in each.
+func newSlack(users []*user) (*slackemu.Emulator, error) {
+	s, err := slackemu.New(slackemu.Options{AppToken: appToken, BotToken: botToken})
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range users {
+		s.AddUser(slackemu.User{ID: u.id, Name: strings.ToLower(u.id), RealName: "Load user " + u.id})
+		s.AddChannel(slackemu.Channel{ID: u.channel, Name: "load-" + strings.ToLower(u.id), BotIsMember: true})
+	}
+	return s, nil
+}
