@@ -21,4 +21,5 @@ USER 65532:65532
 ENV ORGTOKEN_DATABASE_URL=/data/orgtoken.db \
     ORGTOKEN_HTTP_ADDR=:8080
 EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s CMD ["/usr/local/bin/orgtoken-bot", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/orgtoken-bot"]

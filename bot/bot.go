@@ -33,6 +33,19 @@ type SlackAPI interface {
 	UpdateMessageContext(ctx context.Context, channelID, timestamp string, options ...slack.MsgOption) (string, string, string, error)
 }
 
+// Metrics records what operators graph and alert on; *ops.Metrics satisfies it.
+type Metrics interface {
+	ObserveAck(took time.Duration)
+	ObserveCommand(subcommand, outcome string, took time.Duration)
+	SlackCallFailed(method string, err error)
+	SlackReconnected()
+}
+
+// EnvelopeClaimer de-duplicates envelopes across replicas (the store implements it).
+type EnvelopeClaimer interface {
+	ClaimEnvelope(ctx context.Context, envelopeID string, now time.Time) (bool, error)
+}
+
 // Config tunes the bot.
 type Config struct {
 	CommandName     string        // the slash command this bot answers, e.g. "/orgtoken"
@@ -40,6 +53,8 @@ type Config struct {
 	QueueSize       int           // envelopes waiting for a worker before new ones are turned away
 	ShutdownTimeout time.Duration // how long in-flight commands may take to finish on shutdown
 	Logger          *slog.Logger
+	Metrics         Metrics         // nil records nothing
+	Claimer         EnvelopeClaimer // nil: de-duplicate in this process only
 }
 
 // Bot is the Socket Mode adapter.
@@ -53,6 +68,7 @@ type Bot struct {
 	jobs      chan job
 	notices   chan job // overflow: "busy, retry" answers for envelopes the pool could not take
 	connected atomic.Bool
+	everUp    atomic.Bool
 	stopping  atomic.Bool
 }
 
@@ -66,6 +82,9 @@ func New(sm *socketmode.Client, api SlackAPI, cmds Commands, cfg Config) *Bot {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
 	}
 	return &Bot{
 		cfg:     cfg,
@@ -196,10 +215,15 @@ type job struct {
 func (b *Bot) handleEvent(evt socketmode.Event) {
 	switch evt.Type {
 	case socketmode.EventTypeConnecting:
+		// slack-go emits this before every (re)connect attempt, so the link is down right now.
+		b.connected.Store(false)
 		b.log.Debug("connecting to Slack")
 	case socketmode.EventTypeConnected, socketmode.EventTypeHello:
 		if !b.connected.Swap(true) {
 			b.log.Info("connected to Slack")
+			if b.everUp.Swap(true) {
+				b.cfg.Metrics.SlackReconnected()
+			}
 		}
 	case socketmode.EventTypeConnectionError:
 		b.connected.Store(false)
@@ -236,6 +260,7 @@ func (b *Bot) handleEvent(evt socketmode.Event) {
 }
 
 func (b *Bot) onSlashCommand(req *socketmode.Request, cmd slack.SlashCommand) {
+	received := time.Now()
 	if cmd.Command != b.cfg.CommandName {
 		b.ack(req, nil)
 		b.log.Info("ignored a slash command this bot does not serve", "command", cmd.Command, "envelope_id", req.EnvelopeID)
@@ -246,23 +271,28 @@ func (b *Bot) onSlashCommand(req *socketmode.Request, cmd slack.SlashCommand) {
 		b.log.Info("duplicate envelope ignored", "envelope_id", req.EnvelopeID)
 		return
 	}
-	j := job{envelopeID: req.EnvelopeID, received: time.Now(), slash: &cmd}
+	j := job{envelopeID: req.EnvelopeID, received: received, slash: &cmd}
 	if b.enqueue(j) {
 		b.ack(req, nil)
+		b.cfg.Metrics.ObserveAck(time.Since(received))
 		return
 	}
 	// The immediate reply in the ack costs no extra call, so a busy bot still answers.
 	b.ack(req, map[string]any{"response_type": "ephemeral", "text": busyText})
+	b.cfg.Metrics.ObserveAck(time.Since(received))
+	b.cfg.Metrics.ObserveCommand(firstWord(cmd.Text), "busy", 0)
 	b.log.Warn("command turned away: all workers busy", "envelope_id", req.EnvelopeID, "user", cmd.UserID)
 }
 
 func (b *Bot) onInteraction(req *socketmode.Request, cb slack.InteractionCallback) {
+	received := time.Now()
 	b.ack(req, nil)
-	if !b.seen.firstTime(req.EnvelopeID, time.Now()) {
+	b.cfg.Metrics.ObserveAck(time.Since(received))
+	if !b.seen.firstTime(req.EnvelopeID, received) {
 		b.log.Info("duplicate envelope ignored", "envelope_id", req.EnvelopeID)
 		return
 	}
-	j := job{envelopeID: req.EnvelopeID, received: time.Now(), callback: &cb}
+	j := job{envelopeID: req.EnvelopeID, received: received, callback: &cb}
 	if b.enqueue(j) {
 		return
 	}
@@ -308,6 +338,9 @@ func (b *Bot) process(ctx context.Context, j job) {
 				Body: []reply.Line{reply.Para("orgtoken-bot hit an internal error (ref " + refFor(j.envelopeID) + "). Nothing was changed by this step; an operator can find the details in the logs.")}})
 		}
 	}()
+	if !b.claim(ctx, j) {
+		return
+	}
 	switch {
 	case j.slash != nil:
 		c := j.slash
@@ -320,6 +353,7 @@ func (b *Bot) process(ctx context.Context, j job) {
 		b.deliver(ctx, targetOf(j), r)
 		b.log.Info("command", "envelope_id", j.envelopeID, "user", c.UserID, "channel", c.ChannelID,
 			"subcommand", firstWord(c.Text), "outcome", outcome(r), "duration_ms", time.Since(start).Milliseconds())
+		b.cfg.Metrics.ObserveCommand(firstWord(c.Text), outcome(r), time.Since(j.received))
 	case j.callback != nil:
 		b.processInteraction(ctx, j, start)
 	}
@@ -347,6 +381,7 @@ func (b *Bot) processInteraction(ctx context.Context, j job, start time.Time) {
 		b.deliver(ctx, targetOf(j), r)
 		b.log.Info("action", "envelope_id", j.envelopeID, "user", cb.User.ID, "action_id", a.ActionID,
 			"outcome", outcome(r), "duration_ms", time.Since(start).Milliseconds())
+		b.cfg.Metrics.ObserveCommand(actionVerb(a.ActionID), outcome(r), time.Since(j.received))
 	}
 }
 
@@ -384,3 +419,35 @@ func refFor(envelopeID string) string {
 	}
 	return envelopeID
 }
+
+// claim asks the store whether another replica already took this envelope. A store failure
+// does not drop the command: the in-process check already ran, and a lost command is worse.
+func (b *Bot) claim(ctx context.Context, j job) bool {
+	if b.cfg.Claimer == nil || j.envelopeID == "" {
+		return true
+	}
+	first, err := b.cfg.Claimer.ClaimEnvelope(ctx, j.envelopeID, time.Now())
+	if err != nil {
+		b.log.Warn("could not record the envelope in the store; handling it anyway", "envelope_id", j.envelopeID, "error", err)
+		return true
+	}
+	if !first {
+		b.log.Info("envelope already handled by another replica", "envelope_id", j.envelopeID)
+	}
+	return first
+}
+
+// actionVerb turns a button's action ID (e.g. "orgtoken.approve") into a metrics label.
+func actionVerb(actionID string) string {
+	if i := strings.LastIndexByte(actionID, '.'); i >= 0 {
+		return actionID[i+1:]
+	}
+	return actionID
+}
+
+type noMetrics struct{}
+
+func (noMetrics) ObserveAck(time.Duration)                     {}
+func (noMetrics) ObserveCommand(string, string, time.Duration) {}
+func (noMetrics) SlackCallFailed(string, error)                {}
+func (noMetrics) SlackReconnected()                            {}

@@ -43,6 +43,7 @@ func (b *Bot) deliver(ctx context.Context, t target, r reply.Reply) {
 		if err == nil {
 			return
 		}
+		b.cfg.Metrics.SlackCallFailed("chat.postMessage", err)
 		b.log.Warn("could not post in channel; answering the requester directly", "channel", t.channelID, "error", err)
 	}
 
@@ -59,6 +60,7 @@ func (b *Bot) deliver(ctx context.Context, t target, r reply.Reply) {
 		if err == nil {
 			return
 		}
+		b.cfg.Metrics.SlackCallFailed("response_url", err)
 		b.log.Warn("response_url failed; trying an ephemeral message", "channel", t.channelID, "error", err)
 	}
 
@@ -67,6 +69,7 @@ func (b *Bot) deliver(ctx context.Context, t target, r reply.Reply) {
 		if err == nil {
 			return
 		}
+		b.cfg.Metrics.SlackCallFailed("chat.postEphemeral", err)
 		b.log.Error("reply could not be delivered by any route", "channel", t.channelID, "user", t.userID,
 			"outcome", outcome(r), "summary", text, "error", err)
 		return

@@ -10,9 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/orgtoken/orgtoken-bot/ops"
 	"github.com/orgtoken/orgtoken-bot/policy"
 )
 
@@ -31,6 +33,8 @@ const usage = `Usage:
   orgtoken-bot audit verify         check the audit record's hash chain (uses ORGTOKEN_DATABASE_URL)
   orgtoken-bot audit export [--since 30d]
                                     write audit entries as JSON lines
+  orgtoken-bot healthcheck [URL]    probe a running bot (default http://127.0.0.1:8080/healthz); for
+                                    container health checks, as the image has no shell or curl
   orgtoken-bot version              print the version
 
 Configuration comes from environment variables; see README.md.
@@ -44,6 +48,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return policy.RunCLI(args[1:], stdout, stderr)
 		case "audit":
 			return runAuditCLI(ctx, args[1:], stdout, stderr, env)
+		case "healthcheck":
+			return runHealthcheck(ctx, args[1:], stderr)
 		case "version", "--version":
 			fmt.Fprintln(stdout, "orgtoken-bot", version)
 			return 0
@@ -72,4 +78,23 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	return serve(ctx, cfg, stderr)
+}
+
+func runHealthcheck(ctx context.Context, args []string, stderr io.Writer) int {
+	url := "http://127.0.0.1:8080/healthz"
+	switch len(args) {
+	case 0:
+	case 1:
+		url = args[0]
+	default:
+		fmt.Fprintf(stderr, "orgtoken-bot healthcheck: too many arguments\n\n%s", usage)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := ops.Probe(ctx, url); err != nil {
+		fmt.Fprintf(stderr, "orgtoken-bot healthcheck: %v\n", err)
+		return 1
+	}
+	return 0
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -13,6 +14,7 @@ import (
 	"github.com/orgtoken/orgtoken-bot/bot"
 	"github.com/orgtoken/orgtoken-bot/commands"
 	"github.com/orgtoken/orgtoken-bot/logging"
+	"github.com/orgtoken/orgtoken-bot/ops"
 	"github.com/orgtoken/orgtoken-bot/policy"
 	"github.com/orgtoken/orgtoken-bot/store"
 )
@@ -55,9 +57,12 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 	}
 	log.Info("slack bot identity", "team", who.TeamID, "bot_user", who.UserID)
 
+	metrics := ops.NewMetrics()
 	astroClient := astro.New(cfg.AstroOrgID, cfg.AstroAPIToken.Value(),
 		astro.WithBaseURL(cfg.AstroAPIURL),
 		astro.WithUserAgent("orgtoken-bot/"+version),
+		astro.WithHTTPClient(&http.Client{Transport: ops.InstrumentAstro(http.DefaultTransport, metrics)}),
+		astro.WithLogger(log),
 	)
 
 	svc, err := commands.New(commands.Config{
@@ -80,7 +85,34 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 		QueueSize:       cfg.QueueSize,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Logger:          log,
+		Metrics:         metrics,
+		Claimer:         st,
 	})
+	metrics.TrackSlackConnected(b.Connected)
+
+	// The operator endpoints bind before the bot connects, so a busy port fails the start, and
+	// stay up while the bot drains on shutdown.
+	httpSrv, err := ops.Listen(cfg.HTTPAddr, ops.Handler(ops.Config{
+		Metrics:        metrics,
+		SlackConnected: b.Connected,
+		PingStore:      st.Ping,
+		Astro:          metrics.AstroContact,
+		Logger:         log,
+	}))
+	if err != nil {
+		log.Error("refusing to start: cannot listen for health and metrics", "addr", cfg.HTTPAddr, "error", err)
+		return 1
+	}
+	log.Info("health and metrics listening", "addr", httpSrv.Addr().String())
+	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
+	httpDone := make(chan struct{})
+	go func() {
+		defer close(httpDone)
+		if err := httpSrv.Serve(httpCtx); err != nil {
+			log.Error("health and metrics server stopped", "error", err)
+		}
+	}()
+	defer func() { stopHTTP(); <-httpDone }()
 
 	log.Info("orgtoken-bot starting", "command", cfg.CommandName, "organization", cfg.AstroOrgID,
 		"default_workspace", cfg.AstroWorkspaceID, "policy", pol.Source(), "store", st.Backend())

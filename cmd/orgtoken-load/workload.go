@@ -93,10 +93,11 @@ type slot struct {
 
 // command is one line typed after /orgtoken, with what success looks like.
 type command struct {
-	kind     kind
-	text     string
-	slot     *slot  // nil for lookups
-	wantRole string // the slot's role once the change lands
+	kind      kind
+	text      string
+	workspace string
+	slot      *slot  // nil for lookups
+	wantRole  string // the slot's role once the change lands
 }
 
 // user is one Slack user typing commands one after another in their own channel, so the
@@ -123,13 +124,18 @@ func (u *user) nextCommand(m mix, listWS string) command {
 	if r < m.list || len(u.slots) == 0 {
 		return listCommand(listWS)
 	}
+	// Stay on one slot for its whole add → update → remove cycle, so even a short run sends
+	// the three verbs in equal measure; then move to the next token.
 	s := u.slots[u.next%len(u.slots)]
-	u.next++
-	return changeCommand(s, r < m.list+m.byName)
+	c := changeCommand(s, r < m.list+m.byName)
+	if c.wantRole == "" {
+		u.next++
+	}
+	return c
 }
 
 func listCommand(ws string) command {
-	return command{kind: kindList, text: "list -w " + ws}
+	return command{kind: kindList, text: "list -w " + ws, workspace: ws}
 }
 
 // changeCommand is the change that makes sense for s now, naming the token as asked.
@@ -154,7 +160,7 @@ func changeCommand(s *slot, byName bool) command {
 	if byName {
 		k -= kindAddByID - kindAddByName
 	}
-	return command{kind: k, text: text, slot: s, wantRole: want}
+	return command{kind: k, text: text, workspace: s.workspace, slot: s, wantRole: want}
 }
 
 // successTitle is how the bot's in-channel announcement of a successful change begins.

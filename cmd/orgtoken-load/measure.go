@@ -1,0 +1,354 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
+	"github.com/orgtoken/orgtoken-bot/emulators/slackemu"
+)
+
+// results is everything the report prints.
+type results struct {
+	startup     time.Duration
+	idle, after memory
+	memErr      error
+	calib       [numKinds]calibration
+	load        loadStats
+	loadAstro   requests // counted by the Astro emulator during the load phase
+	listSize    int      // tokens in the listed workspace
+	orgTokens   int
+	workDir     string // set when kept
+}
+
+// calibration is one command of a kind, run alone, and the Astro requests it made.
+type calibration struct {
+	ran     bool
+	bot     requests
+	cli     requests
+	pattern string // the bot's requests in order, e.g. "GET list, GET token, POST roles"
+	failure string
+}
+
+// driver types commands into the Slack emulator and waits for their answers.
+type driver struct {
+	slack   *slackemu.Emulator
+	astro   *astroemu.Server
+	posts   map[string]<-chan channelPost // by channel
+	timeout time.Duration
+}
+
+// measure runs the whole experiment: build, start, seed, calibrate, load.
+func measure(ctx context.Context, o options, stdout io.Writer) (*results, error) {
+	dir, err := os.MkdirTemp("", "orgtoken-load-")
+	if err != nil {
+		return nil, err
+	}
+	res := &results{}
+	if o.keep {
+		res.workDir = dir
+	} else {
+		defer func() { _ = os.RemoveAll(dir) }()
+	}
+
+	bin := o.bin
+	if bin == "" {
+		if bin, err = buildBot(ctx, dir); err != nil {
+			return nil, err
+		}
+	}
+
+	users := make([]*user, o.users)
+	for i := range users {
+		users[i] = newUser(i, o.seed)
+	}
+	sl, err := newSlack(users)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = sl.Close() }()
+	tap, err := startPostTap(sl.BaseURL())
+	if err != nil {
+		return nil, err
+	}
+	defer tap.close()
+	as, err := astroemu.Start(astroemu.Options{OrganizationID: orgID, APIToken: astroToken})
+	if err != nil {
+		return nil, err
+	}
+	defer as.Close()
+
+	og := seedOrg(as, o.tokens, o.changeWorkspaces)
+	assignSlots(users, og)
+	d := &driver{slack: sl, astro: as, posts: map[string]<-chan channelPost{}, timeout: o.replyTimeout}
+	admins := make([]string, len(users))
+	for i, u := range users {
+		d.posts[u.channel] = tap.subscribe(u.channel)
+		admins[i] = u.id
+	}
+
+	env := map[string]string{
+		"SLACK_APP_TOKEN":       appToken,
+		"SLACK_BOT_TOKEN":       botToken,
+		"SLACK_API_URL":         tap.url,
+		"ASTRO_API_TOKEN":       astroToken,
+		"ASTRO_ORGANIZATION_ID": orgID,
+		"ASTRO_API_URL":         as.URL(),
+		"ASTRO_WORKSPACE_ID":    og.listWorkspace,
+		"ORGTOKEN_ADMINS":       strings.Join(admins, ","),
+		"ORGTOKEN_DATABASE_URL": "sqlite://" + dir + "/orgtoken.db",
+		"ORGTOKEN_WORKERS":      strconv.Itoa(o.workers),
+		"ORGTOKEN_QUEUE_SIZE":   strconv.Itoa(o.queue),
+		"ORGTOKEN_LOG_LEVEL":    o.logLevel,
+		"ORGTOKEN_HTTP_ADDR":    "127.0.0.1:0",
+	}
+	opened := sl.ConnectionsOpened()
+	start := time.Now()
+	bot, err := startBot(bin, dir, env)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = bot.stop(10 * time.Second) }()
+	connCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = sl.WaitConnectionsOpened(connCtx, opened+1)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("the bot never opened a Socket Mode connection (%v); its log ends:\n%s", err, bot.logTail(20))
+	}
+	res.startup = time.Since(start)
+
+	if err := sleep(ctx, o.settle); err != nil {
+		return nil, err
+	}
+	res.idle, res.memErr = bot.memory()
+
+	res.listSize, res.orgTokens = o.tokens, o.tokens
+	res.calib = d.calibrate(ctx, users[0], og)
+
+	for _, ep := range []astroemu.Endpoint{astroemu.EndpointListTokens, astroemu.EndpointGetToken, astroemu.EndpointUpdateRoles, astroemu.EndpointListWorkspaces} {
+		as.SetLatency(ep, o.astroLatency)
+	}
+	as.ResetRequests()
+	res.load = d.runLoad(ctx, users, o, og.listWorkspace)
+	res.loadAstro = requests{
+		lists:  as.CountRequests(astroemu.EndpointListTokens),
+		gets:   as.CountRequests(astroemu.EndpointGetToken),
+		writes: as.CountRequests(astroemu.EndpointUpdateRoles),
+		other:  as.CountRequests(astroemu.EndpointListWorkspaces),
+	}
+	if bot.exited() {
+		return nil, fmt.Errorf("the bot exited during the run; its log ends:\n%s", bot.logTail(20))
+	}
+	if res.after, err = bot.memory(); err != nil && res.memErr == nil {
+		res.memErr = err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if o.keep {
+		fmt.Fprintf(stdout, "work dir kept: %s (bot binary, bot.log, orgtoken.db)\n", dir)
+	}
+	return res, nil
+}
+
+// assignSlots gives each user tokens of their own (never tokens[0], which calibration uses),
+// spread over the change workspaces, so no two users ever wait on the same per-token lock.
+func assignSlots(users []*user, og org) {
+	for i, t := range og.tokens[1:] {
+		u := users[i%len(users)]
+		ws := og.changeWorkspaces[(i/len(users))%len(og.changeWorkspaces)]
+		u.slots = append(u.slots, &slot{token: t, workspace: ws})
+	}
+}
+
+// calibrate runs one command of each kind alone, with Astro answering at once, and records the
+// Astro requests each made. Alone, nothing else can be blamed for a request. The calibration
+// token lives in the listed workspace, so the astro CLI's lookups (which page through that
+// workspace) are counted for the full organization.
+func (d *driver) calibrate(ctx context.Context, u *user, og org) [numKinds]calibration {
+	var out [numKinds]calibration
+	s := &slot{token: og.tokens[0], workspace: og.listWorkspace, role: roleMember}
+	// From member: update, remove, add by name, then the same by ID; the token ends as it began.
+	plan := []command{listCommand(og.listWorkspace)}
+	for _, byName := range []bool{true, false} {
+		for range 3 {
+			c := changeCommand(s, byName)
+			plan = append(plan, c)
+			s.role = c.wantRole
+		}
+	}
+	s.role = roleMember
+	for _, c := range plan {
+		size := d.orgSize(c.workspace)
+		d.astro.ResetRequests()
+		oc := d.execute(ctx, u, c)
+		recs := d.astro.Requests()
+		cal := calibration{ran: true, bot: countRequests(recs), cli: astroCLIRequests(c.kind, size), pattern: describe(recs), failure: oc.failure}
+		if !oc.answered && cal.failure == "" {
+			cal.failure = "unanswered"
+		}
+		out[c.kind] = cal
+		d.settle(c, oc)
+	}
+	return out
+}
+
+// orgSize counts what the astro CLI's paging depends on, as the organization is now.
+func (d *driver) orgSize(ws string) orgSize {
+	var size orgSize
+	for _, t := range d.astro.Tokens() {
+		if t.Type == astroemu.TypeOrganization {
+			size.orgTokens++
+		}
+		if roleIn(t, ws) != "" {
+			size.workspaceTokens++
+		}
+	}
+	return size
+}
+
+func describe(recs []astroemu.RecordedRequest) string {
+	names := map[astroemu.Endpoint]string{
+		astroemu.EndpointListTokens:     "list",
+		astroemu.EndpointGetToken:       "get",
+		astroemu.EndpointUpdateRoles:    "write",
+		astroemu.EndpointListWorkspaces: "list workspaces",
+	}
+	parts := make([]string, len(recs))
+	for i, r := range recs {
+		parts[i] = names[r.Endpoint]
+		if parts[i] == "" {
+			parts[i] = r.Method + " " + r.Path
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// settle records what a change did to its slot: the asked-for role on success, otherwise the
+// role Astro actually holds, so the user's next command still makes sense.
+func (d *driver) settle(c command, oc outcome) {
+	if c.slot == nil {
+		return
+	}
+	if oc.failure == "" {
+		c.slot.role = c.wantRole
+		return
+	}
+	if t, ok := d.astro.Token(c.slot.token.ID); ok {
+		c.slot.role = roleIn(t, c.slot.workspace)
+	}
+}
+
+// runLoad has every user type commands back to back until n have been sent in total.
+func (d *driver) runLoad(ctx context.Context, users []*user, o options, listWS string) loadStats {
+	var issued atomic.Int64
+	per := make([][]outcome, len(users))
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, u := range users {
+		wg.Go(func() {
+			for ctx.Err() == nil && issued.Add(1) <= int64(o.commands) {
+				c := u.nextCommand(o.mix, listWS)
+				oc := d.execute(ctx, u, c)
+				d.settle(c, oc)
+				per[i] = append(per[i], oc)
+			}
+		})
+	}
+	wg.Wait()
+	st := loadStats{wall: time.Since(start)}
+	for _, p := range per {
+		st.outcomes = append(st.outcomes, p...)
+	}
+	return st
+}
+
+// execute types one command as u and waits for its answer: for a lookup the response_url
+// post, for a change the announcement in u's channel. A reply of the wrong kind (a refusal,
+// an error, "busy") is a failure.
+func (d *driver) execute(ctx context.Context, u *user, c command) outcome {
+	out := outcome{kind: c.kind}
+	posts := d.posts[u.channel]
+	for len(posts) > 0 {
+		<-posts // late announcements of earlier, timed-out commands
+	}
+	start := time.Now()
+	in, err := d.slack.SlashCommand(ctx, slackemu.Slash{UserID: u.id, ChannelID: u.channel, Command: "/orgtoken", Text: c.text})
+	if err != nil {
+		out.failure = "not delivered: " + err.Error()
+		return out
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	ack, err := in.WaitAck(waitCtx)
+	if err != nil {
+		out.failure = "not acknowledged: " + err.Error()
+		return out
+	}
+	out.acked, out.ack = true, ack.Latency
+	if len(ack.Payload) > 0 && string(ack.Payload) != "{}" {
+		// The bot answers in the ack only when it turns a command away.
+		out.answered, out.e2e = true, time.Since(start)
+		out.failure = "answered in the ack: " + snippet(string(ack.Payload))
+		return out
+	}
+
+	responses := make(chan slackemu.ResponsePost, 1)
+	go func() {
+		if p, err := in.WaitResponse(waitCtx); err == nil {
+			responses <- p
+		}
+	}()
+	for {
+		select {
+		case p := <-posts:
+			if c.slot == nil || !strings.Contains(p.text, c.slot.token.ID) {
+				continue
+			}
+			out.answered, out.e2e = true, p.at.Sub(start)
+			if !p.ok || !strings.HasPrefix(p.text, successTitle(c.kind)) {
+				out.failure = "in channel: " + snippet(p.text)
+			}
+			return out
+		case p := <-responses:
+			out.answered, out.e2e = true, time.Since(start)
+			if c.kind != kindList || p.Status != 200 || !strings.HasPrefix(p.Text, listTitle) {
+				out.failure = "reply: " + snippet(p.Text)
+			}
+			return out
+		case <-waitCtx.Done():
+			out.failure = "no reply within " + d.timeout.String()
+			if errors.Is(ctx.Err(), context.Canceled) {
+				out.failure = "interrupted"
+			}
+			return out
+		}
+	}
+}
+
+func snippet(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 120 {
+		return s[:120] + "…"
+	}
+	return s
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Targets from the performance issue. Each row of the report says whether it was met.
+const (
+	targetAckP99        = 5 * time.Millisecond
+	targetStartup       = 200 * time.Millisecond
+	targetIdleRSS       = 30_000_000 // bytes (MB = 10^6 bytes)
+	targetRSSAfter      = 40_000_000
+	targetRSSAfterAt    = 10_000 // commands
+	targetE2ESlack      = 10 * time.Millisecond
+	targetRoundTrips    = 2
+	targetLookupMaxSize = 1000 // tokens; the request targets hold up to this size
+)
+
+// targetRequests is the Astro requests a command of kind k may make (org ≤ 1,000 tokens).
+func targetRequests(k kind) int {
+	if k == kindList {
+		return 1
+	}
+	return 2
+}
+
+type row struct{ measure, bot, target, result, cli string }
+
+func verdict(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+// writeReport prints the one table, then the few notes needed to read it.
+func writeReport(w io.Writer, o options, r *results) {
+	fmt.Fprintf(w, "orgtoken-load: %d commands from %d concurrent users; Astro latency %v; %d Organization tokens, all in the listed workspace; bot ORGTOKEN_WORKERS=%d; mix list=%d name=%d id=%d\n\n",
+		r.load.total(), o.users, o.astroLatency, r.orgTokens, o.workers, o.mix.list, o.mix.byName, o.mix.byID)
+
+	var rows []row
+	add := func(rw row) { rows = append(rows, rw) }
+
+	add(row{"startup → Socket Mode connected", ms(r.startup), "< " + ms(targetStartup), verdict(r.startup < targetStartup), ""})
+	if r.memErr != nil {
+		add(row{"RSS idle after start", "n/a", "< " + mb(targetIdleRSS), "n/a", ""})
+		add(row{fmt.Sprintf("RSS after %d commands", r.load.total()), "n/a", "", "n/a", ""})
+		add(row{"RSS peak (VmHWM)", "n/a", "", "", ""})
+	} else {
+		add(row{"RSS idle after start", mb(r.idle.rss), "< " + mb(targetIdleRSS), verdict(r.idle.rss < targetIdleRSS), ""})
+		after := row{fmt.Sprintf("RSS after %d commands", r.load.total()), mb(r.after.rss),
+			fmt.Sprintf("< %s after %s", mb(targetRSSAfter), thousands(targetRSSAfterAt)), "", ""}
+		switch {
+		case r.after.rss >= targetRSSAfter:
+			after.result = "FAIL"
+		case r.load.total() >= targetRSSAfterAt:
+			after.result = "PASS"
+		default:
+			after.result = "n/a (-n < 10000)"
+		}
+		add(after)
+		add(row{"RSS peak (VmHWM)", mb(r.after.peak), "", "", ""})
+	}
+
+	acks := summarize(r.load.acks())
+	add(row{"ack latency p50 / p99 / max", fmt.Sprintf("%s / %s / %s", ms(acks.p50), ms(acks.p99), ms(acks.max)),
+		"p99 < " + ms(targetAckP99), verdict(acks.n > 0 && acks.p99 < targetAckP99), ""})
+
+	changeBudget := targetRoundTrips*o.astroLatency + targetE2ESlack
+	for k := range numKinds {
+		q := summarize(r.load.e2e(k))
+		rw := row{measure: fmt.Sprintf("end-to-end %s p50 / p99 (n=%d)", k, r.load.count(k))}
+		if q.n == 0 {
+			rw.bot = "no successful commands"
+		} else {
+			rw.bot = fmt.Sprintf("%s / %s", ms(q.p50), ms(q.p99))
+		}
+		if k.isChange() {
+			rw.target = fmt.Sprintf("p99 ≤ %s (2 × Astro + 10 ms)", ms(changeBudget))
+			rw.result = verdict(q.n > 0 && q.p99 <= changeBudget)
+		}
+		add(rw)
+	}
+
+	for k := range numKinds {
+		c := r.calib[k]
+		rw := row{measure: "Astro requests: " + k.String(), cli: c.cli.String()}
+		switch {
+		case !c.ran:
+			rw.bot = "not run"
+		case c.failure != "":
+			rw.bot = fmt.Sprintf("%s (failed: %s)", c.bot, c.failure)
+		default:
+			rw.bot = c.bot.String()
+		}
+		want := targetRequests(k)
+		rw.target = fmt.Sprintf("%d", want)
+		switch {
+		case r.orgTokens > targetLookupMaxSize:
+			rw.result = "n/a (> 1000 tokens)"
+		case c.ran && c.failure == "":
+			rw.result = verdict(c.bot.total() <= want)
+		default:
+			rw.result = "FAIL"
+		}
+		rows = append(rows, rw)
+	}
+
+	predicted := 0
+	for k := range numKinds {
+		predicted += r.load.count(k) * r.calib[k].bot.total()
+	}
+	add(row{"Astro requests in the load phase", r.loadAstro.String(), fmt.Sprintf("calibration predicts %d", predicted), "", ""})
+	rate := float64(r.load.total()) / max(r.load.wall.Seconds(), 1e-9)
+	add(row{"load phase duration", fmt.Sprintf("%.1f s (%.0f commands/s)", r.load.wall.Seconds(), rate), "", "", ""})
+	add(row{"errors: unanswered / failed", fmt.Sprintf("%d / %d", r.load.unanswered(), r.load.failed()), "0",
+		verdict(r.load.errors() == 0), ""})
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEASURE\tORGTOKEN-BOT\tTARGET\tRESULT\tASTRO CLI (same org)")
+	for _, rw := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", rw.measure, rw.bot, dash(rw.target), dash(rw.result), rw.cli)
+	}
+	_ = tw.Flush()
+
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Notes:")
+	fmt.Fprintln(w, "- Ack latency is the Slack emulator's: envelope written → ack read. End-to-end is slash command sent → reply posted (response_url for list, chat.postMessage in the user's channel for changes).")
+	fmt.Fprintln(w, "- Astro requests per command come from a sequential calibration phase (one command of each kind, alone, in the listed workspace); list = GET /tokens page, get = GET /tokens/{id}, write = POST /tokens/{id}/roles.")
+	fmt.Fprintf(w, "- ASTRO CLI is `astro workspace token organization-token add|update|remove|list` for the same organization, from astro-cli's source at ed93cc59 (pages of %d; by name it lists, then GETs the match, then POSTs).\n", cliPageSize)
+	for k := range numKinds {
+		if p := r.calib[k].pattern; p != "" {
+			fmt.Fprintf(w, "- Bot's requests for %s, in order: %s\n", k, p)
+		}
+	}
+	if f := r.load.firstFailures(3); len(f) > 0 {
+		fmt.Fprintf(w, "- First failures: %s\n", strings.Join(f, " | "))
+	}
+	if r.memErr != nil {
+		fmt.Fprintf(w, "- Memory not measured: %v\n", r.memErr)
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// ms prints a duration in milliseconds, with a decimal below 10 ms.
+func ms(d time.Duration) string {
+	v := float64(d) / float64(time.Millisecond)
+	if v < 10 {
+		return fmt.Sprintf("%.1f ms", v)
+	}
+	return fmt.Sprintf("%.0f ms", v)
+}
+
+func mb(bytes int64) string { return fmt.Sprintf("%.1f MB", float64(bytes)/1e6) }
+
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
