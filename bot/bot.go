@@ -41,9 +41,22 @@ type Metrics interface {
 	SlackReconnected()
 }
 
-// EnvelopeClaimer de-duplicates envelopes across replicas (the store implements it).
-type EnvelopeClaimer interface {
-	ClaimEnvelope(ctx context.Context, envelopeID string, now time.Time) (bool, error)
+// Inbox keeps each envelope durable from just before its ack until it is answered, so a
+// command acked by a replica that then dies is taken up by another (or by the same one after a
+// restart), and a redelivered envelope is recognised by every replica.
+type Inbox interface {
+	// Save reports whether the envelope is new to every replica.
+	Save(ctx context.Context, id, kind string, payload []byte, lease time.Duration) (bool, error)
+	Finish(ctx context.Context, id string) error
+	// ClaimOrphans takes over envelopes whose lease ran out unanswered.
+	ClaimOrphans(ctx context.Context, lease time.Duration) ([]SavedEnvelope, error)
+}
+
+// SavedEnvelope is an envelope taken back from the Inbox.
+type SavedEnvelope struct {
+	ID      string
+	Kind    string // socketmode.RequestTypeSlashCommands or RequestTypeInteractive
+	Payload []byte
 }
 
 // Config tunes the bot.
@@ -53,8 +66,15 @@ type Config struct {
 	QueueSize       int           // envelopes waiting for a worker before new ones are turned away
 	ShutdownTimeout time.Duration // how long in-flight commands may take to finish on shutdown
 	Logger          *slog.Logger
-	Metrics         Metrics         // nil records nothing
-	Claimer         EnvelopeClaimer // nil: de-duplicate in this process only
+	Metrics         Metrics // nil records nothing
+	Inbox           Inbox   // nil: envelopes live only in memory, de-duplicated in this process
+	// InboxLease is how long an unanswered envelope stays with the replica that acked it
+	// before others may take it up.
+	InboxLease time.Duration
+	// Pickers and Views enable the change modal; without them a bare add/update/remove gets
+	// the usage text.
+	Pickers Pickers
+	Views   ViewsAPI
 }
 
 // Bot is the Socket Mode adapter.
@@ -67,6 +87,7 @@ type Bot struct {
 	seen      *seenEnvelopes
 	jobs      chan job
 	notices   chan job // overflow: "busy, retry" answers for envelopes the pool could not take
+	held      sync.Map // envelope IDs queued or running here, so recovery never re-runs our own
 	connected atomic.Bool
 	everUp    atomic.Bool
 	stopping  atomic.Bool
@@ -85,6 +106,9 @@ func New(sm *socketmode.Client, api SlackAPI, cmds Commands, cfg Config) *Bot {
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = noMetrics{}
+	}
+	if cfg.InboxLease <= 0 {
+		cfg.InboxLease = 2 * time.Minute
 	}
 	return &Bot{
 		cfg:     cfg,
@@ -117,7 +141,12 @@ func (b *Bot) Run(ctx context.Context) error {
 		go func() {
 			defer workers.Done()
 			for j := range b.jobs {
+				if workCtx.Err() != nil {
+					b.deferToRestart(j)
+					continue
+				}
 				b.process(workCtx, j)
+				b.finish(j)
 			}
 		}()
 	}
@@ -131,6 +160,9 @@ func (b *Bot) Run(ctx context.Context) error {
 
 	sockCtx, cancelSock := context.WithCancel(ctx)
 	defer cancelSock()
+	if b.cfg.Inbox != nil {
+		go b.recoverOrphans(sockCtx)
+	}
 	runErr := make(chan error, 1)
 	go func() { runErr <- b.runSocket(sockCtx) }()
 
@@ -266,7 +298,7 @@ func (b *Bot) onSlashCommand(req *socketmode.Request, cmd slack.SlashCommand) {
 		b.log.Info("ignored a slash command this bot does not serve", "command", cmd.Command, "envelope_id", req.EnvelopeID)
 		return
 	}
-	if !b.seen.firstTime(req.EnvelopeID, time.Now()) {
+	if !b.seen.firstTime(req.EnvelopeID, received) || !b.save(req) {
 		b.ack(req, nil)
 		b.log.Info("duplicate envelope ignored", "envelope_id", req.EnvelopeID)
 		return
@@ -277,6 +309,7 @@ func (b *Bot) onSlashCommand(req *socketmode.Request, cmd slack.SlashCommand) {
 		b.cfg.Metrics.ObserveAck(time.Since(received))
 		return
 	}
+	b.finish(j)
 	// The immediate reply in the ack costs no extra call, so a busy bot still answers.
 	b.ack(req, map[string]any{"response_type": "ephemeral", "text": busyText})
 	b.cfg.Metrics.ObserveAck(time.Since(received))
@@ -286,9 +319,27 @@ func (b *Bot) onSlashCommand(req *socketmode.Request, cmd slack.SlashCommand) {
 
 func (b *Bot) onInteraction(req *socketmode.Request, cb slack.InteractionCallback) {
 	received := time.Now()
+	switch cb.Type {
+	case slack.InteractionTypeBlockSuggestion:
+		// The options are the ack's payload, computed from memory.
+		b.ack(req, b.suggest(&cb))
+		b.cfg.Metrics.ObserveAck(time.Since(received))
+		return
+	case slack.InteractionTypeViewClosed:
+		b.ack(req, nil)
+		return
+	case slack.InteractionTypeViewSubmission:
+		// Inline validation must travel in the ack (response_action: errors).
+		if errs := validateSubmission(&cb); len(errs) > 0 {
+			b.ack(req, slack.NewErrorsViewSubmissionResponse(errs))
+			b.cfg.Metrics.ObserveAck(time.Since(received))
+			return
+		}
+	}
+	fresh := b.seen.firstTime(req.EnvelopeID, received) && b.save(req)
 	b.ack(req, nil)
 	b.cfg.Metrics.ObserveAck(time.Since(received))
-	if !b.seen.firstTime(req.EnvelopeID, received) {
+	if !fresh {
 		b.log.Info("duplicate envelope ignored", "envelope_id", req.EnvelopeID)
 		return
 	}
@@ -296,6 +347,7 @@ func (b *Bot) onInteraction(req *socketmode.Request, cb slack.InteractionCallbac
 	if b.enqueue(j) {
 		return
 	}
+	b.finish(j)
 	b.log.Warn("interaction turned away: all workers busy", "envelope_id", req.EnvelopeID, "user", cb.User.ID)
 	select {
 	case b.notices <- j:
@@ -310,10 +362,14 @@ func (b *Bot) enqueue(j job) bool {
 	if b.stopping.Load() {
 		return false
 	}
+	if _, dup := b.held.LoadOrStore(j.envelopeID, struct{}{}); dup && j.envelopeID != "" {
+		return true // already queued or running here (a recovered copy of our own envelope)
+	}
 	select {
 	case b.jobs <- j:
 		return true
 	default:
+		b.held.Delete(j.envelopeID)
 		return false
 	}
 }
@@ -338,12 +394,14 @@ func (b *Bot) process(ctx context.Context, j job) {
 				Body: []reply.Line{reply.Para("orgtoken-bot hit an internal error (ref " + refFor(j.envelopeID) + "). Nothing was changed by this step; an operator can find the details in the logs.")}})
 		}
 	}()
-	if !b.claim(ctx, j) {
-		return
-	}
 	switch {
 	case j.slash != nil:
 		c := j.slash
+		if verb, ok := modalVerb(c.Text); ok && b.openChangeModal(ctx, verb, c.ChannelID, c.TriggerID) {
+			b.log.Info("command", "envelope_id", j.envelopeID, "user", c.UserID, "channel", c.ChannelID,
+				"subcommand", verb, "outcome", "modal", "duration_ms", time.Since(start).Milliseconds())
+			return
+		}
 		r := b.cmds.Run(ctx, commands.Request{
 			UserID:    c.UserID,
 			UserName:  c.UserName,
@@ -361,8 +419,16 @@ func (b *Bot) process(ctx context.Context, j job) {
 
 func (b *Bot) processInteraction(ctx context.Context, j job, start time.Time) {
 	cb := j.callback
+	if cb.Type == slack.InteractionTypeViewSubmission {
+		b.submitChangeModal(ctx, j, start)
+		return
+	}
 	if cb.Type != slack.InteractionTypeBlockActions {
 		b.log.Info("interaction type not handled", "type", cb.Type, "envelope_id", j.envelopeID)
+		return
+	}
+	if cb.View.ID != "" && cb.View.CallbackID == changeModalID {
+		b.refreshModal(ctx, cb)
 		return
 	}
 	if len(cb.ActionCallback.BlockActions) == 0 {
@@ -420,23 +486,6 @@ func refFor(envelopeID string) string {
 	return envelopeID
 }
 
-// claim asks the store whether another replica already took this envelope. A store failure
-// does not drop the command: the in-process check already ran, and a lost command is worse.
-func (b *Bot) claim(ctx context.Context, j job) bool {
-	if b.cfg.Claimer == nil || j.envelopeID == "" {
-		return true
-	}
-	first, err := b.cfg.Claimer.ClaimEnvelope(ctx, j.envelopeID, time.Now())
-	if err != nil {
-		b.log.Warn("could not record the envelope in the store; handling it anyway", "envelope_id", j.envelopeID, "error", err)
-		return true
-	}
-	if !first {
-		b.log.Info("envelope already handled by another replica", "envelope_id", j.envelopeID)
-	}
-	return first
-}
-
 // actionVerb turns a button's action ID (e.g. "orgtoken.approve") into a metrics label.
 func actionVerb(actionID string) string {
 	if i := strings.LastIndexByte(actionID, '.'); i >= 0 {
@@ -451,3 +500,19 @@ func (noMetrics) ObserveAck(time.Duration)                     {}
 func (noMetrics) ObserveCommand(string, string, time.Duration) {}
 func (noMetrics) SlackCallFailed(string, error)                {}
 func (noMetrics) SlackReconnected()                            {}
+
+// submitChangeModal runs the typed command a submitted form stands for and answers the person
+// in the channel where they opened it.
+func (b *Bot) submitChangeModal(ctx context.Context, j job, start time.Time) {
+	cb := j.callback
+	c, ok := readModal(cb)
+	if !ok {
+		b.log.Warn("view submission for an unknown form", "callback_id", cb.View.CallbackID, "envelope_id", j.envelopeID)
+		return
+	}
+	r := b.cmds.Run(ctx, commands.Request{UserID: cb.User.ID, UserName: cb.User.Name, ChannelID: c.meta.Channel, Text: c.commandText()})
+	b.deliver(ctx, target{channelID: c.meta.Channel, userID: cb.User.ID}, r)
+	b.log.Info("command", "envelope_id", j.envelopeID, "user", cb.User.ID, "channel", c.meta.Channel,
+		"subcommand", c.meta.Verb, "via", "modal", "outcome", outcome(r), "duration_ms", time.Since(start).Milliseconds())
+	b.cfg.Metrics.ObserveCommand(c.meta.Verb, outcome(r), time.Since(j.received))
+}

@@ -56,6 +56,8 @@ func (b *Bot) deliver(ctx context.Context, t target, r reply.Reply) {
 		if r.Visibility == reply.InChannel {
 			wm.ResponseType = slack.ResponseTypeInChannel
 		}
+		// A click's answer may update the message the button was on (a list's next page).
+		wm.ReplaceOriginal = r.ReplaceOriginal && t.messageTS != ""
 		err := slack.PostWebhookContext(ctx, t.responseURL, wm)
 		if err == nil {
 			return

@@ -18,12 +18,19 @@ type change struct {
 	token     *astro.Token
 	workspace string
 	from, to  string // roles; "" means none
+	// reason and requestID go into the audit record: why the change was asked for, and the
+	// approval request it completes ("" for a direct change).
+	reason, requestID string
+	// wsName labels the workspace in replies ("" when unknown); elevation is how long a
+	// time-boxed change lasts before it is reverted (0 = for good).
+	wsName    string
+	elevation time.Duration
 }
 
 // runChange handles add, update and remove: find and lock the token, check that the change
 // makes sense, ask policy, then write and confirm from Astro's answer.
 func runChange(ctx context.Context, s *Service, req Request, a *args) (reply.Reply, error) {
-	ws, err := s.workspaceFor(req, a)
+	ws, err := s.workspaceFor(ctx, req, a)
 	if err != nil {
 		return reply.Reply{}, err
 	}
@@ -33,7 +40,8 @@ func runChange(ctx context.Context, s *Service, req Request, a *args) (reply.Rep
 	}
 	defer unlock()
 
-	c := change{action: a.cmd.Action, token: tok, workspace: ws, from: astro.WorkspaceRoleOf(tok.Roles, ws), to: a.Role}
+	c := change{action: a.cmd.Action, token: tok, workspace: ws, from: astro.WorkspaceRoleOf(tok.Roles, ws), to: a.Role, reason: a.Reason,
+		wsName: s.workspaces.name(ws), elevation: a.For}
 	if r, done, err := s.checkChange(c); done || err != nil {
 		return r, err
 	}
@@ -44,8 +52,11 @@ func runChange(ctx context.Context, s *Service, req Request, a *args) (reply.Rep
 	if err != nil {
 		return reply.Reply{}, err
 	}
+	if err := s.checkElevation(c, decision); err != nil {
+		return reply.Reply{}, err
+	}
 	if decision.NeedsApproval() {
-		return s.needsApproval(req, c, decision), nil
+		return s.needsApproval(ctx, req, c, decision)
 	}
 	return s.apply(ctx, req, c)
 }
@@ -59,7 +70,7 @@ func (s *Service) checkChange(c change) (r reply.Reply, done bool, err error) {
 			Hint:    "Only Organization API tokens can be given Workspace roles; a Workspace or Deployment token belongs to its own scope."}
 	}
 	ref := tokenRef(c.token)
-	in := workspaceRef(c.workspace)
+	in := c.where()
 	switch {
 	case c.action == policy.ActionAdd && c.from == c.to:
 		return nothingToDo(concat(ref, reply.Line{reply.Text(" already has "), reply.Literal(c.to)}, in)), true, nil
@@ -82,41 +93,6 @@ func (s *Service) checkChange(c change) (r reply.Reply, done bool, err error) {
 	return r, false, nil
 }
 
-// needsApproval answers a change that policy allows only after approval.
-//
-// APPROVALS NOT YET ENABLED: this is the one place the approvals work replaces. It must create
-// the request (approvers, count, channel, expiry, reason), post it with Approve/Deny buttons
-// whose Value is the request's opaque ID, register their action IDs in actionTable, and apply
-// the change through s.apply once approved, re-checking policy for the approver. Until then
-// nothing is written.
-func (s *Service) needsApproval(_ Request, c change, d policy.Decision) reply.Reply {
-	ap := d.Approval
-	who := "an approver"
-	if len(ap.Approvers) > 0 {
-		who = strings.Join(ap.Approvers, ", ")
-	}
-	count := max(ap.Count, 1)
-	line := reply.Line{reply.Textf("This change needs approval from %s (%d approver", who, count)}
-	if count != 1 {
-		line = append(line, reply.Text("s"))
-	}
-	line = append(line, reply.Text(")"))
-	if ap.Channel != "" {
-		line = append(line, reply.Text(" in "), reply.Channel(ap.Channel))
-	}
-	line = append(line, reply.Text("."))
-	return reply.Reply{
-		Visibility: reply.Ephemeral, Tone: reply.Warning,
-		Title: "Approval needed",
-		Body: []reply.Line{
-			describeChange(c),
-			line,
-			reply.Para("Approval requests are being enabled in the bot; until then, ask an approver to make this change."),
-		},
-		Notes: []reply.Line{reply.Para("Nothing was changed.")},
-	}
-}
-
 // apply writes the new role list and confirms the result from Astro's answer. When the answer
 // is lost the token is read again, so the reply reports what is true rather than a guess.
 func (s *Service) apply(ctx context.Context, req Request, c change) (reply.Reply, error) {
@@ -135,10 +111,11 @@ func (s *Service) apply(ctx context.Context, req Request, c change) (reply.Reply
 	got := after.WorkspaceRole(c.workspace)
 	s.log.InfoContext(ctx, "token role changed", "user", req.UserID, "token", c.token.ID, "workspace", c.workspace,
 		"from", c.from, "to", c.to, "now", got)
+	s.recordChange(ctx, req, c, got, "")
 	if got != c.to {
 		return s.unexpectedOutcome(req, c, got, "Astro accepted the change but reports a different role now."), nil
 	}
-	return s.changed(req, c), nil
+	return s.timeBox(ctx, req, c, s.changed(req, c)), nil
 }
 
 // confirmByReading handles a write whose outcome is unknown: it may or may not have landed.
@@ -166,7 +143,8 @@ func (s *Service) confirmByReading(ctx context.Context, req Request, c change, w
 	c.token = tok
 	switch now {
 	case c.to:
-		r := s.changed(req, c)
+		s.recordChange(ctx, req, c, now, "Astro's answer was lost; a re-read confirmed the change")
+		r := s.timeBox(ctx, req, c, s.changed(req, c))
 		r.Notes = append(r.Notes, reply.Para("Astro's answer was lost; reading the token again confirmed the change."))
 		return r
 	case c.from:
@@ -176,7 +154,7 @@ func (s *Service) confirmByReading(ctx context.Context, req Request, c change, w
 			Body: []reply.Line{
 				describeChange(c),
 				reply.Para("The request to Astro failed midway; reading the token again shows its role is unchanged."),
-				concat(tokenRef(c.token), reply.Line{reply.Text(" has "), roleSpan(now)}, workspaceRef(c.workspace)),
+				concat(tokenRef(c.token), reply.Line{reply.Text(" has "), roleSpan(now)}, c.where()),
 				{reply.Textf("Try again in a moment (ref %s).", ref)},
 			},
 			Notes: []reply.Line{reply.Para("Nothing was changed.")},
@@ -196,13 +174,13 @@ func (s *Service) changed(req Request, c change) reply.Reply {
 	switch c.action {
 	case policy.ActionAdd:
 		title = "Token added to workspace"
-		what = concat(reply.Line{reply.Mention(req.UserID), reply.Text(" added ")}, ref, workspaceRef(c.workspace), reply.Line{reply.Text(" as "), reply.Literal(c.to), reply.Text(".")})
+		what = concat(reply.Line{reply.Mention(req.UserID), reply.Text(" added ")}, ref, c.where(), reply.Line{reply.Text(" as "), reply.Literal(c.to), reply.Text(".")})
 	case policy.ActionUpdate:
 		title = "Token role updated"
-		what = concat(reply.Line{reply.Mention(req.UserID), reply.Text(" changed ")}, ref, reply.Line{reply.Text(" from "), reply.Literal(c.from), reply.Text(" to "), reply.Literal(c.to)}, workspaceRef(c.workspace), reply.Line{reply.Text(".")})
+		what = concat(reply.Line{reply.Mention(req.UserID), reply.Text(" changed ")}, ref, reply.Line{reply.Text(" from "), reply.Literal(c.from), reply.Text(" to "), reply.Literal(c.to)}, c.where(), reply.Line{reply.Text(".")})
 	default:
 		title = "Token removed from workspace"
-		what = concat(reply.Line{reply.Mention(req.UserID), reply.Text(" removed ")}, ref, reply.Line{reply.Text(" (was "), reply.Literal(c.from), reply.Text(")")}, fromWorkspace(c.workspace), reply.Line{reply.Text(".")})
+		what = concat(reply.Line{reply.Mention(req.UserID), reply.Text(" removed ")}, ref, reply.Line{reply.Text(" (was "), reply.Literal(c.from), reply.Text(")")}, c.whereFrom(), reply.Line{reply.Text(".")})
 	}
 	return reply.Reply{
 		Visibility: reply.InChannel, Tone: reply.Success, Title: title,
@@ -220,7 +198,7 @@ func (s *Service) unexpectedOutcome(req Request, c change, now, why string) repl
 		Body: []reply.Line{
 			concat(reply.Line{reply.Mention(req.UserID), reply.Text(" asked: ")}, describeChange(c)),
 			reply.Para(why),
-			concat(reply.Line{reply.Text("Astro now reports: ")}, tokenRef(c.token), reply.Line{reply.Text(" has "), roleSpan(now)}, workspaceRef(c.workspace)),
+			concat(reply.Line{reply.Text("Astro now reports: ")}, tokenRef(c.token), reply.Line{reply.Text(" has "), roleSpan(now)}, c.where()),
 		},
 		Notes: []reply.Line{reply.Line{reply.Text("Check with "), reply.Literal(s.commandName + " show " + c.token.ID), reply.Text(".")}},
 	}
@@ -230,11 +208,11 @@ func describeChange(c change) reply.Line {
 	ref := tokenRef(c.token)
 	switch c.action {
 	case policy.ActionAdd:
-		return concat(reply.Line{reply.Text("Add ")}, ref, workspaceRef(c.workspace), reply.Line{reply.Text(" as "), reply.Literal(c.to), reply.Text(".")})
+		return concat(reply.Line{reply.Text("Add ")}, ref, c.where(), reply.Line{reply.Text(" as "), reply.Literal(c.to), reply.Text(".")})
 	case policy.ActionUpdate:
-		return concat(reply.Line{reply.Text("Change ")}, ref, reply.Line{reply.Text(" from "), reply.Literal(c.from), reply.Text(" to "), reply.Literal(c.to)}, workspaceRef(c.workspace), reply.Line{reply.Text(".")})
+		return concat(reply.Line{reply.Text("Change ")}, ref, reply.Line{reply.Text(" from "), reply.Literal(c.from), reply.Text(" to "), reply.Literal(c.to)}, c.where(), reply.Line{reply.Text(".")})
 	default:
-		return concat(reply.Line{reply.Text("Remove ")}, ref, reply.Line{reply.Text(" (now "), reply.Literal(c.from), reply.Text(")")}, fromWorkspace(c.workspace), reply.Line{reply.Text(".")})
+		return concat(reply.Line{reply.Text("Remove ")}, ref, reply.Line{reply.Text(" (now "), reply.Literal(c.from), reply.Text(")")}, c.whereFrom(), reply.Line{reply.Text(".")})
 	}
 }
 
@@ -251,14 +229,6 @@ func tokenRef(t *astro.Token) reply.Line {
 }
 
 func tokenName(t *astro.Token) string { return quote(t.Name) }
-
-func workspaceRef(ws string) reply.Line {
-	return reply.Line{reply.Text(" in workspace "), reply.Literal(ws)}
-}
-
-func fromWorkspace(ws string) reply.Line {
-	return reply.Line{reply.Text(" from workspace "), reply.Literal(ws)}
-}
 
 func roleSpan(role string) reply.Span {
 	if role == "" {

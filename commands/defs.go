@@ -36,11 +36,12 @@ func commandTable() []*command {
 	return []*command{
 		{
 			Verb:    "add",
-			Usage:   "add [TOKEN_ID] (--org-token-name NAME | -n NAME) --role ROLE [--workspace-id WS]",
-			Summary: "Add an Organization API token to a Workspace with a role.",
-			Flags:   []flagSpec{flagName, flagRole, flagWorkspace},
+			Usage:   "add [TOKEN_ID] (--org-token-name NAME | -n NAME) --role ROLE [--workspace WS] [--for DURATION] [--reason TEXT]",
+			Summary: "Add an Organization API token to a Workspace with a role (for good, or --for a while).",
+			Flags:   []flagSpec{flagName, flagRole, flagWorkspace, flagWorkspaceName, flagFor, flagReason},
 			Examples: []string{
 				"add clx1abc2def3 --role operator",
+				`add clx1abc2def3 --role operator --workspace "Data Platform" --for 2h`,
 				`add -n "CI deployer" -r member -w clwsprod`,
 			},
 			Action: policy.ActionAdd,
@@ -49,11 +50,12 @@ func commandTable() []*command {
 		},
 		{
 			Verb:    "update",
-			Usage:   "update [TOKEN_ID] (--org-token-name NAME | -n NAME) --role ROLE [--workspace-id WS]",
-			Summary: "Change an Organization API token's role in a Workspace.",
-			Flags:   []flagSpec{flagName, flagRole, flagWorkspace},
+			Usage:   "update [TOKEN_ID] (--org-token-name NAME | -n NAME) --role ROLE [--workspace WS] [--for DURATION] [--reason TEXT]",
+			Summary: "Change an Organization API token's role in a Workspace (for good, or --for a while).",
+			Flags:   []flagSpec{flagName, flagRole, flagWorkspace, flagWorkspaceName, flagFor, flagReason},
 			Examples: []string{
 				"update clx1abc2def3 --role owner",
+				"update clx1abc2def3 --role owner --for 1d",
 				`update --org-token-name "CI deployer" --role=author`,
 			},
 			Action: policy.ActionUpdate,
@@ -62,9 +64,9 @@ func commandTable() []*command {
 		},
 		{
 			Verb:    "remove",
-			Usage:   "remove [TOKEN_ID] (--org-token-name NAME | -n NAME) [--workspace-id WS]",
+			Usage:   "remove [TOKEN_ID] (--org-token-name NAME | -n NAME) [--workspace WS] [--reason TEXT]",
 			Summary: "Remove an Organization API token from a Workspace (its other roles stay).",
-			Flags:   []flagSpec{flagName, flagWorkspace},
+			Flags:   []flagSpec{flagName, flagWorkspace, flagWorkspaceName, flagReason},
 			Examples: []string{
 				"remove clx1abc2def3",
 				`remove -n "CI deployer" --workspace-id clwsprod`,
@@ -75,12 +77,14 @@ func commandTable() []*command {
 		},
 		{
 			Verb:    "list",
-			Usage:   "list [--workspace-id WS] [--page N]",
-			Summary: "List the Organization API tokens in a Workspace, 25 at a time, sorted by name.",
-			Flags:   []flagSpec{flagWorkspace, flagPage},
+			Usage:   "list [--workspace WS | --all-workspaces] [--role ROLE] [--name TEXT] [--page N]",
+			Summary: "List the Organization API tokens in a Workspace (or all), 25 at a time, sorted by name.",
+			Flags:   []flagSpec{flagWorkspace, flagWorkspaceName, flagAllWorkspaces, flagRole, flagNameFilter, flagPage},
 			Examples: []string{
 				"list",
 				"list -w clwsprod --page 2",
+				`list --workspace "Data Platform" --role operator`,
+				"list --all-workspaces --name ci",
 			},
 			Action: policy.ActionList,
 			check:  checkPositionals(0, 0, ""),
@@ -95,6 +99,10 @@ func commandTable() []*command {
 			check:    checkPositionals(1, 1, "the token's ID or name"),
 			run:      runShow,
 		},
+		requestsCommand(),
+		cancelCommand(),
+		explainCommand(),
+		revertNowCommand(),
 		{
 			Verb:     "help",
 			Usage:    "help [SUBCOMMAND]",

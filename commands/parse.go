@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -23,10 +24,14 @@ const MaxInputRunes = 4000
 // args is what a verb's flags and positionals parse into. Each verb uses a subset.
 type args struct {
 	Positionals []string
-	Name        string // --org-token-name
-	Role        string // --role, normalised to the API's name
-	WorkspaceID string // --workspace-id
-	Page        int    // --page, 1-based; 0 when not given
+	Name        string        // --org-token-name
+	Role        string        // --role, normalised to the API's name
+	WorkspaceID string        // --workspace-id
+	Page        int           // --page, 1-based; 0 when not given
+	Reason      string        // --reason, why a change is asked for (approvals and audit)
+	For         time.Duration // --for, how long a time-boxed change lasts; 0 = for good
+	NameFilter  string        // list --name: substring of token names
+	AllWS       bool          // list --all-workspaces
 	given       map[string]bool
 	cmd         *command // the verb being parsed
 }
@@ -38,10 +43,14 @@ type flagSpec struct {
 	Long, Short string
 	Arg         string // placeholder in usage, e.g. NAME
 	Help        string
+	Bool        bool // a switch: present or not, no value
 	set         func(a *args, v string) error
 }
 
 func (f flagSpec) usage() string {
+	if f.Bool {
+		return "--" + f.Long
+	}
 	s := "--" + f.Long + " " + f.Arg
 	if f.Short != "" {
 		s += " | -" + f.Short + " " + f.Arg
@@ -70,12 +79,19 @@ var (
 			return nil
 		}}
 	flagWorkspace = flagSpec{Long: "workspace-id", Short: "w", Arg: "WS",
-		Help: "ID of the Workspace. Defaults to the workspace configured for the bot.",
+		Help: "ID or name of the Workspace. Defaults to the channel's workspace, else the bot's.",
+		set:  setWorkspace}
+	flagReason = flagSpec{Long: "reason", Arg: "TEXT",
+		Help: fmt.Sprintf(`Why the change is needed, shown to approvers and kept in the audit record (up to %d characters; quote it: --reason "incident 123").`, maxReasonRunes),
 		set: func(a *args, v string) error {
-			if !idPattern.MatchString(v) {
-				return fmt.Errorf("%q is not a Workspace ID", v)
+			v = strings.TrimSpace(v)
+			switch {
+			case v == "":
+				return errors.New("the reason is empty")
+			case utf8.RuneCountInString(v) > maxReasonRunes:
+				return fmt.Errorf("the reason is longer than %d characters", maxReasonRunes)
 			}
-			a.WorkspaceID = v
+			a.Reason = v
 			return nil
 		}}
 	flagPage = flagSpec{Long: "page", Arg: "N",
@@ -186,6 +202,9 @@ type flagValue struct {
 var errDuplicate = errors.New("duplicate")
 
 func (v *flagValue) String() string { return "" }
+
+// IsBoolFlag lets the flag package accept a switch without a value.
+func (v *flagValue) IsBoolFlag() bool { return v.spec.Bool }
 
 func (v *flagValue) Set(s string) error {
 	*v.lastErr = nil

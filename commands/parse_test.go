@@ -81,7 +81,7 @@ func TestParseRejects(t *testing.T) {
 		hint       string // substring of the hint
 	}{
 		{name: "UnknownSubcommandSuggestsClosest", text: "ad tok -r member", message: `Unknown subcommand "ad".`, hint: "Did you mean /orgtoken add?"},
-		{name: "UnknownSubcommandListsAll", text: "frobnicate", message: `Unknown subcommand "frobnicate".`, hint: "Subcommands: add, update, remove, list, show, help"},
+		{name: "UnknownSubcommandListsAll", text: "frobnicate", message: `Unknown subcommand "frobnicate".`, hint: "Subcommands: add, update, remove, list, show, requests, cancel, explain, revert-now, help"},
 		{name: "UnknownFlagSuggestsClosest", text: "add tok --rol member", message: "Unknown flag --rol for add.", usage: "add", hint: "Did you mean --role?"},
 		{name: "FlagNotForVerb", text: "remove tok -r member", message: "Unknown flag -r for remove.", usage: "remove"},
 		{name: "MissingValue", text: "add tok --role", message: "The flag --role needs a value (ROLE).", usage: "add"},
@@ -99,7 +99,9 @@ func TestParseRejects(t *testing.T) {
 		{name: "InvalidRoleListsValid", text: "add tok -r admin", message: `Invalid value for -r: "admin" is not a Workspace role.`, usage: "add", hint: "Valid roles: member, author, operator, owner."},
 		{name: "MissingRole", text: "add tok", message: "The --role flag is required for add.", usage: "add", hint: "Valid roles"},
 		{name: "NotAnID", text: `add "my token" -r member`, message: `"my token" does not look like a token ID.`, usage: "add", hint: "-n"},
-		{name: "BadWorkspaceID", text: "list -w 'a b'", message: `"a b" is not a Workspace ID`, usage: "list"},
+		{name: "EmptyWorkspace", text: "list -w ''", message: "the workspace is empty", usage: "list"},
+		{name: "WorkspaceTwice", text: "list -w a --workspace b", message: "the workspace is given twice", usage: "list"},
+		{name: "BadElevation", text: "update tok -r owner --for soon", message: `"soon" is not a duration`, usage: "update"},
 		{name: "BadPage", text: "list --page 0", message: `"0" is not a page number`, usage: "list"},
 		{name: "ListTakesNoArguments", text: "list foo", message: `Unexpected extra arguments: "foo".`, usage: "list"},
 		{name: "ShowNeedsAToken", text: "show", message: "Missing the token's ID or name.", usage: "show"},

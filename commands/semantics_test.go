@@ -437,7 +437,8 @@ func TestList(t *testing.T) {
 		{"cltkairflowcideployer0001", "airflow-ci-deployer", "GitHub Actions deploys for the data platform repos", "ORGANIZATION", "WORKSPACE_OPERATOR", "1 year ago", "Priya Raman"},
 		{"cltkdbtcloudsync000000002", "dbt-cloud-sync", "Triggers dbt Cloud jobs after loads finish", "ORGANIZATION", "WORKSPACE_MEMBER", "1 year ago", "Marcus Chen"},
 	}, r.Table.Rows)
-	assert.Empty(t, r.Buttons, "one page needs no paging")
+	require.Len(t, r.Buttons, 1, "one page needs no paging")
+	assert.Equal(t, commands.ActionShare, r.Buttons[0].ActionID, "a lookup can be shared")
 	assert.Equal(t, 1, e.emu.CountRequests(astroemu.EndpointListTokens))
 	assert.Equal(t, policy.Input{UserID: alice, ChannelID: opsChan, Action: policy.ActionList, WorkspaceID: wsAna}, e.auth.last())
 }
@@ -477,7 +478,7 @@ func TestListPagesThroughALargeWorkspace(t *testing.T) {
 	assert.Equal(t, "Showing 1–25 of "+reply.Count(total), r.Table.Range())
 	assert.True(t, slices.IsSortedFunc(r.Table.Rows, func(a, b []string) int { return compareFold(a[1], b[1]) }), "sorted by name")
 	assert.Equal(t, 2, e.emu.CountRequests(astroemu.EndpointListTokens), "1,000 tokens a request")
-	require.Len(t, r.Buttons, 1)
+	require.Len(t, r.Buttons, 2, "Next and Share")
 	assert.Equal(t, "Next", r.Buttons[0].Label)
 	assert.Contains(t, text(r), "Next: `/orgtoken list -w "+wsSand+" --page 2`")
 
@@ -485,7 +486,8 @@ func TestListPagesThroughALargeWorkspace(t *testing.T) {
 	checkRenders(t, next)
 	require.NotNil(t, next.Table, text(next))
 	assert.Equal(t, "Showing 26–50 of "+reply.Count(total), next.Table.Range())
-	assert.Len(t, next.Buttons, 2, "Previous and Next")
+	assert.Len(t, next.Buttons, 3, "Previous, Next and Share")
+	assert.True(t, next.ReplaceOriginal, "a page replaces the message whose button was clicked")
 	assert.NotEqual(t, r.Table.Rows[0], next.Table.Rows[0])
 
 	last := e.run(t, "list -w "+wsSand+" --page 80")
@@ -498,9 +500,9 @@ func TestActRejectsUnknownAndForgedButtons(t *testing.T) {
 	r := e.svc.Act(t.Context(), commands.Action{UserID: alice, ActionID: "orgtoken.nope", Value: "x"})
 	checkRenders(t, r)
 	assert.Equal(t, "This button is not supported any more.", r.Title)
-	r = e.svc.Act(t.Context(), commands.Action{UserID: alice, ActionID: commands.ActionListNext, Value: "--role owner"})
+	r = e.svc.Act(t.Context(), commands.Action{UserID: alice, ActionID: commands.ActionListNext, Value: "--for 2h"})
 	checkRenders(t, r)
-	assert.Equal(t, "Unknown flag --role for list.", r.Title)
+	assert.Equal(t, "Unknown flag --for for list.", r.Title)
 	assert.Equal(t, 0, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
 }
 
@@ -548,7 +550,7 @@ func TestHelp(t *testing.T) {
 		assert.Contains(t, out, "Examples:")
 	}
 	r := e.run(t, "help update")
-	assert.Contains(t, text(r), "Usage: `/orgtoken update [TOKEN_ID] (--org-token-name NAME | -n NAME) --role ROLE [--workspace-id WS]`")
+	assert.Contains(t, text(r), "Usage: `/orgtoken update [TOKEN_ID] (--org-token-name NAME | -n NAME) --role ROLE [--workspace WS] [--for DURATION]")
 	assert.Contains(t, text(r), "--role ROLE | -r ROLE:")
 	assert.Contains(t, text(r), "Example: `/orgtoken update --org-token-name \"CI deployer\" --role=author`")
 	r = e.run(t, "help updte")

@@ -55,6 +55,25 @@ type Config struct {
 	Logger      *slog.Logger // nil discards logs
 	// PageSize is how many tokens list shows at a time; 25 if zero.
 	PageSize int
+
+	// Approval requests (see approvals.go). Without Requests and Messenger, a change that needs
+	// approval is only explained to the requester and nothing is stored or posted.
+	Requests  Requests  // stores requests; *store.Store satisfies it
+	Messenger Messenger // posts and updates approval messages; *bot.Messenger satisfies it
+	Approvers Approvers // decides, live, who may approve; nil refuses every approval
+	Groups    GroupDirectory
+	Audit     Audit // records changes and request decisions; nil records nothing
+
+	// Lookups and time-boxed elevation (see workspaces.go, show.go, elevate.go).
+	Workspaces Workspaces // resolves workspace names; nil accepts IDs only
+	// ChannelDefaults gives a channel's default workspace ID ("" for none), e.g. the policy's
+	// DefaultWorkspace; it wins over DefaultWorkspace.
+	ChannelDefaults func(channelID string) string
+	History         History   // the audit record show reads; nil shows no history
+	Reverts         Reverts   // schedules reverts of time-boxed changes; nil refuses --for
+	Announcer       Announcer // posts revert outcomes in channels; nil only logs them
+	// MinElevation is the shortest --for accepted; 30m if zero. Tests lower it.
+	MinElevation time.Duration
 }
 
 // Service runs commands. It is safe for concurrent use.
@@ -69,6 +88,20 @@ type Service struct {
 	pageSize    int
 	commands    []*command
 	actions     map[string]actionHandler
+
+	requests  Requests
+	messenger Messenger
+	approvers Approvers
+	groups    GroupDirectory
+	audit     Audit
+
+	workspaces     *workspaceCache
+	channelDefault func(string) string
+	history        History
+	reverts        Reverts
+	announcer      Announcer
+	minElevation   time.Duration
+	drift          driftState
 }
 
 // New checks cfg and builds a Service.
@@ -88,12 +121,27 @@ func New(cfg Config) (*Service, error) {
 		commandName: cfg.CommandName,
 		log:         cfg.Logger,
 		pageSize:    cfg.PageSize,
+		requests:    cfg.Requests,
+		messenger:   cfg.Messenger,
+		approvers:   cfg.Approvers,
+		groups:      cfg.Groups,
+		audit:       cfg.Audit,
+
+		channelDefault: cfg.ChannelDefaults,
+		history:        cfg.History,
+		reverts:        cfg.Reverts,
+		announcer:      cfg.Announcer,
+		minElevation:   cfg.MinElevation,
 	}
 	if s.locker == nil {
 		s.locker = NewKeyedLocker()
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.workspaces = &workspaceCache{src: cfg.Workspaces, now: s.now}
+	if s.minElevation <= 0 {
+		s.minElevation = defaultMinElevation
 	}
 	if s.commandName == "" {
 		s.commandName = "/orgtoken"
@@ -244,19 +292,6 @@ func (s *Service) Act(ctx context.Context, act Action) reply.Reply {
 	}
 	r, err := h(ctx, s, act)
 	return s.finish(ctx, req, r, err)
-}
-
-// workspaceFor picks the workspace a command acts on. This is the seam for per-channel
-// defaults.
-func (s *Service) workspaceFor(_ Request, a *args) (string, error) {
-	if a.WorkspaceID != "" {
-		return a.WorkspaceID, nil
-	}
-	if s.defaultWS != "" {
-		return s.defaultWS, nil
-	}
-	return "", &Error{Code: EInvalid, Message: "No workspace given and no default workspace is configured.",
-		Hint: "Add --workspace-id WS (or -w WS)."}
 }
 
 // authorize asks the Authorizer and turns a refusal into an *Error. An Authorizer failure

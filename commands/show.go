@@ -42,7 +42,10 @@ func runShow(ctx context.Context, s *Service, req Request, a *args) (reply.Reply
 			return reply.Reply{}, err
 		}
 	}
-	return s.showReply(tok), nil
+	if _, err := s.workspaces.load(ctx); err != nil {
+		s.log.WarnContext(ctx, "could not read workspace names", "err", err)
+	}
+	return s.showExtras(ctx, tok, s.showReply(tok)), nil
 }
 
 func (s *Service) showReply(t *astro.Token) reply.Reply {
@@ -76,6 +79,9 @@ func (s *Service) showReply(t *astro.Token) reply.Reply {
 	table := &reply.Table{Columns: []string{"ENTITY", "ENTITY ID", "ROLE"}, KeyColumn: 2, Total: len(t.Roles)}
 	for _, role := range t.Roles {
 		id := role.EntityID
+		if role.EntityType == astro.EntityWorkspace {
+			id = s.workspaceLabel(id)
+		}
 		if role.DeploymentID != "" {
 			id += " (deployment " + role.DeploymentID + ")"
 		}

@@ -42,6 +42,9 @@ type Reply struct {
 	Table      *Table
 	Notes      []Line // small print under everything else
 	Buttons    []Button
+	// ReplaceOriginal asks for the message whose button was clicked to be updated in place
+	// (e.g. the next page of a list) instead of a new message being posted.
+	ReplaceOriginal bool
 }
 
 // Line is a paragraph made of spans.

@@ -59,6 +59,18 @@ type rawConfig struct {
 	// Slack sends pings every ~10 s; slack-go drops the link after this long without one.
 	// Tests shrink it to exercise reconnects quickly.
 	SlackPingTimeout string `env:"ORGTOKEN_SLACK_PING_TIMEOUT, default=30s"`
+	// How long an acked but unanswered command stays with its replica before another takes it up.
+	InboxLease string `env:"ORGTOKEN_INBOX_LEASE, default=2m"`
+	// How often the revert worker looks for time-boxed changes that have ended.
+	RevertInterval string `env:"ORGTOKEN_REVERT_INTERVAL, default=30s"`
+	// The shortest --for accepted. Undocumented for users: tests lower it to run elevations
+	// that end in seconds.
+	MinElevation string `env:"ORGTOKEN_MIN_ELEVATION, default=30m"`
+	// How often to look for roles changed outside the bot (0 = never), and where to say so.
+	DriftInterval string `env:"ORGTOKEN_DRIFT_INTERVAL, default=0s"`
+	DriftChannel  string `env:"ORGTOKEN_DRIFT_CHANNEL"`
+	// How often expired approval requests are closed (and requests stuck approved are finished).
+	SweepInterval string `env:"ORGTOKEN_SWEEP_INTERVAL, default=30s"`
 }
 
 // config is the validated configuration the bot runs with.
@@ -87,6 +99,12 @@ type config struct {
 	HTTPAddr         string
 	AuditChannel     string
 	SlackPingTimeout time.Duration
+	InboxLease       time.Duration
+	RevertInterval   time.Duration
+	MinElevation     time.Duration
+	DriftInterval    time.Duration // 0: no drift check
+	DriftChannel     string
+	SweepInterval    time.Duration
 }
 
 // configError lists every problem found, so an operator fixes them in one go.
@@ -208,6 +226,20 @@ func (r *rawConfig) validate() (*config, error) {
 	c.GroupCacheTTL = duration(r.GroupCacheTTL, "ORGTOKEN_GROUP_CACHE_TTL", 0, time.Hour, add)
 	c.ShutdownTimeout = duration(r.ShutdownTimeout, "ORGTOKEN_SHUTDOWN_TIMEOUT", time.Second, 10*time.Minute, add)
 	c.SlackPingTimeout = duration(r.SlackPingTimeout, "ORGTOKEN_SLACK_PING_TIMEOUT", 100*time.Millisecond, 10*time.Minute, add)
+	c.InboxLease = duration(r.InboxLease, "ORGTOKEN_INBOX_LEASE", time.Second, time.Hour, add)
+	c.RevertInterval = duration(r.RevertInterval, "ORGTOKEN_REVERT_INTERVAL", 100*time.Millisecond, time.Hour, add)
+	c.MinElevation = duration(r.MinElevation, "ORGTOKEN_MIN_ELEVATION", time.Second, 30*time.Minute, add)
+	if d := strings.TrimSpace(r.DriftInterval); d != "0" && d != "0s" {
+		c.DriftInterval = duration(d, "ORGTOKEN_DRIFT_INTERVAL", 100*time.Millisecond, 24*time.Hour, add)
+	}
+	c.DriftChannel = strings.TrimSpace(r.DriftChannel)
+	switch {
+	case c.DriftChannel != "" && !slackChannelID.MatchString(c.DriftChannel):
+		add("ORGTOKEN_DRIFT_CHANNEL: %q is not a Slack channel ID (C…, G…)", c.DriftChannel)
+	case c.DriftInterval > 0 && c.DriftChannel == "":
+		add("ORGTOKEN_DRIFT_CHANNEL must be set when ORGTOKEN_DRIFT_INTERVAL is: it is where changes made outside the bot are reported")
+	}
+	c.SweepInterval = duration(r.SweepInterval, "ORGTOKEN_SWEEP_INTERVAL", 100*time.Millisecond, time.Hour, add)
 
 	switch c.LogFormat {
 	case "json", "text":

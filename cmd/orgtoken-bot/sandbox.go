@@ -7,29 +7,44 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	"github.com/orgtoken/orgtoken-bot/astro"
 	"github.com/orgtoken/orgtoken-bot/commands"
 	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
 	"github.com/orgtoken/orgtoken-bot/policy"
-	"github.com/orgtoken/orgtoken-bot/reply/plaintext"
+	"github.com/orgtoken/orgtoken-bot/reply"
+	"github.com/orgtoken/orgtoken-bot/store"
 )
 
 // sandboxOptions tunes the local sandbox.
 type sandboxOptions struct {
 	// UserID is who the commands run as; "USANDBOX" when empty.
 	UserID string
-	// Authorizer decides what the sandbox user may do; nil allows everything (and says so).
+	// Authorizer decides what the sandbox user may do; nil applies the sample policy in
+	// sandbox_policy.yaml. When it also implements commands.Approvers it decides approvals.
 	Authorizer commands.Authorizer
 }
+
+// sandboxChannel is the channel sandbox commands are typed in.
+const sandboxChannel = "CSANDBOX"
 
 const sandboxBanner = `================================================================
  orgtoken-bot LOCAL SANDBOX: no Slack, no Astro, fake data.
  Commands run against an in-process Astro emulator seeded with
  sample tokens; nothing you do here touches a real organization.
  Type commands as in Slack, e.g. "list" or "/orgtoken help".
- Every action is ALLOWED here (no policy is applied).
+ A sample policy applies: anyone may change roles directly, but
+ WORKSPACE_OWNER needs two approvals from U0ALICE, U0BOB or U0CAROL.
+ Try approvals:
+   update cltkairflowcideployer0001 --role owner --reason "demo"
+   as U0ALICE      (act as another user; "as USANDBOX" to go back)
+   press N         (click the button shown as [N Approve])
+   as U0BOB
+   press N         (the second approval applies the change)
+ or "approve ID" / "deny ID" with the request's ID. Requests live
+ in memory only and are gone when the sandbox ends.
 
  To connect to real Slack and Astro, set SLACK_APP_TOKEN (xapp-),
  SLACK_BOT_TOKEN (xoxb-), ASTRO_API_TOKEN and ASTRO_ORGANIZATION_ID
@@ -45,12 +60,15 @@ func runSandbox(ctx context.Context, in io.Reader, out io.Writer, opts sandboxOp
 	}
 	banner := sandboxBanner
 	if opts.Authorizer == nil {
-		opts.Authorizer = commands.AuthorizerFunc(func(context.Context, policy.Input) (policy.Decision, error) {
-			return policy.Decision{Allowed: true, Reason: "the local sandbox allows everything"}, nil
-		})
+		p, err := policy.Parse(sandboxPolicyYAML, "the sandbox's sample policy")
+		if err != nil {
+			return fmt.Errorf("sample policy: %w", err)
+		}
+		opts.Authorizer = sandboxPolicy{p: p}
 	} else {
-		banner = strings.Replace(banner, " Every action is ALLOWED here (no policy is applied).\n", " The configured policy decides what you may do.\n", 1)
+		banner = strings.Replace(banner, sandboxPolicyLines, " The configured policy decides what you may do.\n", 1)
 	}
+	approvers, _ := opts.Authorizer.(commands.Approvers)
 
 	emu, err := astroemu.Start(astroemu.Options{})
 	if err != nil {
@@ -59,14 +77,31 @@ func runSandbox(ctx context.Context, in io.Reader, out io.Writer, opts sandboxOp
 	defer emu.Close()
 	emu.SeedSample()
 
+	st, err := store.Open(ctx, ":memory:")
+	if err != nil {
+		return fmt.Errorf("opening the in-memory store: %w", err)
+	}
+	defer st.Close()
+	slack := &sandboxSlack{out: out}
+
 	client := astro.New(emu.OrganizationID(), emu.APIToken(), astro.WithBaseURL(emu.URL()))
-	svc, err := commands.New(commands.Config{
+	cfg := commands.Config{
 		Tokens:           client,
 		Authorizer:       opts.Authorizer,
+		Approvers:        approvers,
+		Requests:         st,
+		Messenger:        slack,
+		Audit:            st,
+		Workspaces:       client,
+		History:          st,
 		DefaultWorkspace: astroemu.SampleWorkspaceDataPlatform,
 		CommandName:      "/orgtoken",
 		Logger:           slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	}
+	if sp, ok := opts.Authorizer.(sandboxPolicy); ok {
+		cfg.Groups = sp.p
+	}
+	svc, err := commands.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -84,8 +119,7 @@ func runSandbox(ctx context.Context, in io.Reader, out io.Writer, opts sandboxOp
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		r := svc.Run(ctx, commands.Request{UserID: opts.UserID, UserName: "sandbox", ChannelID: "CSANDBOX", Text: line})
-		if _, err := fmt.Fprintf(out, "> %s\n%s\n", line, plaintext.Render(r)); err != nil {
+		if err := sandboxLine(ctx, svc, slack, &opts.UserID, line, out); err != nil {
 			return err
 		}
 	}
@@ -93,4 +127,46 @@ func runSandbox(ctx context.Context, in io.Reader, out io.Writer, opts sandboxOp
 		return fmt.Errorf("reading commands: %w", err)
 	}
 	return nil
+}
+
+// sandboxPolicyLines is the part of the banner about the sample policy.
+const sandboxPolicyLines = ` A sample policy applies: anyone may change roles directly, but
+ WORKSPACE_OWNER needs two approvals from U0ALICE, U0BOB or U0CAROL.
+`
+
+// sandboxLine runs one line: a sandbox verb (as, press, approve, deny) or a command.
+func sandboxLine(ctx context.Context, svc *commands.Service, slack *sandboxSlack, user *string, line string, out io.Writer) error {
+	verb, arg, _ := strings.Cut(line, " ")
+	arg = strings.TrimSpace(arg)
+	switch verb {
+	case "as":
+		if !reply.ValidUserID(arg) {
+			_, err := fmt.Fprintf(out, "> %s\n[error] %q is not a Slack user ID (U… or W…), e.g. U0ALICE.\n\n", line, arg)
+			return err
+		}
+		*user = arg
+		_, err := fmt.Fprintf(out, "> %s\n[i] You are now %s.\n\n", line, arg)
+		return err
+	case "press":
+		n, err := strconv.Atoi(arg)
+		b, ok := slack.button(n)
+		if err != nil || !ok {
+			_, err := fmt.Fprintf(out, "> %s\n[error] There is no button %q; buttons are numbered where they are shown.\n\n", line, arg)
+			return err
+		}
+		return sandboxClick(ctx, svc, slack, *user, line, b)
+	case "approve", "deny":
+		action := commands.ActionApprove
+		if verb == "deny" {
+			action = commands.ActionDeny
+		}
+		return sandboxClick(ctx, svc, slack, *user, line, sandboxButton{actionID: action, value: arg, channel: sandboxChannel})
+	}
+	r := svc.Run(ctx, commands.Request{UserID: *user, UserName: "sandbox", ChannelID: sandboxChannel, Text: line})
+	return slack.show("> "+line, sandboxChannel, r)
+}
+
+func sandboxClick(ctx context.Context, svc *commands.Service, slack *sandboxSlack, user, line string, b sandboxButton) error {
+	r := svc.Act(ctx, commands.Action{UserID: user, UserName: "sandbox", ChannelID: b.channel, ActionID: b.actionID, Value: b.value, MessageTS: b.messageTS})
+	return slack.show(fmt.Sprintf("> %s (clicked as %s)", line, user), b.channel, r)
 }

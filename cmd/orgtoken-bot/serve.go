@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -65,18 +66,34 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 		astro.WithLogger(log),
 	)
 
+	authorizer := &bot.Authorizer{Policy: pol, Groups: bot.NewGroupResolver(api, cfg.GroupCacheTTL)}
 	svc, err := commands.New(commands.Config{
 		Tokens:           astroClient,
-		Authorizer:       &bot.Authorizer{Policy: pol, Groups: bot.NewGroupResolver(api, cfg.GroupCacheTTL)},
+		Authorizer:       authorizer,
+		Approvers:        authorizer,
+		Groups:           pol,
+		Requests:         st,
+		Messenger:        &bot.Messenger{API: api},
+		Audit:            st,
 		Locker:           st,
 		DefaultWorkspace: cfg.AstroWorkspaceID,
 		CommandName:      cfg.CommandName,
 		Logger:           log,
+		Workspaces:       astroClient,
+		ChannelDefaults:  pol.DefaultWorkspace,
+		History:          st,
+		Reverts:          st,
+		Announcer:        &bot.Messenger{API: api},
+		MinElevation:     cfg.MinElevation,
 	})
 	if err != nil {
 		log.Error("refusing to start", "error", err)
 		return 1
 	}
+
+	// Pickers in the change modal answer type-ahead from this in-memory catalog.
+	catalog := commands.NewCatalog(astroClient, log)
+	go catalog.Run(ctx, time.Minute)
 
 	sm := socketmode.New(api, socketmode.OptionPingInterval(cfg.SlackPingTimeout))
 	b := bot.New(sm, api, svc, bot.Config{
@@ -86,7 +103,10 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Logger:          log,
 		Metrics:         metrics,
-		Claimer:         st,
+		Inbox:           storeInbox{st: st, replica: replicaName()},
+		InboxLease:      cfg.InboxLease,
+		Pickers:         catalog,
+		Views:           api,
 	})
 	metrics.TrackSlackConnected(b.Connected)
 
@@ -114,6 +134,32 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 	}()
 	defer func() { stopHTTP(); <-httpDone }()
 
+	// Time-boxed changes end on schedule; the store's leases let every replica run this.
+	revertCtx, stopReverts := context.WithCancel(ctx)
+	revertsDone := make(chan struct{})
+	go func() {
+		defer close(revertsDone)
+		svc.RunReverts(revertCtx, cfg.RevertInterval, replicaName())
+	}()
+	defer func() { stopReverts(); <-revertsDone }()
+	if cfg.DriftInterval > 0 {
+		driftDone := make(chan struct{})
+		go func() {
+			defer close(driftDone)
+			svc.RunDrift(revertCtx, cfg.DriftInterval, cfg.DriftChannel)
+		}()
+		defer func() { stopReverts(); <-driftDone }()
+	}
+
+	// Approval requests expire on schedule, also those that expired while the bot was down.
+	sweepCtx, stopSweeper := context.WithCancel(ctx)
+	sweeperDone := make(chan struct{})
+	go func() {
+		defer close(sweeperDone)
+		svc.RunSweeper(sweepCtx, cfg.SweepInterval)
+	}()
+	defer func() { stopSweeper(); <-sweeperDone }()
+
 	log.Info("orgtoken-bot starting", "command", cfg.CommandName, "organization", cfg.AstroOrgID,
 		"default_workspace", cfg.AstroWorkspaceID, "policy", pol.Source(), "store", st.Backend())
 	if err := b.Run(ctx); err != nil {
@@ -138,6 +184,12 @@ func slackRetries() slack.RetryConfig {
 	}
 	cfg.Handlers = []slack.RetryHandler{slack.NewRateLimitErrorRetryHandler(cfg), slack.NewServerErrorRetryHandler(cfg)}
 	return cfg
+}
+
+// replicaName identifies this process as the holder of envelope leases.
+func replicaName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
 }
 
 func loadPolicy(cfg *config) (*policy.Policy, error) {

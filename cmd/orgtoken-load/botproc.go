@@ -132,3 +132,33 @@ func kilobytes(field string) int64 {
 	n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(field), " kB"), 10, 64)
 	return n * 1024
 }
+
+// cpuTime is the user plus system CPU the process has used so far, from /proc (Linux only).
+func (p *botProcess) cpuTime() (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, errNoProc
+	}
+	// Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, errNoProc
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errNoProc
+	}
+	// Linux reports clock ticks of USER_HZ, 100 a second on every mainstream architecture.
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// selfCPUTime is the CPU this process (driver and both emulators) has used so far.
+func selfCPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -59,8 +59,10 @@ type options struct {
 	queue            int
 	replyTimeout     time.Duration
 	settle           time.Duration
+	ramp             time.Duration
 	logLevel         string
 	keep             bool
+	botEnv           envList
 	seed             uint64
 }
 
@@ -70,6 +72,7 @@ var quickDefaults = map[string]string{
 	"c":             "10",
 	"astro-latency": "20ms",
 	"settle":        "200ms",
+	"ramp":          "100ms",
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -86,9 +89,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.workers, "workers", 256, "ORGTOKEN_WORKERS for the bot")
 	fs.IntVar(&o.queue, "queue", 1024, "ORGTOKEN_QUEUE_SIZE for the bot")
 	fs.DurationVar(&o.replyTimeout, "reply-timeout", 30*time.Second, "how long a command may go unanswered before it counts as an error")
+	fs.DurationVar(&o.ramp, "ramp", time.Second, "users start evenly spread over this time (0: all at once, a burst of -c envelopes)")
 	fs.DurationVar(&o.settle, "settle", time.Second, "idle time after the bot connects before idle RSS is read")
 	fs.StringVar(&o.logLevel, "log-level", "info", "ORGTOKEN_LOG_LEVEL for the bot (its logs go to a file in the work dir)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work dir (bot binary, logs, database) and print its path")
+	fs.Var(&o.botEnv, "env", "extra KEY=VALUE for the bot's environment, e.g. GOMEMLIMIT=32MiB (repeatable)")
 	seed := fs.String("seed", "1", "seed for the command mix")
 	quick := fs.Bool("quick", false, "CI smoke run: -n 50 -c 10 -astro-latency 20ms -settle 200ms unless given explicitly")
 	if err := fs.Parse(args); err != nil {
@@ -136,6 +141,8 @@ func (o options) validate() error {
 		return usageError{"-workers must be from 1 to 1024 (the bot's limit)"}
 	case o.queue < 1:
 		return usageError{"-queue must be at least 1"}
+	case o.ramp < 0:
+		return usageError{"-ramp must not be negative"}
 	case o.replyTimeout <= 0:
 		return usageError{"-reply-timeout must be positive"}
 	}
@@ -147,6 +154,19 @@ func (o options) validate() error {
 	if o.tokens < 1 {
 		return usageError{"-tokens must be at least 1"}
 	}
+	return nil
+}
+
+// envList collects repeated -env KEY=VALUE flags.
+type envList []string
+
+func (e *envList) String() string { return strings.Join(*e, " ") }
+
+func (e *envList) Set(v string) error {
+	if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+		return fmt.Errorf("%q is not KEY=VALUE", v)
+	}
+	*e = append(*e, v)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,9 +25,13 @@ type results struct {
 	calib       [numKinds]calibration
 	load        loadStats
 	loadAstro   requests // counted by the Astro emulator during the load phase
-	listSize    int      // tokens in the listed workspace
 	orgTokens   int
-	workDir     string // set when kept
+	// botAck is the bot's own ack-time histogram over the load phase; botAckErr says why not.
+	botAck    histogram
+	botAckErr error
+	// CPU used during the load phase by the bot, and by this process (driver and emulators).
+	botCPU, harnessCPU time.Duration
+	workDir            string // set when kept
 }
 
 // calibration is one command of a kind, run alone, and the Astro requests it made.
@@ -34,7 +39,9 @@ type calibration struct {
 	ran     bool
 	bot     requests
 	cli     requests
-	pattern string // the bot's requests in order, e.g. "GET list, GET token, POST roles"
+	pattern string // the bot's requests in order, e.g. "list, get, write"
+	ack     time.Duration
+	e2e     time.Duration
 	failure string
 }
 
@@ -53,9 +60,7 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 		return nil, err
 	}
 	res := &results{}
-	if o.keep {
-		res.workDir = dir
-	} else {
+	if !o.keep {
 		defer func() { _ = os.RemoveAll(dir) }()
 	}
 
@@ -110,6 +115,15 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 		"ORGTOKEN_LOG_LEVEL":    o.logLevel,
 		"ORGTOKEN_HTTP_ADDR":    "127.0.0.1:0",
 	}
+	metricsURL := ""
+	if addr, err := freeLoopbackAddr(); err == nil {
+		env["ORGTOKEN_HTTP_ADDR"] = addr
+		metricsURL = "http://" + addr + "/metrics"
+	}
+	for _, kv := range o.botEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
 	opened := sl.ConnectionsOpened()
 	start := time.Now()
 	bot, err := startBot(bin, dir, env)
@@ -130,14 +144,24 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 	}
 	res.idle, res.memErr = bot.memory()
 
-	res.listSize, res.orgTokens = o.tokens, o.tokens
+	res.orgTokens = o.tokens
 	res.calib = d.calibrate(ctx, users[0], og)
 
 	for _, ep := range []astroemu.Endpoint{astroemu.EndpointListTokens, astroemu.EndpointGetToken, astroemu.EndpointUpdateRoles, astroemu.EndpointListWorkspaces} {
 		as.SetLatency(ep, o.astroLatency)
 	}
 	as.ResetRequests()
+	ackBefore, ackErr := scrapeHistogram(ctx, metricsURL, botAckMetric)
+	botCPU0, _ := bot.cpuTime()
+	selfCPU0 := selfCPUTime()
 	res.load = d.runLoad(ctx, users, o, og.listWorkspace)
+	botCPU1, _ := bot.cpuTime()
+	res.botCPU, res.harnessCPU = botCPU1-botCPU0, selfCPUTime()-selfCPU0
+	ackAfter, err := scrapeHistogram(ctx, metricsURL, botAckMetric)
+	if ackErr == nil {
+		ackErr = err
+	}
+	res.botAck, res.botAckErr = ackAfter.minus(ackBefore), ackErr
 	res.loadAstro = requests{
 		lists:  as.CountRequests(astroemu.EndpointListTokens),
 		gets:   as.CountRequests(astroemu.EndpointGetToken),
@@ -169,7 +193,7 @@ func assignSlots(users []*user, og org) {
 	}
 }
 
-// calibrate runs one command of each kind alone, with Astro answering at once, and records the
+// calibrate runs one command of each kind alone (after a warm-up pass), with Astro answering at once, and records the
 // Astro requests each made. Alone, nothing else can be blamed for a request. The calibration
 // token lives in the listed workspace, so the astro CLI's lookups (which page through that
 // workspace) are counted for the full organization.
@@ -186,12 +210,15 @@ func (d *driver) calibrate(ctx context.Context, u *user, og org) [numKinds]calib
 		}
 	}
 	s.role = roleMember
-	for _, c := range plan {
+	// The plan runs twice and the second pass is kept: caches the bot fills on first use (the
+	// workspace list, say) would otherwise be charged to whichever command came first.
+	for _, c := range slices.Concat(plan, plan) {
 		size := d.orgSize(c.workspace)
 		d.astro.ResetRequests()
 		oc := d.execute(ctx, u, c)
 		recs := d.astro.Requests()
-		cal := calibration{ran: true, bot: countRequests(recs), cli: astroCLIRequests(c.kind, size), pattern: describe(recs), failure: oc.failure}
+		cal := calibration{ran: true, bot: countRequests(recs), cli: astroCLIRequests(c.kind, size), pattern: describe(recs),
+			ack: oc.ack, e2e: oc.e2e, failure: oc.failure}
 		if !oc.answered && cal.failure == "" {
 			cal.failure = "unanswered"
 		}
@@ -255,6 +282,10 @@ func (d *driver) runLoad(ctx context.Context, users []*user, o options, listWS s
 	var wg sync.WaitGroup
 	for i, u := range users {
 		wg.Go(func() {
+			// Users start evenly over the ramp rather than all in the same instant.
+			if err := sleep(ctx, o.ramp*time.Duration(i)/time.Duration(len(users))); err != nil {
+				return
+			}
 			for ctx.Err() == nil && issued.Add(1) <= int64(o.commands) {
 				c := u.nextCommand(o.mix, listWS)
 				oc := d.execute(ctx, u, c)
@@ -301,14 +332,29 @@ func (d *driver) execute(ctx context.Context, u *user, c command) outcome {
 		return out
 	}
 
+	// A lookup answers through response_url, so it waits on that. A change answers in the
+	// channel; only a refusal or an error goes to response_url, and that is checked now and
+	// then rather than waited on: every waiter wakes on every change the emulator records and
+	// takes its lock, and with hundreds waiting that would delay the acks being measured.
 	responses := make(chan slackemu.ResponsePost, 1)
-	go func() {
-		if p, err := in.WaitResponse(waitCtx); err == nil {
-			responses <- p
-		}
-	}()
+	var poll <-chan time.Time
+	if c.kind == kindList {
+		go func() {
+			if p, err := in.WaitResponse(waitCtx); err == nil {
+				responses <- p
+			}
+		}()
+	} else {
+		t := time.NewTicker(changeRefusalPoll)
+		defer t.Stop()
+		poll = t.C
+	}
 	for {
 		select {
+		case <-poll:
+			if ps := in.Responses(); len(ps) > 0 {
+				responses <- ps[0]
+			}
 		case p := <-posts:
 			if c.slot == nil || !strings.Contains(p.text, c.slot.token.ID) {
 				continue
@@ -333,6 +379,9 @@ func (d *driver) execute(ctx context.Context, u *user, c command) outcome {
 		}
 	}
 }
+
+// changeRefusalPoll is how often a change checks for an answer on response_url.
+const changeRefusalPoll = 100 * time.Millisecond
 
 func snippet(s string) string {
 	s = strings.Join(strings.Fields(s), " ")

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
+	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -70,6 +72,19 @@ func writeReport(w io.Writer, o options, r *results) {
 	add(row{"ack latency p50 / p99 / max", fmt.Sprintf("%s / %s / %s", ms(acks.p50), ms(acks.p99), ms(acks.max)),
 		"p99 < " + ms(targetAckP99), verdict(acks.n > 0 && acks.p99 < targetAckP99), ""})
 
+	botAck := row{measure: "bot-side ack time p50 / p99 (" + botAckMetric + ")"}
+	p50, ok50 := r.botAck.quantileBound(0.50)
+	p99, ok99 := r.botAck.quantileBound(0.99)
+	switch {
+	case r.botAckErr != nil:
+		botAck.bot = "n/a (" + snippet(r.botAckErr.Error()) + ")"
+	case ok50 && ok99:
+		botAck.bot = fmt.Sprintf("≤ %s / ≤ %s (bucket bounds)", seconds(p50), seconds(p99))
+	default:
+		botAck.bot = "no observations"
+	}
+	add(botAck)
+
 	changeBudget := targetRoundTrips*o.astroLatency + targetE2ESlack
 	for k := range numKinds {
 		q := summarize(r.load.e2e(k))
@@ -78,6 +93,9 @@ func writeReport(w io.Writer, o options, r *results) {
 			rw.bot = "no successful commands"
 		} else {
 			rw.bot = fmt.Sprintf("%s / %s", ms(q.p50), ms(q.p99))
+		}
+		if c := r.calib[k]; c.ran && c.failure == "" {
+			rw.bot += fmt.Sprintf(" (alone, Astro instant: %s)", ms(c.e2e))
 		}
 		if k.isChange() {
 			rw.target = fmt.Sprintf("p99 ≤ %s (2 × Astro + 10 ms)", ms(changeBudget))
@@ -117,6 +135,8 @@ func writeReport(w io.Writer, o options, r *results) {
 	add(row{"Astro requests in the load phase", r.loadAstro.String(), fmt.Sprintf("calibration predicts %d", predicted), "", ""})
 	rate := float64(r.load.total()) / max(r.load.wall.Seconds(), 1e-9)
 	add(row{"load phase duration", fmt.Sprintf("%.1f s (%.0f commands/s)", r.load.wall.Seconds(), rate), "", "", ""})
+	add(row{"CPU in the load phase: bot / driver+emulators", fmt.Sprintf("%.1f s / %.1f s of %.1f s (%d cores)",
+		r.botCPU.Seconds(), r.harnessCPU.Seconds(), r.load.wall.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU()), "", "", ""})
 	add(row{"errors: unanswered / failed", fmt.Sprintf("%d / %d", r.load.unanswered(), r.load.failed()), "0",
 		verdict(r.load.errors() == 0), ""})
 
@@ -159,6 +179,14 @@ func ms(d time.Duration) string {
 		return fmt.Sprintf("%.1f ms", v)
 	}
 	return fmt.Sprintf("%.0f ms", v)
+}
+
+// seconds prints a histogram bound given in seconds.
+func seconds(s float64) string {
+	if math.IsInf(s, 1) {
+		return "+Inf"
+	}
+	return ms(time.Duration(s * float64(time.Second)))
 }
 
 func mb(bytes int64) string { return fmt.Sprintf("%.1f MB", float64(bytes)/1e6) }

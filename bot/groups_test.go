@@ -1,0 +1,101 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type fakeGroups struct {
+	members map[string][]string
+	fail    atomic.Bool
+	calls   atomic.Int32
+	gate    chan struct{}
+}
+
+func (f *fakeGroups) GetUserGroupMembersContext(ctx context.Context, group string, _ ...slack.GetUserGroupMembersOption) ([]string, error) {
+	f.calls.Add(1)
+	if f.gate != nil {
+		<-f.gate
+	}
+	if f.fail.Load() {
+		return nil, errors.New("internal_error")
+	}
+	return f.members[group], nil
+}
+
+func TestGroupResolver(t *testing.T) {
+	t.Parallel()
+	t.Run("ReturnsOnlyGroupsTheUserIsIn", func(t *testing.T) {
+		t.Parallel()
+		f := &fakeGroups{members: map[string][]string{"S1": {"U1", "U2"}, "S2": {"U3"}}}
+		g := NewGroupResolver(f, time.Minute)
+		in, err := g.GroupsOf(context.Background(), "U1", []string{"S1", "S2"})
+		require.NoError(t, err)
+		assert.Equal(t, []string{"S1"}, in)
+	})
+	t.Run("FailsClosedOnLookupError", func(t *testing.T) {
+		t.Parallel()
+		f := &fakeGroups{members: map[string][]string{"S1": {"U1"}}}
+		f.fail.Store(true)
+		_, err := NewGroupResolver(f, time.Minute).GroupsOf(context.Background(), "U1", []string{"S1"})
+		require.Error(t, err, "a failed lookup must refuse, never guess")
+		assert.Contains(t, err.Error(), "S1")
+	})
+	t.Run("CachesWithinTTLAndRefreshesAfter", func(t *testing.T) {
+		t.Parallel()
+		f := &fakeGroups{members: map[string][]string{"S1": {"U1"}}}
+		g := NewGroupResolver(f, time.Minute)
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		g.now = func() time.Time { return now }
+		for range 3 {
+			_, err := g.GroupsOf(context.Background(), "U1", []string{"S1"})
+			require.NoError(t, err)
+		}
+		assert.Equal(t, int32(1), f.calls.Load())
+		now = now.Add(2 * time.Minute)
+		f.members["S1"] = nil // U1 left the group
+		in, err := g.GroupsOf(context.Background(), "U1", []string{"S1"})
+		require.NoError(t, err)
+		assert.Empty(t, in, "membership changes are seen after the TTL")
+	})
+	t.Run("ConcurrentLookupsShareOneCall", func(t *testing.T) {
+		t.Parallel()
+		f := &fakeGroups{members: map[string][]string{"S1": {"U1"}}, gate: make(chan struct{})}
+		g := NewGroupResolver(f, time.Minute)
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := g.GroupsOf(context.Background(), "U1", []string{"S1"})
+				assert.NoError(t, err)
+			}()
+		}
+		time.Sleep(50 * time.Millisecond)
+		close(f.gate)
+		wg.Wait()
+		assert.LessOrEqual(t, f.calls.Load(), int32(2))
+	})
+}
+
+func TestSeenEnvelopes(t *testing.T) {
+	t.Parallel()
+	s := newSeenEnvelopes(time.Minute, 3)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	assert.True(t, s.firstTime("a", now))
+	assert.False(t, s.firstTime("a", now), "a redelivery is recognised")
+	assert.True(t, s.firstTime("b", now))
+	assert.True(t, s.firstTime("c", now))
+	assert.True(t, s.firstTime("d", now), "bounded: the oldest is evicted")
+	assert.True(t, s.firstTime("a", now))
+	assert.True(t, s.firstTime("e", now.Add(2*time.Minute)))
+	assert.True(t, s.firstTime("d", now.Add(2*time.Minute)), "forgotten after the TTL")
+}

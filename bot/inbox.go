@@ -1,0 +1,124 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/orgtoken/orgtoken-bot/reply"
+)
+
+// save records the envelope in the Inbox before it is acked. It reports false only when another
+// replica (or an earlier delivery) already has it. A store failure is logged and the envelope
+// handled anyway: losing a command is worse than the small chance of a duplicate.
+func (b *Bot) save(req *socketmode.Request) bool {
+	if b.cfg.Inbox == nil || req.EnvelopeID == "" {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	fresh, err := b.cfg.Inbox.Save(ctx, req.EnvelopeID, req.Type, withoutToken(req.Payload), b.cfg.InboxLease)
+	if err != nil {
+		b.log.Warn("could not save the envelope in the store; handling it from memory only", "envelope_id", req.EnvelopeID, "error", err)
+		return true
+	}
+	return fresh
+}
+
+// withoutToken drops the legacy verification token Slack puts in payloads before it is stored.
+func withoutToken(payload json.RawMessage) []byte {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(payload, &m) != nil {
+		return payload
+	}
+	delete(m, "token")
+	out, err := json.Marshal(m)
+	if err != nil {
+		return payload
+	}
+	return out
+}
+
+// finish marks the envelope answered so no replica takes it up again.
+func (b *Bot) finish(j job) {
+	defer b.held.Delete(j.envelopeID)
+	if b.cfg.Inbox == nil || j.envelopeID == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := b.cfg.Inbox.Finish(ctx, j.envelopeID); err != nil {
+		b.log.Warn("could not mark the envelope answered; another replica may answer it again", "envelope_id", j.envelopeID, "error", err)
+	}
+}
+
+// deferToRestart handles a queued job the bot had no time for during shutdown: it stays in the
+// Inbox for the next replica, and the user is told so.
+func (b *Bot) deferToRestart(j job) {
+	defer b.held.Delete(j.envelopeID)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	note := "orgtoken-bot is restarting and has not run this yet. Nothing was changed."
+	if b.cfg.Inbox != nil {
+		note = "orgtoken-bot is restarting and has not run this yet; it will run as soon as the bot is back. Nothing was changed so far."
+	}
+	b.log.Warn("command not run before shutdown", "envelope_id", j.envelopeID, "kept_in_inbox", b.cfg.Inbox != nil)
+	b.deliver(ctx, targetOf(j), reply.Reply{Tone: reply.Warning, Title: "Not run yet", Body: []reply.Line{reply.Para(note)}})
+}
+
+// recoverOrphans periodically takes over envelopes that a dead replica acked but never answered.
+func (b *Bot) recoverOrphans(ctx context.Context) {
+	every := max(b.cfg.InboxLease/2, 500*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		orphans, err := b.cfg.Inbox.ClaimOrphans(ctx, b.cfg.InboxLease)
+		if err != nil {
+			if ctx.Err() == nil {
+				b.log.Warn("could not look for unanswered envelopes", "error", err)
+			}
+			continue
+		}
+		for _, o := range orphans {
+			j, ok := b.jobFromSaved(o)
+			if !ok {
+				continue
+			}
+			b.log.Info("taking up an envelope another replica acked but did not answer", "envelope_id", o.ID)
+			if !b.enqueue(j) {
+				b.log.Warn("no free worker for a recovered envelope; it will be retried", "envelope_id", o.ID)
+			}
+		}
+	}
+}
+
+func (b *Bot) jobFromSaved(o SavedEnvelope) (job, bool) {
+	j := job{envelopeID: o.ID, received: time.Now()}
+	switch o.Kind {
+	case socketmode.RequestTypeSlashCommands:
+		var c slack.SlashCommand
+		if err := json.Unmarshal(o.Payload, &c); err != nil {
+			b.log.Error("unreadable saved envelope", "envelope_id", o.ID, "error", err)
+			return job{}, false
+		}
+		j.slash = &c
+	case socketmode.RequestTypeInteractive:
+		var cb slack.InteractionCallback
+		if err := json.Unmarshal(o.Payload, &cb); err != nil {
+			b.log.Error("unreadable saved envelope", "envelope_id", o.ID, "error", err)
+			return job{}, false
+		}
+		j.callback = &cb
+	default:
+		return job{}, false
+	}
+	return j, true
+}

@@ -1,0 +1,244 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/orgtoken/orgtoken-bot/commands"
+)
+
+// The change modal: `/orgtoken add`, `update` or `remove` typed without arguments opens it, and
+// its submission becomes the equivalent typed command, so it goes through exactly the same
+// parsing, policy checks, approvals and audit.
+const (
+	changeModalID = "orgtoken.change"
+
+	blockToken     = "token"
+	blockWorkspace = "workspace"
+	blockRole      = "role"
+	blockReason    = "reason"
+	blockCurrent   = "current"
+
+	actionToken     = "token_select"
+	actionWorkspace = "workspace_select"
+	actionRole      = "role_select"
+	actionReason    = "reason_input"
+
+	maxReasonLen = 300
+)
+
+// Pickers supplies the choices a modal offers, from memory: Slack wants type-ahead options in
+// the ack itself, so there is no time for an Astro call (*commands.Catalog implements it).
+type Pickers interface {
+	SuggestTokens(query string, limit int) []commands.Choice
+	Workspaces() []commands.Choice
+	TokenName(id string) string
+	CurrentRole(tokenID, workspaceID string) string
+}
+
+// ViewsAPI opens and updates modals (*slack.Client satisfies it).
+type ViewsAPI interface {
+	OpenViewContext(ctx context.Context, triggerID string, view slack.ModalViewRequest) (*slack.ViewResponse, error)
+	UpdateViewContext(ctx context.Context, view slack.ModalViewRequest, externalID, hash, viewID string) (*slack.ViewResponse, error)
+}
+
+// modalMeta travels in the view's private_metadata. Slack sets it from the view the bot built,
+// and it only says which form this is and where to answer; the command is authorized afresh.
+type modalMeta struct {
+	Verb    string `json:"verb"`
+	Channel string `json:"channel"`
+}
+
+// modalVerb reports whether text is a bare add/update/remove that should open the modal.
+func modalVerb(text string) (string, bool) {
+	v := strings.ToLower(strings.TrimSpace(text))
+	switch v {
+	case "add", "update", "remove":
+		return v, true
+	}
+	return "", false
+}
+
+// openChangeModal shows the form; it reports false when the modal could not be opened (the
+// trigger expired, say), so the caller answers as for the typed command instead.
+func (b *Bot) openChangeModal(ctx context.Context, verb, channelID, triggerID string) bool {
+	if b.cfg.Pickers == nil || b.cfg.Views == nil || triggerID == "" {
+		return false
+	}
+	view := b.changeModal(modalMeta{Verb: verb, Channel: channelID}, "", "")
+	if _, err := b.cfg.Views.OpenViewContext(ctx, triggerID, view); err != nil {
+		b.cfg.Metrics.SlackCallFailed("views.open", err)
+		b.log.Warn("could not open the change modal; answering as for the typed command", "error", err)
+		return false
+	}
+	return true
+}
+
+func (b *Bot) changeModal(meta modalMeta, tokenID, workspaceID string) slack.ModalViewRequest {
+	md, _ := json.Marshal(meta)
+	titles := map[string]string{"add": "Add a token to a workspace", "update": "Change a token's role", "remove": "Remove a token"}
+	submit := map[string]string{"add": "Add", "update": "Update", "remove": "Remove"}
+
+	tokenSelect := slack.NewOptionsSelectBlockElement(slack.OptTypeExternal, plain("Type a token name"), actionToken)
+	one := 1
+	tokenSelect.MinQueryLength = &one
+	tokenInput := slack.NewInputBlock(blockToken, plain("Organization API token"), nil, tokenSelect)
+	tokenInput.DispatchAction = true
+
+	var wsOptions []*slack.OptionBlockObject
+	for _, w := range b.cfg.Pickers.Workspaces() {
+		if len(wsOptions) == 100 { // Slack's limit for a static select
+			break
+		}
+		wsOptions = append(wsOptions, slack.NewOptionBlockObject(w.Value, plain(truncateRunes(w.Label, 75)), plain(truncateRunes(w.Description, 75))))
+	}
+	wsSelect := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a workspace"), actionWorkspace, wsOptions...)
+	wsInput := slack.NewInputBlock(blockWorkspace, plain("Workspace"), nil, wsSelect)
+	wsInput.DispatchAction = true
+
+	blocks := []slack.Block{tokenInput, wsInput}
+	if tokenID != "" && workspaceID != "" {
+		current := b.cfg.Pickers.CurrentRole(tokenID, workspaceID)
+		if current == "" {
+			current = "none"
+		}
+		name := b.cfg.Pickers.TokenName(tokenID)
+		blocks = append(blocks, slack.NewContextBlock(blockCurrent,
+			plain(truncateRunes("Current role of "+name+" there: "+current, 2000))))
+	}
+	if meta.Verb != "remove" {
+		var roles []*slack.OptionBlockObject
+		for _, r := range []string{"WORKSPACE_MEMBER", "WORKSPACE_AUTHOR", "WORKSPACE_OPERATOR", "WORKSPACE_OWNER"} {
+			roles = append(roles, slack.NewOptionBlockObject(r, plain(r), nil))
+		}
+		blocks = append(blocks, slack.NewInputBlock(blockRole, plain("Role"), nil,
+			slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a role"), actionRole, roles...)))
+	}
+	reason := slack.NewPlainTextInputBlockElement(plain("Why? (shown to approvers and kept in the audit record)"), actionReason)
+	reason.MaxLength = maxReasonLen
+	reasonInput := slack.NewInputBlock(blockReason, plain("Reason"), nil, reason)
+	reasonInput.Optional = true
+	blocks = append(blocks, reasonInput)
+
+	return slack.ModalViewRequest{
+		Type:            slack.VTModal,
+		CallbackID:      changeModalID,
+		Title:           plain(truncateRunes(titles[meta.Verb], 24)),
+		Submit:          plain(submit[meta.Verb]),
+		Close:           plain("Cancel"),
+		PrivateMetadata: string(md),
+		Blocks:          slack.Blocks{BlockSet: blocks},
+	}
+}
+
+// suggest answers a type-ahead request from memory, inside the ack.
+func (b *Bot) suggest(cb *slack.InteractionCallback) slack.OptionsResponse {
+	var opts []*slack.OptionBlockObject
+	if b.cfg.Pickers != nil && cb.ActionID == actionToken {
+		for _, c := range b.cfg.Pickers.SuggestTokens(cb.Value, 100) {
+			opts = append(opts, slack.NewOptionBlockObject(c.Value, plain(truncateRunes(c.Label, 75)), plain(truncateRunes(c.Description, 75))))
+		}
+	}
+	if opts == nil {
+		opts = []*slack.OptionBlockObject{}
+	}
+	return slack.OptionsResponse{Options: opts}
+}
+
+// modalChoice is what the person chose in the form.
+type modalChoice struct {
+	meta                         modalMeta
+	token, workspace, role, text string
+}
+
+func readModal(cb *slack.InteractionCallback) (modalChoice, bool) {
+	var c modalChoice
+	if cb.View.CallbackID != changeModalID || json.Unmarshal([]byte(cb.View.PrivateMetadata), &c.meta) != nil {
+		return c, false
+	}
+	if _, ok := modalVerb(c.meta.Verb); !ok {
+		return c, false
+	}
+	values := map[string]map[string]slack.BlockAction{}
+	if cb.View.State != nil {
+		values = cb.View.State.Values
+	}
+	c.token = values[blockToken][actionToken].SelectedOption.Value
+	c.workspace = values[blockWorkspace][actionWorkspace].SelectedOption.Value
+	c.role = values[blockRole][actionRole].SelectedOption.Value
+	c.text = values[blockReason][actionReason].Value
+	return c, true
+}
+
+// validateSubmission checks the form inline; Slack shows the errors next to the fields.
+func validateSubmission(cb *slack.InteractionCallback) map[string]string {
+	c, ok := readModal(cb)
+	if !ok {
+		return map[string]string{blockToken: "This form is out of date. Close it and type the command again."}
+	}
+	errs := map[string]string{}
+	if c.token == "" {
+		errs[blockToken] = "Choose a token."
+	}
+	if c.workspace == "" {
+		errs[blockWorkspace] = "Choose a workspace."
+	}
+	if c.meta.Verb != "remove" && c.role == "" {
+		errs[blockRole] = "Choose a role."
+	}
+	if utf8.RuneCountInString(c.text) > maxReasonLen {
+		errs[blockReason] = "Keep the reason under 300 characters."
+	}
+	return errs
+}
+
+// commandText turns a submitted form into the typed command it stands for.
+func (c modalChoice) commandText() string {
+	parts := []string{c.meta.Verb, shellQuote(c.token), "--workspace-id", shellQuote(c.workspace)}
+	if c.meta.Verb != "remove" {
+		parts = append(parts, "--role", shellQuote(c.role))
+	}
+	if r := strings.TrimSpace(c.text); r != "" {
+		parts = append(parts, "--reason", shellQuote(r))
+	}
+	return strings.Join(parts, " ")
+}
+
+// shellQuote wraps s in double quotes for the command parser. Quote characters inside become
+// apostrophes, because the parser turns Slack's curly quotes into straight ones first.
+func shellQuote(s string) string {
+	s = strings.NewReplacer(`\`, `\\`, `"`, "'", "“", "'", "”", "'", "‘", "'", "’", "'").Replace(s)
+	return `"` + s + `"`
+}
+
+// refreshModal shows the chosen token's current role once both token and workspace are picked.
+func (b *Bot) refreshModal(ctx context.Context, cb *slack.InteractionCallback) {
+	c, ok := readModal(cb)
+	if !ok || b.cfg.Views == nil {
+		return
+	}
+	view := b.changeModal(c.meta, c.token, c.workspace)
+	if _, err := b.cfg.Views.UpdateViewContext(ctx, view, "", cb.View.Hash, cb.View.ID); err != nil {
+		// hash_conflict means the person changed the form meanwhile; the next change refreshes it.
+		b.log.Debug("could not refresh the change modal", "error", err)
+	}
+}
+
+func plain(s string) *slack.TextBlockObject {
+	if s == "" {
+		return nil
+	}
+	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+}
+
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}

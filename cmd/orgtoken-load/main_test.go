@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestQuickRunReportsEveryRow builds the real bot, runs the quick load against it and checks
+// the report is whole and nothing went unanswered, so the driver cannot silently rot.
+func TestQuickRunReportsEveryRow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the bot binary")
+	}
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	err := run(ctx, []string{"-quick"}, &out)
+	report := out.String()
+	require.NoError(t, err, "report:\n%s", report)
+
+	rows := []string{
+		"startup → Socket Mode connected",
+		"RSS idle after start",
+		"RSS after 50 commands",
+		"RSS peak (VmHWM)",
+		"ack latency p50 / p99 / max",
+		"bot-side ack time p50 / p99",
+		"Astro requests in the load phase",
+		"load phase duration",
+		"CPU in the load phase",
+	}
+	for k := range numKinds {
+		rows = append(rows, "end-to-end "+k.String()+" p50 / p99", "Astro requests: "+k.String()+" ")
+	}
+	for _, r := range rows {
+		assert.Contains(t, report, r)
+	}
+	assert.Regexp(t, regexp.MustCompile(`errors: unanswered / failed\s+0 / 0\s+0\s+PASS`), report)
+	assert.Regexp(t, regexp.MustCompile(`Astro requests: list\s+1 = list`), report,
+		"a list of a workspace of 1,000 tokens is one Astro request")
+	assert.Regexp(t, regexp.MustCompile(`Astro requests: add by ID\s+\d+ = .*\s+2\s+(PASS|FAIL)\s+2 = get \+ write`), report,
+		"the astro CLI column sits beside the bot's count")
+	assert.NotContains(t, report, "no successful commands", "every kind of command ran at least once")
+}
+
+func TestAstroCLIRequests(t *testing.T) {
+	t.Parallel()
+	full := orgSize{orgTokens: 1000, workspaceTokens: 1000}
+	tests := []struct {
+		name string
+		kind kind
+		size orgSize
+		want requests
+	}{
+		{"ListPagesTheWorkspaceAHundredAtATime", kindList, full, requests{lists: 10}},
+		{"ListOfAPartialLastPage", kindList, orgSize{workspaceTokens: 1001}, requests{lists: 11}},
+		{"ListOfAnEmptyWorkspaceStillAsksOnce", kindList, orgSize{}, requests{lists: 1}},
+		{"AddByNamePagesTheOrganization", kindAddByName, orgSize{orgTokens: 250, workspaceTokens: 5}, requests{lists: 3, gets: 1, writes: 1}},
+		{"UpdateByNamePagesTheWorkspace", kindUpdateByName, orgSize{orgTokens: 250, workspaceTokens: 5}, requests{lists: 1, gets: 1, writes: 1}},
+		{"RemoveByNamePagesTheWorkspace", kindRemoveByName, full, requests{lists: 10, gets: 1, writes: 1}},
+		{"ByIDIsAGetAndAWrite", kindRemoveByID, full, requests{gets: 1, writes: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.want, astroCLIRequests(tt.kind, tt.size))
+		})
+	}
+}
+
+func TestChangesCycleThroughAddUpdateRemove(t *testing.T) {
+	t.Parallel()
+	s := &slot{token: seededToken{ID: "cltkload0000000000000000001", Name: "load-token-00001"}, workspace: "clwsload0000000000000000001"}
+	var got []string
+	for i := range 6 {
+		c := changeCommand(s, i >= 3)
+		got = append(got, c.kind.String())
+		assert.Contains(t, c.text, s.workspace)
+		s.role = c.wantRole
+	}
+	assert.Equal(t, []string{"add by ID", "update by ID", "remove by ID", "add by name", "update by name", "remove by name"}, got)
+	assert.Empty(t, s.role, "a full cycle leaves the token as it was")
+}
+
+func TestParseMix(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		in      string
+		want    mix
+		wantErr string
+	}{
+		{"OK", "list=40,name=30,id=30", mix{40, 30, 30}, ""},
+		{"OnlyLists", "list=1", mix{list: 1}, ""},
+		{"ErrUnknownFamily", "list=1,show=2", mix{}, "unknown family"},
+		{"ErrNotANumber", "list=x", mix{}, "not name=weight"},
+		{"ErrAllZero", "list=0,name=0", mix{}, "every weight is zero"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseMix(tt.in)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestParseOptionsRefusesTooFewTokensForTheUsers(t *testing.T) {
+	t.Parallel()
+	_, err := parseOptions([]string{"-c", "10", "-tokens", "10"}, &bytes.Buffer{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "-tokens must be at least -c + 1")
+}
+
+func TestQuickKeepsExplicitFlags(t *testing.T) {
+	t.Parallel()
+	o, err := parseOptions([]string{"-quick", "-n", "7"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, 7, o.commands, "an explicit -n wins over -quick")
+	assert.Equal(t, 10, o.users, "-quick sets what was not given")
+}
+
+func TestSummarizeUsesNearestRank(t *testing.T) {
+	t.Parallel()
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	q := summarize(d)
+	assert.Equal(t, 50*time.Millisecond, q.p50)
+	assert.Equal(t, 99*time.Millisecond, q.p99)
+	assert.Equal(t, 100*time.Millisecond, q.max)
+	assert.Equal(t, quantiles{}, summarize(nil))
+}
+
+func TestHistogramQuantileBound(t *testing.T) {
+	t.Parallel()
+	before := histogram{buckets: map[float64]float64{0.001: 5, 0.005: 5, 1e9: 5}, count: 5}
+	after := histogram{buckets: map[float64]float64{0.001: 95, 0.005: 104, 1e9: 105}, count: 105}
+	d := after.minus(before)
+	p50, ok := d.quantileBound(0.5)
+	require.True(t, ok)
+	assert.Equal(t, 0.001, p50)
+	p99, _ := d.quantileBound(0.99)
+	assert.Equal(t, 0.005, p99, "99 of the 100 new observations are within 5 ms")
+	_, ok = histogram{}.quantileBound(0.5)
+	assert.False(t, ok, "no observations, no quantile")
+}
+
+func TestRequestsString(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "12 = 10 list + get + write", requests{lists: 10, gets: 1, writes: 1}.String())
+	assert.Equal(t, "0", requests{}.String())
+	assert.True(t, strings.HasPrefix(requests{lists: 1}.String(), "1 = list"))
+}

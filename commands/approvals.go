@@ -1,0 +1,772 @@
+package commands
+
+// Approval requests. A change that policy allows only after approval is stored as a request and
+// posted with Approve and Deny buttons in the rule's approval channel; it is applied once enough
+// distinct eligible approvers have approved. The store settles every race: AddApproval's won flag
+// picks the one click that applies the change, and Transition's compare-and-set closes a request
+// exactly once, whichever replica gets there first.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/orgtoken/orgtoken-bot/astro"
+	"github.com/orgtoken/orgtoken-bot/policy"
+	"github.com/orgtoken/orgtoken-bot/reply"
+	"github.com/orgtoken/orgtoken-bot/store"
+)
+
+// Action IDs of the buttons on an approval message. Their Value is only the request ID: every
+// fact a click acts on is read again from the store.
+const (
+	ActionApprove = "orgtoken.request.approve"
+	ActionDeny    = "orgtoken.request.deny"
+)
+
+const (
+	maxReasonRunes = 500
+	// defaultExpiry applies when a rule leaves expires_after out (policy documents 24h).
+	defaultExpiry = 24 * time.Hour
+	// notifyTimeout bounds the Slack calls made after a decision is already stored, which run
+	// even if the click's own context has ended so the message never lags the store for long.
+	notifyTimeout = 15 * time.Second
+)
+
+// Requests stores approval requests; *store.Store satisfies it.
+type Requests interface {
+	CreateRequest(ctx context.Context, r store.Request) (store.Request, bool, error)
+	GetRequest(ctx context.Context, id string) (store.Request, error)
+	SetRequestMessage(ctx context.Context, id, channel, ts string) error
+	ListRequests(ctx context.Context, f store.RequestFilter) ([]store.Request, error)
+	ListExpiredPending(ctx context.Context, now time.Time) ([]store.Request, error)
+	AddApproval(ctx context.Context, id, userID string, at time.Time) (store.Request, bool, error)
+	Transition(ctx context.Context, id string, from, to store.State, upd store.TransitionUpdate) (store.Request, error)
+}
+
+// Messenger posts and edits the messages the service sends on its own initiative;
+// *bot.Messenger satisfies it.
+type Messenger interface {
+	Post(ctx context.Context, channelID string, r reply.Reply) (string, error)
+	PostThread(ctx context.Context, channelID, threadTS string, r reply.Reply) error
+	Update(ctx context.Context, channelID, ts string, r reply.Reply) error
+	PostEphemeral(ctx context.Context, channelID, userID string, r reply.Reply) error
+}
+
+// Approvers decides whether a user may approve a request right now. The bot's implementation
+// resolves Slack user groups live and fails closed: an error refuses the click.
+type Approvers interface {
+	CanApprove(ctx context.Context, userID string, a policy.Approval) (bool, error)
+}
+
+// GroupDirectory names the members of the policy's groups, so approval messages and explain can
+// say who may approve; *policy.Policy satisfies it.
+type GroupDirectory interface {
+	GroupMembers(name string) (users, slackGroups []string)
+}
+
+// requestIDPattern matches the IDs store.CreateRequest assigns: "r" + 12 base32 characters.
+var requestIDPattern = regexp.MustCompile(`^r[a-z2-7]{12}$`)
+
+// needsApproval answers a change that policy allows only after approval: it stores the request,
+// posts it for the approvers and tells the requester where it went. Without a store and a
+// messenger it only explains what is needed, and nothing is written.
+func (s *Service) needsApproval(ctx context.Context, req Request, c change, d policy.Decision) (reply.Reply, error) {
+	if s.requests == nil || s.messenger == nil {
+		return approvalsUnavailable(c, d), nil
+	}
+	ap := d.Approval
+	if ap.RequireReason && c.reason == "" {
+		e := usageErr(s.command(string(c.action)), "This change needs a reason: the rule that allows it asks requesters to say why.")
+		e.Hint = `Add --reason "why", e.g. --reason "incident 4711: deploys are blocked".`
+		return reply.Reply{}, e
+	}
+	if ap.Channel == "" {
+		return reply.Reply{}, errors.New("policy approval has no channel")
+	}
+	now := s.now()
+	expiresAfter := ap.ExpiresAfter
+	if expiresAfter <= 0 {
+		expiresAfter = defaultExpiry
+	}
+	r, created, err := s.requests.CreateRequest(ctx, store.Request{
+		RequesterID:     req.UserID,
+		ChannelID:       req.ChannelID,
+		TokenID:         c.token.ID,
+		TokenName:       c.token.Name,
+		WorkspaceID:     c.workspace,
+		WorkspaceName:   c.wsName,
+		CurrentRole:     c.from,
+		RequestedRole:   c.to,
+		Action:          string(c.action),
+		Reason:          c.reason,
+		Rule:            ruleLabel(d.Rule),
+		ApprovalsNeeded: max(ap.Count, 1),
+		ApproverGroups:  ap.Approvers,
+		ApprovalChannel: ap.Channel,
+		Elevation:       c.elevation,
+		CreatedAt:       now,
+		ExpiresAt:       now.Add(expiresAfter),
+	})
+	if err != nil {
+		return reply.Reply{}, fmt.Errorf("storing the approval request: %w", err)
+	}
+	if !created {
+		return s.duplicateRequest(r), nil
+	}
+
+	ts, err := s.messenger.Post(ctx, ap.Channel, s.requestMessage(r))
+	if err != nil {
+		ref := newRef()
+		s.log.ErrorContext(ctx, "approval message could not be posted", "ref", ref, "request", r.ID, "channel", ap.Channel, "err", err)
+		if _, terr := s.requests.Transition(context.WithoutCancel(ctx), r.ID, store.StatePending, store.StateFailed,
+			store.TransitionUpdate{Result: "the approval message could not be posted", At: s.now()}); terr != nil {
+			s.log.ErrorContext(ctx, "could not close an unposted request", "ref", ref, "request", r.ID, "err", terr)
+		}
+		return reply.Reply{}, &Error{Code: EUnavailable,
+			Message: fmt.Sprintf("Could not post the approval request in channel %s, so it was not opened.", ap.Channel),
+			Hint:    fmt.Sprintf("The bot may not be in that channel; ask an admin to invite it, then try again (ref %s).", ref)}
+	}
+	r.MessageTS = ts
+	if err := s.requests.SetRequestMessage(ctx, r.ID, ap.Channel, ts); err != nil {
+		// The request still works; only later edits of its message are lost.
+		s.log.ErrorContext(ctx, "could not record the approval message", "request", r.ID, "err", err)
+	}
+	s.recordRequest(ctx, "request.created", req.UserID, r, "")
+	s.log.InfoContext(ctx, "approval requested", "request", r.ID, "user", req.UserID, "token", r.TokenID,
+		"workspace", r.WorkspaceID, "from", r.CurrentRole, "to", r.RequestedRole, "channel", ap.Channel)
+
+	return reply.Reply{
+		Visibility: reply.Ephemeral, Tone: reply.Info,
+		Title: "Approval requested: " + r.ID,
+		Body: []reply.Line{
+			describeChange(c),
+			{reply.Text("Posted in "), reply.Channel(ap.Channel), reply.Textf(" for %s from %s.", pluralApprovals(r.ApprovalsNeeded), s.groupNames(r.ApproverGroups))},
+			{reply.Textf("It expires %s unless approved before then. You will be told in the request's thread.", formatWhen(r.ExpiresAt, now))},
+		},
+		Notes: []reply.Line{
+			{reply.Text("Nothing was changed yet. Withdraw it with "), reply.Literal(s.commandName + " cancel " + r.ID), reply.Text(".")},
+		},
+	}, nil
+}
+
+// approvalsUnavailable explains a change that needs approval when the bot has no request store.
+func approvalsUnavailable(c change, d policy.Decision) reply.Reply {
+	ap := d.Approval
+	who := "an approver"
+	if len(ap.Approvers) > 0 {
+		who = strings.Join(ap.Approvers, ", ")
+	}
+	count := max(ap.Count, 1)
+	line := reply.Line{reply.Textf("This change needs approval from %s (%d approver", who, count)}
+	if count != 1 {
+		line = append(line, reply.Text("s"))
+	}
+	line = append(line, reply.Text(")"))
+	if ap.Channel != "" {
+		line = append(line, reply.Text(" in "), reply.Channel(ap.Channel))
+	}
+	line = append(line, reply.Text("."))
+	return reply.Reply{
+		Visibility: reply.Ephemeral, Tone: reply.Warning,
+		Title: "Approval needed",
+		Body: []reply.Line{
+			describeChange(c),
+			line,
+			reply.Para("Approval requests are being enabled in the bot; until then, ask an approver to make this change."),
+		},
+		Notes: []reply.Line{reply.Para("Nothing was changed.")},
+	}
+}
+
+// duplicateRequest answers a request identical to one already pending.
+func (s *Service) duplicateRequest(r store.Request) reply.Reply {
+	where := reply.Line{reply.Text("It is waiting in "), reply.Channel(r.ApprovalChannel)}
+	if reply.ValidUserID(r.RequesterID) {
+		where = append(where, reply.Text(", asked by "), reply.Mention(r.RequesterID))
+	}
+	where = append(where, reply.Textf(", with %d of %d approvals so far.", len(r.Approvals), r.ApprovalsNeeded))
+	return reply.Reply{
+		Visibility: reply.Ephemeral, Tone: reply.Info,
+		Title: "This change is already waiting for approval: " + r.ID,
+		Body:  []reply.Line{describeChange(changeOf(r)), where},
+		Notes: []reply.Line{{reply.Text("Nothing new was requested. See "), reply.Literal(s.commandName + " requests"), reply.Text(".")}},
+	}
+}
+
+// approveClicked records one approval. The click that completes the quorum applies the change.
+func approveClicked(ctx context.Context, s *Service, act Action) (reply.Reply, error) {
+	r, err := s.clickedRequest(ctx, act)
+	if err != nil {
+		return reply.Reply{}, err
+	}
+	if err := s.checkApprover(ctx, act.UserID, r); err != nil {
+		return reply.Reply{}, err
+	}
+	if approvedBy(r, act.UserID) {
+		return reply.Reply{}, alreadyApproved(r)
+	}
+	// A request approved against a role the token no longer has would apply a change nobody
+	// reviewed, so it is closed instead.
+	if closed, now, err := s.closeIfStale(ctx, r, act.UserID); err != nil {
+		return reply.Reply{}, err
+	} else if closed {
+		return reply.Reply{}, staleError(r, now)
+	}
+
+	r, won, err := s.requests.AddApproval(ctx, r.ID, act.UserID, s.now())
+	var stateErr *store.StateError
+	switch {
+	case errors.Is(err, store.ErrDuplicateApproval):
+		return reply.Reply{}, alreadyApproved(r)
+	case errors.Is(err, store.ErrExpired):
+		return reply.Reply{}, s.expiredClick(ctx, act.Value)
+	case errors.As(err, &stateErr):
+		return reply.Reply{}, notPending(act.Value, store.State(stateErr.State))
+	case err != nil:
+		return reply.Reply{}, fmt.Errorf("recording approval of %s: %w", act.Value, err)
+	}
+	s.recordRequest(ctx, "request.approved", act.UserID, r, fmt.Sprintf("%d of %d", len(r.Approvals), r.ApprovalsNeeded))
+	if !won {
+		s.updateMessage(ctx, r)
+		return reply.Reply{
+			Visibility: reply.Ephemeral, Tone: reply.Success,
+			Title: fmt.Sprintf("Your approval of %s is recorded (%d of %d).", r.ID, len(r.Approvals), r.ApprovalsNeeded),
+			Body:  []reply.Line{describeChange(changeOf(r))},
+			Notes: []reply.Line{reply.Para("The change is applied when the last approval arrives.")},
+		}, nil
+	}
+	r = s.finishApproved(ctx, r)
+	return reply.Reply{
+		Visibility: reply.Ephemeral, Tone: toneOf(r.State),
+		Title: fmt.Sprintf("You gave the last approval of %s: %s.", r.ID, stateWords(r.State)),
+		Body:  []reply.Line{describeChange(changeOf(r)), reply.Para(upperFirst(r.Result) + ".")},
+	}, nil
+}
+
+// denyClicked ends a request: one denial by an eligible approver is enough.
+func denyClicked(ctx context.Context, s *Service, act Action) (reply.Reply, error) {
+	r, err := s.clickedRequest(ctx, act)
+	if err != nil {
+		return reply.Reply{}, err
+	}
+	if err := s.checkApprover(ctx, act.UserID, r); err != nil {
+		return reply.Reply{}, err
+	}
+	r, err = s.requests.Transition(ctx, r.ID, store.StatePending, store.StateDenied,
+		store.TransitionUpdate{DecidedBy: act.UserID, Result: "denied; nothing was changed", At: s.now()})
+	var stateErr *store.StateError
+	if errors.As(err, &stateErr) {
+		return reply.Reply{}, notPending(act.Value, store.State(stateErr.State))
+	}
+	if err != nil {
+		return reply.Reply{}, fmt.Errorf("denying %s: %w", act.Value, err)
+	}
+	s.recordRequest(ctx, "request.denied", act.UserID, r, "")
+	s.log.InfoContext(ctx, "approval request denied", "request", r.ID, "user", act.UserID)
+	s.closed(ctx, r)
+	return reply.Reply{
+		Visibility: reply.Ephemeral, Tone: reply.Info,
+		Title: "You denied " + r.ID + ".",
+		Body:  []reply.Line{describeChange(changeOf(r))},
+		Notes: []reply.Line{reply.Para("Nothing was changed. The requester is told in the request's thread.")},
+	}, nil
+}
+
+// clickedRequest loads the request a button names and checks that it is still open.
+func (s *Service) clickedRequest(ctx context.Context, act Action) (store.Request, error) {
+	if s.requests == nil {
+		return store.Request{}, &Error{Code: EInvalid, Message: "Approval requests are not enabled in this bot."}
+	}
+	id := strings.TrimSpace(act.Value)
+	if !requestIDPattern.MatchString(id) {
+		return store.Request{}, &Error{Code: EInvalid, Message: "This button does not name an approval request."}
+	}
+	r, err := s.requests.GetRequest(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Request{}, &Error{Code: ENotFound, Message: fmt.Sprintf("There is no approval request %s.", id)}
+	}
+	if err != nil {
+		return store.Request{}, fmt.Errorf("reading request %s: %w", id, err)
+	}
+	if r.State != store.StatePending {
+		return store.Request{}, notPending(id, r.State)
+	}
+	if !s.now().Before(r.ExpiresAt) {
+		return store.Request{}, s.expiredClick(ctx, id)
+	}
+	return r, nil
+}
+
+// expiredClick closes a request found expired at click time, ahead of the sweeper.
+func (s *Service) expiredClick(ctx context.Context, id string) error {
+	if r, err := s.requests.GetRequest(ctx, id); err == nil {
+		if err := s.expire(ctx, r, s.now()); err != nil {
+			s.log.WarnContext(ctx, "could not expire a request", "request", id, "err", err)
+		}
+	}
+	return &Error{Code: EConflict, Message: fmt.Sprintf("Request %s has expired.", id),
+		Hint: "The requester can ask again if the change is still needed."}
+}
+
+// checkApprover refuses anyone who may not decide on r right now. Group membership is resolved
+// at the click, so someone removed from an approver group can no longer approve.
+func (s *Service) checkApprover(ctx context.Context, userID string, r store.Request) error {
+	if userID == r.RequesterID {
+		return &Error{Code: EDenied, Message: fmt.Sprintf("You cannot approve or deny your own request %s.", r.ID),
+			Hint: "Another approver must decide. To withdraw it, use " + s.commandName + " cancel " + r.ID + "."}
+	}
+	if s.approvers == nil {
+		return &Error{Code: EDenied, Message: "The bot cannot check who may approve, so the click was refused."}
+	}
+	ok, err := s.approvers.CanApprove(ctx, userID, approvalOf(r))
+	if err != nil {
+		ref := newRef()
+		s.log.ErrorContext(ctx, "approver check failed", "ref", ref, "user", userID, "request", r.ID, "err", err)
+		return &Error{Code: EDenied, Message: "Could not check whether you may approve this, so the click was refused.",
+			Hint: "Try again; if it keeps happening give the bot's operator this reference: ref " + ref + "."}
+	}
+	if !ok {
+		return &Error{Code: EDenied, Message: fmt.Sprintf("You are not an approver for request %s.", r.ID),
+			Details: []reply.Line{{reply.Text("Approvers are the members of " + s.groupNames(r.ApproverGroups) + ".")}}}
+	}
+	return nil
+}
+
+// closeIfStale reads the token and, when its role in the workspace is no longer the one the
+// request was made against, moves the pending request to stale on actor's behalf. It writes
+// nothing to Astro. now is the role found.
+func (s *Service) closeIfStale(ctx context.Context, r store.Request, actor string) (closed bool, now string, err error) {
+	tok, err := s.tokens.GetToken(ctx, r.TokenID)
+	switch {
+	case astro.IsNotFound(err):
+		now = "(token deleted)"
+	case err != nil:
+		return false, "", astroFailure(err)
+	default:
+		now = astro.WorkspaceRoleOf(tok.Roles, r.WorkspaceID)
+		if now == r.CurrentRole {
+			return false, now, nil
+		}
+	}
+	result := fmt.Sprintf("the token's role changed from %s to %s after the request; nothing was changed", roleOrNone(r.CurrentRole), roleOrNone(now))
+	closedReq, err := s.requests.Transition(ctx, r.ID, store.StatePending, store.StateStale, store.TransitionUpdate{Result: result, At: s.now()})
+	var stateErr *store.StateError
+	if errors.As(err, &stateErr) {
+		return false, now, notPending(r.ID, store.State(stateErr.State))
+	}
+	if err != nil {
+		return false, now, fmt.Errorf("marking %s stale: %w", r.ID, err)
+	}
+	s.recordRequest(ctx, "request.stale", actor, closedReq, result)
+	s.log.InfoContext(ctx, "approval request stale", "request", r.ID, "expected", r.CurrentRole, "found", now)
+	s.closed(ctx, closedReq)
+	return true, now, nil
+}
+
+// finishApproved applies an approved request once and records the outcome. It runs under the
+// token's lock and re-reads the request there, so a second caller (a crash-recovery sweep, another
+// replica) finds it already settled and writes nothing.
+func (s *Service) finishApproved(ctx context.Context, r store.Request) store.Request {
+	unlock, err := s.locker.LockToken(ctx, r.TokenID)
+	if err != nil {
+		// Left approved: the sweeper retries it.
+		s.log.WarnContext(ctx, "could not lock the token to apply an approved request", "request", r.ID, "err", err)
+		s.updateMessage(ctx, r)
+		return r
+	}
+	defer unlock()
+	cur, err := s.requests.GetRequest(ctx, r.ID)
+	if err != nil {
+		s.log.WarnContext(ctx, "could not re-read an approved request", "request", r.ID, "err", err)
+		return r
+	}
+	if cur.State != store.StateApproved {
+		return cur
+	}
+	r = cur
+
+	tok, err := s.getToken(ctx, r.TokenID)
+	if err != nil {
+		return s.settle(ctx, r, store.StateFailed, "could not read the token: "+errorMessage(err)+"; nothing was changed")
+	}
+	now := astro.WorkspaceRoleOf(tok.Roles, r.WorkspaceID)
+	switch {
+	case now == r.RequestedRole:
+		return s.settle(ctx, r, store.StateApplied, "the token already had the requested role; nothing needed writing")
+	case now != r.CurrentRole:
+		return s.settle(ctx, r, store.StateStale, fmt.Sprintf("the token's role changed from %s to %s before the change could be applied; nothing was changed",
+			roleOrNone(r.CurrentRole), roleOrNone(now)))
+	}
+	c := changeOf(r)
+	c.token = tok
+	c.from = now
+	rep, err := s.apply(ctx, Request{UserID: r.RequesterID, ChannelID: r.ChannelID}, c)
+	switch {
+	case err != nil:
+		return s.settle(ctx, r, store.StateFailed, "Astro refused the change: "+errorMessage(err)+"; nothing was changed")
+	case rep.Tone == reply.Success: // apply answers Success only when Astro confirmed the new role
+		return s.settle(ctx, r, store.StateApplied, "applied")
+	default:
+		return s.settle(ctx, r, store.StateFailed, strings.TrimSuffix(rep.Title, ".")+"; check with "+s.commandName+" show "+r.TokenID)
+	}
+}
+
+// settle moves an approved request to its final state and tells everyone.
+func (s *Service) settle(ctx context.Context, r store.Request, to store.State, result string) store.Request {
+	out, err := s.requests.Transition(context.WithoutCancel(ctx), r.ID, store.StateApproved, to, store.TransitionUpdate{Result: result, At: s.now()})
+	if err != nil {
+		s.log.ErrorContext(ctx, "could not record the outcome of an approved request", "request", r.ID, "state", to, "result", result, "err", err)
+		r.State, r.Result = to, result
+		s.updateMessage(ctx, r)
+		return r
+	}
+	switch to {
+	case store.StateStale:
+		s.recordRequest(ctx, "request.stale", "", out, result)
+	case store.StateFailed:
+		s.recordRequest(ctx, "request.failed", "", out, result)
+	}
+	s.log.InfoContext(ctx, "approved request settled", "request", r.ID, "state", to, "result", result)
+	s.closed(ctx, out)
+	return out
+}
+
+// expire closes a pending request whose time ran out. Another replica having done it already is
+// not an error.
+func (s *Service) expire(ctx context.Context, r store.Request, now time.Time) error {
+	out, err := s.requests.Transition(ctx, r.ID, store.StatePending, store.StateExpired,
+		store.TransitionUpdate{Result: "expired before enough approvals; nothing was changed", At: now})
+	if errors.Is(err, store.ErrStateConflict) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("expiring %s: %w", r.ID, err)
+	}
+	s.recordRequest(ctx, "request.expired", "", out, "")
+	s.log.InfoContext(ctx, "approval request expired", "request", r.ID)
+	s.closed(ctx, out)
+	return nil
+}
+
+// closed updates a finished request's message and tells the requester in its thread.
+func (s *Service) closed(ctx context.Context, r store.Request) {
+	s.updateMessage(ctx, r)
+	if s.messenger == nil || r.MessageTS == "" || !reply.ValidUserID(r.RequesterID) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyTimeout)
+	defer cancel()
+	msg := reply.Reply{
+		Visibility: reply.InChannel, Tone: toneOf(r.State),
+		Body: []reply.Line{
+			concat(reply.Line{reply.Mention(r.RequesterID), reply.Textf(" your request %s %s: ", r.ID, stateWords(r.State))}, describeChange(changeOf(r))),
+		},
+	}
+	if r.Result != "" {
+		msg.Body = append(msg.Body, reply.Para(upperFirst(r.Result)+"."))
+	}
+	if err := s.messenger.PostThread(ctx, r.ApprovalChannel, r.MessageTS, msg); err != nil {
+		s.log.WarnContext(ctx, "could not tell the requester", "request", r.ID, "err", err)
+	}
+}
+
+// updateMessage redraws r's approval message from its stored state.
+func (s *Service) updateMessage(ctx context.Context, r store.Request) {
+	if s.messenger == nil || r.MessageTS == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyTimeout)
+	defer cancel()
+	if err := s.messenger.Update(ctx, r.ApprovalChannel, r.MessageTS, s.requestMessage(r)); err != nil {
+		s.log.WarnContext(ctx, "could not update the approval message", "request", r.ID, "err", err)
+	}
+}
+
+// requestMessage is the approval message for r in its current state. It shows buttons only while
+// the request is pending.
+func (s *Service) requestMessage(r store.Request) reply.Reply {
+	c := changeOf(r)
+	m := reply.Reply{Visibility: reply.InChannel, Tone: toneOf(r.State)}
+	asks := " asks to: "
+	if r.State == store.StatePending {
+		m.Title = fmt.Sprintf("Approval needed (%d of %d): %s", len(r.Approvals), r.ApprovalsNeeded, actionTitle(r))
+	} else {
+		asks = " asked to: "
+		m.Title = fmt.Sprintf("%s: %s", upperFirst(stateWords(r.State)), actionTitle(r))
+	}
+	m.Body = append(m.Body, concat(reply.Line{reply.Mention(r.RequesterID), reply.Text(asks)}, describeChange(c)))
+	if r.Reason != "" {
+		m.Body = append(m.Body, reply.Line{reply.Strong("Reason: "), reply.Text(r.Reason)})
+	}
+	if r.Elevation > 0 {
+		m.Body = append(m.Body, reply.Line{reply.Strong("Time-boxed: "), reply.Textf("for %s once applied; then the bot puts the previous role back.", shortDuration(r.Elevation))})
+	}
+	m.Body = append(m.Body, reply.Line{reply.Text("Same as: "), reply.Literal(cliCommand(r))})
+	m.Body = append(m.Body, s.approversLine(r))
+
+	switch r.State {
+	case store.StatePending:
+		m.Body = append(m.Body, reply.Line{reply.Textf("Expires %s.", r.ExpiresAt.UTC().Format(whenLayout))})
+		m.Buttons = []reply.Button{
+			{Label: "Approve", ActionID: ActionApprove, Value: r.ID, Style: reply.Primary},
+			{Label: "Deny", ActionID: ActionDeny, Value: r.ID, Style: reply.Danger},
+		}
+	case store.StateDenied, store.StateCancelled:
+		line := reply.Line{reply.Text(upperFirst(stateWords(r.State)))}
+		if reply.ValidUserID(r.DecidedBy) {
+			line = append(line, reply.Text(" by "), reply.Mention(r.DecidedBy))
+		}
+		m.Body = append(m.Body, append(line, reply.Textf(" at %s.", r.DecidedAt.UTC().Format(whenLayout))))
+	default:
+		if r.Result != "" {
+			m.Body = append(m.Body, reply.Line{reply.Strong("Result: "), reply.Textf("%s (%s).", r.Result, r.DecidedAt.UTC().Format(whenLayout))})
+		}
+	}
+	m.Notes = []reply.Line{{reply.Textf("Request %s", r.ID)}}
+	if r.Rule != "" {
+		m.Notes[0] = append(m.Notes[0], reply.Text(", policy "+r.Rule))
+	}
+	m.Notes[0] = append(m.Notes[0], reply.Textf(", requested %s.", r.CreatedAt.UTC().Format(whenLayout)))
+	return m
+}
+
+// approversLine says who may approve and who already did.
+func (s *Service) approversLine(r store.Request) reply.Line {
+	l := reply.Line{reply.Strong("Approvers: "), reply.Textf("%s from ", pluralApprovals(r.ApprovalsNeeded))}
+	l = append(l, s.groupSpans(r.ApproverGroups)...)
+	l = append(l, reply.Text(", never the requester."))
+	if len(r.Approvals) > 0 {
+		l = append(l, reply.Text(" Approved by "))
+		for i, a := range r.Approvals {
+			if i > 0 {
+				l = append(l, reply.Text(", "))
+			}
+			l = append(l, userSpan(a.UserID), reply.Textf(" (%s)", a.At.UTC().Format("15:04 MST")))
+		}
+		l = append(l, reply.Text("."))
+	}
+	return l
+}
+
+// groupSpans lists approver groups with their members when the directory knows them.
+func (s *Service) groupSpans(groups []string) []reply.Span {
+	const maxMembers = 10
+	var out []reply.Span
+	for i, g := range groups {
+		if i > 0 {
+			out = append(out, reply.Text("; "))
+		}
+		out = append(out, reply.Literal(g))
+		if s.groups == nil {
+			continue
+		}
+		users, slackGroups := s.groups.GroupMembers(g)
+		var members []reply.Span
+		for _, u := range users {
+			members = append(members, userSpan(u))
+		}
+		for _, sg := range slackGroups {
+			members = append(members, reply.Text("user group "+sg))
+		}
+		if len(members) == 0 {
+			continue
+		}
+		out = append(out, reply.Text(" ("))
+		for j, m := range members[:min(len(members), maxMembers)] {
+			if j > 0 {
+				out = append(out, reply.Text(", "))
+			}
+			out = append(out, m)
+		}
+		if len(members) > maxMembers {
+			out = append(out, reply.Textf(" and %d more", len(members)-maxMembers))
+		}
+		out = append(out, reply.Text(")"))
+	}
+	if len(groups) == 0 {
+		out = append(out, reply.Text("nobody (the rule names no approver groups)"))
+	}
+	return out
+}
+
+func (s *Service) groupNames(groups []string) string {
+	if len(groups) == 0 {
+		return "no group"
+	}
+	return "group " + strings.Join(groups, ", ")
+}
+
+// userSpan mentions a valid user ID and shows anything else as plain text.
+func userSpan(id string) reply.Span {
+	if reply.ValidUserID(id) {
+		return reply.Mention(id)
+	}
+	return reply.Text(id)
+}
+
+// cliCommand is the astro CLI command that makes the same change, for approvers who want to
+// check exactly what will be done.
+func cliCommand(r store.Request) string {
+	base := "astro workspace token organization-token " + r.Action + " " + r.TokenID
+	if r.Action == string(policy.ActionRemove) {
+		return base + " --workspace-id " + r.WorkspaceID
+	}
+	return base + " --role " + r.RequestedRole + " --workspace-id " + r.WorkspaceID
+}
+
+func actionTitle(r store.Request) string {
+	name := reply.Truncate(r.TokenName, 60)
+	switch r.Action {
+	case string(policy.ActionAdd):
+		return fmt.Sprintf("add %s as %s", name, r.RequestedRole)
+	case string(policy.ActionRemove):
+		return fmt.Sprintf("remove %s", name)
+	}
+	return fmt.Sprintf("%s to %s", name, r.RequestedRole)
+}
+
+// changeOf rebuilds the change a stored request describes. The token carries only what the
+// request recorded; apply needs a fresh read in its place.
+func changeOf(r store.Request) change {
+	return change{
+		action:    policy.Action(r.Action),
+		token:     &astro.Token{ID: r.TokenID, Name: r.TokenName, Type: astro.ScopeOrganization},
+		workspace: r.WorkspaceID,
+		from:      r.CurrentRole,
+		to:        r.RequestedRole,
+		reason:    r.Reason,
+		requestID: r.ID,
+		wsName:    r.WorkspaceName,
+		elevation: r.Elevation,
+	}
+}
+
+// approvalOf is the policy.Approval a stored request was made under; Requester is kept so the
+// requester can never approve.
+func approvalOf(r store.Request) policy.Approval {
+	return policy.Approval{
+		Approvers:     r.ApproverGroups,
+		Count:         r.ApprovalsNeeded,
+		Channel:       r.ApprovalChannel,
+		ExpiresAfter:  r.ExpiresAt.Sub(r.CreatedAt),
+		RequireReason: r.Reason != "",
+		Requester:     r.RequesterID,
+	}
+}
+
+func approvedBy(r store.Request, userID string) bool {
+	for _, a := range r.Approvals {
+		if a.UserID == userID {
+			return true
+		}
+	}
+	return false
+}
+
+func alreadyApproved(r store.Request) *Error {
+	return &Error{Code: EConflict, Message: fmt.Sprintf("You already approved %s.", r.ID),
+		Hint: fmt.Sprintf("It needs %s from different people.", pluralApprovals(r.ApprovalsNeeded))}
+}
+
+func notPending(id string, st store.State) *Error {
+	return &Error{Code: EConflict, Message: fmt.Sprintf("Request %s is no longer open: it was %s.", id, stateWords(st))}
+}
+
+func staleError(r store.Request, now string) *Error {
+	return &Error{Code: EConflict,
+		Message: fmt.Sprintf("Request %s is out of date, so it was closed.", r.ID),
+		Details: []reply.Line{{reply.Textf("It was made when the token had %s in the workspace; it now has %s. Nothing was changed.", roleOrNone(r.CurrentRole), roleOrNone(now))}},
+		Hint:    "The requester can ask again for the change against the token's current role."}
+}
+
+// stateWords says what happened to a request, to follow "it was" or "your request r… ".
+func stateWords(st store.State) string {
+	switch st {
+	case store.StatePending:
+		return "still waiting for approval"
+	case store.StateApproved:
+		return "approved and is being applied"
+	case store.StateApplied:
+		return "approved and applied"
+	case store.StateFailed:
+		return "failed"
+	case store.StateDenied:
+		return "denied"
+	case store.StateExpired:
+		return "expired"
+	case store.StateCancelled:
+		return "cancelled"
+	case store.StateStale:
+		return "closed as stale"
+	}
+	return string(st)
+}
+
+func toneOf(st store.State) reply.Tone {
+	switch st {
+	case store.StateApplied:
+		return reply.Success
+	case store.StatePending, store.StateApproved, store.StateStale:
+		return reply.Warning
+	case store.StateFailed, store.StateDenied:
+		return reply.Failure
+	}
+	return reply.Info
+}
+
+func ruleLabel(ref policy.RuleRef) string {
+	switch {
+	case ref.Index == 0:
+		return ""
+	case ref.Name != "":
+		return fmt.Sprintf("rule %d (%s)", ref.Index, ref.Name)
+	}
+	return fmt.Sprintf("rule %d", ref.Index)
+}
+
+func pluralApprovals(n int) string {
+	if n == 1 {
+		return "1 approval"
+	}
+	return fmt.Sprintf("%d approvals", n)
+}
+
+func roleOrNone(role string) string {
+	if role == "" {
+		return "no role"
+	}
+	return role
+}
+
+// errorMessage is the user-facing text of err: an *Error's message, or a generic sentence for
+// anything else (which may hold details not meant for Slack).
+func errorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return strings.TrimSuffix(e.Message, ".")
+	}
+	return "an unexpected error"
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+const whenLayout = "2006-01-02 15:04 MST"
+
+// formatWhen says when t is, absolutely and relative to now: "2025-11-06 12:00 UTC (in 24h)".
+func formatWhen(t, now time.Time) string {
+	d := t.Sub(now).Round(time.Minute)
+	rel := shortDuration(d)
+	if d < time.Minute {
+		rel = "under a minute"
+	}
+	return fmt.Sprintf("at %s (in %s)", t.UTC().Format(whenLayout), rel)
+}

@@ -1,0 +1,684 @@
+package commands_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orgtoken/orgtoken-bot/astro"
+	"github.com/orgtoken/orgtoken-bot/commands"
+	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
+	"github.com/orgtoken/orgtoken-bot/policy"
+	"github.com/orgtoken/orgtoken-bot/reply"
+	"github.com/orgtoken/orgtoken-bot/store"
+)
+
+const (
+	bob         = "U0BOB0001"
+	carol       = "U0CAROL01"
+	dave        = "U0DAVE001" // approver through the S0SEC user group
+	mallory     = "U0MALLORY"
+	admin       = "U0ADMIN01"
+	approveChan = "C0APPROVE"
+	secGroup    = "S0SEC"
+)
+
+// approvalPolicy: admins change anything directly; owner needs two approvals and a reason;
+// every other change needs one approval.
+const approvalPolicy = `
+groups:
+  approvers: [U0BOB0001, U0CAROL01, S0SEC]
+  admins: [U0ADMIN01]
+rules:
+  - name: read
+    actions: [list, show]
+    who: everyone
+  - name: admins-direct
+    actions: [add, update, remove]
+    who: [admins]
+  - name: owner-needs-two
+    actions: [add, update]
+    roles: [WORKSPACE_OWNER]
+    who: everyone
+    approval: { approvers: [approvers], count: 2, channel: C0APPROVE, expires_after: 1h, require_reason: true }
+  - name: others-need-one
+    actions: [add, update, remove]
+    who: everyone
+    approval: { approvers: [approvers], channel: C0APPROVE, expires_after: 1h }
+`
+
+// policyAuth decides with a real policy; groups maps users to their Slack user groups. err, when
+// set, makes every approver check fail (a Slack outage).
+type policyAuth struct {
+	p      *policy.Policy
+	groups map[string][]string
+	err    atomic.Pointer[error]
+}
+
+func (a *policyAuth) Decide(_ context.Context, in policy.Input) (policy.Decision, error) {
+	in.UserGroups = a.groups[in.UserID]
+	return a.p.Decide(in), nil
+}
+
+func (a *policyAuth) CanApprove(_ context.Context, userID string, ap policy.Approval) (bool, error) {
+	if e := a.err.Load(); e != nil {
+		return false, *e
+	}
+	return a.p.CanApprove(userID, a.groups[userID], ap), nil
+}
+
+// fakeMessenger records what the service posts, as Slack would show it.
+type fakeMessenger struct {
+	mu       sync.Mutex
+	n        int
+	posts    map[string]postedMsg // by ts
+	threads  []postedMsg
+	failPost bool
+}
+
+type postedMsg struct {
+	channel, ts string
+	r           reply.Reply
+	edits       int
+}
+
+func (m *fakeMessenger) Post(_ context.Context, channel string, r reply.Reply) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.failPost {
+		return "", errors.New("not_in_channel")
+	}
+	m.n++
+	ts := fmt.Sprintf("1700000000.%06d", m.n)
+	if m.posts == nil {
+		m.posts = map[string]postedMsg{}
+	}
+	m.posts[ts] = postedMsg{channel: channel, ts: ts, r: r}
+	return ts, nil
+}
+
+func (m *fakeMessenger) PostThread(_ context.Context, channel, ts string, r reply.Reply) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.threads = append(m.threads, postedMsg{channel: channel, ts: ts, r: r})
+	return nil
+}
+
+func (m *fakeMessenger) Update(_ context.Context, channel, ts string, r reply.Reply) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.posts[ts]
+	if !ok || p.channel != channel {
+		return errors.New("message_not_found")
+	}
+	p.r, p.edits = r, p.edits+1
+	m.posts[ts] = p
+	return nil
+}
+
+func (m *fakeMessenger) PostEphemeral(context.Context, string, string, reply.Reply) error { return nil }
+
+// only returns the one message posted so far.
+func (m *fakeMessenger) only(t *testing.T) postedMsg {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	require.Len(t, m.posts, 1)
+	for _, p := range m.posts {
+		return p
+	}
+	return postedMsg{}
+}
+
+func (m *fakeMessenger) threadTexts() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, p := range m.threads {
+		out = append(out, text(p.r))
+	}
+	return out
+}
+
+type approvalEnv struct {
+	emu   *astroemu.Server
+	svc   *commands.Service
+	st    *store.Store
+	msgs  *fakeMessenger
+	auth  *policyAuth
+	clock *atomic.Int64 // Unix nanoseconds
+	logs  *syncBuffer
+}
+
+func newApprovalEnv(t *testing.T) *approvalEnv {
+	t.Helper()
+	emu := astroemu.New(astroemu.Options{Now: func() time.Time { return testNow }})
+	t.Cleanup(emu.Close)
+	emu.SeedSample()
+	p, err := policy.Parse([]byte(approvalPolicy), "test.yaml")
+	require.NoError(t, err)
+	e := &approvalEnv{emu: emu, msgs: &fakeMessenger{}, clock: &atomic.Int64{}, logs: &syncBuffer{},
+		auth: &policyAuth{p: p, groups: map[string][]string{dave: {secGroup}}}}
+	e.clock.Store(testNow.UnixNano())
+	now := func() time.Time { return time.Unix(0, e.clock.Load()).UTC() }
+	st, err := store.Open(t.Context(), "sqlite://"+filepath.Join(t.TempDir(), "s.db"), store.WithClock(now))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	e.st = st
+	e.svc = e.newService(t, now)
+	return e
+}
+
+// newService builds a Service over the env's store, Astro and Slack, like a bot replica.
+func (e *approvalEnv) newService(t *testing.T, now func() time.Time) *commands.Service {
+	t.Helper()
+	svc, err := commands.New(commands.Config{
+		Tokens:     astro.New(e.emu.OrganizationID(), e.emu.APIToken(), astro.WithBaseURL(e.emu.URL()), astro.WithRetryPolicy(astro.RetryPolicy{MaxAttempts: 1})),
+		Authorizer: e.auth, Approvers: e.auth, Groups: e.auth.p,
+		Requests: e.st, Messenger: e.msgs, Audit: e.st, Locker: e.st,
+		Clock: now, DefaultWorkspace: wsData, Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
+	})
+	require.NoError(t, err)
+	return svc
+}
+
+func (e *approvalEnv) advance(d time.Duration) { e.clock.Add(int64(d)) }
+
+func (e *approvalEnv) runAs(t *testing.T, user, text string) reply.Reply {
+	t.Helper()
+	r := e.svc.Run(t.Context(), commands.Request{UserID: user, ChannelID: opsChan, Text: text})
+	checkRenders(t, r)
+	return r
+}
+
+func (e *approvalEnv) click(t *testing.T, user, actionID, requestID string) reply.Reply {
+	t.Helper()
+	r := e.svc.Act(t.Context(), commands.Action{UserID: user, ChannelID: approveChan, ActionID: actionID, Value: requestID})
+	checkRenders(t, r)
+	return r
+}
+
+// request asks for a change and returns the new request's ID.
+func (e *approvalEnv) request(t *testing.T, user, text string) string {
+	t.Helper()
+	r := e.runAs(t, user, text)
+	require.True(t, strings.HasPrefix(r.Title, "Approval requested: "), "got %q", plainText(r))
+	return strings.TrimPrefix(r.Title, "Approval requested: ")
+}
+
+func (e *approvalEnv) state(t *testing.T, id string) store.Request {
+	t.Helper()
+	r, err := e.st.GetRequest(t.Context(), id)
+	require.NoError(t, err)
+	return r
+}
+
+func (e *approvalEnv) roleIn(t *testing.T, tokenID, ws string) string {
+	t.Helper()
+	tok, ok := e.emu.Token(tokenID)
+	require.True(t, ok)
+	for _, r := range tok.Roles {
+		if r.EntityType == astroemu.EntityWorkspace && r.EntityID == ws {
+			return r.Role
+		}
+	}
+	return ""
+}
+
+func (e *approvalEnv) auditActions(t *testing.T, requestID string) []string {
+	t.Helper()
+	entries, err := e.st.ListAudit(t.Context(), store.AuditFilter{RequestID: requestID})
+	require.NoError(t, err)
+	var out []string
+	for _, a := range entries {
+		out = append(out, a.Action)
+	}
+	return out
+}
+
+func plainText(r reply.Reply) string { return text(r) }
+
+const (
+	ownerReq = "update " + astroemu.SampleTokenCIDeployer + " --role owner --reason \"incident 4711\""
+	oneReq   = "update " + astroemu.SampleTokenCIDeployer + " --role operator"
+)
+
+func TestApprovalRequestIsPostedWithEverythingApproversNeed(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	before := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
+
+	r := e.runAs(t, alice, ownerReq)
+	id := strings.TrimPrefix(r.Title, "Approval requested: ")
+	assert.Equal(t, reply.Ephemeral, r.Visibility, "the requester's answer is for them only")
+	assert.Contains(t, text(r), "#"+approveChan, "says where the request went")
+	assert.Contains(t, text(r), "2 approvals")
+	assert.Contains(t, text(r), "cancel "+id)
+
+	msg := e.msgs.only(t)
+	assert.Equal(t, approveChan, msg.channel)
+	body := text(msg.r)
+	for _, want := range []string{
+		"@" + alice + " asks to: Change airflow-ci-deployer (`" + astroemu.SampleTokenCIDeployer + "`) from `WORKSPACE_AUTHOR` to `WORKSPACE_OWNER` in workspace `" + wsData + "`",
+		"Reason: incident 4711",
+		"`astro workspace token organization-token update " + astroemu.SampleTokenCIDeployer + " --role WORKSPACE_OWNER --workspace-id " + wsData + "`",
+		"2 approvals from `approvers` (@" + bob + ", @" + carol + ", user group " + secGroup + "), never the requester",
+		"Expires 2025-11-05 13:00 UTC",
+		"Request " + id + ", policy rule 3 (owner-needs-two)",
+	} {
+		assert.Contains(t, body, want)
+	}
+	require.Len(t, msg.r.Buttons, 2)
+	for _, b := range msg.r.Buttons {
+		assert.Equal(t, id, b.Value, "buttons carry only the request ID")
+	}
+
+	saved := e.state(t, id)
+	assert.Equal(t, store.StatePending, saved.State)
+	assert.Equal(t, msg.ts, saved.MessageTS)
+	assert.Equal(t, "incident 4711", saved.Reason)
+	assert.Equal(t, before, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "nothing is written before approval")
+	assert.Equal(t, []string{"request.created"}, e.auditActions(t, id))
+}
+
+func TestApprovalRequestRefusals(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		text   string
+		setup  func(e *approvalEnv)
+		want   []string
+		posted int
+	}{
+		{name: "ReasonRequiredByRule", text: "update " + astroemu.SampleTokenCIDeployer + " --role owner",
+			want: []string{"This change needs a reason", "Usage: `/orgtoken update", `--reason "why"`}},
+		{name: "EmptyReasonIsAParseError", text: oneReq + ` --reason "  "`,
+			want: []string{"Invalid value for --reason: the reason is empty."}},
+		{name: "PostFailureClosesTheRequest", text: oneReq, setup: func(e *approvalEnv) { e.msgs.failPost = true },
+			want: []string{"Could not post the approval request in channel " + approveChan, "Nothing was changed."}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newApprovalEnv(t)
+			if tt.setup != nil {
+				tt.setup(e)
+			}
+			r := e.runAs(t, alice, tt.text)
+			assert.Equal(t, reply.Failure, r.Tone)
+			for _, w := range tt.want {
+				assert.Contains(t, text(r), w)
+			}
+			pending, err := e.st.ListRequests(t.Context(), store.RequestFilter{States: []store.State{store.StatePending}})
+			require.NoError(t, err)
+			assert.Empty(t, pending, "no request is left open")
+		})
+	}
+}
+
+func TestIdenticalPendingRequestIsNotCreatedTwice(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, oneReq)
+	r := e.runAs(t, mallory, oneReq)
+	assert.Equal(t, "This change is already waiting for approval: "+id, r.Title)
+	assert.Contains(t, text(r), "asked by @"+alice)
+	assert.Len(t, e.msgs.posts, 1, "no second approval message")
+}
+
+func TestTwoApprovalsApplyTheChangeOnce(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, ownerReq)
+	writes := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
+
+	first := e.click(t, bob, commands.ActionApprove, id)
+	assert.Equal(t, "Your approval of "+id+" is recorded (1 of 2).", first.Title)
+	assert.Equal(t, reply.Ephemeral, first.Visibility)
+	msg := e.msgs.only(t)
+	assert.Contains(t, text(msg.r), "Approval needed (1 of 2)")
+	assert.Contains(t, text(msg.r), "Approved by @"+bob)
+	assert.Len(t, msg.r.Buttons, 2, "still open")
+	assert.Equal(t, "WORKSPACE_AUTHOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData), "one approval is not enough")
+
+	last := e.click(t, dave, commands.ActionApprove, id) // approver through a user group
+	assert.Contains(t, last.Title, "approved and applied")
+	assert.Equal(t, "WORKSPACE_OWNER", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+	assert.Equal(t, writes+1, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "exactly one write")
+
+	msg = e.msgs.only(t)
+	assert.Empty(t, msg.r.Buttons, "a decided request has no buttons")
+	assert.Contains(t, text(msg.r), "Approved and applied")
+	assert.Contains(t, text(msg.r), "Approved by @"+bob+" (12:00 UTC), @"+dave)
+	assert.Contains(t, text(msg.r), "Result: applied")
+	require.Len(t, e.msgs.threadTexts(), 1)
+	assert.Contains(t, e.msgs.threadTexts()[0], "@"+alice+" your request "+id+" approved and applied")
+
+	got := e.state(t, id)
+	assert.Equal(t, store.StateApplied, got.State)
+	assert.Equal(t, []string{"request.created", "request.approved", "request.approved", "role.changed"}, e.auditActions(t, id))
+	entries, err := e.st.ListAudit(t.Context(), store.AuditFilter{RequestID: id})
+	require.NoError(t, err)
+	changed := entries[3]
+	assert.Equal(t, "WORKSPACE_AUTHOR", changed.Before)
+	assert.Equal(t, "WORKSPACE_OWNER", changed.After)
+	assert.Equal(t, alice, changed.ActorID)
+	assert.Contains(t, changed.Detail, "incident 4711")
+	n, err := e.st.VerifyAudit(t.Context())
+	require.NoError(t, err)
+	assert.EqualValues(t, 4, n)
+}
+
+func TestClickRefusals(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		user   string
+		action string
+		value  string // "" means the request's ID
+		setup  func(t *testing.T, e *approvalEnv, id string)
+		want   string
+		state  store.State
+	}{
+		{name: "RequesterCannotApprove", user: alice, action: commands.ActionApprove,
+			want: "You cannot approve or deny your own request", state: store.StatePending},
+		{name: "RequesterCannotDeny", user: alice, action: commands.ActionDeny,
+			want: "You cannot approve or deny your own request", state: store.StatePending},
+		{name: "NonApproverRefused", user: mallory, action: commands.ActionApprove,
+			want: "You are not an approver for request", state: store.StatePending},
+		{name: "NonApproverCannotDeny", user: mallory, action: commands.ActionDeny,
+			want: "You are not an approver for request", state: store.StatePending},
+		{name: "GroupLookupFailureFailsClosed", user: dave, action: commands.ActionApprove,
+			setup: func(_ *testing.T, e *approvalEnv, _ string) {
+				err := errors.New("slack: ratelimited")
+				e.auth.err.Store(&err)
+			},
+			want: "Could not check whether you may approve this, so the click was refused.", state: store.StatePending},
+		{name: "SecondApprovalBySamePersonRefused", user: bob, action: commands.ActionApprove,
+			setup: func(t *testing.T, e *approvalEnv, id string) { e.click(t, bob, commands.ActionApprove, id) },
+			want:  "You already approved", state: store.StatePending},
+		{name: "ForgedValueRefused", user: bob, action: commands.ActionApprove, value: "r123; drop table",
+			want: "This button does not name an approval request.", state: store.StatePending},
+		{name: "UnknownRequestRefused", user: bob, action: commands.ActionApprove, value: "raaaaaaaaaaaa",
+			want: "There is no approval request raaaaaaaaaaaa.", state: store.StatePending},
+		{name: "ExpiredRequestIsClosedAtClick", user: bob, action: commands.ActionApprove,
+			setup: func(_ *testing.T, e *approvalEnv, _ string) { e.advance(time.Hour) },
+			want:  "has expired", state: store.StateExpired},
+		{name: "DeniedRequestCannotBeApproved", user: carol, action: commands.ActionApprove,
+			setup: func(t *testing.T, e *approvalEnv, id string) { e.click(t, bob, commands.ActionDeny, id) },
+			want:  "is no longer open: it was denied", state: store.StateDenied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newApprovalEnv(t)
+			id := e.request(t, alice, ownerReq)
+			if tt.setup != nil {
+				tt.setup(t, e, id)
+			}
+			value := tt.value
+			if value == "" {
+				value = id
+			}
+			writes := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
+			r := e.click(t, tt.user, tt.action, value)
+			assert.Equal(t, reply.Ephemeral, r.Visibility, "refusals are shown to the clicker only")
+			assert.Equal(t, reply.Failure, r.Tone)
+			assert.Contains(t, text(r), tt.want)
+			assert.Equal(t, tt.state, e.state(t, id).State)
+			assert.Equal(t, writes, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "a refusal writes nothing")
+			assert.Equal(t, "WORKSPACE_AUTHOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+		})
+	}
+}
+
+func TestDenyEndsTheRequest(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, ownerReq)
+	e.click(t, bob, commands.ActionApprove, id)
+
+	r := e.click(t, carol, commands.ActionDeny, id)
+	assert.Equal(t, "You denied "+id+".", r.Title)
+	got := e.state(t, id)
+	assert.Equal(t, store.StateDenied, got.State)
+	assert.Equal(t, carol, got.DecidedBy)
+	msg := e.msgs.only(t)
+	assert.Empty(t, msg.r.Buttons)
+	assert.Contains(t, text(msg.r), "Denied by @"+carol)
+	assert.Contains(t, e.msgs.threadTexts()[0], "your request "+id+" denied")
+	assert.Equal(t, "WORKSPACE_AUTHOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+	assert.Equal(t, []string{"request.created", "request.approved", "request.denied"}, e.auditActions(t, id))
+}
+
+func TestOutsideChangeMakesTheRequestStale(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, oneReq)
+	require.NoError(t, e.emu.SetRoles(astroemu.SampleTokenCIDeployer, []astroemu.Role{
+		{EntityType: astroemu.EntityOrganization, EntityID: e.emu.OrganizationID(), Role: "ORGANIZATION_MEMBER"},
+		wsRole(wsData, "WORKSPACE_MEMBER"),
+	}))
+	writes := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
+
+	r := e.click(t, bob, commands.ActionApprove, id)
+	assert.Contains(t, r.Title, "is out of date, so it was closed")
+	assert.Contains(t, text(r), "it now has WORKSPACE_MEMBER")
+	assert.Equal(t, store.StateStale, e.state(t, id).State)
+	assert.Equal(t, writes, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "nothing written")
+	assert.Equal(t, "WORKSPACE_MEMBER", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+	msg := e.msgs.only(t)
+	assert.Empty(t, msg.r.Buttons)
+	assert.Contains(t, text(msg.r), "Closed as stale")
+	assert.Equal(t, []string{"request.created", "request.stale"}, e.auditActions(t, id))
+}
+
+func TestApplyFailureMarksTheRequestFailed(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, oneReq)
+	e.emu.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{Status: 403})
+
+	r := e.click(t, bob, commands.ActionApprove, id)
+	assert.Contains(t, r.Title, "failed")
+	got := e.state(t, id)
+	assert.Equal(t, store.StateFailed, got.State)
+	assert.Contains(t, got.Result, "Astro refused the change")
+	assert.Equal(t, "WORKSPACE_AUTHOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData), "nothing half-applied")
+	msg := e.msgs.only(t)
+	assert.Empty(t, msg.r.Buttons)
+	assert.Contains(t, text(msg.r), "Failed")
+	assert.Contains(t, text(msg.r), "Result: Astro refused the change")
+	assert.Equal(t, []string{"request.created", "request.approved", "request.failed"}, e.auditActions(t, id))
+}
+
+func TestConcurrentClicksApplyExactlyOnce(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, ownerReq)
+	writes := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
+	// Two replicas sharing the store, each hit by a burst of clicks from both approvers.
+	replicas := []*commands.Service{e.svc, e.newService(t, func() time.Time { return time.Unix(0, e.clock.Load()).UTC() })}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user := []string{bob, carol}[i%2]
+			replicas[i%len(replicas)].Act(context.Background(), commands.Action{UserID: user, ActionID: commands.ActionApprove, Value: id})
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, writes+1, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "exactly one write")
+	assert.Equal(t, store.StateApplied, e.state(t, id).State)
+	assert.Equal(t, []string{"request.created", "request.approved", "request.approved", "role.changed"}, e.auditActions(t, id))
+}
+
+func TestCancel(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		user  string
+		arg   string // "" means the request's ID
+		want  string
+		state store.State
+	}{
+		{name: "RequesterCancels", user: alice, want: "is cancelled", state: store.StateCancelled},
+		{name: "OthersCannotCancel", user: bob, want: "Only the person who asked", state: store.StatePending},
+		{name: "UnknownID", user: alice, arg: "raaaaaaaaaaaa", want: "There is no approval request raaaaaaaaaaaa.", state: store.StatePending},
+		{name: "MalformedID", user: alice, arg: "12", want: `"12" is not a request ID.`, state: store.StatePending},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newApprovalEnv(t)
+			id := e.request(t, alice, oneReq)
+			arg := tt.arg
+			if arg == "" {
+				arg = id
+			}
+			r := e.runAs(t, tt.user, "cancel "+arg)
+			assert.Contains(t, text(r), tt.want)
+			assert.Equal(t, tt.state, e.state(t, id).State)
+			if tt.state == store.StateCancelled {
+				msg := e.msgs.only(t)
+				assert.Empty(t, msg.r.Buttons)
+				assert.Contains(t, text(msg.r), "Cancelled by @"+alice)
+				assert.Equal(t, []string{"request.created", "request.cancelled"}, e.auditActions(t, id))
+			}
+		})
+	}
+}
+
+func TestRequestsListsOwnAndApprovable(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	mine := e.request(t, alice, oneReq)
+	theirs := e.request(t, mallory, "add "+astroemu.SampleTokenDBTSync+" --role member")
+
+	tests := []struct {
+		name      string
+		user      string
+		want, not []string
+	}{
+		{name: "RequesterSeesOwnOnly", user: alice, want: []string{mine}, not: []string{theirs}},
+		{name: "ApproverSeesAll", user: bob, want: []string{mine, theirs}},
+		{name: "ApproverThroughGroupSeesAll", user: dave, want: []string{mine, theirs}},
+		{name: "OutsiderSeesNone", user: "U0NOBODY1", want: []string{"No pending requests"}, not: []string{mine, theirs}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.runAs(t, tt.user, "requests")
+			for _, w := range tt.want {
+				assert.Contains(t, text(r), w)
+			}
+			for _, n := range tt.not {
+				assert.NotContains(t, text(r), n)
+			}
+		})
+	}
+}
+
+func TestSweepExpiresAndRecovers(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, oneReq)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), testNow.Add(30*time.Minute)))
+	assert.Equal(t, store.StatePending, e.state(t, id).State, "not yet expired")
+
+	e.advance(time.Hour)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), testNow.Add(time.Hour)))
+	assert.Equal(t, store.StateExpired, e.state(t, id).State)
+	msg := e.msgs.only(t)
+	assert.Empty(t, msg.r.Buttons)
+	assert.Contains(t, text(msg.r), "Expired")
+	assert.Contains(t, e.msgs.threadTexts()[0], "your request "+id+" expired")
+	// A second sweep (another replica) finds nothing to do.
+	require.NoError(t, e.svc.SweepExpired(t.Context(), testNow.Add(time.Hour)))
+	assert.Equal(t, []string{"request.created", "request.expired"}, e.auditActions(t, id))
+}
+
+func TestSweepFinishesARequestLeftApproved(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, oneReq)
+	// As if the bot died right after the winning approval was stored.
+	_, won, err := e.st.AddApproval(t.Context(), id, bob, testNow)
+	require.NoError(t, err)
+	require.True(t, won)
+
+	require.NoError(t, e.svc.SweepExpired(t.Context(), testNow.Add(10*time.Second)))
+	assert.Equal(t, store.StateApproved, e.state(t, id).State, "a fresh approval may still be being applied")
+
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), testNow.Add(2*time.Minute)))
+	assert.Equal(t, store.StateApplied, e.state(t, id).State)
+	assert.Equal(t, "WORKSPACE_OPERATOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+	writes := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), testNow.Add(3*time.Minute)))
+	assert.Equal(t, writes, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "applied once")
+}
+
+func TestDirectChangeIsAudited(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	r := e.runAs(t, admin, "update "+astroemu.SampleTokenCIDeployer+" --role owner --reason \"on call\"")
+	require.Equal(t, reply.Success, r.Tone, text(r))
+	entries, err := e.st.ListAudit(t.Context(), store.AuditFilter{TokenID: astroemu.SampleTokenCIDeployer})
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	assert.Equal(t, "role.changed", entries[0].Action)
+	assert.Equal(t, admin, entries[0].ActorID)
+	assert.Equal(t, "WORKSPACE_AUTHOR", entries[0].Before)
+	assert.Equal(t, "WORKSPACE_OWNER", entries[0].After)
+	assert.Equal(t, wsData, entries[0].WorkspaceID)
+	assert.Equal(t, "reason: on call", entries[0].Detail)
+}
+
+func TestExplain(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	tests := []struct {
+		name  string
+		user  string
+		text  string
+		title string
+		want  []string
+	}{
+		{name: "AdminMayDirectly", user: admin, text: "explain update " + astroemu.SampleTokenCIDeployer + " --role owner",
+			title: "You may do this directly.", want: []string{"policy rule 2 (admins-direct)"}},
+		{name: "OwnerNeedsTwoApprovalsAndReason", user: alice, text: "explain update " + astroemu.SampleTokenCIDeployer + " --role owner",
+			title: "You may ask for this; it needs approval.",
+			want:  []string{"Needs 2 approvals from `approvers` (@" + bob, "#" + approveChan, "expires after 1h", "A reason is required"}},
+		{name: "RemoveByName", user: alice, text: "explain remove -n airflow-ci-deployer",
+			title: "You may ask for this; it needs approval.", want: []string{"Remove airflow-ci-deployer", "Needs 1 approval from"}},
+		{name: "MissingVerbIsAUsageError", user: alice, text: "explain " + astroemu.SampleTokenCIDeployer,
+			title: "Which change? Start with add, update or remove.", want: []string{"Usage: `/orgtoken explain"}},
+		{name: "NothingToDo", user: alice, text: "explain update " + astroemu.SampleTokenCIDeployer + " --role author",
+			title: "Nothing to do"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			writes := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
+			r := e.runAs(t, tt.user, tt.text)
+			assert.Equal(t, tt.title, r.Title, text(r))
+			for _, w := range tt.want {
+				assert.Contains(t, text(r), w)
+			}
+			assert.Equal(t, writes, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "explain never writes")
+		})
+	}
+	pending, err := e.st.ListRequests(t.Context(), store.RequestFilter{})
+	require.NoError(t, err)
+	assert.Empty(t, pending, "explain never opens a request")
+}

@@ -1,0 +1,409 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/orgtoken/orgtoken-bot/astro"
+	"github.com/orgtoken/orgtoken-bot/policy"
+	"github.com/orgtoken/orgtoken-bot/reply"
+	"github.com/orgtoken/orgtoken-bot/store"
+)
+
+// Reverts stores scheduled reverts of time-boxed changes; *store.Store satisfies it. Claims are
+// leased, so across replicas exactly one worker carries out each revert.
+type Reverts interface {
+	ScheduleRevert(ctx context.Context, r store.Revert) (store.Revert, error)
+	ClaimDueReverts(ctx context.Context, now time.Time, owner string, lease time.Duration) ([]store.Revert, error)
+	CompleteRevert(ctx context.Context, id, outcome string) (store.Revert, error)
+	CancelRevert(ctx context.Context, id, by string) (store.Revert, error)
+	ListPendingReverts(ctx context.Context, tokenID string) ([]store.Revert, error)
+}
+
+// Announcer posts a message in a channel on the bot's own initiative; *bot.Messenger
+// satisfies it.
+type Announcer interface {
+	Post(ctx context.Context, channelID string, r reply.Reply) (string, error)
+}
+
+const (
+	defaultMinElevation = 30 * time.Minute
+	// MaxElevation is the longest --for accepted whatever the policy says.
+	MaxElevation = 7 * 24 * time.Hour
+	// revertLease is how long a claimed revert is left to its worker before another may take
+	// it: longer than one revert can take (a lock wait plus two Astro calls).
+	revertLease = 2 * time.Minute
+	// maxRevertAttempts bounds retries of a revert Astro keeps refusing; after that people are
+	// told to restore the role by hand.
+	maxRevertAttempts = 5
+)
+
+// ActionRevertNow is the action ID of the "Revert now" button; its Value is the revert's ID.
+const ActionRevertNow = "orgtoken.revert.now"
+
+var flagFor = flagSpec{Long: "for", Arg: "DURATION",
+	Help: "Make the change for a while only, e.g. --for 2h or --for 3d (30m to 7d); the bot then puts the role back.",
+	set: func(a *args, v string) error {
+		d, err := parseElevation(v)
+		if err != nil {
+			return err
+		}
+		a.For = d
+		return nil
+	}}
+
+// parseElevation reads a Go duration ("90m", "2h30m") or whole days ("3d").
+func parseElevation(v string) (time.Duration, error) {
+	v = strings.TrimSpace(strings.ToLower(v))
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err == nil && n > 0 && n <= 365 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is not a duration such as 30m, 2h or 3d", v)
+	}
+	return d, nil
+}
+
+// formatPeriod says a duration the way people write it: "2h", "1d 12h", "45m".
+func formatPeriod(d time.Duration) string {
+	d = d.Round(time.Second)
+	var parts []string
+	if days := d / (24 * time.Hour); days > 0 {
+		parts = append(parts, fmt.Sprintf("%dd", days))
+		d -= days * 24 * time.Hour
+	}
+	if h := d / time.Hour; h > 0 {
+		parts = append(parts, fmt.Sprintf("%dh", h))
+		d -= h * time.Hour
+	}
+	if m := d / time.Minute; m > 0 {
+		parts = append(parts, fmt.Sprintf("%dm", m))
+		d -= m * time.Minute
+	}
+	if d > 0 || len(parts) == 0 {
+		parts = append(parts, fmt.Sprintf("%ds", d/time.Second))
+	}
+	return strings.Join(parts, " ")
+}
+
+// checkElevation refuses a --for that is out of bounds, over the policy's cap, or that this bot
+// cannot honour, before anything is written or an approval is requested.
+func (s *Service) checkElevation(c change, d policy.Decision) error {
+	if c.elevation == 0 {
+		return nil
+	}
+	hint := fmt.Sprintf("Give --for from %s to %s, or leave it out for a lasting change.", formatPeriod(s.minElevation), formatPeriod(MaxElevation))
+	switch {
+	case s.reverts == nil:
+		return &Error{Code: EInvalid, Message: "Time-boxed changes are not enabled on this bot.", Hint: "Leave out --for."}
+	case c.action == policy.ActionRemove:
+		return &Error{Code: EInvalid, Message: "--for works with add and update only.", Hint: "Remove the token, then add it back when it is needed."}
+	case c.elevation < s.minElevation:
+		return &Error{Code: EInvalid, Message: fmt.Sprintf("--for %s is too short: the shortest time-boxed change is %s.", formatPeriod(c.elevation), formatPeriod(s.minElevation)), Hint: hint}
+	case c.elevation > MaxElevation:
+		return &Error{Code: EInvalid, Message: fmt.Sprintf("--for %s is too long: the longest time-boxed change is %s.", formatPeriod(c.elevation), formatPeriod(MaxElevation)), Hint: hint}
+	case d.MaxElevation > 0 && c.elevation > d.MaxElevation:
+		return &Error{Code: EDenied, Message: fmt.Sprintf("--for %s is longer than policy allows for this change: at most %s.", formatPeriod(c.elevation), formatPeriod(d.MaxElevation)),
+			Hint: fmt.Sprintf("Ask for --for %s or less.", formatPeriod(d.MaxElevation))}
+	}
+	return nil
+}
+
+// timeBox schedules the revert of an applied time-boxed change and says when it will happen.
+// The change has landed whatever happens here, so a failure to schedule is told loudly rather
+// than returned as an error.
+func (s *Service) timeBox(ctx context.Context, req Request, c change, r reply.Reply) reply.Reply {
+	if c.elevation == 0 || s.reverts == nil {
+		return r
+	}
+	due := s.now().Add(c.elevation)
+	rv, err := s.reverts.ScheduleRevert(context.WithoutCancel(ctx), store.Revert{
+		RequestID: c.requestID, TokenID: c.token.ID, TokenName: c.token.Name, WorkspaceID: c.workspace,
+		RevertTo: c.from, ExpectedRole: c.to, DueAt: due, RequestedBy: req.UserID, ChannelID: req.ChannelID,
+	})
+	if err != nil {
+		ref := newRef()
+		s.log.ErrorContext(ctx, "could not schedule a revert", "ref", ref, "token", c.token.ID, "workspace", c.workspace, "err", err)
+		r.Tone = reply.Warning
+		r.Body = append(r.Body, reply.Line{
+			reply.Textf("The bot could NOT schedule putting the role back after %s, so the change lasts until someone reverts it (ref %s).", formatPeriod(c.elevation), ref),
+		})
+		return r
+	}
+	back := reply.Line{reply.Text("Time-boxed: in "), reply.Strong(formatPeriod(c.elevation)), reply.Textf(" (%s) the bot puts it back to ", due.UTC().Format("2006-01-02 15:04 UTC")), roleSpan(rv.RevertTo)}
+	if rv.RevertTo == "" {
+		back = reply.Line{reply.Text("Time-boxed: in "), reply.Strong(formatPeriod(c.elevation)), reply.Textf(" (%s) the bot removes it from the workspace again", due.UTC().Format("2006-01-02 15:04 UTC"))}
+	}
+	back = append(back, reply.Text(". Revert "), reply.Literal(rv.ID), reply.Text("."))
+	r.Body = append(r.Body, back)
+	r.Buttons = append(r.Buttons, reply.Button{Label: "Revert now", ActionID: ActionRevertNow, Value: rv.ID})
+	return r
+}
+
+// RunReverts carries out due reverts every interval until ctx ends. owner names this replica
+// in leases; give each replica its own.
+func (s *Service) RunReverts(ctx context.Context, every time.Duration, owner string) {
+	if s.reverts == nil {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := s.ProcessDueReverts(ctx, owner); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "revert worker", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ProcessDueReverts claims the reverts due now and carries each out once.
+func (s *Service) ProcessDueReverts(ctx context.Context, owner string) error {
+	if s.reverts == nil {
+		return nil
+	}
+	due, err := s.reverts.ClaimDueReverts(ctx, s.now(), owner, revertLease)
+	if err != nil {
+		return err
+	}
+	for _, rv := range due {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.revertOne(ctx, rv, "")
+	}
+	return nil
+}
+
+// revertOutcome is what happened to one revert, for the store, the log and the channel.
+type revertOutcome struct {
+	done    bool   // finished one way or another; false means try again later
+	outcome string // for the store
+	reply   reply.Reply
+	// action, before and after are its audit entry: revert.done, revert.skipped (the role was
+	// left as it is: before = after) or revert.failed.
+	action, before, after string
+}
+
+// revertOne puts a token's role back under the token's lock, keeping every other role, unless
+// someone changed the role since the bot set it: then it reports instead. by is the user who
+// ended the elevation early, or "" for the worker.
+func (s *Service) revertOne(ctx context.Context, rv store.Revert, by string) revertOutcome {
+	out := s.doRevert(ctx, rv, by)
+	if !out.done && rv.Attempts >= maxRevertAttempts {
+		out.done = true
+		out.reply.Title = "Could not put a token's role back"
+		out.reply.Notes = append(out.reply.Notes, reply.Para("The bot has given up retrying; please restore the role by hand."))
+		out.outcome = "failed: " + out.outcome
+		out.action, out.before, out.after = "revert.failed", "", ""
+	}
+	if !out.done {
+		s.log.WarnContext(ctx, "revert failed; will retry", "revert", rv.ID, "token", rv.TokenID, "attempt", rv.Attempts, "outcome", out.outcome)
+		return out
+	}
+	if by == "" {
+		if _, err := s.reverts.CompleteRevert(context.WithoutCancel(ctx), rv.ID, out.outcome); err != nil {
+			s.log.ErrorContext(ctx, "could not mark a revert done", "revert", rv.ID, "err", err)
+		}
+	}
+	s.log.InfoContext(ctx, "revert finished", "revert", rv.ID, "token", rv.TokenID, "workspace", rv.WorkspaceID, "by", by, "outcome", out.outcome)
+	actor := by
+	if actor == "" {
+		actor = "orgtoken-bot"
+	}
+	s.recordAudit(ctx, store.AuditEntry{
+		ActorID: actor, Action: out.action, TokenID: rv.TokenID, TokenName: rv.TokenName, WorkspaceID: rv.WorkspaceID,
+		Before: out.before, After: out.after, RequestID: rv.RequestID, Detail: "revert " + rv.ID + ": " + out.outcome,
+	})
+	if s.announcer != nil && rv.ChannelID != "" {
+		if _, err := s.announcer.Post(context.WithoutCancel(ctx), rv.ChannelID, out.reply); err != nil {
+			s.log.ErrorContext(ctx, "could not announce a revert", "revert", rv.ID, "channel", rv.ChannelID, "err", err)
+		}
+	}
+	return out
+}
+
+func (s *Service) doRevert(ctx context.Context, rv store.Revert, by string) revertOutcome {
+	tok := &astro.Token{ID: rv.TokenID, Name: rv.TokenName}
+	ref := concat(tokenRef(tok), reply.Line{reply.Text(" in workspace ")}, s.workspaceSpans(rv.WorkspaceID))
+	failed := func(why string, err error) revertOutcome {
+		s.log.WarnContext(ctx, "revert attempt failed", "revert", rv.ID, "token", rv.TokenID, "err", err)
+		return revertOutcome{outcome: why, reply: reply.Reply{
+			Visibility: reply.InChannel, Tone: reply.Failure, Title: "Could not put a token's role back yet",
+			Body: []reply.Line{concat(reply.Line{reply.Textf("Revert %s of ", rv.ID)}, ref, reply.Line{reply.Text(": " + why + ".")})},
+		}}
+	}
+	if _, err := s.workspaces.load(ctx); err != nil {
+		s.log.WarnContext(ctx, "could not read workspace names", "err", err)
+	}
+	unlock, err := s.locker.LockToken(ctx, rv.TokenID)
+	if err != nil {
+		return failed("the token is busy", err)
+	}
+	defer unlock()
+	cur, err := s.tokens.GetToken(ctx, rv.TokenID)
+	if astro.IsNotFound(err) {
+		return revertOutcome{done: true, outcome: "skipped: the token no longer exists", action: "revert.skipped", reply: reply.Reply{
+			Visibility: reply.InChannel, Tone: reply.Warning, Title: "Time-boxed change not reverted",
+			Body: []reply.Line{concat(reply.Line{reply.Text("The time-boxed role of ")}, ref, reply.Line{reply.Text(" ended, but the token no longer exists; nothing to put back.")})},
+		}}
+	}
+	if err != nil {
+		return failed("Astro could not be read", err)
+	}
+	tok = cur
+	ref = concat(tokenRef(tok), reply.Line{reply.Text(" in workspace ")}, s.workspaceSpans(rv.WorkspaceID))
+	now := astro.WorkspaceRoleOf(cur.Roles, rv.WorkspaceID)
+	who := reply.Line{reply.Text("The time-boxed change")}
+	if rv.RequestedBy != "" {
+		who = reply.Line{reply.Text("The time-boxed change "), reply.Mention(rv.RequestedBy), reply.Text(" asked for")}
+	}
+	switch {
+	case now == rv.RevertTo:
+		return revertOutcome{done: true, outcome: "already back to " + roleWord(rv.RevertTo), action: "revert.skipped", before: now, after: now, reply: reply.Reply{
+			Visibility: reply.InChannel, Tone: reply.Info, Title: "Time-boxed change ended",
+			Body: []reply.Line{concat(who, reply.Line{reply.Text(" ended: ")}, ref, reply.Line{reply.Text(" already has "), roleSpan(now), reply.Text(", so nothing needed changing.")})},
+		}}
+	case now != rv.ExpectedRole:
+		// Someone changed the role after the bot set it; their change wins.
+		return revertOutcome{done: true, outcome: fmt.Sprintf("skipped: role is %s, not %s; changed by someone else", roleWord(now), roleWord(rv.ExpectedRole)),
+			action: "revert.skipped", before: now, after: now, reply: reply.Reply{
+				Visibility: reply.InChannel, Tone: reply.Warning, Title: "Time-boxed change not reverted: the role was changed since",
+				Body: []reply.Line{
+					concat(who, reply.Line{reply.Text(" ended, but ")}, ref, reply.Line{reply.Text(" now has "), roleSpan(now), reply.Text(", not "), roleSpan(rv.ExpectedRole), reply.Text(" as the bot set it.")}),
+					{reply.Text("The bot left it as it is rather than undo a later change. It would have put it back to "), roleSpan(rv.RevertTo), reply.Text(".")},
+				},
+				Notes: []reply.Line{{reply.Text("Check with "), reply.Literal(s.commandName + " show " + rv.TokenID), reply.Text(".")}},
+			}}
+	}
+	after, err := s.tokens.UpdateTokenRoles(ctx, rv.TokenID, astro.WithWorkspaceRole(cur.Roles, rv.WorkspaceID, rv.RevertTo))
+	if err != nil {
+		// An unknown outcome is settled by the next attempt's read: it finds the role put back.
+		return failed("Astro refused or failed the change", err)
+	}
+	if got := after.WorkspaceRole(rv.WorkspaceID); got != rv.RevertTo {
+		return failed(fmt.Sprintf("Astro reports %s afterwards", roleWord(got)), nil)
+	}
+	title, what := "Time-boxed change reverted", reply.Line{reply.Text(" — put back to "), roleSpan(rv.RevertTo), reply.Text(".")}
+	if rv.RevertTo == "" {
+		what = reply.Line{reply.Text(" — removed again.")}
+	}
+	body := concat(who, reply.Line{reply.Text(" ended: ")}, ref, reply.Line{reply.Text(" was "), roleSpan(now)}, what)
+	if by != "" {
+		body = concat(reply.Line{reply.Mention(by), reply.Text(" ended it early. ")}, body)
+	}
+	return revertOutcome{done: true, outcome: "reverted to " + roleWord(rv.RevertTo), action: "revert.done", before: now, after: rv.RevertTo, reply: reply.Reply{
+		Visibility: reply.InChannel, Tone: reply.Success, Title: title,
+		Body:  []reply.Line{body},
+		Notes: []reply.Line{reply.Para("Its other roles were kept as they were.")},
+	}}
+}
+
+func roleWord(role string) string {
+	if role == "" {
+		return "no role"
+	}
+	return role
+}
+
+// runRevertNow ends a time-boxed change early: /orgtoken revert-now REVERT_ID.
+func runRevertNow(ctx context.Context, s *Service, req Request, a *args) (reply.Reply, error) {
+	return s.revertNow(ctx, req, a.Positionals[0])
+}
+
+// actRevertNow is the "Revert now" button; its value is only the revert's ID.
+func actRevertNow(ctx context.Context, s *Service, act Action) (reply.Reply, error) {
+	req := Request{UserID: act.UserID, UserName: act.UserName, ChannelID: act.ChannelID}
+	return s.revertNow(ctx, req, act.Value)
+}
+
+// revertNow checks that the user may make the change the revert makes (the same policy as
+// making it by hand), then takes the revert from the worker by cancelling it, and carries it
+// out. Whoever cancels first wins, so the worker and a click never both act.
+func (s *Service) revertNow(ctx context.Context, req Request, id string) (reply.Reply, error) {
+	if s.reverts == nil {
+		return reply.Reply{}, &Error{Code: EInvalid, Message: "Time-boxed changes are not enabled on this bot."}
+	}
+	id = strings.TrimSpace(id)
+	if !idPattern.MatchString(id) {
+		return reply.Reply{}, &Error{Code: EInvalid, Message: fmt.Sprintf("%s is not a revert ID.", quote(id)),
+			Hint: "Revert IDs start with v; " + s.commandName + " show TOKEN lists a token's pending reverts."}
+	}
+	pending, err := s.reverts.ListPendingReverts(ctx, "")
+	if err != nil {
+		return reply.Reply{}, err
+	}
+	var rv *store.Revert
+	for i := range pending {
+		if pending[i].ID == id {
+			rv = &pending[i]
+		}
+	}
+	if rv == nil {
+		return reply.Reply{}, &Error{Code: ENotFound, Message: fmt.Sprintf("There is no pending revert %s.", quote(id)),
+			Hint: "It may already have been carried out or ended; " + s.commandName + " show TOKEN lists a token's pending reverts."}
+	}
+	in := policy.Input{UserID: req.UserID, ChannelID: req.ChannelID, WorkspaceID: rv.WorkspaceID, CurrentRole: rv.ExpectedRole}
+	if rv.RevertTo == "" {
+		in.Action = policy.ActionRemove
+	} else {
+		in.Action, in.Role = policy.ActionUpdate, rv.RevertTo
+	}
+	d, err := s.authorize(ctx, in)
+	if err != nil {
+		return reply.Reply{}, err
+	}
+	if d.NeedsApproval() {
+		return reply.Reply{}, &Error{Code: EDenied, Message: "Ending this elevation early needs approval under the policy, so the bot cannot do it on a click.",
+			Hint: "Ask an approver, or let it end on schedule."}
+	}
+	if _, err := s.reverts.CancelRevert(ctx, rv.ID, req.UserID); err != nil {
+		if errors.Is(err, store.ErrStateConflict) || errors.Is(err, store.ErrNotFound) {
+			return reply.Reply{}, &Error{Code: EConflict, Message: "This revert is already being carried out or has ended.",
+				Hint: "Check with " + s.commandName + " show " + rv.TokenID + "."}
+		}
+		return reply.Reply{}, err
+	}
+	if rv.ChannelID == "" {
+		rv.ChannelID = req.ChannelID
+	}
+	out := s.revertOne(ctx, *rv, req.UserID)
+	if !out.done {
+		// Hand it back to the worker, due now, so a passing Astro failure does not leave the
+		// elevation in place for good.
+		retry := *rv
+		retry.DueAt = s.now()
+		if _, err := s.reverts.ScheduleRevert(context.WithoutCancel(ctx), retry); err != nil {
+			s.log.ErrorContext(ctx, "could not reschedule a failed early revert", "revert", rv.ID, "err", err)
+		}
+		out.reply.Notes = append(out.reply.Notes, reply.Para("The bot will keep trying in the background."))
+	}
+	r := out.reply
+	if s.announcer != nil && rv.ChannelID != "" && out.done {
+		// The channel has been told; the clicker gets a short confirmation.
+		return reply.Reply{Visibility: reply.Ephemeral, Tone: r.Tone, Title: r.Title, Body: r.Body}, nil
+	}
+	return r, nil
+}
+
+func revertNowCommand() *command {
+	return &command{
+		Verb:     "revert-now",
+		Usage:    "revert-now REVERT_ID",
+		Summary:  "End a time-boxed change early: put the token's role back now (show lists pending reverts).",
+		Examples: []string{"revert-now v3k9q2m7x1c4d"},
+		check:    checkPositionals(1, 1, "the revert's ID"),
+		run:      runRevertNow,
+	}
+}

@@ -1,0 +1,139 @@
+package commands
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/orgtoken/orgtoken-bot/astro"
+	"github.com/orgtoken/orgtoken-bot/policy"
+	"github.com/orgtoken/orgtoken-bot/reply"
+)
+
+var explainableVerbs = []string{string(policy.ActionAdd), string(policy.ActionUpdate), string(policy.ActionRemove)}
+
+func explainCommand() *command {
+	return &command{
+		Verb:    "explain",
+		Usage:   "explain (add|update|remove) [TOKEN_ID] (--org-token-name NAME | -n NAME) [--role ROLE] [--workspace WS]",
+		Summary: "Say whether you may make a change, whether it needs approval and who can approve. Changes nothing.",
+		Flags:   []flagSpec{flagName, flagRole, flagWorkspace, flagWorkspaceName},
+		Examples: []string{
+			"explain update clx1abc2def3 --role owner",
+			`explain remove -n "CI deployer" -w clwsprod`,
+		},
+		check: checkExplain,
+		run:   runExplain,
+	}
+}
+
+// checkExplain validates "explain VERB target…" as the verb itself would validate its target.
+func checkExplain(cmd *command, a *args) error {
+	if len(a.Positionals) == 0 || !slices.Contains(explainableVerbs, a.Positionals[0]) {
+		e := usageErr(cmd, "Which change? Start with add, update or remove.")
+		e.Hint = "For example: explain update TOKEN_ID --role owner."
+		return e
+	}
+	verb := a.Positionals[0]
+	target := *a
+	target.Positionals = a.Positionals[1:]
+	if err := checkTarget(verb != string(policy.ActionRemove))(cmd, &target); err != nil {
+		return err
+	}
+	if verb == string(policy.ActionRemove) && a.has(flagRole.Long) {
+		e := usageErr(cmd, "remove takes no --role: it removes whatever role the token has in the workspace.")
+		return e
+	}
+	return nil
+}
+
+// runExplain decides the change as policy would, without writing anything. It reads the token
+// (to know its current role, which decides the direction of the change) but takes no lock.
+func runExplain(ctx context.Context, s *Service, req Request, a *args) (reply.Reply, error) {
+	action := policy.Action(a.Positionals[0])
+	target := *a
+	target.Positionals = a.Positionals[1:]
+	ws, err := s.workspaceFor(ctx, req, a)
+	if err != nil {
+		return reply.Reply{}, err
+	}
+	tok, err := s.findToken(ctx, &target)
+	if err != nil {
+		return reply.Reply{}, err
+	}
+	c := change{action: action, token: tok, workspace: ws, from: astro.WorkspaceRoleOf(tok.Roles, ws), to: a.Role}
+	if r, done, err := s.checkChange(c); done || err != nil {
+		return r, err
+	}
+	d, err := s.auth.Decide(ctx, policy.Input{UserID: req.UserID, ChannelID: req.ChannelID, Action: action,
+		WorkspaceID: ws, Role: c.to, CurrentRole: c.from})
+	if err != nil {
+		ref := newRef()
+		s.log.ErrorContext(ctx, "authorization failed", "ref", ref, "user", req.UserID, "action", action, "err", err)
+		return reply.Reply{}, &Error{Code: EDenied, Message: "Could not check whether you may do this.",
+			Hint: "Try again; if it keeps happening give the bot's operator this reference: ref " + ref + "."}
+	}
+
+	out := reply.Reply{Visibility: reply.Ephemeral, Body: []reply.Line{describeChange(c)}}
+	switch {
+	case d.NeedsApproval():
+		out.Tone, out.Title = reply.Warning, "You may ask for this; it needs approval."
+	case d.Allowed:
+		out.Tone, out.Title = reply.Success, "You may do this directly."
+	default:
+		out.Tone, out.Title = reply.Failure, "You may not do this."
+	}
+	if label := ruleLabel(d.Rule); label != "" {
+		out.Body = append(out.Body, reply.Line{reply.Text("Decided by policy " + label + ".")})
+	}
+	if d.Reason != "" {
+		out.Body = append(out.Body, reply.Para("Why: "+d.Reason))
+	}
+	if ap := d.Approval; d.NeedsApproval() {
+		line := reply.Line{reply.Textf("Needs %s from ", pluralApprovals(max(ap.Count, 1)))}
+		line = append(line, s.groupSpans(ap.Approvers)...)
+		line = append(line, reply.Text(", never you."))
+		out.Body = append(out.Body, line)
+		where := reply.Line{reply.Text("The request is posted in ")}
+		if reply.ValidChannelID(ap.Channel) {
+			where = append(where, reply.Channel(ap.Channel))
+		} else {
+			where = append(where, reply.Literal(ap.Channel))
+		}
+		expires := ap.ExpiresAfter
+		if expires <= 0 {
+			expires = defaultExpiry
+		}
+		where = append(where, reply.Textf(" and expires after %s.", shortDuration(expires)))
+		out.Body = append(out.Body, where)
+		if ap.RequireReason {
+			out.Body = append(out.Body, reply.Line{reply.Text("A reason is required: add "), reply.Literal(`--reason "why"`), reply.Text(".")})
+		}
+	}
+	out.Notes = []reply.Line{reply.Para("Nothing was changed: explain only reads.")}
+	return out, nil
+}
+
+// findToken reads the token a command names, by ID or by exact name, without locking it.
+func (s *Service) findToken(ctx context.Context, a *args) (*astro.Token, error) {
+	if len(a.Positionals) == 1 {
+		return s.getToken(ctx, a.Positionals[0])
+	}
+	all, err := s.tokens.ListAllTokens(ctx, orgTokensOptions)
+	if err != nil {
+		return nil, astroFailure(err)
+	}
+	return s.pickByName(all, a.Name)
+}
+
+// shortDuration drops the zero units time.Duration.String keeps: 24h, not 24h0m0s.
+func shortDuration(d time.Duration) string {
+	out := d.String()
+	if len(out) > 3 && out[len(out)-3:] == "m0s" {
+		out = out[:len(out)-2]
+	}
+	if len(out) > 3 && out[len(out)-3:] == "h0m" {
+		out = out[:len(out)-2]
+	}
+	return out
+}

@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// InboxEntry is an envelope saved before it was acknowledged and not yet finished.
+type InboxEntry struct {
+	ID         string
+	Kind       string // slash_commands or interactive
+	Payload    []byte
+	ReceivedAt time.Time
+	Attempts   int
+}
+
+// MaxInboxAttempts bounds how often an envelope is taken up again, so a command that crashes
+// the process every time cannot loop forever.
+const MaxInboxAttempts = 3
+
+// SaveEnvelope records an envelope before it is acknowledged, leased to owner for lease. It
+// reports whether this is the first time any replica saw the envelope; a false answer means
+// Slack delivered it again and it must not be handled twice.
+func (s *Store) SaveEnvelope(ctx context.Context, id, kind string, payload []byte, owner string, lease time.Duration, now time.Time) (bool, error) {
+	if id == "" {
+		return false, fmt.Errorf("%w: empty envelope id", ErrInvalid)
+	}
+	now = s.clock(now)
+	res, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO envelopes (id, claimed_at, kind, payload, owner, lease_until, attempts)
+		VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING`),
+		id, toDB(now), kind, string(payload), owner, toDB(now.Add(lease)))
+	if err != nil {
+		return false, fmt.Errorf("store: save envelope: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: save envelope: %w", err)
+	}
+	if err := s.maybePruneEnvelopes(ctx, now); err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
+
+// FinishEnvelope marks an envelope handled, so no replica takes it up again.
+func (s *Store) FinishEnvelope(ctx context.Context, id string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.rebind(`UPDATE envelopes SET done_at = ?, payload = '' WHERE id = ?`), toDB(s.clock(now)), id)
+	if err != nil {
+		return fmt.Errorf("store: finish envelope: %w", err)
+	}
+	return nil
+}
+
+// ClaimOrphanEnvelopes takes over envelopes whose lease ran out before they were finished
+// (their replica died or was killed), leasing them to owner. Each is claimed by one caller
+// only; envelopes tried MaxInboxAttempts times are closed instead.
+func (s *Store) ClaimOrphanEnvelopes(ctx context.Context, owner string, lease time.Duration, now time.Time, limit int) ([]InboxEntry, error) {
+	now = s.clock(now)
+	if limit <= 0 {
+		limit = 50
+	}
+	var out []InboxEntry
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, s.rebind(`SELECT id, kind, payload, claimed_at, attempts FROM envelopes
+			WHERE done_at IS NULL AND payload <> '' AND lease_until < ? ORDER BY claimed_at LIMIT ?`), toDB(now), limit)
+		if err != nil {
+			return err
+		}
+		var candidates []InboxEntry
+		for rows.Next() {
+			var e InboxEntry
+			var payload string
+			var at int64
+			if err := rows.Scan(&e.ID, &e.Kind, &payload, &at, &e.Attempts); err != nil {
+				rows.Close()
+				return err
+			}
+			e.Payload, e.ReceivedAt = []byte(payload), fromDB(at)
+			candidates = append(candidates, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, e := range candidates {
+			if e.Attempts >= MaxInboxAttempts {
+				if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE envelopes SET done_at = ? WHERE id = ? AND done_at IS NULL`), toDB(now), e.ID); err != nil {
+					return err
+				}
+				continue
+			}
+			// Compare-and-set on the lease: a concurrent claimer on another replica loses.
+			res, err := tx.ExecContext(ctx, s.rebind(`UPDATE envelopes SET owner = ?, lease_until = ?, attempts = attempts + 1
+				WHERE id = ? AND done_at IS NULL AND lease_until < ?`), owner, toDB(now.Add(lease)), e.ID, toDB(now))
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				e.Attempts++
+				out = append(out, e)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim orphan envelopes: %w", err)
+	}
+	return out, nil
+}
