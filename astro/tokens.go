@@ -33,6 +33,9 @@ func (c *Client) ListTokens(ctx context.Context, opts ListTokensOptions) (*Token
 	if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens"), query: q}, page); err != nil {
 		return nil, err
 	}
+	for i := range page.Tokens {
+		page.Tokens[i].fillScope()
+	}
 	return page, nil
 }
 
@@ -84,6 +87,7 @@ func (c *Client) GetToken(ctx context.Context, id string) (*Token, error) {
 	if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens", id)}, tok); err != nil {
 		return nil, err
 	}
+	tok.fillScope()
 	return tok, nil
 }
 

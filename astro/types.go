@@ -3,7 +3,6 @@
 package astro
 
 import (
-	"encoding/json"
 	"time"
 )
 
@@ -72,7 +71,8 @@ type Token struct {
 	ID                 string     `json:"id"`
 	Name               string     `json:"name"`
 	Description        string     `json:"description"`
-	Type               string     `json:"type"` // the token's scope: ORGANIZATION, WORKSPACE or DEPLOYMENT
+	Type               string     `json:"type"`            // the token's scope: ORGANIZATION, WORKSPACE or DEPLOYMENT
+	Scope              string     `json:"scope,omitempty"` // the same, as v1 names it; read Type
 	Kind               string     `json:"kind,omitempty"`
 	ShortToken         string     `json:"shortToken"`
 	CreatedAt          time.Time  `json:"createdAt"`
@@ -86,22 +86,13 @@ type Token struct {
 	Roles              []Role     `json:"roles"`
 }
 
-// UnmarshalJSON accepts the scope under "type" (v1beta1) or "scope" (what the v1 API and the
-// astro CLI's v1 model use), so Type is filled whichever the server sends.
-func (t *Token) UnmarshalJSON(data []byte) error {
-	type plain Token // drops this method, so decoding below cannot recurse
-	var aux struct {
-		plain
-		Scope string `json:"scope"`
-	}
-	if err := json.Unmarshal(data, &aux); err != nil {
-		return err
-	}
-	*t = Token(aux.plain)
+// fillScope copies the scope from "scope" (what the v1 API and the astro CLI's v1 model use)
+// into Type when the server sent no "type" (the v1beta1 name). A plain field rather than a
+// custom UnmarshalJSON keeps decoding a 1,000-token page on encoding/json's fast path.
+func (t *Token) fillScope() {
 	if t.Type == "" {
-		t.Type = aux.Scope
+		t.Type = t.Scope
 	}
-	return nil
 }
 
 // TokensPage is one page of GET /organizations/{org}/tokens.

@@ -145,6 +145,9 @@ func (b *Bot) Run(ctx context.Context) error {
 					b.deferToRestart(j)
 					continue
 				}
+				if !b.save(workCtx, j) {
+					continue
+				}
 				b.process(workCtx, j)
 				b.finish(j)
 			}
@@ -241,6 +244,10 @@ type job struct {
 	received   time.Time
 	slash      *slack.SlashCommand
 	callback   *slack.InteractionCallback
+	// kind and payload are the raw envelope, kept for the Inbox; empty for recovered jobs,
+	// which are in it already.
+	kind    string
+	payload []byte
 }
 
 // handleEvent runs on the read path: it acks first and never does network I/O itself.
@@ -298,18 +305,17 @@ func (b *Bot) onSlashCommand(req *socketmode.Request, cmd slack.SlashCommand) {
 		b.log.Info("ignored a slash command this bot does not serve", "command", cmd.Command, "envelope_id", req.EnvelopeID)
 		return
 	}
-	if !b.seen.firstTime(req.EnvelopeID, received) || !b.save(req) {
+	if !b.seen.firstTime(req.EnvelopeID, received) {
 		b.ack(req, nil)
 		b.log.Info("duplicate envelope ignored", "envelope_id", req.EnvelopeID)
 		return
 	}
-	j := job{envelopeID: req.EnvelopeID, received: received, slash: &cmd}
+	j := job{envelopeID: req.EnvelopeID, received: received, slash: &cmd, kind: req.Type, payload: req.Payload}
 	if b.enqueue(j) {
 		b.ack(req, nil)
 		b.cfg.Metrics.ObserveAck(time.Since(received))
 		return
 	}
-	b.finish(j)
 	// The immediate reply in the ack costs no extra call, so a busy bot still answers.
 	b.ack(req, map[string]any{"response_type": "ephemeral", "text": busyText})
 	b.cfg.Metrics.ObserveAck(time.Since(received))
@@ -336,18 +342,17 @@ func (b *Bot) onInteraction(req *socketmode.Request, cb slack.InteractionCallbac
 			return
 		}
 	}
-	fresh := b.seen.firstTime(req.EnvelopeID, received) && b.save(req)
+	fresh := b.seen.firstTime(req.EnvelopeID, received)
 	b.ack(req, nil)
 	b.cfg.Metrics.ObserveAck(time.Since(received))
 	if !fresh {
 		b.log.Info("duplicate envelope ignored", "envelope_id", req.EnvelopeID)
 		return
 	}
-	j := job{envelopeID: req.EnvelopeID, received: received, callback: &cb}
+	j := job{envelopeID: req.EnvelopeID, received: received, callback: &cb, kind: req.Type, payload: req.Payload}
 	if b.enqueue(j) {
 		return
 	}
-	b.finish(j)
 	b.log.Warn("interaction turned away: all workers busy", "envelope_id", req.EnvelopeID, "user", cb.User.ID)
 	select {
 	case b.notices <- j:

@@ -6,17 +6,19 @@ import (
 )
 
 // seenEnvelopes remembers envelope IDs for a while, because Slack may deliver an envelope again
-// after a reconnect and a role change must not be applied twice. Bounded in size and age.
+// after a reconnect and a role change must not be applied twice. Bounded in size and age; the
+// IDs sit in a ring so remembering one is O(1) even when the window is full.
 type seenEnvelopes struct {
-	mu    sync.Mutex
-	ttl   time.Duration
-	max   int
-	at    map[string]time.Time
-	order []string // insertion order, for eviction
+	mu   sync.Mutex
+	ttl  time.Duration
+	at   map[string]time.Time
+	ring []string // insertion order; ring[head] is the oldest once full
+	head int
+	size int
 }
 
 func newSeenEnvelopes(ttl time.Duration, max int) *seenEnvelopes {
-	return &seenEnvelopes{ttl: ttl, max: max, at: make(map[string]time.Time)}
+	return &seenEnvelopes{ttl: ttl, at: make(map[string]time.Time), ring: make([]string, max)}
 }
 
 // firstTime records id and reports whether it had not been seen within the TTL.
@@ -26,26 +28,16 @@ func (s *seenEnvelopes) firstTime(id string, now time.Time) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.evict(now)
-	if _, ok := s.at[id]; ok {
+	if at, ok := s.at[id]; ok && now.Sub(at) < s.ttl {
 		return false
 	}
+	if s.size == len(s.ring) { // full: forget the oldest
+		delete(s.at, s.ring[s.head])
+		s.size--
+		s.head = (s.head + 1) % len(s.ring)
+	}
+	s.ring[(s.head+s.size)%len(s.ring)] = id
+	s.size++
 	s.at[id] = now
-	s.order = append(s.order, id)
 	return true
-}
-
-func (s *seenEnvelopes) evict(now time.Time) {
-	drop := 0
-	for drop < len(s.order) {
-		id := s.order[drop]
-		if len(s.order)-drop <= s.max && now.Sub(s.at[id]) < s.ttl {
-			break
-		}
-		delete(s.at, id)
-		drop++
-	}
-	if drop > 0 {
-		s.order = append(s.order[:0:0], s.order[drop:]...)
-	}
 }

@@ -11,19 +11,26 @@ import (
 	"github.com/orgtoken/orgtoken-bot/reply"
 )
 
-// save records the envelope in the Inbox before it is acked. It reports false only when another
-// replica (or an earlier delivery) already has it. A store failure is logged and the envelope
-// handled anyway: losing a command is worse than the small chance of a duplicate.
-func (b *Bot) save(req *socketmode.Request) bool {
-	if b.cfg.Inbox == nil || req.EnvelopeID == "" {
+// save records the envelope in the Inbox as a worker takes it up, before any other work. It
+// reports false when another replica (or an earlier delivery) already has it. It runs on the
+// worker rather than before the ack, so a slow store never delays an ack; the price is that an
+// envelope still queued in memory when the process is killed outright is lost (SIGTERM drains
+// the queue). A store failure is logged and the envelope handled anyway: losing a command is
+// worse than the small chance of a duplicate.
+func (b *Bot) save(ctx context.Context, j job) bool {
+	if b.cfg.Inbox == nil || j.envelopeID == "" || j.kind == "" {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	fresh, err := b.cfg.Inbox.Save(ctx, req.EnvelopeID, req.Type, withoutToken(req.Payload), b.cfg.InboxLease)
+	fresh, err := b.cfg.Inbox.Save(ctx, j.envelopeID, j.kind, withoutToken(j.payload), b.cfg.InboxLease)
 	if err != nil {
-		b.log.Warn("could not save the envelope in the store; handling it from memory only", "envelope_id", req.EnvelopeID, "error", err)
+		b.log.Warn("could not save the envelope in the store; handling it from memory only", "envelope_id", j.envelopeID, "error", err)
 		return true
+	}
+	if !fresh {
+		b.held.Delete(j.envelopeID)
+		b.log.Info("envelope already handled by another replica", "envelope_id", j.envelopeID)
 	}
 	return fresh
 }

@@ -649,12 +649,11 @@ func changeOf(r store.Request) change {
 // requester can never approve.
 func approvalOf(r store.Request) policy.Approval {
 	return policy.Approval{
-		Approvers:     r.ApproverGroups,
-		Count:         r.ApprovalsNeeded,
-		Channel:       r.ApprovalChannel,
-		ExpiresAfter:  r.ExpiresAt.Sub(r.CreatedAt),
-		RequireReason: r.Reason != "",
-		Requester:     r.RequesterID,
+		Approvers:    r.ApproverGroups,
+		Count:        r.ApprovalsNeeded,
+		Channel:      r.ApprovalChannel,
+		ExpiresAfter: r.ExpiresAt.Sub(r.CreatedAt),
+		Requester:    r.RequesterID,
 	}
 }
 

@@ -71,7 +71,7 @@ type Config struct {
 	ChannelDefaults func(channelID string) string
 	History         History   // the audit record show reads; nil shows no history
 	Reverts         Reverts   // schedules reverts of time-boxed changes; nil refuses --for
-	Announcer       Announcer // posts revert outcomes in channels; nil only logs them
+	Announcer       Announcer // posts revert and drift reports; nil means Messenger (or only logs)
 	// MinElevation is the shortest --for accepted; 30m if zero. Tests lower it.
 	MinElevation time.Duration
 }
@@ -140,6 +140,9 @@ func New(cfg Config) (*Service, error) {
 		s.now = time.Now
 	}
 	s.workspaces = &workspaceCache{src: cfg.Workspaces, now: s.now}
+	if s.announcer == nil && cfg.Messenger != nil {
+		s.announcer = cfg.Messenger
+	}
 	if s.minElevation <= 0 {
 		s.minElevation = defaultMinElevation
 	}

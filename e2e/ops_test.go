@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
 	"github.com/orgtoken/orgtoken-bot/emulators/slackemu"
 )
 
@@ -50,15 +51,23 @@ func TestOperatorEndpoints(t *testing.T) {
 	require.Eventually(t, func() bool { c, _ := get(t, base+"/readyz"); return c == http.StatusOK }, 10*time.Second, 50*time.Millisecond)
 
 	assert.Contains(t, text(reply(t, w.slash(outsiderID, opsChannel, "list")).Blocks), "airflow-ci-deployer")
-	_, metrics := get(t, base+"/metrics")
-	for _, want := range []string{
-		`orgtoken_commands_total{outcome="info",subcommand="list"} 1`,
-		"orgtoken_slack_ack_seconds_bucket",
-		`orgtoken_astro_requests_total{endpoint="list_tokens",status="200"}`,
-		"orgtoken_slack_connected 1",
-	} {
-		assert.Contains(t, metrics, want)
-	}
+	// The command is counted just after its reply is delivered.
+	var missing []string
+	require.Eventually(t, func() bool {
+		_, metrics := get(t, base+"/metrics")
+		missing = nil
+		for _, want := range []string{
+			`orgtoken_commands_total{outcome="info",subcommand="list"} 1`,
+			"orgtoken_slack_ack_seconds_bucket",
+			`orgtoken_astro_requests_total{endpoint="list_tokens",status="200"}`,
+			"orgtoken_slack_connected 1",
+		} {
+			if !strings.Contains(metrics, want) {
+				missing = append(missing, want)
+			}
+		}
+		return len(missing) == 0
+	}, 10*time.Second, 50*time.Millisecond, "metrics missing: %v", missing)
 
 	t.Run("ReadyzFlipsWhileSlackIsUnreachable", func(t *testing.T) {
 		w.slack.InjectFault("apps.connections.open", slackemu.Fault{Error: "internal_error"})
@@ -78,4 +87,23 @@ func TestOperatorEndpoints(t *testing.T) {
 		_, metrics := get(t, base+"/metrics")
 		assert.Regexp(t, `orgtoken_slack_reconnects_total [1-9]`, metrics)
 	})
+}
+
+func TestAuditChannelSeesEveryChange(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	const auditChannel = "C0AUDIT01"
+	w.slack.AddChannel(slackemu.Channel{ID: auditChannel, Name: "orgtoken-audit", BotIsMember: true})
+	w.startBot(map[string]string{"ORGTOKEN_AUDIT_CHANNEL": auditChannel})
+
+	w.change(t, adminID, opsChannel, "add -n terraform-automation --role member --workspace-id "+astroemu.SampleWorkspaceSandbox)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := w.slack.WaitMessage(ctx, func(m slackemu.Message) bool { return m.Channel == auditChannel })
+	require.NoError(t, err)
+	body := text(m.Blocks)
+	assert.Contains(t, body, "role.changed")
+	assert.Contains(t, body, "terraform-automation")
+	assert.Contains(t, body, "WORKSPACE_MEMBER")
+	assert.Contains(t, body, "<@"+adminID+">")
 }

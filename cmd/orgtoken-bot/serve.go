@@ -67,6 +67,17 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 	)
 
 	authorizer := &bot.Authorizer{Policy: pol, Groups: bot.NewGroupResolver(api, cfg.GroupCacheTTL)}
+	// One replica on SQLite: the in-process locker also vouches that nobody wrote a token since
+	// a list was read, which saves a re-read on every change by name. Replicas on PostgreSQL
+	// need the store's advisory locks.
+	var locker commands.Locker = st
+	if st.Backend() == store.BackendSQLite {
+		locker = commands.NewKeyedLocker()
+	}
+	var audit commands.Audit = st
+	if cfg.AuditChannel != "" {
+		audit = &commands.AuditChannel{Audit: st, Poster: &bot.Messenger{API: api}, Channel: cfg.AuditChannel, Logger: log}
+	}
 	svc, err := commands.New(commands.Config{
 		Tokens:           astroClient,
 		Authorizer:       authorizer,
@@ -74,8 +85,8 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 		Groups:           pol,
 		Requests:         st,
 		Messenger:        &bot.Messenger{API: api},
-		Audit:            st,
-		Locker:           st,
+		Audit:            audit,
+		Locker:           locker,
 		DefaultWorkspace: cfg.AstroWorkspaceID,
 		CommandName:      cfg.CommandName,
 		Logger:           log,
@@ -83,7 +94,6 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 		ChannelDefaults:  pol.DefaultWorkspace,
 		History:          st,
 		Reverts:          st,
-		Announcer:        &bot.Messenger{API: api},
 		MinElevation:     cfg.MinElevation,
 	})
 	if err != nil {

@@ -31,7 +31,6 @@ type results struct {
 	botAckErr error
 	// CPU used during the load phase by the bot, and by this process (driver and emulators).
 	botCPU, harnessCPU time.Duration
-	workDir            string // set when kept
 }
 
 // calibration is one command of a kind, run alone, and the Astro requests it made.
