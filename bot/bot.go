@@ -336,7 +336,11 @@ func (b *Bot) onInteraction(req *socketmode.Request, cb slack.InteractionCallbac
 		return
 	case slack.InteractionTypeViewSubmission:
 		// Inline validation must travel in the ack (response_action: errors).
-		if errs := validateSubmission(&cb); len(errs) > 0 {
+		validate := validateSubmission
+		if cb.View.CallbackID == confirmModalID {
+			validate = validateConfirm
+		}
+		if errs := validate(&cb); len(errs) > 0 {
 			b.ack(req, slack.NewErrorsViewSubmissionResponse(errs))
 			b.cfg.Metrics.ObserveAck(time.Since(received))
 			return
@@ -425,7 +429,11 @@ func (b *Bot) process(ctx context.Context, j job) {
 func (b *Bot) processInteraction(ctx context.Context, j job, start time.Time) {
 	cb := j.callback
 	if cb.Type == slack.InteractionTypeViewSubmission {
-		b.submitChangeModal(ctx, j, start)
+		if cb.View.CallbackID == confirmModalID {
+			b.submitConfirm(ctx, j, start)
+		} else {
+			b.submitChangeModal(ctx, j, start)
+		}
 		return
 	}
 	if cb.Type != slack.InteractionTypeBlockActions {
@@ -441,6 +449,9 @@ func (b *Bot) processInteraction(ctx context.Context, j job, start time.Time) {
 		return
 	}
 	for _, a := range cb.ActionCallback.BlockActions {
+		if a.ActionID == commands.ActionConfirm && b.openConfirmModal(ctx, cb, a.Value) {
+			continue
+		}
 		r := b.cmds.Act(ctx, commands.Action{
 			UserID:    cb.User.ID,
 			UserName:  cb.User.Name,

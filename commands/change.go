@@ -55,6 +55,11 @@ func runChange(ctx context.Context, s *Service, req Request, a *args) (reply.Rep
 	if err := s.checkElevation(c, decision); err != nil {
 		return reply.Reply{}, err
 	}
+	if decision.Confirm {
+		if r, done, err := confirmation(req, c); done || err != nil {
+			return r, err
+		}
+	}
 	if decision.NeedsApproval() {
 		return s.needsApproval(ctx, req, c, decision)
 	}

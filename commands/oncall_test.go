@@ -203,6 +203,23 @@ func TestWorkspaceByNameOrID(t *testing.T) {
 		assert.Contains(t, text(r), "in workspace Sandbox (`"+wsSand+"`)")
 		assert.Equal(t, astro.RoleWorkspaceMember, e.roleIn(t, astroemu.SampleTokenTerraform, wsSand))
 	})
+	t.Run("NewWorkspaceIsFoundBeforeTheCacheExpires", func(t *testing.T) {
+		t.Parallel()
+		e := newOncallEnv(t)
+		e.runAs(t, alice, otherChan, "list --workspace Analytics")
+		e.emu.AddWorkspace(astroemu.Workspace{ID: "clwsfresh0000000000000001", Name: "Fresh"})
+		e.clock.Advance(10 * time.Second)
+		r := e.runAs(t, alice, otherChan, "list --workspace Fresh")
+		assert.Equal(t, "Organization API tokens in workspace Fresh (clwsfresh0000000000000001)", r.Title, text(r))
+	})
+	t.Run("AmbiguousName", func(t *testing.T) {
+		t.Parallel()
+		e := newOncallEnv(t)
+		e.emu.AddWorkspace(astroemu.Workspace{ID: "clwsanalytics2000000000009", Name: "analytics"})
+		r := e.runAs(t, alice, otherChan, "list --workspace Analytics")
+		assert.Equal(t, `2 workspaces are named "Analytics".`, r.Title)
+		assert.Contains(t, text(r), "clwsanalytics2000000000009")
+	})
 	t.Run("WorkspaceNamesAreReadOnceAMinute", func(t *testing.T) {
 		t.Parallel()
 		e := newOncallEnv(t)
@@ -690,4 +707,15 @@ func TestDriftReportsChangesMadeOutsideTheBot(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n)
 	assert.Len(t, e.ann.all(), 1)
+}
+
+func TestPageStateKeepsAwkwardFilters(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t)
+	for _, name := range []string{`it's #1`, `say "hi"`, `back\slash`, "tab\there"} {
+		r := e.runAs(t, alice, otherChan, "list --all-workspaces --name "+strings.ReplaceAll(`'`+strings.ReplaceAll(name, `'`, `'"'"'`)+`'`, "\t", "\t"))
+		require.Contains(t, text(r), "Only tokens whose name contains ", text(r))
+		shared := e.click(t, dora, button(t, r, commands.ActionShare))
+		assert.Equal(t, r.Body, shared.Body, "the share click runs the same filter for %q", name)
+	}
 }

@@ -166,6 +166,9 @@ type Request struct {
 	UserName  string // for logs only; never trusted
 	ChannelID string
 	Text      string // everything after the slash command
+	// ConfirmedName is the token name the requester typed into the confirmation form of a
+	// high-risk change; it is checked against the token's actual name before anything happens.
+	ConfirmedName string
 }
 
 // Run carries out the command in req.Text and returns the reply to show. It never returns a

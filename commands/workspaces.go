@@ -25,6 +25,9 @@ type Workspaces interface {
 // rarely, and a stale name only mislabels a reply; IDs are what the bot acts on.
 const workspaceTTL = time.Minute
 
+// workspaceRecheck is how old a list may be before a name or ID it lacks is looked up again.
+const workspaceRecheck = 5 * time.Second
+
 // workspaceCache holds the last workspace list read. A burst of commands shares one read.
 type workspaceCache struct {
 	src   Workspaces // nil: names are unknown and only IDs are accepted
@@ -39,11 +42,16 @@ type workspaceCache struct {
 
 // load returns the workspaces, reading them again when the copy is older than workspaceTTL.
 func (c *workspaceCache) load(ctx context.Context) ([]astro.Workspace, error) {
+	return c.loadFresh(ctx, workspaceTTL)
+}
+
+// loadFresh is load with a copy no older than maxAge.
+func (c *workspaceCache) loadFresh(ctx context.Context, maxAge time.Duration) ([]astro.Workspace, error) {
 	if c.src == nil {
 		return nil, nil
 	}
 	c.mu.Lock()
-	if c.byID != nil && c.now().Sub(c.read) < workspaceTTL {
+	if c.byID != nil && c.now().Sub(c.read) < maxAge {
 		out := c.ordered
 		c.mu.Unlock()
 		return out, nil
@@ -128,21 +136,18 @@ func (s *Service) resolveWorkspace(ctx context.Context, typed string) (string, e
 		return "", &Error{Code: EInvalid, Message: fmt.Sprintf("%s is not a workspace ID.", quote(typed)),
 			Hint: "This bot cannot look workspaces up by name; give the workspace's ID."}
 	}
-	for _, w := range all {
-		if w.ID == typed {
-			return w.ID, nil
+	named, found := matchWorkspace(all, typed)
+	if !found {
+		// A workspace created since the list was read should not be refused for a minute.
+		if fresh, err := s.workspaces.loadFresh(ctx, workspaceRecheck); err == nil {
+			all = fresh
+			named, found = matchWorkspace(all, typed)
 		}
 	}
-	var named []astro.Workspace
-	for _, w := range all {
-		if strings.EqualFold(strings.TrimSpace(w.Name), typed) {
-			named = append(named, w)
-		}
-	}
-	switch len(named) {
-	case 1:
+	if found {
 		return named[0].ID, nil
-	case 0:
+	}
+	if len(named) == 0 {
 		if idPattern.MatchString(typed) && len(all) == 0 {
 			return typed, nil
 		}
@@ -154,6 +159,22 @@ func (s *Service) resolveWorkspace(ctx context.Context, typed string) (string, e
 		e.Details = append(e.Details, reply.Line{reply.Text("• "), reply.Strong(reply.Truncate(w.Name, 80)), reply.Text(" "), reply.Literal(w.ID)})
 	}
 	return "", e
+}
+
+// matchWorkspace finds typed among the workspaces: found is true for an exact ID or a single
+// name match (ignoring case), named[0] being the one. Several name matches come back unfound.
+func matchWorkspace(all []astro.Workspace, typed string) (named []astro.Workspace, found bool) {
+	for _, w := range all {
+		if w.ID == typed {
+			return []astro.Workspace{w}, true
+		}
+	}
+	for _, w := range all {
+		if strings.EqualFold(strings.TrimSpace(w.Name), typed) {
+			named = append(named, w)
+		}
+	}
+	return named, len(named) == 1
 }
 
 func (s *Service) noSuchWorkspace(all []astro.Workspace, typed string) *Error {

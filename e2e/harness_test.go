@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -223,34 +222,6 @@ func text(raw json.RawMessage) string {
 	return collectStrings(raw)
 }
 
-func textOld(raw json.RawMessage) string {
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return string(raw)
-	}
-	var b strings.Builder
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				if k == "text" || k == "value" || k == "fields" || k == "elements" || k == "rows" || k == "blocks" || k == "accessory" {
-					walk(e)
-				}
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		case string:
-			b.WriteString(x)
-			b.WriteByte('\n')
-		}
-	}
-	walk(v)
-	return b.String()
-}
-
 // lockedBuffer collects a process's output safely while it is read by the test.
 type lockedBuffer struct {
 	mu  sync.Mutex
@@ -282,8 +253,6 @@ func (b *lockedBuffer) logLines() []map[string]any {
 	}
 	return out
 }
-
-var _ = io.Discard
 
 // collectStrings returns every string value in a JSON document except identifiers.
 func collectStrings(raw json.RawMessage) string {

@@ -119,4 +119,3 @@ func TestConcurrentAddsAcrossTwoReplicas(t *testing.T) {
 	require.NoError(t, w.slack.WaitConnected(ctx, 2))
 	concurrentAdds(t, w, workspaces)
 }
-
