@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -275,14 +276,18 @@ func (c *Client) attempt(ctx context.Context, r request, body []byte, out any) a
 		if out == nil {
 			return attemptResult{}
 		}
-		if err := json.NewDecoder(io.LimitReader(resp.Body, maxSuccessBody)).Decode(out); err != nil {
+		raw, err := io.ReadAll(io.LimitReader(resp.Body, maxSuccessBody))
+		if err == nil {
+			err = decodeLimited(ctx, raw, out)
+		}
+		if err != nil {
 			// A malformed body will be malformed again; a cut-off one may not be.
 			var syntaxErr *json.SyntaxError
 			var typeErr *json.UnmarshalTypeError
 			malformed := errors.As(err, &syntaxErr) || errors.As(err, &typeErr)
 			return attemptResult{
 				err:       fmt.Errorf("astro: reading %s %s answer (status %d): %w", r.method, r.path, resp.StatusCode, err),
-				retryable: !malformed,
+				retryable: !malformed && ctx.Err() == nil,
 				answered:  true,
 				mayApply:  true,
 			}
@@ -336,4 +341,19 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// decodeSlots bounds how many large answers are decoded at once. Decoding a 1,000-token page is
+// the bot's heaviest CPU work; left unbounded, hundreds of concurrent decodes starve the
+// goroutine that reads Slack's socket and acks envelopes. One core is always left free.
+var decodeSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))
+
+func decodeLimited(ctx context.Context, raw []byte, out any) error {
+	select {
+	case decodeSlots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-decodeSlots }()
+	return json.Unmarshal(raw, out)
 }

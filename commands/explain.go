@@ -61,7 +61,7 @@ func runExplain(ctx context.Context, s *Service, req Request, a *args) (reply.Re
 	if err != nil {
 		return reply.Reply{}, err
 	}
-	c := change{action: action, token: tok, workspace: ws, from: astro.WorkspaceRoleOf(tok.Roles, ws), to: a.Role}
+	c := change{action: action, token: tok, workspace: ws, from: astro.WorkspaceRoleOf(tok.Roles, ws), to: a.Role, wsName: s.workspaces.name(ws)}
 	if r, done, err := s.checkChange(c); done || err != nil {
 		return r, err
 	}
