@@ -2,15 +2,11 @@ package e2e
 
 import (
 	"context"
-	"database/sql"
-	"os"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	_ "github.com/jackc/pgx/v5/stdlib" // the database/sql driver for the test's own schema setup
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,40 +15,12 @@ import (
 	"github.com/orgtoken/orgtoken-bot/emulators/slackemu"
 )
 
-// postgresURL gives the test a fresh schema in the local PostgreSQL and returns a URL whose
-// search_path points at it. Without PostgreSQL the test is skipped, except in CI.
-func postgresURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("ORGTOKEN_TEST_POSTGRES_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	db, err := sql.Open("pgx", base)
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL is required in CI: %v", err)
-		}
-		t.Skipf("SKIPPING: PostgreSQL not reachable at %s (%v)", base, err)
-	}
-	schema := "e2e_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
-	_, err = db.ExecContext(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
-	})
-	return base + "&search_path=" + schema
-}
-
 // Three replicas on one PostgreSQL behind one Slack app: Slack spreads envelopes over their
 // connections, one replica is killed mid-run, and every command is still answered exactly once.
 func TestThreeReplicas(t *testing.T) {
 	t.Parallel()
 	w := newWorldWith(t, slackemu.Options{Redeliveries: 2})
-	w.env["ORGTOKEN_DATABASE_URL"] = postgresURL(t)
+	w.env["ORGTOKEN_DATABASE_URL"] = postgresSchemaURL(t)
 	// A short lease, so commands acked by the killed replica are taken up within the test.
 	w.env["ORGTOKEN_INBOX_LEASE"] = "3s"
 	replicas := []*botProcess{w.startBot(nil), w.startBot(nil), w.startBot(nil)}
@@ -110,7 +78,7 @@ func TestThreeReplicas(t *testing.T) {
 func TestConcurrentAddsAcrossTwoReplicas(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	w.env["ORGTOKEN_DATABASE_URL"] = postgresURL(t)
+	w.env["ORGTOKEN_DATABASE_URL"] = postgresSchemaURL(t)
 	workspaces := addWorkspaces(w.astro, 50)
 	w.startBot(map[string]string{"ORGTOKEN_WORKERS": "32"})
 	w.startBot(map[string]string{"ORGTOKEN_WORKERS": "32"})
