@@ -71,6 +71,11 @@ type Config struct {
 	// InboxLease is how long an unanswered envelope stays with the replica that acked it
 	// before others may take it up.
 	InboxLease time.Duration
+	// SaveBeforeAck puts each envelope in the Inbox before acking it, closing the window in
+	// which a replica killed outright loses commands it acked but had not yet saved. It costs a
+	// store write on the ack path, so it is for replicas sharing PostgreSQL; a single SQLite
+	// replica saves as a worker takes the envelope up.
+	SaveBeforeAck bool
 	// Pickers and Views enable the change modal; without them a bare add/update/remove gets
 	// the usage text.
 	Pickers Pickers
@@ -311,6 +316,10 @@ func (b *Bot) onSlashCommand(req *socketmode.Request, cmd slack.SlashCommand) {
 		return
 	}
 	j := job{envelopeID: req.EnvelopeID, received: received, slash: &cmd, kind: req.Type, payload: req.Payload}
+	if !b.saveBeforeAck(&j) {
+		b.ack(req, nil)
+		return
+	}
 	if b.enqueue(j) {
 		b.ack(req, nil)
 		b.cfg.Metrics.ObserveAck(time.Since(received))
@@ -346,14 +355,14 @@ func (b *Bot) onInteraction(req *socketmode.Request, cb slack.InteractionCallbac
 			return
 		}
 	}
-	fresh := b.seen.firstTime(req.EnvelopeID, received)
+	j := job{envelopeID: req.EnvelopeID, received: received, callback: &cb, kind: req.Type, payload: req.Payload}
+	fresh := b.seen.firstTime(req.EnvelopeID, received) && b.saveBeforeAck(&j)
 	b.ack(req, nil)
 	b.cfg.Metrics.ObserveAck(time.Since(received))
 	if !fresh {
 		b.log.Info("duplicate envelope ignored", "envelope_id", req.EnvelopeID)
 		return
 	}
-	j := job{envelopeID: req.EnvelopeID, received: received, callback: &cb, kind: req.Type, payload: req.Payload}
 	if b.enqueue(j) {
 		return
 	}

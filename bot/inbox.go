@@ -35,6 +35,21 @@ func (b *Bot) save(ctx context.Context, j job) bool {
 	return fresh
 }
 
+// saveBeforeAck saves j on the read path when the bot is configured to, and clears j.kind so
+// the worker does not save it again. It reports false for an envelope another replica has.
+func (b *Bot) saveBeforeAck(j *job) bool {
+	if !b.cfg.SaveBeforeAck {
+		return true
+	}
+	// Bounded well inside Slack's 3 s: a slow store must not cost the ack; on timeout the
+	// envelope is handled from memory.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	fresh := b.save(ctx, *j)
+	j.kind = ""
+	return fresh
+}
+
 // withoutToken drops the legacy verification token Slack puts in payloads before it is stored.
 func withoutToken(payload json.RawMessage) []byte {
 	var m map[string]json.RawMessage

@@ -115,6 +115,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 		Metrics:         metrics,
 		Inbox:           storeInbox{st: st, replica: replicaName()},
 		InboxLease:      cfg.InboxLease,
+		SaveBeforeAck:   st.Backend() == store.BackendPostgres,
 		Pickers:         catalog,
 		Views:           api,
 	})
