@@ -250,3 +250,34 @@ func indexOf(s, sub string) int {
 	}
 	return -1
 }
+
+// Slack rate-limits the announcement once: the bot waits Retry-After and posts it.
+func TestSlackRateLimitIsHonoured(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.startBot(nil)
+	w.slack.InjectFault("chat.postMessage", slackemu.Fault{Status: 429, RetryAfter: time.Second, Times: 1})
+	// w.change waits for a chat.postMessage: without the retry, the first refusal would have
+	// sent the answer through response_url instead.
+	msg := w.change(t, adminID, opsChannel, "add "+astroemu.SampleTokenDBTSync+" --role member --workspace-id "+astroemu.SampleWorkspaceSandbox)
+	assert.Contains(t, text(msg.Blocks), "dbt-cloud-sync")
+}
+
+// Astro keeps failing with 503 past the client's retry budget: the user gets a clear answer
+// within seconds, and nothing was written.
+func TestAstroUnavailableAfterRetries(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.startBot(nil)
+	faults := make([]astroemu.Fault, 30)
+	for i := range faults {
+		faults[i] = astroemu.Fault{Status: 503}
+	}
+	w.astro.ScriptFaults(astroemu.EndpointGetToken, faults...)
+	p := reply(t, w.slash(adminID, opsChannel, "add "+astroemu.SampleTokenDBTSync+" --role member --workspace-id "+astroemu.SampleWorkspaceSandbox))
+	body := text(p.Blocks)
+	assert.Contains(t, body, "Astro")
+	assert.Contains(t, body, "Nothing was changed")
+	assert.Greater(t, w.astro.CountRequests(astroemu.EndpointGetToken), 1, "the read was retried")
+	assert.Equal(t, 0, w.astro.CountRequests(astroemu.EndpointUpdateRoles))
+}
