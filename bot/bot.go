@@ -330,6 +330,7 @@ func (b *Bot) onSlashCommand(req *socketmode.Request, cmd slack.SlashCommand) {
 	b.cfg.Metrics.ObserveAck(time.Since(received))
 	b.cfg.Metrics.ObserveCommand(firstWord(cmd.Text), "busy", 0)
 	b.log.Warn("command turned away: all workers busy", "envelope_id", req.EnvelopeID, "user", cmd.UserID)
+	b.finish(j) // the user was told it did not run; no replica may take it up later
 }
 
 func (b *Bot) onInteraction(req *socketmode.Request, cb slack.InteractionCallback) {
@@ -367,6 +368,7 @@ func (b *Bot) onInteraction(req *socketmode.Request, cb slack.InteractionCallbac
 		return
 	}
 	b.log.Warn("interaction turned away: all workers busy", "envelope_id", req.EnvelopeID, "user", cb.User.ID)
+	b.finish(j)
 	select {
 	case b.notices <- j:
 	default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"time"
@@ -170,6 +171,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 		svc.RunSweeper(sweepCtx, cfg.SweepInterval)
 	}()
 	defer func() { stopSweeper(); <-sweeperDone }()
+	go reportBacklog(ctx, st, metrics, cfg.SweepInterval, log)
 
 	log.Info("orgtoken-bot starting", "command", cfg.CommandName, "organization", cfg.AstroOrgID,
 		"default_workspace", cfg.AstroWorkspaceID, "policy", pol.Source(), "store", st.Backend())
@@ -211,4 +213,26 @@ func loadPolicy(cfg *config) (*policy.Policy, error) {
 		return nil, fmt.Errorf("set ORGTOKEN_POLICY_FILE, or ORGTOKEN_ADMINS to the Slack users and user groups who may change roles")
 	}
 	return policy.FromAdmins(cfg.Admins, cfg.AllowedChannels)
+}
+
+// reportBacklog keeps the pending-approvals and scheduled-reverts gauges current. Every replica
+// reports the same shared numbers, so dashboards should take max() across pods.
+func reportBacklog(ctx context.Context, st *store.Store, m *ops.Metrics, every time.Duration, log *slog.Logger) {
+	for {
+		if reqs, err := st.ListRequests(ctx, store.RequestFilter{States: []store.State{store.StatePending}, Limit: 1000}); err == nil {
+			m.SetPendingApprovals(len(reqs))
+		} else if ctx.Err() == nil {
+			log.Debug("could not count pending approvals", "error", err)
+		}
+		if reverts, err := st.ListPendingReverts(ctx, ""); err == nil {
+			m.SetScheduledReverts(len(reverts))
+		} else if ctx.Err() == nil {
+			log.Debug("could not count scheduled reverts", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
 }
