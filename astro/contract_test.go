@@ -2,6 +2,7 @@ package astro_test
 
 import (
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -101,6 +102,32 @@ func TestContractListTokens(t *testing.T) {
 	assert.Len(t, page.Tokens, 4)
 	assert.Equal(t, len(all), page.TotalCount)
 	assert.Equal(t, 3, page.Offset)
+}
+
+// The page list shows: one workspace's Organization tokens by name, 25 at a time.
+func TestContractListTokensSortedPage(t *testing.T) {
+	t.Parallel()
+	emu, c := newContractEmulator(t)
+	emu.SeedLarge(60, astroemu.SampleWorkspaceSandbox)
+	opts := astro.ListTokensOptions{WorkspaceID: astroemu.SampleWorkspaceSandbox, IncludeOnlyOrganizationTokens: true, Sorts: []string{"name:asc"}, Limit: 1000}
+	all, err := c.ListTokens(t.Context(), opts)
+	require.NoError(t, err)
+	require.Greater(t, all.TotalCount, 25, "enough for two pages")
+	var names []string
+	for _, tok := range all.Tokens {
+		assert.Equal(t, astro.ScopeOrganization, tok.Type)
+		names = append(names, tok.Name)
+	}
+	assert.True(t, slices.IsSorted(names), "sorted by name: %v", names)
+	emu.ResetRequests()
+
+	opts.Offset, opts.Limit = 25, 25
+	page, err := c.ListTokens(t.Context(), opts)
+
+	require.NoError(t, err)
+	assert.Equal(t, all.TotalCount, page.TotalCount)
+	assert.Equal(t, tokenIDs(all.Tokens[25:min(50, len(all.Tokens))]), tokenIDs(page.Tokens), "the second page of the same order")
+	assert.Equal(t, 1, emu.CountRequests(astroemu.EndpointListTokens))
 }
 
 func TestContractListAllTokensCostsThreeRequestsFor2500(t *testing.T) {

@@ -29,6 +29,9 @@ func (c *Client) ListTokens(ctx context.Context, opts ListTokensOptions) (*Token
 	if opts.Limit > 0 {
 		q.Set("limit", strconv.Itoa(min(opts.Limit, MaxPageSize)))
 	}
+	for _, s := range opts.Sorts {
+		q.Add("sorts", s)
+	}
 	page := new(TokensPage)
 	if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens"), query: q}, page); err != nil {
 		return nil, err

@@ -70,6 +70,8 @@ func TestListTokensSendsFilters(t *testing.T) {
 		{name: "WorkspaceAndOrgOnly", opts: ListTokensOptions{WorkspaceID: "ws 1", IncludeOnlyOrganizationTokens: true, Offset: 40, Limit: 20},
 			want: url.Values{"workspaceId": {"ws 1"}, "includeOnlyOrganizationTokens": {"true"}, "offset": {"40"}, "limit": {"20"}}},
 		{name: "OversizedLimitIsClamped", opts: ListTokensOptions{Limit: 5000}, want: url.Values{"limit": {"1000"}}},
+		{name: "SortKeysRepeatInOrder", opts: ListTokensOptions{Sorts: []string{"name:asc", "createdAt:desc"}, Limit: 25},
+			want: url.Values{"sorts": {"name:asc", "createdAt:desc"}, "limit": {"25"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

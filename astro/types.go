@@ -109,6 +109,9 @@ type ListTokensOptions struct {
 	IncludeOnlyOrganizationTokens bool
 	Offset                        int
 	Limit                         int // 0 means the API default; at most MaxPageSize
+	// Sorts order the list, each "field:asc" or "field:desc" (fields: name, description,
+	// createdAt, updatedAt, tokenStartAt), first key first. Without it the order is the API's.
+	Sorts []string
 }
 
 // MaxPageSize is the largest page the tokens endpoint accepts.

@@ -12,8 +12,15 @@ import (
 	"github.com/orgtoken/orgtoken-bot/reply/blockkit"
 )
 
-// memTokens serves a fixed token list from memory, for benchmarks without HTTP.
+// memTokens serves a fixed token list from memory, for benchmarks without HTTP. Pages come in
+// the list's own order.
 type memTokens struct{ tokens []astro.Token }
+
+func (m memTokens) ListTokens(_ context.Context, opts astro.ListTokensOptions) (*astro.TokensPage, error) {
+	start := min(opts.Offset, len(m.tokens))
+	end := min(start+opts.Limit, len(m.tokens))
+	return &astro.TokensPage{Tokens: append([]astro.Token(nil), m.tokens[start:end]...), TotalCount: len(m.tokens), Offset: start, Limit: opts.Limit}, nil
+}
 
 func (m memTokens) GetToken(context.Context, string) (*astro.Token, error) { return nil, errBroken }
 func (m memTokens) ListAllTokens(context.Context, astro.ListTokensOptions) ([]astro.Token, error) {

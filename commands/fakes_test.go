@@ -13,6 +13,9 @@ type unusedTokens struct{}
 var errUnused = errors.New("unexpected call to Astro")
 
 func (unusedTokens) GetToken(context.Context, string) (*astro.Token, error) { return nil, errUnused }
+func (unusedTokens) ListTokens(context.Context, astro.ListTokensOptions) (*astro.TokensPage, error) {
+	return nil, errUnused
+}
 func (unusedTokens) ListAllTokens(context.Context, astro.ListTokensOptions) ([]astro.Token, error) {
 	return nil, errUnused
 }

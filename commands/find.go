@@ -20,9 +20,10 @@ var orgTokensOptions = astro.ListTokensOptions{IncludeOnlyOrganizationTokens: tr
 // the lock (or, for a name, by a list read the lock vouches for), so its roles are the base for
 // the write.
 //
-// By ID: lock, then GET (1 read). By name: list the organization's tokens to learn the ID,
-// lock, and reuse the listed roles unless the lock was released by someone else since the list
-// was read; only then GET again. So a change costs one read plus the write.
+// By ID: lock, then GET (1 read). By name: list the organization's tokens to learn the ID (a
+// list already in flight for another lookup is shared), lock, and reuse the listed roles unless
+// the lock was released by someone else since the list was requested; only then GET again. So a
+// change costs one read plus the write.
 func (s *Service) lockToken(ctx context.Context, a *args) (*astro.Token, func(), error) {
 	if len(a.Positionals) == 1 {
 		id := a.Positionals[0]
@@ -38,25 +39,24 @@ func (s *Service) lockToken(ctx context.Context, a *args) (*astro.Token, func(),
 		return tok, unlock, nil
 	}
 
-	fl, fresh := s.locker.(FreshnessLocker)
-	var checkpoint uint64
-	if fresh {
-		checkpoint = fl.Checkpoint()
-	}
-	all, err := s.tokens.ListAllTokens(ctx, orgTokensOptions)
+	// Concurrent lookups share one read; the checkpoint is the one taken before it started.
+	all, checkpoint, err := s.orgTokens.get(ctx)
 	if err != nil {
 		return nil, nil, astroFailure(err)
 	}
-	found, err := s.pickByName(all, a.Name)
+	shared, err := s.pickByName(all, a.Name)
 	if err != nil {
 		return nil, nil, err
 	}
+	// The list belongs to every lookup that shared it; the change gets its own copy.
+	found := *shared
+	found.Roles = slices.Clone(shared.Roles)
 	unlock, err := s.locker.LockToken(ctx, found.ID)
 	if err != nil {
 		return nil, nil, err
 	}
-	if fresh && !fl.ReleasedSince(found.ID, checkpoint) {
-		return found, unlock, nil
+	if fl, fresh := s.locker.(FreshnessLocker); fresh && !fl.ReleasedSince(found.ID, checkpoint) {
+		return &found, unlock, nil
 	}
 	tok, err := s.getToken(ctx, found.ID)
 	if err != nil {

@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"regexp"
-	"strings"
 
 	"github.com/orgtoken/orgtoken-bot/astro"
 )
 
 var regexpRef = regexp.MustCompile(`ref ([0-9a-f]{6})`)
-
-func compareFold(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) }
 
 // brokenTokens fails like a network outage that is not an API answer.
 type brokenTokens struct{}
@@ -19,6 +16,9 @@ type brokenTokens struct{}
 var errBroken = errors.New("dial tcp: connection refused")
 
 func (brokenTokens) GetToken(context.Context, string) (*astro.Token, error) { return nil, errBroken }
+func (brokenTokens) ListTokens(context.Context, astro.ListTokensOptions) (*astro.TokensPage, error) {
+	return nil, errBroken
+}
 func (brokenTokens) ListAllTokens(context.Context, astro.ListTokensOptions) ([]astro.Token, error) {
 	return nil, errBroken
 }

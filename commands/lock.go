@@ -29,15 +29,26 @@ type FreshnessLocker interface {
 	ReleasedSince(tokenID string, checkpoint uint64) bool
 }
 
-// KeyedLocker is an in-process FreshnessLocker: one mutex per token ID, forgotten when unused.
+// KeyedLocker is an in-process FreshnessLocker: one mutex per token ID, dropped when unused.
+//
+// It remembers when each recently unlocked token was last released, so a change by name is
+// not sent back to Astro for a second read merely because other tokens were changed meanwhile
+// (under load, some token is released every few milliseconds). The memory is bounded: once a
+// token drops out of it, its release time is taken to be the latest of all dropped ones, which
+// errs on the side of reading again.
 type KeyedLocker struct {
 	mu    sync.Mutex
 	clock uint64 // ticks on every release
 	keys  map[string]*keyLock
-	// forgotten is the latest release among forgotten keys, so a key made anew does not claim
-	// it was never released.
-	forgotten uint64
+	// recent and older hold the last release of unlocked tokens, newest generation first.
+	// Once recent is full, older is dropped (its latest release raising floor) and recent
+	// takes its place.
+	recent, older map[string]uint64
+	floor         uint64
 }
+
+// releaseMemory is how many unlocked tokens a generation remembers.
+const releaseMemory = 1024
 
 type keyLock struct {
 	held     chan struct{} // buffered(1): full while held
@@ -48,14 +59,16 @@ type keyLock struct {
 var _ FreshnessLocker = (*KeyedLocker)(nil)
 
 // NewKeyedLocker returns an empty KeyedLocker.
-func NewKeyedLocker() *KeyedLocker { return &KeyedLocker{keys: map[string]*keyLock{}} }
+func NewKeyedLocker() *KeyedLocker {
+	return &KeyedLocker{keys: map[string]*keyLock{}, recent: map[string]uint64{}, older: map[string]uint64{}}
+}
 
 // LockToken implements Locker.
 func (l *KeyedLocker) LockToken(ctx context.Context, tokenID string) (func(), error) {
 	l.mu.Lock()
 	k := l.keys[tokenID]
 	if k == nil {
-		k = &keyLock{held: make(chan struct{}, 1), released: l.forgotten}
+		k = &keyLock{held: make(chan struct{}, 1), released: l.lastReleaseLocked(tokenID)}
 		l.keys[tokenID] = k
 	}
 	k.waiters++
@@ -84,11 +97,33 @@ func (l *KeyedLocker) LockToken(ctx context.Context, tokenID string) (func(), er
 	}, nil
 }
 
-func (l *KeyedLocker) forgetLocked(tokenID string, k *keyLock) {
-	if k.waiters == 0 {
-		l.forgotten = max(l.forgotten, k.released)
-		delete(l.keys, tokenID)
+// lastReleaseLocked is when an unlocked token was last released, or a later moment when that is
+// no longer remembered.
+func (l *KeyedLocker) lastReleaseLocked(tokenID string) uint64 {
+	if r, ok := l.recent[tokenID]; ok {
+		return r
 	}
+	if r, ok := l.older[tokenID]; ok {
+		return r
+	}
+	return l.floor
+}
+
+func (l *KeyedLocker) forgetLocked(tokenID string, k *keyLock) {
+	if k.waiters > 0 {
+		return
+	}
+	delete(l.keys, tokenID)
+	if k.released <= l.floor {
+		return // nothing to remember beyond what floor already says
+	}
+	if len(l.recent) >= releaseMemory {
+		for _, r := range l.older {
+			l.floor = max(l.floor, r)
+		}
+		l.older, l.recent = l.recent, make(map[string]uint64, releaseMemory)
+	}
+	l.recent[tokenID] = k.released
 }
 
 // Checkpoint implements FreshnessLocker.
@@ -102,9 +137,8 @@ func (l *KeyedLocker) Checkpoint() uint64 {
 func (l *KeyedLocker) ReleasedSince(tokenID string, checkpoint uint64) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	k := l.keys[tokenID]
-	if k == nil {
-		return l.forgotten > checkpoint
+	if k := l.keys[tokenID]; k != nil {
+		return k.released > checkpoint
 	}
-	return k.released > checkpoint
+	return l.lastReleaseLocked(tokenID) > checkpoint
 }

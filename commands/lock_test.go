@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -72,13 +73,38 @@ func TestKeyedLockerFreshness(t *testing.T) {
 	assert.False(t, l.ReleasedSince("a", cp))
 	waiter()
 
-	// ...but once it is forgotten the answer errs on the safe side: maybe released.
+	// ...nor once both locks are unused and dropped: the last release of each is remembered.
 	cp = l.Checkpoint()
 	b, err = l.LockToken(t.Context(), "b")
 	require.NoError(t, err)
 	b()
+	assert.True(t, l.ReleasedSince("b", cp))
+	assert.False(t, l.ReleasedSince("a", cp))
 	unlock, err = l.LockToken(t.Context(), "a")
 	require.NoError(t, err)
-	assert.True(t, l.ReleasedSince("a", cp))
+	assert.False(t, l.ReleasedSince("a", cp), "the releases of b say nothing about a")
 	unlock()
+}
+
+func TestKeyedLockerErrsOnTheSafeSideOnceItForgets(t *testing.T) {
+	t.Parallel()
+	l := NewKeyedLocker()
+	cp := l.Checkpoint()
+	lockAndRelease := func(id string) {
+		unlock, err := l.LockToken(t.Context(), id)
+		require.NoError(t, err)
+		unlock()
+	}
+	lockAndRelease("a")
+	never := "never-locked"
+	assert.False(t, l.ReleasedSince(never, cp), "still remembered: only a was released")
+
+	// Enough other tokens to push a out of memory.
+	for i := range 2 * releaseMemory {
+		lockAndRelease(fmt.Sprintf("t%d", i))
+	}
+	assert.True(t, l.ReleasedSince("a", cp), "a was released after the checkpoint")
+	assert.True(t, l.ReleasedSince(never, cp), "not remembered, so maybe released")
+	assert.False(t, l.ReleasedSince("a", l.Checkpoint()), "nothing released after a fresh checkpoint")
+	assert.LessOrEqual(t, len(l.recent)+len(l.older), 2*releaseMemory, "memory stays bounded")
 }

@@ -21,6 +21,7 @@ import (
 // Tokens is the part of the Astro client the commands use; *astro.Client satisfies it.
 type Tokens interface {
 	GetToken(ctx context.Context, id string) (*astro.Token, error)
+	ListTokens(ctx context.Context, opts astro.ListTokensOptions) (*astro.TokensPage, error)
 	ListAllTokens(ctx context.Context, opts astro.ListTokensOptions) ([]astro.Token, error)
 	UpdateTokenRoles(ctx context.Context, id string, roles []astro.Role) (*astro.SubjectRoles, error)
 }
@@ -81,6 +82,7 @@ type Service struct {
 	tokens      Tokens
 	auth        Authorizer
 	locker      Locker
+	orgTokens   *orgTokenList
 	now         Clock
 	defaultWS   string
 	commandName string
@@ -136,6 +138,7 @@ func New(cfg Config) (*Service, error) {
 	if s.locker == nil {
 		s.locker = NewKeyedLocker()
 	}
+	s.orgTokens = &orgTokenList{tokens: s.tokens, locker: s.locker}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -63,7 +63,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 	astroClient := astro.New(cfg.AstroOrgID, cfg.AstroAPIToken.Value(),
 		astro.WithBaseURL(cfg.AstroAPIURL),
 		astro.WithUserAgent("orgtoken-bot/"+version),
-		astro.WithHTTPClient(&http.Client{Transport: ops.InstrumentAstro(http.DefaultTransport, metrics)}),
+		astro.WithHTTPClient(&http.Client{Transport: ops.InstrumentAstro(astroTransport(cfg.Workers), metrics)}),
 		astro.WithLogger(log),
 	)
 
@@ -235,4 +235,13 @@ func reportBacklog(ctx context.Context, st *store.Store, m *ops.Metrics, every t
 		case <-time.After(every):
 		}
 	}
+}
+
+// astroTransport keeps enough idle connections to Astro for every worker: the default of two
+// per host would open (and TLS-handshake) a new connection for nearly every request under load.
+func astroTransport(workers int) http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = max(workers, 2)
+	t.MaxIdleConns = max(workers, 2) * 2
+	return t
 }

@@ -1,0 +1,128 @@
+package commands_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orgtoken/orgtoken-bot/astro"
+	"github.com/orgtoken/orgtoken-bot/commands"
+	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
+	"github.com/orgtoken/orgtoken-bot/reply"
+)
+
+// pausedLists holds every list of all tokens after Astro has answered it, until resume is
+// closed, so a test can land other changes while lookups wait on a copy that is already old.
+type pausedLists struct {
+	commands.Tokens
+	calls  atomic.Int32
+	listed chan struct{} // one value per list, once Astro answered
+	resume chan struct{}
+}
+
+func (p *pausedLists) ListAllTokens(ctx context.Context, opts astro.ListTokensOptions) ([]astro.Token, error) {
+	p.calls.Add(1)
+	toks, err := p.Tokens.ListAllTokens(ctx, opts)
+	p.listed <- struct{}{}
+	<-p.resume
+	return toks, err
+}
+
+// newPausedEnv is newEnv with lists of all tokens paused, and joined receiving a value each
+// time a lookup by name joins a list already in flight.
+func newPausedEnv(t *testing.T) (e *env, lists *pausedLists, joined chan struct{}) {
+	t.Helper()
+	emu := astroemu.New(astroemu.Options{Now: func() time.Time { return testNow }})
+	t.Cleanup(emu.Close)
+	emu.SeedSample()
+	client := astro.New(emu.OrganizationID(), emu.APIToken(), astro.WithBaseURL(emu.URL()), astro.WithRetryPolicy(astro.RetryPolicy{MaxAttempts: 1}))
+	lists = &pausedLists{Tokens: client, listed: make(chan struct{}, 8), resume: make(chan struct{})}
+	e = newEnvWith(t, emu, lists)
+	joined = make(chan struct{}, 8)
+	commands.OnListJoin(e.svc, func() { joined <- struct{}{} })
+	return e, lists, joined
+}
+
+// start runs text as alice in the background; the reply arrives on the returned channel.
+func (e *env) start(ctx context.Context, text string) <-chan reply.Reply {
+	out := make(chan reply.Reply, 1)
+	go func() {
+		out <- e.svc.Run(ctx, commands.Request{UserID: alice, UserName: "alice", ChannelID: opsChan, Text: text})
+	}()
+	return out
+}
+
+func TestChangesByNameShareOneList(t *testing.T) {
+	t.Parallel()
+	t.Run("TwoChangesToDifferentTokensBothApply", func(t *testing.T) {
+		t.Parallel()
+		e, lists, joined := newPausedEnv(t)
+		first := e.start(t.Context(), "add -n dbt-cloud-sync -r member -w "+wsData)
+		<-lists.listed
+		second := e.start(t.Context(), "update -n airflow-ci-deployer -r owner -w "+wsAna)
+		<-joined
+		close(lists.resume)
+
+		r1, r2 := <-first, <-second
+		checkRenders(t, r1)
+		checkRenders(t, r2)
+		assert.Equal(t, "Token added to workspace", r1.Title, text(r1))
+		assert.Equal(t, "Token role updated", r2.Title, text(r2))
+		assert.EqualValues(t, 1, lists.calls.Load(), "the second lookup rode on the first one's list")
+		assert.Equal(t, reqs(1, 0, 2), e.counts(), "nothing was written in between, so neither re-reads")
+		assert.Contains(t, e.roles(t, astroemu.SampleTokenDBTSync), wsRole(wsData, "WORKSPACE_MEMBER"))
+		assert.Contains(t, e.roles(t, astroemu.SampleTokenDBTSync), wsRole(wsAna, "WORKSPACE_MEMBER"))
+		assert.Contains(t, e.roles(t, astroemu.SampleTokenCIDeployer), wsRole(wsAna, "WORKSPACE_OWNER"))
+		assert.Contains(t, e.roles(t, astroemu.SampleTokenCIDeployer), wsRole(wsData, "WORKSPACE_AUTHOR"))
+	})
+	t.Run("ChangeLandingAfterTheListStartedForcesAReRead", func(t *testing.T) {
+		t.Parallel()
+		e, lists, joined := newPausedEnv(t)
+		first := e.start(t.Context(), "add -n dbt-cloud-sync -r member -w "+wsData)
+		<-lists.listed
+		// The list already holds airflow-ci-deployer's roles when this change lands, and a
+		// lookup joining the list afterwards must not take the list for a fresh read of them.
+		between := e.run(t, "add "+astroemu.SampleTokenCIDeployer+" -r member -w "+wsSand)
+		require.Equal(t, "Token added to workspace", between.Title, text(between))
+		second := e.start(t.Context(), "update -n airflow-ci-deployer -r owner -w "+wsAna)
+		<-joined
+		close(lists.resume)
+
+		r1, r2 := <-first, <-second
+		checkRenders(t, r1)
+		checkRenders(t, r2)
+		assert.Equal(t, "Token added to workspace", r1.Title, text(r1))
+		assert.Equal(t, "Token role updated", r2.Title, text(r2))
+		assert.EqualValues(t, 1, lists.calls.Load())
+		roles := e.roles(t, astroemu.SampleTokenCIDeployer)
+		assert.Contains(t, roles, wsRole(wsSand, "WORKSPACE_MEMBER"), "the change in between is kept")
+		assert.Contains(t, roles, wsRole(wsAna, "WORKSPACE_OWNER"))
+		assert.Contains(t, roles, wsRole(wsData, "WORKSPACE_AUTHOR"))
+		assert.Equal(t, reqs(1, 2, 3), e.counts(), "the change by ID reads once, the joiner re-reads under the lock")
+	})
+	t.Run("StarterGivingUpDoesNotFailTheOthers", func(t *testing.T) {
+		t.Parallel()
+		e, lists, joined := newPausedEnv(t)
+		ctx, cancel := context.WithCancel(t.Context())
+		first := e.start(ctx, "add -n dbt-cloud-sync -r member -w "+wsData)
+		<-lists.listed
+		second := e.start(t.Context(), "update -n airflow-ci-deployer -r owner -w "+wsAna)
+		<-joined
+		cancel()
+		r1 := <-first
+		checkRenders(t, r1)
+		assert.NotEqual(t, "Token added to workspace", r1.Title, "the starter gave up")
+		close(lists.resume)
+
+		r2 := <-second
+		checkRenders(t, r2)
+		assert.Equal(t, "Token role updated", r2.Title, text(r2))
+		assert.EqualValues(t, 1, lists.calls.Load())
+		assert.Contains(t, e.roles(t, astroemu.SampleTokenCIDeployer), wsRole(wsAna, "WORKSPACE_OWNER"))
+		assert.NotContains(t, e.roles(t, astroemu.SampleTokenDBTSync), wsRole(wsData, "WORKSPACE_MEMBER"))
+	})
+}
