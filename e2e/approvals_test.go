@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orgtoken/orgtoken-bot/store/storetest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -260,7 +262,7 @@ func TestApprovalSurvivesRestart(t *testing.T) {
 			w := newApprovalWorld(t, "1h")
 			extra := map[string]string{}
 			if backend == store.BackendPostgres {
-				extra["ORGTOKEN_DATABASE_URL"] = postgresSchemaURL(t)
+				extra["ORGTOKEN_DATABASE_URL"] = storetest.PostgresURL(t)
 			}
 			first := w.startBot(extra)
 			msg, _ := w.requestChange(t, outsiderID, "update "+astroemu.SampleTokenCIDeployer+" --role owner -w "+astroemu.SampleWorkspaceAnalytics, astroemu.SampleTokenCIDeployer)

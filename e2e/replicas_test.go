@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orgtoken/orgtoken-bot/store/storetest"
+
 	_ "github.com/jackc/pgx/v5/stdlib" // the database/sql driver for the test's own schema setup
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,7 +27,7 @@ import (
 func TestThreeReplicas(t *testing.T) {
 	t.Parallel()
 	w := newWorldWith(t, slackemu.Options{Redeliveries: 2})
-	w.env["ORGTOKEN_DATABASE_URL"] = postgresSchemaURL(t)
+	w.env["ORGTOKEN_DATABASE_URL"] = storetest.PostgresURL(t)
 	// A short lease, so commands acked by the killed replica are taken up within the test.
 	w.env["ORGTOKEN_INBOX_LEASE"] = "3s"
 	workspaces := addWorkspaces(w.astro, 30)
@@ -103,7 +105,7 @@ func TestThreeReplicas(t *testing.T) {
 func TestConcurrentAddsAcrossTwoReplicas(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	w.env["ORGTOKEN_DATABASE_URL"] = postgresSchemaURL(t)
+	w.env["ORGTOKEN_DATABASE_URL"] = storetest.PostgresURL(t)
 	workspaces := addWorkspaces(w.astro, 50)
 	w.startBot(map[string]string{"ORGTOKEN_WORKERS": "32"})
 	w.startBot(map[string]string{"ORGTOKEN_WORKERS": "32"})
