@@ -266,6 +266,7 @@ func (c *Client) attempt(ctx context.Context, r request, body []byte, out any) a
 	if err != nil {
 		return attemptResult{err: fmt.Errorf("astro: %w", err), retryable: true, mayApply: sent.Load()}
 	}
+	recordRequestID(ctx, resp.Header.Get("X-Request-Id"))
 	defer func() {
 		// Drain a little so the connection can be reused.
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))

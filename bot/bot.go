@@ -71,6 +71,9 @@ type Config struct {
 	// InboxLease is how long an unanswered envelope stays with the replica that acked it
 	// before others may take it up.
 	InboxLease time.Duration
+	// TraceAstro, when set, returns a context in which Astro request IDs are noted, and a
+	// function listing them; each command's log line then names the Astro requests behind it.
+	TraceAstro func(context.Context) (context.Context, func() []string)
 	// SaveBeforeAck puts each envelope in the Inbox before acking it, closing the window in
 	// which a replica killed outright loses commands it acked but had not yet saved. It costs a
 	// store write on the ack path, so it is for replicas sharing PostgreSQL; a single SQLite
@@ -406,6 +409,11 @@ func (b *Bot) ack(req *socketmode.Request, payload any) {
 
 func (b *Bot) process(ctx context.Context, j job) {
 	start := time.Now()
+	if b.cfg.TraceAstro != nil {
+		var ids func() []string
+		ctx, ids = b.cfg.TraceAstro(ctx)
+		ctx = context.WithValue(ctx, astroIDsKey{}, ids)
+	}
 	defer func() {
 		// A bug in one command must not take the bot down; the user is told, and it is logged.
 		if p := recover(); p != nil {
@@ -430,7 +438,7 @@ func (b *Bot) process(ctx context.Context, j job) {
 		})
 		b.deliver(ctx, targetOf(j), r)
 		b.log.Info("command", "envelope_id", j.envelopeID, "user", c.UserID, "channel", c.ChannelID,
-			"subcommand", firstWord(c.Text), "outcome", outcome(r), "duration_ms", time.Since(start).Milliseconds())
+			"subcommand", firstWord(c.Text), "outcome", outcome(r), "duration_ms", time.Since(start).Milliseconds(), astroIDs(ctx))
 		b.cfg.Metrics.ObserveCommand(firstWord(c.Text), outcome(r), time.Since(j.received))
 	case j.callback != nil:
 		b.processInteraction(ctx, j, start)
@@ -473,7 +481,7 @@ func (b *Bot) processInteraction(ctx context.Context, j job, start time.Time) {
 		})
 		b.deliver(ctx, targetOf(j), r)
 		b.log.Info("action", "envelope_id", j.envelopeID, "user", cb.User.ID, "action_id", a.ActionID,
-			"outcome", outcome(r), "duration_ms", time.Since(start).Milliseconds())
+			"outcome", outcome(r), "duration_ms", time.Since(start).Milliseconds(), astroIDs(ctx))
 		b.cfg.Metrics.ObserveCommand(actionVerb(a.ActionID), outcome(r), time.Since(j.received))
 	}
 }
@@ -540,6 +548,17 @@ func (b *Bot) submitChangeModal(ctx context.Context, j job, start time.Time) {
 	r := b.cmds.Run(ctx, commands.Request{UserID: cb.User.ID, UserName: cb.User.Name, ChannelID: c.meta.Channel, Text: c.commandText()})
 	b.deliver(ctx, target{channelID: c.meta.Channel, userID: cb.User.ID}, r)
 	b.log.Info("command", "envelope_id", j.envelopeID, "user", cb.User.ID, "channel", c.meta.Channel,
-		"subcommand", c.meta.Verb, "via", "modal", "outcome", outcome(r), "duration_ms", time.Since(start).Milliseconds())
+		"subcommand", c.meta.Verb, "via", "modal", "outcome", outcome(r), "duration_ms", time.Since(start).Milliseconds(), astroIDs(ctx))
 	b.cfg.Metrics.ObserveCommand(c.meta.Verb, outcome(r), time.Since(j.received))
+}
+
+type astroIDsKey struct{}
+
+// astroIDs is the log attribute naming the Astro requests a command made so far.
+func astroIDs(ctx context.Context) slog.Attr {
+	ids, _ := ctx.Value(astroIDsKey{}).(func() []string)
+	if ids == nil {
+		return slog.Attr{}
+	}
+	return slog.Any("astro_request_ids", ids())
 }

@@ -87,6 +87,6 @@ func (b *Bot) submitConfirm(ctx context.Context, j job, start time.Time) {
 	r := b.cmds.Run(ctx, commands.Request{UserID: cb.User.ID, UserName: cb.User.Name, ChannelID: m.Channel, Text: m.Text, ConfirmedName: typed})
 	b.deliver(ctx, target{channelID: m.Channel, userID: cb.User.ID}, r)
 	b.log.Info("command", "envelope_id", j.envelopeID, "user", cb.User.ID, "channel", m.Channel,
-		"subcommand", firstWord(m.Text), "via", "confirmation", "outcome", outcome(r), "duration_ms", time.Since(start).Milliseconds())
+		"subcommand", firstWord(m.Text), "via", "confirmation", "outcome", outcome(r), "duration_ms", time.Since(start).Milliseconds(), astroIDs(ctx))
 	b.cfg.Metrics.ObserveCommand(firstWord(m.Text), outcome(r), time.Since(j.received))
 }

@@ -15,7 +15,7 @@ import (
 func TestSubcommandsEndToEnd(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	w.startBot(nil)
+	bot := w.startBot(nil)
 
 	t.Run("ListIsEphemeralAndEscaped", func(t *testing.T) {
 		in := w.slash(outsiderID, opsChannel, "list --workspace-id "+astroemu.SampleWorkspaceAnalytics)
@@ -64,6 +64,20 @@ func TestSubcommandsEndToEnd(t *testing.T) {
 		tok, _ := w.astro.Token(astroemu.SampleTokenTerraform)
 		assert.Empty(t, roleIn(tok, astroemu.SampleWorkspaceSandbox))
 		assert.Equal(t, "ORGANIZATION_OWNER", orgRoleOf(tok))
+	})
+
+	t.Run("EachCommandLogsOneLineWithItsAstroRequests", func(t *testing.T) {
+		var found bool
+		require.Eventually(t, func() bool {
+			for _, l := range bot.logs.logLines() {
+				ids, _ := l["astro_request_ids"].([]any)
+				if l["msg"] == "command" && l["subcommand"] == "remove" && l["outcome"] == "ok" &&
+					l["envelope_id"] != "" && l["user"] == adminID && l["duration_ms"] != nil && len(ids) >= 2 {
+					found = true
+				}
+			}
+			return found
+		}, 5*time.Second, 50*time.Millisecond, "a remove is one log line naming its GET and POST")
 	})
 
 	t.Run("BadInputGetsUsage", func(t *testing.T) {

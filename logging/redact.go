@@ -98,6 +98,14 @@ func (h *redactingHandler) redactAttr(a slog.Attr) slog.Attr {
 		}
 		return slog.Group(a.Key, out...)
 	case slog.KindAny:
+		// A list of strings stays a list (JSON array), each element redacted.
+		if list, ok := v.Any().([]string); ok {
+			out := make([]string, len(list))
+			for i, e := range list {
+				out[i] = Redact(e, h.secrets)
+			}
+			return slog.Any(a.Key, out)
+		}
 		return slog.String(a.Key, Redact(v.String(), h.secrets))
 	default:
 		return slog.Attr{Key: a.Key, Value: v}

@@ -25,6 +25,7 @@ func TestLoggerRedactsSecrets(t *testing.T) {
 		}, "eyJhbGciOiJIUzI1NiJ9"},
 		{"BearerHeader", func(l *slog.Logger) { l.Info("x", "header", "Authorization: Bearer abcdefghijkl") }, "abcdefghijkl"},
 		{"WithAttrs", func(l *slog.Logger) { l.With("token", astroToken).Info("x") }, astroToken},
+		{"StringList", func(l *slog.Logger) { l.Info("x", "ids", []string{"ok", "xoxb-9-9-leak"}) }, "xoxb-9-9-leak"},
 	}
 	for _, tc := range cases {
 		for _, format := range []string{"json", "text"} {
@@ -45,4 +46,11 @@ func TestLoggerKeepsOrdinaryText(t *testing.T) {
 	New(&buf, "json", slog.LevelInfo).Info("added role", "token", "deploy-bot", "role", "WORKSPACE_MEMBER")
 	assert.Contains(t, buf.String(), `"token":"deploy-bot"`)
 	assert.NotContains(t, buf.String(), "[redacted]")
+}
+
+func TestLoggerKeepsStringListsAsLists(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	New(&buf, "json", slog.LevelInfo).Info("command", "astro_request_ids", []string{"req-1", "req-2"})
+	assert.Contains(t, buf.String(), `"astro_request_ids":["req-1","req-2"]`)
 }

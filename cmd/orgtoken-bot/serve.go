@@ -117,6 +117,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 		Inbox:           storeInbox{st: st, replica: replicaName()},
 		InboxLease:      cfg.InboxLease,
 		SaveBeforeAck:   st.Backend() == store.BackendPostgres,
+		TraceAstro:      astro.WithRequestLog,
 		Pickers:         catalog,
 		Views:           api,
 	})
