@@ -36,17 +36,7 @@ var (
 		set:  setWorkspace}
 	flagNameFilter = flagSpec{Long: "name", Arg: "TEXT",
 		Help: "Show only tokens whose name contains TEXT (ignoring case).",
-		set: func(a *args, v string) error {
-			v = strings.TrimSpace(v)
-			switch {
-			case v == "":
-				return errors.New("the text to look for is empty")
-			case utf8.RuneCountInString(v) > maxFilterRunes:
-				return fmt.Errorf("the text to look for is longer than %d characters", maxFilterRunes)
-			}
-			a.NameFilter = v
-			return nil
-		}}
+		set:  textFlag("the text to look for", maxFilterRunes, func(a *args, v string) { a.NameFilter = v })}
 	flagAllWorkspaces = flagSpec{Long: "all-workspaces", Bool: true,
 		Help: "List every Organization token with its roles in all workspaces.",
 		set: func(a *args, v string) error {

@@ -83,17 +83,7 @@ var (
 		set:  setWorkspace}
 	flagReason = flagSpec{Long: "reason", Arg: "TEXT",
 		Help: fmt.Sprintf(`Why the change is needed, shown to approvers and kept in the audit record (up to %d characters; quote it: --reason "incident 123").`, maxReasonRunes),
-		set: func(a *args, v string) error {
-			v = strings.TrimSpace(v)
-			switch {
-			case v == "":
-				return errors.New("the reason is empty")
-			case utf8.RuneCountInString(v) > maxReasonRunes:
-				return fmt.Errorf("the reason is longer than %d characters", maxReasonRunes)
-			}
-			a.Reason = v
-			return nil
-		}}
+		set:  textFlag("the reason", maxReasonRunes, func(a *args, v string) { a.Reason = v })}
 	flagPage = flagSpec{Long: "page", Arg: "N",
 		Help: "Page of results to show, from 1.",
 		set: func(a *args, v string) error {
@@ -318,4 +308,19 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(rb)]
+}
+
+// textFlag sets a free-text flag: trimmed, not empty, and at most max characters.
+func textFlag(what string, max int, set func(a *args, v string)) func(a *args, v string) error {
+	return func(a *args, v string) error {
+		v = strings.TrimSpace(v)
+		switch {
+		case v == "":
+			return fmt.Errorf("%s is empty", what)
+		case utf8.RuneCountInString(v) > max:
+			return fmt.Errorf("%s is longer than %d characters", what, max)
+		}
+		set(a, v)
+		return nil
+	}
 }
