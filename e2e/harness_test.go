@@ -132,10 +132,14 @@ type botProcess struct {
 func (w *world) startBot(extra map[string]string) *botProcess {
 	w.t.Helper()
 	opened := w.slack.ConnectionsOpened()
+	catalogued := w.astro.CountRequests(astroemu.EndpointListWorkspaces)
 	p := w.spawn(extra)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	require.NoError(w.t, w.slack.WaitConnectionsOpened(ctx, opened+1), "bot never connected; logs:\n%s", p.logs.String())
+	// The picker catalog loads tokens, then workspaces, as the bot starts; waiting for it keeps
+	// its requests out of tests that count or hold Astro requests.
+	require.NoError(w.t, w.astro.WaitRequests(ctx, astroemu.EndpointListWorkspaces, catalogued+1), "catalog never loaded")
 	return p
 }
 

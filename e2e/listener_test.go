@@ -21,6 +21,7 @@ func TestAckArrivesWhileAstroIsHeld(t *testing.T) {
 	w := newWorld(t)
 	w.startBot(nil)
 
+	listed := w.astro.CountRequests(astroemu.EndpointListTokens)
 	release := w.astro.Hold(astroemu.EndpointListTokens)
 	in := w.slash(outsiderID, opsChannel, "list")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -28,7 +29,7 @@ func TestAckArrivesWhileAstroIsHeld(t *testing.T) {
 	ack, err := in.WaitAck(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, in.Responses(), "the answer cannot exist yet: Astro has not answered")
-	require.NoError(t, w.astro.WaitRequests(ctx, astroemu.EndpointListTokens, 1))
+	require.NoError(t, w.astro.WaitRequests(ctx, astroemu.EndpointListTokens, listed+1))
 	release()
 
 	p := reply(t, in)
@@ -42,12 +43,13 @@ func TestFullPoolStillAcksAndSaysRetry(t *testing.T) {
 	w := newWorld(t)
 	w.startBot(map[string]string{"ORGTOKEN_WORKERS": "1", "ORGTOKEN_QUEUE_SIZE": "1"})
 
+	listed := w.astro.CountRequests(astroemu.EndpointListTokens)
 	release := w.astro.Hold(astroemu.EndpointListTokens)
 	defer release()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	first := w.slash(outsiderID, opsChannel, "list")
-	require.NoError(t, w.astro.WaitRequests(ctx, astroemu.EndpointListTokens, 1)) // the worker is busy
+	require.NoError(t, w.astro.WaitRequests(ctx, astroemu.EndpointListTokens, listed+1)) // the worker is busy
 	queued := w.slash(outsiderID, opsChannel, "list")                             // fills the queue
 	_, err := queued.WaitAck(ctx)
 	require.NoError(t, err)
