@@ -172,6 +172,10 @@ func (e *Emulator) handleSocket(w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close()
 		return
 	}
+	// The rest of this handler writes to the socket, so Close waits for it too (net/http does
+	// not track hijacked connections).
+	e.wg.Add(1)
+	defer e.wg.Done()
 	tooMany := len(e.sock.live()) >= e.opts.MaxConnections
 	e.sock.nextID++
 	c.info = ConnInfo{ID: e.sock.nextID, Query: r.URL.RawQuery, OpenedAt: e.now(), Live: !tooMany}
