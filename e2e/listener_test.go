@@ -50,7 +50,7 @@ func TestFullPoolStillAcksAndSaysRetry(t *testing.T) {
 	defer cancel()
 	first := w.slash(outsiderID, opsChannel, "list")
 	require.NoError(t, w.astro.WaitRequests(ctx, astroemu.EndpointListTokens, listed+1)) // the worker is busy
-	queued := w.slash(outsiderID, opsChannel, "list")                             // fills the queue
+	queued := w.slash(outsiderID, opsChannel, "list")                                    // fills the queue
 	_, err := queued.WaitAck(ctx)
 	require.NoError(t, err)
 	turnedAway := w.slash(outsiderID, opsChannel, "list")
