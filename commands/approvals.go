@@ -570,7 +570,7 @@ func (s *Service) groupSpans(groups []string) []reply.Span {
 			members = append(members, userSpan(u))
 		}
 		for _, sg := range slackGroups {
-			members = append(members, reply.Text("user group "+sg))
+			members = append(members, reply.UserGroup(sg))
 		}
 		if len(members) == 0 {
 			continue

@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
 	"github.com/orgtoken/orgtoken-bot/policy"
 	"github.com/orgtoken/orgtoken-bot/reply"
+	"github.com/orgtoken/orgtoken-bot/reply/blockkit"
 	"github.com/orgtoken/orgtoken-bot/store"
 )
 
@@ -272,12 +274,18 @@ func TestApprovalRequestIsPostedWithEverythingApproversNeed(t *testing.T) {
 		"@" + alice + " asks to: Change airflow-ci-deployer (`" + astroemu.SampleTokenCIDeployer + "`) from `WORKSPACE_AUTHOR` to `WORKSPACE_OWNER` in workspace `" + wsData + "`",
 		"Reason: incident 4711",
 		"`astro workspace token organization-token update " + astroemu.SampleTokenCIDeployer + " --role WORKSPACE_OWNER --workspace-id " + wsData + "`",
-		"2 approvals from `approvers` (@" + bob + ", @" + carol + ", user group " + secGroup + "), never the requester",
+		"2 approvals from `approvers` (@" + bob + ", @" + carol + ", @" + secGroup + "), never the requester",
 		"Expires 2025-11-05 13:00 UTC",
 		"Request " + id + ", policy rule 3 (owner-needs-two)",
 	} {
 		assert.Contains(t, body, want)
 	}
+	blocks, _ := blockkit.Render(msg.r)
+	var rendered strings.Builder
+	enc := json.NewEncoder(&rendered)
+	enc.SetEscapeHTML(false)
+	require.NoError(t, enc.Encode(blocks))
+	assert.Contains(t, rendered.String(), "<!subteam^"+secGroup+">", "approver user groups are notified")
 	require.Len(t, msg.r.Buttons, 2)
 	for _, b := range msg.r.Buttons {
 		assert.Equal(t, id, b.Value, "buttons carry only the request ID")

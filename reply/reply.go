@@ -65,6 +65,9 @@ type Span struct {
 	Style     Style
 	UserID    string // when set, the span mentions this Slack user and Text is ignored
 	ChannelID string // when set, the span links this Slack channel and Text is ignored
+	// UserGroupID, when set, mentions this Slack user group (notifying its members, as an
+	// approval request should) and Text is ignored.
+	UserGroupID string
 }
 
 // Text, Strong, Literal, Textf, Mention and Channel build spans.
@@ -74,6 +77,9 @@ func Literal(s string) Span         { return Span{Text: s, Style: Code} }
 func Mention(userID string) Span    { return Span{UserID: userID} }
 func Textf(f string, a ...any) Span { return Span{Text: fmt.Sprintf(f, a...)} }
 func Channel(channelID string) Span { return Span{ChannelID: channelID} }
+
+// UserGroup mentions a Slack user group (S…).
+func UserGroup(groupID string) Span { return Span{UserGroupID: groupID} }
 
 // Para is a one-span line of plain text.
 func Para(s string) Line { return Line{Text(s)} }
@@ -88,6 +94,10 @@ func (l Line) Plain() string {
 		}
 		if s.ChannelID != "" {
 			b.WriteString("#" + s.ChannelID)
+			continue
+		}
+		if s.UserGroupID != "" {
+			b.WriteString("@" + s.UserGroupID)
 			continue
 		}
 		b.WriteString(s.Text)
@@ -145,11 +155,15 @@ type Button struct {
 var (
 	userIDPattern    = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
 	channelIDPattern = regexp.MustCompile(`^[CGD][A-Z0-9]{2,20}$`)
+	groupIDPattern   = regexp.MustCompile(`^S[A-Z0-9]{2,20}$`)
 )
 
 // ValidUserID reports whether id looks like a Slack user ID (U… or W…), the only thing a
 // renderer will turn into a mention.
 func ValidUserID(id string) bool { return userIDPattern.MatchString(id) }
+
+// ValidUserGroupID reports whether id looks like a Slack user-group ID (S…).
+func ValidUserGroupID(id string) bool { return groupIDPattern.MatchString(id) }
 
 // ValidChannelID reports whether id looks like a Slack conversation ID (C…, G… or D…).
 func ValidChannelID(id string) bool { return channelIDPattern.MatchString(id) }

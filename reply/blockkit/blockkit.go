@@ -318,6 +318,12 @@ func RenderLine(l reply.Line, budget int) string {
 			} else if link := "<#" + s.ChannelID + ">"; len(link) <= left {
 				piece = link
 			}
+		case s.UserGroupID != "":
+			if !reply.ValidUserGroupID(s.UserGroupID) {
+				piece = escapeTrunc("(unknown user group)", left)
+			} else if mention := "<!subteam^" + s.UserGroupID + ">"; len(mention) <= left {
+				piece = mention
+			}
 		case s.Style == reply.Bold && s.Text != "" && left > 3:
 			piece = "*" + escapeTrunc(s.Text, left-2) + "*"
 		case s.Style == reply.Code && s.Text != "" && left > 3:

@@ -135,12 +135,12 @@ func (c *checker) text(at string, t *slack.TextBlockObject, limit int) {
 }
 
 var (
-	mentionPrefix = regexp.MustCompile(`^<(@[UW]|#[CGD])[A-Z0-9]{2,20}>`)
+	mentionPrefix = regexp.MustCompile(`^<(@[UW]|#[CGD]|!subteam\^S)[A-Z0-9]{2,20}>`)
 	entityPrefix  = regexp.MustCompile(`^&(amp|lt|gt);`)
 )
 
 // unsafeMarkup returns the first piece of s that Slack would treat as markup other than a
-// validated user mention, or "" when there is none.
+// validated mention (user, channel or user group), or "" when there is none.
 func unsafeMarkup(s string) string {
 	for i := 0; i < len(s); i++ {
 		switch s[i] {

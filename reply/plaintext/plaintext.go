@@ -62,6 +62,8 @@ func RenderLine(l reply.Line) string {
 			b.WriteString("@" + clean(s.UserID))
 		case s.ChannelID != "":
 			b.WriteString("#" + clean(s.ChannelID))
+		case s.UserGroupID != "":
+			b.WriteString("@" + clean(s.UserGroupID))
 		case s.Style == reply.Code:
 			b.WriteString("`" + clean(s.Text) + "`")
 		default:
