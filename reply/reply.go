@@ -1,7 +1,8 @@
 // Package reply is the transport-neutral model of what the bot says back: a title, paragraphs,
 // fields, a table, small print and buttons. Every string in it is plain, user-controlled text;
-// renderers (reply/blockkit for Slack, reply/plaintext for a terminal) escape it. The only way to
-// make a renderer emit markup is a Mention span, whose user ID is validated before it is used.
+// renderers (reply/blockkit for Slack, reply/plaintext for a terminal) escape it. The only ways to
+// make a renderer emit markup are Mention, Channel and UserGroup spans, whose IDs are validated
+// before they are used.
 package reply
 
 import (
@@ -158,8 +159,8 @@ var (
 	groupIDPattern   = regexp.MustCompile(`^S[A-Z0-9]{2,20}$`)
 )
 
-// ValidUserID reports whether id looks like a Slack user ID (U… or W…), the only thing a
-// renderer will turn into a mention.
+// ValidUserID reports whether id looks like a Slack user ID (U… or W…); renderers mention
+// nothing else as a user.
 func ValidUserID(id string) bool { return userIDPattern.MatchString(id) }
 
 // ValidUserGroupID reports whether id looks like a Slack user-group ID (S…).
