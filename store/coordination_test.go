@@ -13,20 +13,23 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestClaimEnvelope(t *testing.T) {
+func TestSaveEnvelopeDeduplicates(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, db testDB) {
 		ctx := context.Background()
+		claim := func(s *Store, id string, at time.Time) (bool, error) {
+			return s.SaveEnvelope(ctx, id, "slash_commands", []byte(`{}`), "replica", time.Minute, at)
+		}
 
 		t.Run("FirstClaimOnly", func(t *testing.T) {
 			s := newTestDB(t, db.backend).open(t)
-			first, err := s.ClaimEnvelope(ctx, "env-1", baseTime)
+			first, err := claim(s, "env-1", baseTime)
 			require.NoError(t, err)
 			assert.True(t, first)
-			again, err := s.ClaimEnvelope(ctx, "env-1", baseTime.Add(time.Second))
+			again, err := claim(s, "env-1", baseTime.Add(time.Second))
 			require.NoError(t, err)
 			assert.False(t, again)
-			other, err := s.ClaimEnvelope(ctx, "env-2", baseTime)
+			other, err := claim(s, "env-2", baseTime)
 			require.NoError(t, err)
 			assert.True(t, other)
 		})
@@ -37,7 +40,7 @@ func TestClaimEnvelope(t *testing.T) {
 			const n = 10
 			var wins atomic.Int32
 			parallel(n, func(i int) {
-				ok, err := replicas[i%2].ClaimEnvelope(ctx, "env-shared", baseTime)
+				ok, err := claim(replicas[i%2], "env-shared", baseTime)
 				assert.NoError(t, err)
 				if ok {
 					wins.Add(1)
@@ -48,19 +51,19 @@ func TestClaimEnvelope(t *testing.T) {
 
 		t.Run("OldClaimsArePruned", func(t *testing.T) {
 			s := newTestDB(t, db.backend).open(t)
-			_, err := s.ClaimEnvelope(ctx, "env-old", baseTime)
+			_, err := claim(s, "env-old", baseTime)
 			require.NoError(t, err)
 			later := baseTime.Add(EnvelopeRetention + envelopePruneEvery + time.Minute)
-			_, err = s.ClaimEnvelope(ctx, "env-new", later)
+			_, err = claim(s, "env-new", later)
 			require.NoError(t, err)
-			reclaimed, err := s.ClaimEnvelope(ctx, "env-old", later)
+			reclaimed, err := claim(s, "env-old", later)
 			require.NoError(t, err)
 			assert.True(t, reclaimed, "an envelope older than the retention is forgotten")
 		})
 
 		t.Run("RejectsEmptyID", func(t *testing.T) {
 			s := newTestDB(t, db.backend).open(t)
-			_, err := s.ClaimEnvelope(ctx, "", baseTime)
+			_, err := claim(s, "", baseTime)
 			assert.ErrorIs(t, err, ErrInvalid)
 		})
 	})

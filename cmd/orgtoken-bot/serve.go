@@ -75,9 +75,10 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 	if st.Backend() == store.BackendSQLite {
 		locker = commands.NewKeyedLocker()
 	}
+	messenger := &bot.Messenger{API: api}
 	var audit commands.Audit = st
 	if cfg.AuditChannel != "" {
-		audit = &commands.AuditChannel{Audit: st, Poster: &bot.Messenger{API: api}, Channel: cfg.AuditChannel, Logger: log}
+		audit = &commands.AuditChannel{Audit: st, Poster: messenger, Channel: cfg.AuditChannel, Logger: log}
 	}
 	svc, err := commands.New(commands.Config{
 		Tokens:           astroClient,
@@ -85,7 +86,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 		Approvers:        authorizer,
 		Groups:           pol,
 		Requests:         st,
-		Messenger:        &bot.Messenger{API: api},
+		Messenger:        messenger,
 		Audit:            audit,
 		Locker:           locker,
 		DefaultWorkspace: cfg.AstroWorkspaceID,
