@@ -28,25 +28,35 @@ func (s *Store) SaveEnvelope(ctx context.Context, id, kind string, payload []byt
 		return false, fmt.Errorf("%w: empty envelope id", ErrInvalid)
 	}
 	now = s.clock(now)
-	res, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO envelopes (id, claimed_at, kind, payload, owner, lease_until, attempts)
-		VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING`),
-		id, toDB(now), kind, string(payload), owner, toDB(now.Add(lease)))
+	var fresh bool
+	err := s.writeStmt(ctx, func(ctx context.Context, q querier) error {
+		res, err := q.ExecContext(ctx, s.rebind(`INSERT INTO envelopes (id, claimed_at, kind, payload, owner, lease_until, attempts)
+			VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING`),
+			id, toDB(now), kind, string(payload), owner, toDB(now.Add(lease)))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		fresh = n == 1
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("store: save envelope: %w", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("store: save envelope: %w", err)
-	}
+	// After the write, never inside it: pruning uses s.db, which a batch holds.
 	if err := s.maybePruneEnvelopes(ctx, now); err != nil {
 		return false, err
 	}
-	return n == 1, nil
+	return fresh, nil
 }
 
 // FinishEnvelope marks an envelope handled, so no replica takes it up again.
 func (s *Store) FinishEnvelope(ctx context.Context, id string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.rebind(`UPDATE envelopes SET done_at = ?, payload = '' WHERE id = ?`), toDB(s.clock(now)), id)
+	at := toDB(s.clock(now))
+	err := s.writeStmt(ctx, func(ctx context.Context, q querier) error {
+		_, err := q.ExecContext(ctx, s.rebind(`UPDATE envelopes SET done_at = ?, payload = '' WHERE id = ?`), at, id)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("store: finish envelope: %w", err)
 	}

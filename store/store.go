@@ -74,7 +74,8 @@ type Store struct {
 	backend string
 	schema  string // PostgreSQL schema the store lives in; namespaces advisory lock keys
 	now     func() time.Time
-	memLock *keyedMutex // SQLite only
+	memLock *keyedMutex   // SQLite only
+	batcher *writeBatcher // SQLite only: group-commits hot writes (see write)
 
 	lastPrune atomic.Int64 // Unix microseconds of the last envelope prune
 }
@@ -237,16 +238,21 @@ func (s *Store) openSQLite(ctx context.Context, rawURL string) error {
 	if err := db.PingContext(ctx); err != nil {
 		return fmt.Errorf("store: open SQLite %s: %w", rawURL, err)
 	}
+	s.batcher = newWriteBatcher(db)
 	return nil
 }
 
 // Close releases the database connections. Token locks still held are
-// released on PostgreSQL because their sessions end.
+// released on PostgreSQL because their sessions end. On SQLite, a write batch
+// already running commits first; writes still queued fail.
 func (s *Store) Close() error {
 	return s.closeDBs()
 }
 
 func (s *Store) closeDBs() error {
+	if s.batcher != nil {
+		s.batcher.close() // before the DB closes, so it can finish its batch
+	}
 	var errs []error
 	if s.lockDB != nil {
 		errs = append(errs, s.lockDB.Close())

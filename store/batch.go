@@ -1,0 +1,232 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// maxWriteBatch caps how many ops share one commit, bounding how long the
+// single SQLite connection is held and how much one failed commit undoes.
+const maxWriteBatch = 128
+
+var errClosed = errors.New("store: closed")
+
+// writeOp is one caller's share of a group commit. fn must use only tx:
+// the batch holds SQLite's only connection, so touching s.db would deadlock.
+type writeOp struct {
+	ctx    context.Context
+	fn     func(ctx context.Context, tx *sql.Tx) error
+	result chan error // buffered, so reporting never waits for the caller
+}
+
+// writeBatcher group-commits small SQLite writes. Each commit writes WAL
+// frames, so a burst of one-statement transactions costs far more than one
+// transaction holding them all. It never waits to fill a batch: ops simply
+// queue up while the previous batch commits.
+type writeBatcher struct {
+	db *sql.DB
+
+	mu     sync.Mutex
+	queue  []*writeOp
+	closed bool
+	wake   chan struct{} // capacity 1: the queue grew or close was called
+	done   chan struct{} // closed when loop returns
+
+	commits atomic.Int64 // committed batches; tests check batching happens
+}
+
+func newWriteBatcher(db *sql.DB) *writeBatcher {
+	b := &writeBatcher{db: db, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go b.loop()
+	return b
+}
+
+// write runs op in a transaction and waits until it is committed or failed.
+// On PostgreSQL that is a transaction of its own. On SQLite, op shares a
+// transaction with other callers' ops, inside a savepoint so that if it fails
+// it alone is undone; it must then touch only tx. Its ctx is not cancelled
+// once it runs, because SQLite answers an interrupted write by rolling back
+// the whole transaction, the other ops' work included.
+//
+// On SQLite, if ctx ends before the outcome is known write returns ctx.Err()
+// at once: an op not yet started is then skipped, but one already running
+// may still commit, as a statement may when its ExecContext is cancelled.
+func (s *Store) write(ctx context.Context, op func(ctx context.Context, tx *sql.Tx) error) error {
+	if s.batcher == nil {
+		return s.inTx(ctx, func(tx *sql.Tx) error { return op(ctx, tx) })
+	}
+	return s.batcher.do(ctx, op)
+}
+
+// writeStmt runs a one-statement write: batched on SQLite; on PostgreSQL
+// straight on the pool, where the statement commits by itself.
+func (s *Store) writeStmt(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
+	if s.batcher == nil {
+		return fn(ctx, s.db)
+	}
+	return s.batcher.do(ctx, func(ctx context.Context, tx *sql.Tx) error { return fn(ctx, tx) })
+}
+
+func (b *writeBatcher) do(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	op := &writeOp{ctx: ctx, fn: fn, result: make(chan error, 1)}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return errClosed
+	}
+	b.queue = append(b.queue, op)
+	b.mu.Unlock()
+	b.signal()
+	select {
+	case err := <-op.result:
+		return err
+	case <-ctx.Done():
+		select {
+		case err := <-op.result: // prefer a known outcome
+			return err
+		default:
+			return ctx.Err()
+		}
+	}
+}
+
+func (b *writeBatcher) signal() {
+	select {
+	case b.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+// close lets the running batch finish, fails every op still queued and
+// waits for the loop to return. Later writes fail at once.
+func (b *writeBatcher) close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.signal()
+	<-b.done
+}
+
+func (b *writeBatcher) loop() {
+	defer close(b.done)
+	for {
+		b.mu.Lock()
+		for len(b.queue) == 0 && !b.closed {
+			b.mu.Unlock()
+			<-b.wake
+			b.mu.Lock()
+		}
+		if b.closed {
+			queued := b.queue
+			b.queue = nil
+			b.mu.Unlock()
+			for _, op := range queued {
+				op.result <- errClosed
+			}
+			return
+		}
+		batch := b.queue
+		if len(batch) > maxWriteBatch {
+			batch, b.queue = batch[:maxWriteBatch:maxWriteBatch], batch[maxWriteBatch:]
+		} else {
+			b.queue = nil
+		}
+		b.mu.Unlock()
+		b.run(batch)
+	}
+}
+
+// run executes batch in one transaction and reports to every op: its own
+// error, or the commit's outcome if its writes were in the commit.
+func (b *writeBatcher) run(batch []*writeOp) {
+	live := batch[:0]
+	for _, op := range batch {
+		if err := op.ctx.Err(); err != nil {
+			op.result <- err
+			continue
+		}
+		live = append(live, op)
+	}
+	if len(live) == 0 {
+		return
+	}
+	// The batch belongs to no one caller, so no caller's ctx may end it.
+	tx, err := b.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		reportOps(live, fmt.Errorf("store: begin: %w", err))
+		return
+	}
+	// A lone op needs no savepoint: if it fails, the transaction is rolled back.
+	savepoints := len(live) > 1
+	var pending []*writeOp // ops whose writes await the commit
+	for i, op := range live {
+		if err := op.ctx.Err(); err != nil {
+			op.result <- err
+			continue
+		}
+		opErr, txErr := runOp(tx, op, savepoints)
+		if txErr != nil {
+			// The transaction itself broke (SQLite may roll it back on
+			// errors such as a full disk), so nothing in it can commit.
+			_ = tx.Rollback()
+			txErr = fmt.Errorf("store: write batch: %w", txErr)
+			reportOps(pending, txErr)
+			if opErr == nil {
+				opErr = txErr
+			}
+			op.result <- opErr
+			reportOps(live[i+1:], txErr)
+			return
+		}
+		if opErr != nil {
+			op.result <- opErr
+			continue
+		}
+		pending = append(pending, op)
+	}
+	if len(pending) == 0 {
+		_ = tx.Rollback()
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		reportOps(pending, fmt.Errorf("store: commit: %w", err))
+		return
+	}
+	b.commits.Add(1)
+	reportOps(pending, nil)
+}
+
+// runOp runs op, inside a savepoint if asked. opErr is op's own failure
+// (its writes undone); txErr means the transaction can no longer be used.
+func runOp(tx *sql.Tx, op *writeOp, savepoint bool) (opErr, txErr error) {
+	ctx := context.WithoutCancel(op.ctx)
+	if !savepoint {
+		return op.fn(ctx, tx), nil
+	}
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT write_op`); err != nil {
+		return nil, err
+	}
+	if opErr = op.fn(ctx, tx); opErr != nil {
+		if _, err := tx.ExecContext(ctx, `ROLLBACK TO write_op`); err != nil {
+			return opErr, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `RELEASE write_op`); err != nil {
+		return opErr, err
+	}
+	return opErr, nil
+}
+
+// reportOps tells each op its outcome (nil: committed).
+func reportOps(ops []*writeOp, err error) {
+	for _, op := range ops {
+		op.result <- err
+	}
+}
