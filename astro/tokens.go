@@ -33,8 +33,15 @@ func (c *Client) ListTokens(ctx context.Context, opts ListTokensOptions) (*Token
 		q.Add("sorts", s)
 	}
 	page := new(TokensPage)
+	fullPage := opts.Limit >= MaxPageSize
+	if n := c.fullPageLen.Load(); fullPage && n > 0 {
+		page.Tokens = make([]Token, 0, n) // encoding/json appends into it
+	}
 	if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens"), query: q}, page); err != nil {
 		return nil, err
+	}
+	if fullPage {
+		c.fullPageLen.Store(int64(len(page.Tokens)))
 	}
 	for i := range page.Tokens {
 		page.Tokens[i].fillScope()
@@ -138,11 +145,18 @@ func (c *Client) orgPath(segments ...string) string {
 // back short or empty, and drops items already seen (by key) in case the list shifted.
 func collectPages[T any](offset, limit int, fetch func(offset int) ([]T, int, error), key func(T) string) ([]T, error) {
 	var all []T
-	seen := map[string]bool{}
+	var seen map[string]bool
 	for {
 		items, total, err := fetch(offset)
 		if err != nil {
 			return nil, err
+		}
+		last := len(items) == 0 || len(items) < limit || offset+len(items) >= total
+		if all == nil && last {
+			return items, nil // one page: nothing can have shifted, and nothing to copy
+		}
+		if seen == nil {
+			seen = make(map[string]bool, len(items))
 		}
 		for _, it := range items {
 			if k := key(it); !seen[k] {
