@@ -40,7 +40,7 @@ func (s *Service) lockToken(ctx context.Context, a *args) (*astro.Token, func(),
 	}
 
 	// Concurrent lookups share one read; the checkpoint is the one taken before it started.
-	all, checkpoint, err := s.orgTokens.get(ctx)
+	all, checkpoint, err := s.orgTokens.get(ctx, a.Name)
 	if err != nil {
 		return nil, nil, astroFailure(err)
 	}

@@ -126,3 +126,79 @@ func TestChangesByNameShareOneList(t *testing.T) {
 		assert.NotContains(t, e.roles(t, astroemu.SampleTokenDBTSync), wsRole(wsData, "WORKSPACE_MEMBER"))
 	})
 }
+
+// heldLists holds each list of all tokens, once Astro has answered it, until the test lets that
+// one go with a value on release.
+type heldLists struct {
+	commands.Tokens
+	calls   atomic.Int32
+	listed  chan struct{}
+	release chan struct{}
+}
+
+func (h *heldLists) ListAllTokens(ctx context.Context, opts astro.ListTokensOptions) ([]astro.Token, error) {
+	h.calls.Add(1)
+	toks, err := h.Tokens.ListAllTokens(ctx, opts)
+	h.listed <- struct{}{}
+	<-h.release
+	return toks, err
+}
+
+func TestLookupSkipsAListAlreadyStaleForItsToken(t *testing.T) {
+	t.Parallel()
+	emu := astroemu.New(astroemu.Options{Now: func() time.Time { return testNow }})
+	t.Cleanup(emu.Close)
+	emu.SeedSample()
+	client := astro.New(emu.OrganizationID(), emu.APIToken(), astro.WithBaseURL(emu.URL()), astro.WithRetryPolicy(astro.RetryPolicy{MaxAttempts: 1}))
+	lists := &heldLists{Tokens: client, listed: make(chan struct{}, 8), release: make(chan struct{})}
+	e := newEnvWith(t, emu, lists)
+	joined := make(chan struct{}, 8)
+	commands.OnListJoin(e.svc, func() { joined <- struct{}{} })
+
+	// A first lookup teaches the bot which IDs the names stand for.
+	warm := e.start(t.Context(), "update -n airflow-ci-deployer -r operator -w "+wsData)
+	<-lists.listed
+	lists.release <- struct{}{}
+	require.Equal(t, "Token role updated", (<-warm).Title)
+
+	first := e.start(t.Context(), "add -n dbt-cloud-sync -r member -w "+wsData)
+	<-lists.listed
+	// Written after that list went out, as each user's previous command would be...
+	for _, id := range []string{astroemu.SampleTokenCIDeployer, astroemu.SampleTokenTerraform} {
+		between := e.run(t, "add "+id+" -r member -w "+wsSand)
+		require.Equal(t, "Token added to workspace", between.Title, text(between))
+	}
+	// ...so these lookups do not join it (they would have to re-read after it arrived): the
+	// first starts a new list and the second, arriving with it, shares that one.
+	second := e.start(t.Context(), "update -n airflow-ci-deployer -r owner -w "+wsAna)
+	third := e.start(t.Context(), "add -n terraform-automation -r author -w "+wsAna)
+	var newLists, joins int
+	for range 2 {
+		select {
+		case <-lists.listed:
+			newLists++
+		case <-joined:
+			joins++
+		}
+	}
+	if newLists != 1 || joins != 1 {
+		close(lists.release)
+		t.Fatalf("want one new list shared by both lookups; got %d new lists and %d joins", newLists, joins)
+	}
+	lists.release <- struct{}{}
+	lists.release <- struct{}{}
+
+	for _, r := range []reply.Reply{<-first, <-second, <-third} {
+		checkRenders(t, r)
+		assert.Contains(t, []string{"Token added to workspace", "Token role updated"}, r.Title, text(r))
+	}
+	assert.EqualValues(t, 3, lists.calls.Load())
+	assert.Equal(t, reqs(3, 2, 6), e.counts(), "only the changes by ID read a token: each change by name costs a list and a write")
+	roles := e.roles(t, astroemu.SampleTokenCIDeployer)
+	assert.Contains(t, roles, wsRole(wsSand, "WORKSPACE_MEMBER"), "the change in between is kept")
+	assert.Contains(t, roles, wsRole(wsAna, "WORKSPACE_OWNER"))
+	assert.Contains(t, roles, wsRole(wsData, "WORKSPACE_OPERATOR"))
+	roles = e.roles(t, astroemu.SampleTokenTerraform)
+	assert.Contains(t, roles, wsRole(wsSand, "WORKSPACE_MEMBER"))
+	assert.Contains(t, roles, wsRole(wsAna, "WORKSPACE_AUTHOR"))
+}

@@ -18,7 +18,7 @@ func runShow(ctx context.Context, s *Service, req Request, a *args) (reply.Reply
 	if _, err := s.authorize(ctx, policy.Input{UserID: req.UserID, ChannelID: req.ChannelID, Action: policy.ActionShow}); err != nil {
 		return reply.Reply{}, err
 	}
-	all, _, err := s.orgTokens.get(ctx)
+	all, _, err := s.orgTokens.get(ctx, key)
 	if err != nil {
 		return reply.Reply{}, astroFailure(err)
 	}
