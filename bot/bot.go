@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,6 +84,8 @@ type Config struct {
 	// the usage text.
 	Pickers Pickers
 	Views   ViewsAPI
+	// HTTPClient posts to response_url; nil uses http.DefaultClient.
+	HTTPClient *http.Client
 }
 
 // Bot is the Socket Mode adapter.

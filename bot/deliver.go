@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -58,7 +59,7 @@ func (b *Bot) deliver(ctx context.Context, t target, r reply.Reply) {
 		}
 		// A click's answer may update the message the button was on (a list's next page).
 		wm.ReplaceOriginal = r.ReplaceOriginal && t.messageTS != ""
-		err := slack.PostWebhookContext(ctx, t.responseURL, wm)
+		err := slack.PostWebhookCustomHTTPContext(ctx, t.responseURL, b.webhookClient(), wm)
 		if err == nil {
 			return
 		}
@@ -96,4 +97,11 @@ func outcome(r reply.Reply) string {
 	default:
 		return "info"
 	}
+}
+
+func (b *Bot) webhookClient() *http.Client {
+	if b.cfg.HTTPClient != nil {
+		return b.cfg.HTTPClient
+	}
+	return http.DefaultClient
 }
