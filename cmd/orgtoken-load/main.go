@@ -52,6 +52,7 @@ type options struct {
 	commands         int
 	users            int
 	astroLatency     time.Duration
+	astroJitter      time.Duration
 	tokens           int
 	changeWorkspaces int
 	mix              mix
@@ -83,6 +84,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.commands, "n", 2000, "commands to send in the load phase")
 	fs.IntVar(&o.users, "c", 200, "concurrent users, each typing its next command when the previous one is answered")
 	fs.DurationVar(&o.astroLatency, "astro-latency", 500*time.Millisecond, "time the Astro emulator takes to answer each request")
+	fs.DurationVar(&o.astroJitter, "astro-jitter", 0, "spread of the Astro latency: each request takes -astro-latency ± up to this much (0: every request alike, which lines users up in waves)")
 	fs.IntVar(&o.tokens, "tokens", 1000, "Organization tokens to seed, all in the listed workspace, each with a unique name")
 	fs.IntVar(&o.changeWorkspaces, "change-workspaces", 4, "workspaces the load phase adds tokens to, updates and removes them from")
 	mixFlag := fs.String("mix", "list=40,name=30,id=30", "command mix in percent: list, changes by name, changes by ID (changes cycle add, update, remove)")
@@ -135,6 +137,8 @@ func (o options) validate() error {
 		return usageError{"-c must be at least 1"}
 	case o.astroLatency < 0:
 		return usageError{"-astro-latency must not be negative"}
+	case o.astroJitter < 0 || o.astroJitter > o.astroLatency:
+		return usageError{"-astro-jitter must be from 0 to -astro-latency"}
 	case o.changeWorkspaces < 1:
 		return usageError{"-change-workspaces must be at least 1"}
 	case o.workers < 1 || o.workers > 1024:

@@ -126,6 +126,16 @@ func TestParseOptionsRefusesTooFewTokensForTheUsers(t *testing.T) {
 	assert.Contains(t, err.Error(), "-tokens must be at least -c + 1")
 }
 
+func TestParseOptionsBoundsAstroJitter(t *testing.T) {
+	t.Parallel()
+	o, err := parseOptions([]string{"-astro-latency", "500ms", "-astro-jitter", "50ms"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, 50*time.Millisecond, o.astroJitter)
+	_, err = parseOptions([]string{"-astro-latency", "20ms", "-astro-jitter", "50ms"}, &bytes.Buffer{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "-astro-jitter must be from 0 to -astro-latency")
+}
+
 func TestQuickKeepsExplicitFlags(t *testing.T) {
 	t.Parallel()
 	o, err := parseOptions([]string{"-quick", "-n", "7"}, &bytes.Buffer{})

@@ -148,6 +148,7 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 
 	for _, ep := range []astroemu.Endpoint{astroemu.EndpointListTokens, astroemu.EndpointGetToken, astroemu.EndpointUpdateRoles, astroemu.EndpointListWorkspaces} {
 		as.SetLatency(ep, o.astroLatency)
+		as.SetLatencyJitter(ep, o.astroJitter)
 	}
 	as.ResetRequests()
 	ackBefore, ackErr := scrapeHistogram(ctx, metricsURL, botAckMetric)

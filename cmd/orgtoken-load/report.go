@@ -41,8 +41,12 @@ func verdict(ok bool) string {
 
 // writeReport prints the one table, then the few notes needed to read it.
 func writeReport(w io.Writer, o options, r *results) {
-	fmt.Fprintf(w, "orgtoken-load: %d commands from %d concurrent users; Astro latency %v; %d Organization tokens, all in the listed workspace; bot ORGTOKEN_WORKERS=%d; mix list=%d name=%d id=%d\n\n",
-		r.load.total(), o.users, o.astroLatency, r.orgTokens, o.workers, o.mix.list, o.mix.byName, o.mix.byID)
+	latency := o.astroLatency.String()
+	if o.astroJitter > 0 {
+		latency += " ± " + o.astroJitter.String()
+	}
+	fmt.Fprintf(w, "orgtoken-load: %d commands from %d concurrent users; Astro latency %s; %d Organization tokens, all in the listed workspace; bot ORGTOKEN_WORKERS=%d; mix list=%d name=%d id=%d\n\n",
+		r.load.total(), o.users, latency, r.orgTokens, o.workers, o.mix.list, o.mix.byName, o.mix.byID)
 
 	var rows []row
 	add := func(rw row) { rows = append(rows, rw) }
@@ -85,7 +89,8 @@ func writeReport(w io.Writer, o options, r *results) {
 	}
 	add(botAck)
 
-	changeBudget := targetRoundTrips*o.astroLatency + targetE2ESlack
+	// With jitter, a round trip may take up to latency + jitter.
+	changeBudget := targetRoundTrips*(o.astroLatency+o.astroJitter) + targetE2ESlack
 	for k := range numKinds {
 		q := summarize(r.load.e2e(k))
 		rw := row{measure: fmt.Sprintf("end-to-end %s p50 / p99 (n=%d)", k, r.load.count(k))}

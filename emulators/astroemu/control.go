@@ -2,6 +2,7 @@ package astroemu
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"sync"
@@ -44,10 +45,22 @@ func (s *Server) SetLatency(ep Endpoint, d time.Duration) {
 	s.latency[ep] = d
 }
 
+// SetLatencyJitter spreads ep's latency: each request waits the latency plus a uniformly random
+// amount in [-spread, +spread] (never less than zero), as a real service's answers vary.
+func (s *Server) SetLatencyJitter(ep Endpoint, spread time.Duration) {
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
+	s.jitter[ep] = max(spread, 0)
+}
+
 func (s *Server) latencyFor(ep Endpoint) time.Duration {
 	s.ctl.Lock()
 	defer s.ctl.Unlock()
-	return s.latency[ep]
+	d := s.latency[ep]
+	if j := s.jitter[ep]; j > 0 {
+		d += time.Duration(rand.Int64N(int64(2*j)+1)) - j
+	}
+	return max(d, 0)
 }
 
 // ScriptFaults queues faults for ep; each request to ep consumes the next one, in order, and

@@ -137,6 +137,26 @@ func TestLatencyAndDelayEndWithTheClient(t *testing.T) {
 	}
 }
 
+func TestLatencyJitterSpreadsAnswers(t *testing.T) {
+	t.Parallel()
+	srv := newSample(t)
+	const latency, spread = 40 * time.Millisecond, 30 * time.Millisecond
+	srv.SetLatency(astroemu.EndpointListWorkspaces, latency)
+	srv.SetLatencyJitter(astroemu.EndpointListWorkspaces, spread)
+	var fastest time.Duration
+	for i := range 30 {
+		start := time.Now()
+		require.Equal(t, http.StatusOK, call(t, srv, http.MethodGet, "/organizations/"+testOrg+"/workspaces", nil).status)
+		took := time.Since(start)
+		require.GreaterOrEqual(t, took, latency-spread, "never earlier than latency - spread")
+		if i == 0 || took < fastest {
+			fastest = took
+		}
+	}
+	// Half the draws fall below the latency; the odds that none of 30 does are 1 in 10^9.
+	assert.Less(t, fastest, latency-5*time.Millisecond, "some answers came before the plain latency")
+}
+
 func TestHold(t *testing.T) {
 	t.Parallel()
 	srv := newSample(t)

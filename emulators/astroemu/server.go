@@ -63,6 +63,7 @@ type Server struct {
 
 	ctl      sync.Mutex // guards the fields below
 	latency  map[Endpoint]time.Duration
+	jitter   map[Endpoint]time.Duration
 	faults   map[Endpoint][]Fault
 	holds    map[Endpoint]chan struct{}
 	records  []RecordedRequest
@@ -120,6 +121,7 @@ func Start(opts Options) (*Server, error) {
 		closing:  make(chan struct{}),
 		served:   make(chan struct{}),
 		latency:  map[Endpoint]time.Duration{},
+		jitter:   map[Endpoint]time.Duration{},
 		faults:   map[Endpoint][]Fault{},
 		holds:    map[Endpoint]chan struct{}{},
 		counts:   map[Endpoint]int{},
