@@ -15,32 +15,32 @@ import (
 	"github.com/orgtoken/orgtoken-bot/reply"
 )
 
-// pausedLists holds every list of all tokens after Astro has answered it, until resume is
-// closed, so a test can land other changes while lookups wait on a copy that is already old.
-type pausedLists struct {
+// heldLists holds each list of all tokens, once Astro has answered it, until the test lets it
+// go: one value on release lets one list go, closing release lets every list go.
+type heldLists struct {
 	commands.Tokens
-	calls  atomic.Int32
-	listed chan struct{} // one value per list, once Astro answered
-	resume chan struct{}
+	calls   atomic.Int32
+	listed  chan struct{} // one value per list, once Astro answered
+	release chan struct{}
 }
 
-func (p *pausedLists) ListAllTokens(ctx context.Context, opts astro.ListTokensOptions) ([]astro.Token, error) {
-	p.calls.Add(1)
-	toks, err := p.Tokens.ListAllTokens(ctx, opts)
-	p.listed <- struct{}{}
-	<-p.resume
+func (h *heldLists) ListAllTokens(ctx context.Context, opts astro.ListTokensOptions) ([]astro.Token, error) {
+	h.calls.Add(1)
+	toks, err := h.Tokens.ListAllTokens(ctx, opts)
+	h.listed <- struct{}{}
+	<-h.release
 	return toks, err
 }
 
-// newPausedEnv is newEnv with lists of all tokens paused, and joined receiving a value each
+// newPausedEnv is newEnv with lists of all tokens held, and joined receiving a value each
 // time a lookup by name joins a list already in flight.
-func newPausedEnv(t *testing.T) (e *env, lists *pausedLists, joined chan struct{}) {
+func newPausedEnv(t *testing.T) (e *env, lists *heldLists, joined chan struct{}) {
 	t.Helper()
 	emu := astroemu.New(astroemu.Options{Now: func() time.Time { return testNow }})
 	t.Cleanup(emu.Close)
 	emu.SeedSample()
 	client := astro.New(emu.OrganizationID(), emu.APIToken(), astro.WithBaseURL(emu.URL()), astro.WithRetryPolicy(astro.RetryPolicy{MaxAttempts: 1}))
-	lists = &pausedLists{Tokens: client, listed: make(chan struct{}, 8), resume: make(chan struct{})}
+	lists = &heldLists{Tokens: client, listed: make(chan struct{}, 8), release: make(chan struct{})}
 	e = newEnvWith(t, emu, lists)
 	joined = make(chan struct{}, 8)
 	commands.OnListJoin(e.svc, func() { joined <- struct{}{} })
@@ -65,7 +65,7 @@ func TestChangesByNameShareOneList(t *testing.T) {
 		<-lists.listed
 		second := e.start(t.Context(), "update -n airflow-ci-deployer -r owner -w "+wsAna)
 		<-joined
-		close(lists.resume)
+		close(lists.release)
 
 		r1, r2 := <-first, <-second
 		checkRenders(t, r1)
@@ -90,7 +90,7 @@ func TestChangesByNameShareOneList(t *testing.T) {
 		require.Equal(t, "Token added to workspace", between.Title, text(between))
 		second := e.start(t.Context(), "update -n airflow-ci-deployer -r owner -w "+wsAna)
 		<-joined
-		close(lists.resume)
+		close(lists.release)
 
 		r1, r2 := <-first, <-second
 		checkRenders(t, r1)
@@ -116,7 +116,7 @@ func TestChangesByNameShareOneList(t *testing.T) {
 		r1 := <-first
 		checkRenders(t, r1)
 		assert.NotEqual(t, "Token added to workspace", r1.Title, "the starter gave up")
-		close(lists.resume)
+		close(lists.release)
 
 		r2 := <-second
 		checkRenders(t, r2)
@@ -127,33 +127,9 @@ func TestChangesByNameShareOneList(t *testing.T) {
 	})
 }
 
-// heldLists holds each list of all tokens, once Astro has answered it, until the test lets that
-// one go with a value on release.
-type heldLists struct {
-	commands.Tokens
-	calls   atomic.Int32
-	listed  chan struct{}
-	release chan struct{}
-}
-
-func (h *heldLists) ListAllTokens(ctx context.Context, opts astro.ListTokensOptions) ([]astro.Token, error) {
-	h.calls.Add(1)
-	toks, err := h.Tokens.ListAllTokens(ctx, opts)
-	h.listed <- struct{}{}
-	<-h.release
-	return toks, err
-}
-
 func TestLookupSkipsAListAlreadyStaleForItsToken(t *testing.T) {
 	t.Parallel()
-	emu := astroemu.New(astroemu.Options{Now: func() time.Time { return testNow }})
-	t.Cleanup(emu.Close)
-	emu.SeedSample()
-	client := astro.New(emu.OrganizationID(), emu.APIToken(), astro.WithBaseURL(emu.URL()), astro.WithRetryPolicy(astro.RetryPolicy{MaxAttempts: 1}))
-	lists := &heldLists{Tokens: client, listed: make(chan struct{}, 8), release: make(chan struct{})}
-	e := newEnvWith(t, emu, lists)
-	joined := make(chan struct{}, 8)
-	commands.OnListJoin(e.svc, func() { joined <- struct{}{} })
+	e, lists, joined := newPausedEnv(t)
 
 	// A first lookup teaches the bot which IDs the names stand for.
 	warm := e.start(t.Context(), "update -n airflow-ci-deployer -r operator -w "+wsData)
