@@ -359,9 +359,9 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 // goroutine that reads Slack's socket and acks envelopes. One core is always left free.
 var decodeSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))
 
-// bodyBuffers recycles the buffers answers are read into: a 1,000-token page is ~300 KB, and
+// bodyBuffers recycles the buffers answers are read into: a 1,000-token page is ~0.9 MB, and
 // reading each into a fresh, repeatedly doubled slice was the bot's largest source of garbage
-// (and so of GC work competing with acks). encoding/json copies what it keeps, so a buffer is
+// (and so of GC work competing with acks). The decoder copies what it keeps, so a buffer is
 // free again as soon as its answer is decoded.
 var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 

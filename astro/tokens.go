@@ -35,7 +35,7 @@ func (c *Client) ListTokens(ctx context.Context, opts ListTokensOptions) (*Token
 	page := new(TokensPage)
 	fullPage := opts.Limit >= MaxPageSize
 	if n := c.fullPageLen.Load(); fullPage && n > 0 {
-		page.Tokens = make([]Token, 0, n) // encoding/json appends into it
+		page.Tokens = make([]Token, 0, n) // the decoder appends into it
 	}
 	if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens"), query: q}, page); err != nil {
 		return nil, err
