@@ -29,15 +29,10 @@ func TestRevertSettings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := loadConfig(t.Context(), envconfig.MapLookuper(tt.env))
-			if len(tt.wantErrors) > 0 {
-				require.Error(t, err)
-				for _, want := range tt.wantErrors {
-					assert.Contains(t, err.Error(), want)
-				}
+			c, ok := loadConfigCase(t, tt.env, tt.wantErrors)
+			if !ok {
 				return
 			}
-			require.NoError(t, err)
 			assert.Equal(t, tt.wantEvery, c.RevertInterval)
 			assert.Equal(t, tt.wantMin, c.MinElevation)
 		})
@@ -64,16 +59,27 @@ func TestDriftSettings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := loadConfig(t.Context(), envconfig.MapLookuper(tt.env))
-			if len(tt.wantErrors) > 0 {
-				require.Error(t, err)
-				for _, want := range tt.wantErrors {
-					assert.Contains(t, err.Error(), want)
-				}
+			c, ok := loadConfigCase(t, tt.env, tt.wantErrors)
+			if !ok {
 				return
 			}
-			require.NoError(t, err)
 			assert.Equal(t, tt.wantEvery, c.DriftInterval)
 		})
 	}
+}
+
+// loadConfigCase loads env and, when wantErrors is set, asserts the load failed naming each of
+// them; it reports whether there is a config to check further.
+func loadConfigCase(t *testing.T, env map[string]string, wantErrors []string) (*config, bool) {
+	t.Helper()
+	c, err := loadConfig(t.Context(), envconfig.MapLookuper(env))
+	if len(wantErrors) > 0 {
+		require.Error(t, err)
+		for _, want := range wantErrors {
+			assert.Contains(t, err.Error(), want)
+		}
+		return c, false
+	}
+	require.NoError(t, err)
+	return c, true
 }
