@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -92,7 +91,7 @@ func holdBatcher(t *testing.T, s *Store) (release func(), done <-chan error) {
 	t.Helper()
 	started, unblock, result := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
-		result <- s.write(context.Background(), func(context.Context, *sql.Tx) error {
+		result <- s.write(context.Background(), func(context.Context, querier) error {
 			close(started)
 			<-unblock
 			return nil
@@ -147,45 +146,52 @@ func TestWriteBatchFailingOpFailsAlone(t *testing.T) {
 	_, err := s.AppendAudit(ctx, AuditEntry{Action: "first"})
 	require.NoError(t, err)
 
-	release, held := holdBatcher(t, s)
-	commitsBefore := s.batcher.commits.Load()
-	boom := errors.New("boom")
-	save := async(func() error {
-		_, err := s.SaveEnvelope(ctx, "kept", "slash_commands", nil, "r", time.Minute, time.Time{})
-		return err
-	})
-	waitQueued(t, s, 1)
-	failing := async(func() error {
-		return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			// Writes that must all be undone, including a broken audit head.
-			if _, err := tx.ExecContext(ctx, `INSERT INTO envelopes (id, claimed_at) VALUES ('undone', 1)`); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE audit_head SET seq = 99, hash = 'forged' WHERE id = 1`); err != nil {
-				return err
-			}
-			return boom
+	// The second round runs every statement prepared by the first.
+	for round := range 2 {
+		kept, undone := fmt.Sprintf("kept-%d", round), fmt.Sprintf("undone-%d", round)
+		release, held := holdBatcher(t, s)
+		commitsBefore := s.batcher.commits.Load()
+		boom := errors.New("boom")
+		save := async(func() error {
+			_, err := s.SaveEnvelope(ctx, kept, "slash_commands", nil, "r", time.Minute, time.Time{})
+			return err
 		})
-	})
-	waitQueued(t, s, 2)
-	audit := async(func() error {
-		_, err := s.AppendAudit(ctx, AuditEntry{Action: "second"})
-		return err
-	})
-	waitQueued(t, s, 3)
-	release()
+		waitQueued(t, s, 1)
+		failing := async(func() error {
+			return s.write(ctx, func(ctx context.Context, tx querier) error {
+				// Writes that must all be undone, including a broken audit head.
+				if _, err := tx.ExecContext(ctx, `INSERT INTO envelopes (id, claimed_at) VALUES (?, 1)`, undone); err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(ctx, `UPDATE audit_head SET seq = 99, hash = 'forged' WHERE id = 1`); err != nil {
+					return err
+				}
+				return boom
+			})
+		})
+		waitQueued(t, s, 2)
+		audit := async(func() error {
+			_, err := s.AppendAudit(ctx, AuditEntry{Action: "second"})
+			return err
+		})
+		waitQueued(t, s, 3)
+		release()
 
-	require.NoError(t, recv(t, held))
-	assert.NoError(t, recv(t, save))
-	assert.ErrorIs(t, recv(t, failing), boom)
-	assert.NoError(t, recv(t, audit))
-	assert.Equal(t, commitsBefore+2, s.batcher.commits.Load(), "the held batch, then one commit for all three writes")
+		require.NoError(t, recv(t, held))
+		assert.NoError(t, recv(t, save))
+		assert.ErrorIs(t, recv(t, failing), boom)
+		assert.NoError(t, recv(t, audit))
+		assert.Equal(t, commitsBefore+2, s.batcher.commits.Load(), "the held batch, then one commit for all three writes")
 
-	assert.True(t, envelopeExists(t, s, "kept"))
-	assert.False(t, envelopeExists(t, s, "undone"), "the failed op's writes are rolled back")
-	n, err := s.VerifyAudit(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, int64(2), n)
+		assert.True(t, envelopeExists(t, s, kept))
+		assert.False(t, envelopeExists(t, s, undone), "the failed op's writes are rolled back")
+		n, err := s.VerifyAudit(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, int64(2+round), n)
+	}
+	// The loop prepares after a batch; once a later write is answered, it is done with that.
+	require.NoError(t, s.write(ctx, func(context.Context, querier) error { return nil }))
+	assert.Contains(t, s.batcher.stmts, `SAVEPOINT write_op`, "statements run before are prepared")
 }
 
 func TestWriteBatchLoneFailingOp(t *testing.T) {
@@ -193,7 +199,7 @@ func TestWriteBatchLoneFailingOp(t *testing.T) {
 	ctx := context.Background()
 	s := newTestDB(t, BackendSQLite).open(t)
 	boom := errors.New("boom")
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx querier) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO envelopes (id, claimed_at) VALUES ('undone', 1)`); err != nil {
 			return err
 		}
