@@ -23,7 +23,8 @@ var orgTokensOptions = astro.ListTokensOptions{IncludeOnlyOrganizationTokens: tr
 // By ID: lock, then GET (1 read). By name: list the organization's tokens to learn the ID (a
 // list already in flight for another lookup is shared), lock, and reuse the listed roles unless
 // the lock was released by someone else since the list was requested; only then GET again. So a
-// change costs one read plus the write.
+// change costs one read plus the write, and two round trips: when the shared list is known to be
+// stale for the token, the GET goes out while the list is still on its way (lockPredicted).
 func (s *Service) lockToken(ctx context.Context, a *args) (*astro.Token, func(), error) {
 	if len(a.Positionals) == 1 {
 		id := a.Positionals[0]
@@ -40,7 +41,14 @@ func (s *Service) lockToken(ctx context.Context, a *args) (*astro.Token, func(),
 	}
 
 	// Concurrent lookups share one read; the checkpoint is the one taken before it started.
-	all, checkpoint, err := s.orgTokens.get(ctx, a.Name)
+	read, predicted := s.orgTokens.start(ctx, a.Name, true)
+	if predicted != "" {
+		tok, unlock, err := s.lockPredicted(ctx, read, a.Name, predicted)
+		if tok != nil || err != nil {
+			return tok, unlock, err
+		}
+	}
+	all, checkpoint, err := s.orgTokens.wait(ctx, read)
 	if err != nil {
 		return nil, nil, astroFailure(err)
 	}
@@ -62,6 +70,38 @@ func (s *Service) lockToken(ctx context.Context, a *args) (*astro.Token, func(),
 	if err != nil {
 		unlock()
 		return nil, nil, err
+	}
+	return tok, unlock, nil
+}
+
+// lockPredicted is a change by name whose shared list went out before this bot last wrote the
+// token the name stood for. It locks and reads that token while the list arrives, then lets the
+// list confirm that the name still stands for it alone. Both come back in one round trip. It
+// returns no token and no error when the list names another token: the caller then goes on
+// from the list, which is ready by then.
+func (s *Service) lockPredicted(ctx context.Context, read *listFlight, name, id string) (*astro.Token, func(), error) {
+	unlock, err := s.locker.LockToken(ctx, id)
+	if err != nil {
+		s.orgTokens.leave(read)
+		return nil, nil, err
+	}
+	tok, getErr := s.getToken(ctx, id)
+	all, _, err := s.orgTokens.wait(ctx, read)
+	if err != nil {
+		unlock()
+		return nil, nil, astroFailure(err)
+	}
+	listed, err := s.pickByName(all, name)
+	switch {
+	case err != nil:
+		unlock()
+		return nil, nil, err
+	case listed.ID != id:
+		unlock()
+		return nil, nil, nil
+	case getErr != nil:
+		unlock()
+		return nil, nil, getErr
 	}
 	return tok, unlock, nil
 }

@@ -3,27 +3,30 @@ package commands
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/orgtoken/orgtoken-bot/astro"
 )
 
 // orgTokenList shares one in-flight read of every Organization token among concurrent lookups
 // by name. Reading and decoding the whole organization is the bot's heaviest work; under load
-// most lookups then ride on a read another command already started.
+// most lookups then ride on a read another command started less than joinWindow before.
 //
 // A change by name trusts that read only as far as a freshness checkpoint taken before it
 // allows (see FreshnessLocker). A lookup that joins a read did not start it, so the flight
 // carries the checkpoint its starter took before the request went out: a checkpoint the joiner
 // took itself would postdate the read and could vouch for a list that misses a write.
 //
-// A lookup does not join a read that is already stale for the token it is after: one that
-// went out before that token's last write through this bot (typically the same user's previous
-// command). The latest completed read tells which IDs the name stands for. Joining would only
-// force a re-read of the token after the list arrived, a third round trip; starting a fresh
-// read keeps the change at two.
+// A read in flight may already be stale for the token a lookup is after: it went out before
+// that token's last write through this bot (typically the same user's previous command). The
+// latest completed read tells which ID the name stands for. A change by name then joins the
+// read anyway, to learn which token the name stands for, and reads that one token itself while
+// it waits (see Service.lockToken); other lookups start a fresh read. Waiting for the shared
+// read and only then reading the token would take a third round trip.
 type orgTokenList struct {
 	tokens Tokens
 	locker Locker // the checkpoint comes from it when it is a FreshnessLocker
+	now    Clock
 
 	mu     sync.Mutex
 	flight *listFlight // the newest read in progress, nil when there is none
@@ -40,24 +43,56 @@ type listFlight struct {
 	err        error
 	waiters    int
 	cancel     context.CancelFunc
+	sent       time.Time // when the request went out, by the service's clock
 }
+
+// joinWindow is how long after it went out a read still takes joiners. Everyone sharing a
+// read resumes in the same instant, and their writes then go out and come back together: under
+// load (changes by name arriving every few milliseconds) an unbounded window made cohorts of
+// dozens, whose burst of work doubled the ack p99 of the envelopes arriving meanwhile. A bound
+// costs at most one organization read per window while lookups keep coming, and also bounds
+// how long before a command the list it resolves a name from went out.
+const joinWindow = 100 * time.Millisecond
 
 // get returns every Organization token and a checkpoint taken before they were requested. The
 // slice is shared with other callers and must not be modified. key is the name or ID the caller
-// is looking for ("" for none): a read in flight that is stale for it is not joined.
+// is looking for ("" for none): a read in flight that is stale for it, or that went out
+// joinWindow ago or more, is not joined.
 func (l *orgTokenList) get(ctx context.Context, key string) ([]astro.Token, uint64, error) {
+	f, _ := l.start(ctx, key, false)
+	return l.wait(ctx, f)
+}
+
+// start joins the newest read in flight, or starts one, and counts the caller among its
+// waiters; the caller must then wait for it or leave it.
+//
+// A read that is stale for key is not joined, unless predict is set and the latest completed
+// read names exactly one token key: then the read is joined all the same and that token's ID is
+// returned. The caller reads that token itself (under its lock, so its roles are fresh) while
+// the shared read settles which token the name stands for; the change still takes two round
+// trips, and the organization is not read again just for it.
+func (l *orgTokenList) start(ctx context.Context, key string, predict bool) (f *listFlight, predicted string) {
 	l.mu.Lock()
-	f := l.flight
-	joined := f != nil && !l.staleForLocked(key, f.checkpoint)
+	f = l.flight
+	joined := f != nil && l.now().Sub(f.sent) < joinWindow
+	if joined {
+		stale, id := l.staleForLocked(key, f.checkpoint)
+		switch {
+		case stale && predict && id != "":
+			predicted = id
+		case stale:
+			joined = false
+		}
+	}
 	if !joined {
 		// The read must not end with the caller that happened to start it, only once every
 		// caller waiting for it has gone.
 		readCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		f = &listFlight{done: make(chan struct{}), cancel: cancel}
+		f = &listFlight{done: make(chan struct{}), cancel: cancel, sent: l.now()}
 		if fl, ok := l.locker.(FreshnessLocker); ok {
 			f.checkpoint = fl.Checkpoint()
 		}
-		l.flight = f // an older read, stale for this caller, still serves its own waiters
+		l.flight = f // an older read still serves its own waiters
 		go l.read(readCtx, f)
 	}
 	f.waiters++
@@ -65,21 +100,31 @@ func (l *orgTokenList) get(ctx context.Context, key string) ([]astro.Token, uint
 	if joined && l.onJoin != nil {
 		l.onJoin()
 	}
+	return f, predicted
+}
 
+// wait returns the tokens f read and the checkpoint taken before it went out. The slice is
+// shared with other callers and must not be modified.
+func (l *orgTokenList) wait(ctx context.Context, f *listFlight) ([]astro.Token, uint64, error) {
 	select {
 	case <-f.done:
 		return f.toks, f.checkpoint, f.err
 	case <-ctx.Done():
-		l.mu.Lock()
-		f.waiters--
-		if f.waiters == 0 {
-			f.cancel()
-			if l.flight == f {
-				l.flight = nil
-			}
-		}
-		l.mu.Unlock()
+		l.leave(f)
 		return nil, 0, ctx.Err()
+	}
+}
+
+// leave gives up waiting for f; the read is cancelled once no one waits for it.
+func (l *orgTokenList) leave(f *listFlight) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f.waiters--
+	if f.waiters == 0 {
+		f.cancel()
+		if l.flight == f {
+			l.flight = nil
+		}
 	}
 }
 
@@ -99,18 +144,25 @@ func (l *orgTokenList) read(ctx context.Context, f *listFlight) {
 }
 
 // staleForLocked reports whether a read taken at checkpoint may miss a write this bot made to
-// the token key names, going by the latest completed read. A name not seen before, or a locker
-// that cannot tell, counts as fresh: the change then re-reads after locking if it must.
-func (l *orgTokenList) staleForLocked(key string, checkpoint uint64) bool {
+// the token key names, going by the latest completed read, and the token's ID when exactly one
+// token there answers to key. A name not seen before, or a locker that cannot tell, counts as
+// fresh: the change then re-reads after locking if it must.
+func (l *orgTokenList) staleForLocked(key string, checkpoint uint64) (stale bool, id string) {
 	fl, ok := l.locker.(FreshnessLocker)
 	if !ok || key == "" || l.last == nil {
-		return false
+		return false, ""
 	}
+	matches := 0
 	for i := range l.last.toks {
 		t := &l.last.toks[i]
-		if (t.Name == key || t.ID == key) && fl.ReleasedSince(t.ID, checkpoint) {
-			return true
+		if t.Name == key || t.ID == key {
+			matches++
+			id = t.ID
+			stale = stale || fl.ReleasedSince(t.ID, checkpoint)
 		}
 	}
-	return false
+	if matches != 1 {
+		id = ""
+	}
+	return stale, id
 }

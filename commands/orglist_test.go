@@ -127,7 +127,37 @@ func TestChangesByNameShareOneList(t *testing.T) {
 	})
 }
 
-func TestLookupSkipsAListAlreadyStaleForItsToken(t *testing.T) {
+// A read takes joiners only for a short while after it went out: a lookup arriving later
+// starts its own, and each read answers its own lookups.
+func TestLookupAfterTheJoinWindowStartsItsOwnList(t *testing.T) {
+	t.Parallel()
+	e, lists, joined := newPausedEnv(t)
+	first := e.start(t.Context(), "add -n dbt-cloud-sync -r member -w "+wsData)
+	<-lists.listed
+	e.clock.Advance(100 * time.Millisecond)
+	second := e.start(t.Context(), "update -n airflow-ci-deployer -r owner -w "+wsAna)
+	select {
+	case <-lists.listed:
+	case <-joined:
+		close(lists.release)
+		t.Fatal("the lookup joined a list that went out 100 ms before it")
+	}
+	close(lists.release)
+
+	r1, r2 := <-first, <-second
+	checkRenders(t, r1)
+	checkRenders(t, r2)
+	assert.Equal(t, "Token added to workspace", r1.Title, text(r1))
+	assert.Equal(t, "Token role updated", r2.Title, text(r2))
+	assert.EqualValues(t, 2, lists.calls.Load())
+	assert.Equal(t, reqs(2, 0, 2), e.counts(), "each change by name costs its list and its write")
+	assert.Contains(t, e.roles(t, astroemu.SampleTokenCIDeployer), wsRole(wsAna, "WORKSPACE_OWNER"))
+}
+
+// A change by name whose token this bot wrote after the list in flight went out:
+// the lookup joins that list, to learn which token the name stands for, and reads the token
+// itself while the list is still held.
+func TestLookupOfATokenWrittenSinceTheListReadsItWhileTheListArrives(t *testing.T) {
 	t.Parallel()
 	e, lists, joined := newPausedEnv(t)
 
@@ -144,32 +174,23 @@ func TestLookupSkipsAListAlreadyStaleForItsToken(t *testing.T) {
 		between := e.run(t, "add "+id+" -r member -w "+wsSand)
 		require.Equal(t, "Token added to workspace", between.Title, text(between))
 	}
-	// ...so these lookups do not join it (they would have to re-read after it arrived): the
-	// first starts a new list and the second, arriving with it, shares that one.
+	getsBefore := e.emu.CountRequests(astroemu.EndpointGetToken)
+	// ...so these lookups cannot take their roles from it. They join it all the same and each
+	// reads its own token while the list is still on its way.
 	second := e.start(t.Context(), "update -n airflow-ci-deployer -r owner -w "+wsAna)
 	third := e.start(t.Context(), "add -n terraform-automation -r author -w "+wsAna)
-	var newLists, joins int
-	for range 2 {
-		select {
-		case <-lists.listed:
-			newLists++
-		case <-joined:
-			joins++
-		}
-	}
-	if newLists != 1 || joins != 1 {
-		close(lists.release)
-		t.Fatalf("want one new list shared by both lookups; got %d new lists and %d joins", newLists, joins)
-	}
-	lists.release <- struct{}{}
+	<-joined
+	<-joined
+	require.NoError(t, e.emu.WaitRequests(t.Context(), astroemu.EndpointGetToken, getsBefore+2),
+		"each token is read before the list arrives")
 	lists.release <- struct{}{}
 
 	for _, r := range []reply.Reply{<-first, <-second, <-third} {
 		checkRenders(t, r)
 		assert.Contains(t, []string{"Token added to workspace", "Token role updated"}, r.Title, text(r))
 	}
-	assert.EqualValues(t, 3, lists.calls.Load())
-	assert.Equal(t, reqs(3, 2, 6), e.counts(), "only the changes by ID read a token: each change by name costs a list and a write")
+	assert.EqualValues(t, 2, lists.calls.Load(), "no list was started for the stale lookups")
+	assert.Equal(t, reqs(2, 4, 6), e.counts(), "each change by name costs one read of its own (the list or its token) and a write")
 	roles := e.roles(t, astroemu.SampleTokenCIDeployer)
 	assert.Contains(t, roles, wsRole(wsSand, "WORKSPACE_MEMBER"), "the change in between is kept")
 	assert.Contains(t, roles, wsRole(wsAna, "WORKSPACE_OWNER"))
@@ -177,4 +198,41 @@ func TestLookupSkipsAListAlreadyStaleForItsToken(t *testing.T) {
 	roles = e.roles(t, astroemu.SampleTokenTerraform)
 	assert.Contains(t, roles, wsRole(wsSand, "WORKSPACE_MEMBER"))
 	assert.Contains(t, roles, wsRole(wsAna, "WORKSPACE_AUTHOR"))
+}
+
+// When the name changed hands between the two lists, the token read early is not the one the
+// list names: the change goes to the listed token and the other is left alone.
+func TestLookupFollowsTheListWhenTheNameMovedToAnotherToken(t *testing.T) {
+	t.Parallel()
+	e, lists, joined := newPausedEnv(t)
+
+	warm := e.start(t.Context(), "update -n airflow-ci-deployer -r operator -w "+wsData)
+	<-lists.listed
+	lists.release <- struct{}{}
+	require.Equal(t, "Token role updated", (<-warm).Title)
+
+	// Outside the bot, the token is renamed and a new token takes its name.
+	old, ok := e.emu.Token(astroemu.SampleTokenCIDeployer)
+	require.True(t, ok)
+	old.Name = "airflow-ci-deployer-retired"
+	e.emu.AddToken(old)
+	successor := e.emu.AddToken(astroemu.Token{Name: "airflow-ci-deployer",
+		Roles: []astroemu.Role{{EntityType: "ORGANIZATION", EntityID: e.emu.OrganizationID(), Role: "ORGANIZATION_MEMBER"}}})
+
+	first := e.start(t.Context(), "add -n dbt-cloud-sync -r member -w "+wsData)
+	<-lists.listed
+	between := e.run(t, "add "+astroemu.SampleTokenCIDeployer+" -r member -w "+wsSand)
+	require.Equal(t, "Token added to workspace", between.Title, text(between))
+	second := e.start(t.Context(), "add -n airflow-ci-deployer -r owner -w "+wsAna)
+	<-joined
+	lists.release <- struct{}{}
+
+	r1, r2 := <-first, <-second
+	checkRenders(t, r1)
+	checkRenders(t, r2)
+	assert.Equal(t, "Token added to workspace", r1.Title, text(r1))
+	require.Equal(t, "Token added to workspace", r2.Title, text(r2))
+	assert.Contains(t, e.roles(t, successor.ID), wsRole(wsAna, "WORKSPACE_OWNER"), "the token the list names got the role")
+	assert.NotContains(t, e.roles(t, astroemu.SampleTokenCIDeployer), wsRole(wsAna, "WORKSPACE_OWNER"))
+	assert.EqualValues(t, 2, lists.calls.Load())
 }

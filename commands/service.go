@@ -138,10 +138,10 @@ func New(cfg Config) (*Service, error) {
 	if s.locker == nil {
 		s.locker = NewKeyedLocker()
 	}
-	s.orgTokens = &orgTokenList{tokens: s.tokens, locker: s.locker}
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.orgTokens = &orgTokenList{tokens: s.tokens, locker: s.locker, now: s.now}
 	s.workspaces = &workspaceCache{src: cfg.Workspaces, now: s.now}
 	if s.announcer == nil && cfg.Messenger != nil {
 		s.announcer = cfg.Messenger
