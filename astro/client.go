@@ -359,14 +359,15 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 // goroutine that reads Slack's socket and acks envelopes. One core is always left free.
 var decodeSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))
 
-// bodyBuffers recycles the buffers answers are read into: a 1,000-token page is ~0.9 MB, and
-// reading each into a fresh, repeatedly doubled slice was the bot's largest source of garbage
-// (and so of GC work competing with acks). The decoder copies what it keeps, so a buffer is
-// free again as soon as its answer is decoded.
+// bodyBuffers recycles the buffers answers are read into, the bulk of what a read allocates.
+// The decoder copies what it keeps, so a buffer is free again as soon as its answer is decoded.
 var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// maxPooledBody keeps one unusually large answer from pinning its buffer for good.
-const maxPooledBody = 4 << 20
+// maxPooledBody keeps buffers that grew for a large answer (a whole organization's tokens is
+// ~0.9 MB per 1,000) out of the pool. Such reads are rare (concurrent lookups share one), and
+// pooled, every buffer that once held one stayed that size: megabytes of live heap, doubled by
+// the GC's headroom, for answers that are mostly a few kilobytes.
+const maxPooledBody = 64 << 10
 
 func getBodyBuffer(contentLength int64) *bytes.Buffer {
 	buf := bodyBuffers.Get().(*bytes.Buffer)

@@ -20,11 +20,12 @@ var orgTokensOptions = astro.ListTokensOptions{IncludeOnlyOrganizationTokens: tr
 // the lock (or, for a name, by a list read the lock vouches for), so its roles are the base for
 // the write.
 //
-// By ID: lock, then GET (1 read). By name: list the organization's tokens to learn the ID (a
-// list already in flight for another lookup is shared), lock, and reuse the listed roles unless
-// the lock was released by someone else since the list was requested; only then GET again. So a
-// change costs one read plus the write, and two round trips: when the shared list is known to be
-// stale for the token, the GET goes out while the list is still on its way (lockPredicted).
+// By ID: lock, then GET (1 read). By name, when an earlier list already told which token the
+// name stands for: lock it and GET it while the list in flight, shared with other lookups,
+// confirms the name (lockPredicted). Otherwise list the organization's tokens to learn the ID (a
+// list already in flight is shared), lock, and reuse the listed roles unless the lock was
+// released by someone else since the list was requested; only then GET again. So a change costs
+// one read of its own plus the write, and two round trips.
 func (s *Service) lockToken(ctx context.Context, a *args) (*astro.Token, func(), error) {
 	if len(a.Positionals) == 1 {
 		id := a.Positionals[0]
@@ -74,9 +75,9 @@ func (s *Service) lockToken(ctx context.Context, a *args) (*astro.Token, func(),
 	return tok, unlock, nil
 }
 
-// lockPredicted is a change by name whose shared list went out before this bot last wrote the
-// token the name stood for. It locks and reads that token while the list arrives, then lets the
-// list confirm that the name still stands for it alone. Both come back in one round trip. It
+// lockPredicted is a change by name whose token an earlier list already named. It locks and
+// reads that token while the shared list arrives, then lets the list confirm that the name
+// stands for it alone. Both come back within one round trip, since the list went out first. It
 // returns no token and no error when the list names another token: the caller then goes on
 // from the list, which is ready by then.
 func (s *Service) lockPredicted(ctx context.Context, read *listFlight, name, id string) (*astro.Token, func(), error) {

@@ -3,30 +3,29 @@ package commands
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/orgtoken/orgtoken-bot/astro"
 )
 
 // orgTokenList shares one in-flight read of every Organization token among concurrent lookups
 // by name. Reading and decoding the whole organization is the bot's heaviest work; under load
-// most lookups then ride on a read another command started less than joinWindow before.
+// most lookups then ride on a read another command already started.
 //
 // A change by name trusts that read only as far as a freshness checkpoint taken before it
 // allows (see FreshnessLocker). A lookup that joins a read did not start it, so the flight
 // carries the checkpoint its starter took before the request went out: a checkpoint the joiner
 // took itself would postdate the read and could vouch for a list that misses a write.
 //
-// A read in flight may already be stale for the token a lookup is after: it went out before
-// that token's last write through this bot (typically the same user's previous command). The
-// latest completed read tells which ID the name stands for. A change by name then joins the
-// read anyway, to learn which token the name stands for, and reads that one token itself while
-// it waits (see Service.lockToken); other lookups start a fresh read. Waiting for the shared
-// read and only then reading the token would take a third round trip.
+// A change by name whose name the latest completed read maps to one token does not wait on the
+// shared read to learn it: it joins the read only to have it confirm that token, and reads the
+// token itself meanwhile (see Service.lockToken). It then carries on when its own read lands,
+// not when the shared one does. Everyone waiting on a shared read resumes in the same instant;
+// with Astro answering in near-constant time, their writes, replies and users' next commands
+// then stay lined up, and under load those cohorts grew to dozens of changes whose bursts of
+// work held back the acks of envelopes arriving meanwhile.
 type orgTokenList struct {
 	tokens Tokens
 	locker Locker // the checkpoint comes from it when it is a FreshnessLocker
-	now    Clock
 
 	mu     sync.Mutex
 	flight *listFlight // the newest read in progress, nil when there is none
@@ -43,21 +42,11 @@ type listFlight struct {
 	err        error
 	waiters    int
 	cancel     context.CancelFunc
-	sent       time.Time // when the request went out, by the service's clock
 }
-
-// joinWindow is how long after it went out a read still takes joiners. Everyone sharing a
-// read resumes in the same instant, and their writes then go out and come back together: under
-// load (changes by name arriving every few milliseconds) an unbounded window made cohorts of
-// dozens, whose burst of work doubled the ack p99 of the envelopes arriving meanwhile. A bound
-// costs at most one organization read per window while lookups keep coming, and also bounds
-// how long before a command the list it resolves a name from went out.
-const joinWindow = 100 * time.Millisecond
 
 // get returns every Organization token and a checkpoint taken before they were requested. The
 // slice is shared with other callers and must not be modified. key is the name or ID the caller
-// is looking for ("" for none): a read in flight that is stale for it, or that went out
-// joinWindow ago or more, is not joined.
+// is looking for ("" for none): a read in flight that is stale for it is not joined.
 func (l *orgTokenList) get(ctx context.Context, key string) ([]astro.Token, uint64, error) {
 	f, _ := l.start(ctx, key, false)
 	return l.wait(ctx, f)
@@ -66,19 +55,18 @@ func (l *orgTokenList) get(ctx context.Context, key string) ([]astro.Token, uint
 // start joins the newest read in flight, or starts one, and counts the caller among its
 // waiters; the caller must then wait for it or leave it.
 //
-// A read that is stale for key is not joined, unless predict is set and the latest completed
-// read names exactly one token key: then the read is joined all the same and that token's ID is
-// returned. The caller reads that token itself (under its lock, so its roles are fresh) while
-// the shared read settles which token the name stands for; the change still takes two round
-// trips, and the organization is not read again just for it.
+// With predict set, when the latest completed read names exactly one token key, that token's
+// ID is returned and the read in flight is joined even if it is stale for key: the caller reads
+// the token itself (under its lock, so its roles are fresh) and the shared read only confirms
+// which token the name stands for. Otherwise a read that is stale for key is not joined.
 func (l *orgTokenList) start(ctx context.Context, key string, predict bool) (f *listFlight, predicted string) {
 	l.mu.Lock()
 	f = l.flight
-	joined := f != nil && l.now().Sub(f.sent) < joinWindow
+	joined := f != nil
 	if joined {
 		stale, id := l.staleForLocked(key, f.checkpoint)
 		switch {
-		case stale && predict && id != "":
+		case predict && id != "":
 			predicted = id
 		case stale:
 			joined = false
@@ -88,7 +76,7 @@ func (l *orgTokenList) start(ctx context.Context, key string, predict bool) (f *
 		// The read must not end with the caller that happened to start it, only once every
 		// caller waiting for it has gone.
 		readCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		f = &listFlight{done: make(chan struct{}), cancel: cancel, sent: l.now()}
+		f = &listFlight{done: make(chan struct{}), cancel: cancel}
 		if fl, ok := l.locker.(FreshnessLocker); ok {
 			f.checkpoint = fl.Checkpoint()
 		}

@@ -36,11 +36,10 @@ const (
 var testNow = time.Date(2025, 11, 5, 12, 0, 0, 0, time.UTC)
 
 type env struct {
-	emu   *astroemu.Server
-	svc   *commands.Service
-	auth  *fakeAuth
-	logs  *syncBuffer
-	clock *fakeClock // the service's; it stands still unless a test advances it
+	emu  *astroemu.Server
+	svc  *commands.Service
+	auth *fakeAuth
+	logs *syncBuffer
 }
 
 // fakeAuth answers with decision (or err) and records what it was asked.
@@ -92,9 +91,9 @@ func newEnv(t *testing.T) *env {
 
 func newEnvWith(t *testing.T, emu *astroemu.Server, tokens commands.Tokens) *env {
 	t.Helper()
-	e := &env{emu: emu, auth: &fakeAuth{decision: policy.Decision{Allowed: true}}, logs: &syncBuffer{}, clock: &fakeClock{t: testNow}}
+	e := &env{emu: emu, auth: &fakeAuth{decision: policy.Decision{Allowed: true}}, logs: &syncBuffer{}}
 	svc, err := commands.New(commands.Config{
-		Tokens: tokens, Authorizer: e.auth, Clock: e.clock.Now,
+		Tokens: tokens, Authorizer: e.auth, Clock: func() time.Time { return testNow },
 		DefaultWorkspace: wsData, Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
 	})
 	require.NoError(t, err)

@@ -141,7 +141,7 @@ func New(cfg Config) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.orgTokens = &orgTokenList{tokens: s.tokens, locker: s.locker, now: s.now}
+	s.orgTokens = &orgTokenList{tokens: s.tokens, locker: s.locker}
 	s.workspaces = &workspaceCache{src: cfg.Workspaces, now: s.now}
 	if s.announcer == nil && cfg.Messenger != nil {
 		s.announcer = cfg.Messenger
