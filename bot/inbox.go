@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"time"
 
+	fastjson "github.com/segmentio/encoding/json"
+
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
@@ -53,11 +55,11 @@ func (b *Bot) saveBeforeAck(j *job) bool {
 // withoutToken drops the legacy verification token Slack puts in payloads before it is stored.
 func withoutToken(payload json.RawMessage) []byte {
 	var m map[string]json.RawMessage
-	if json.Unmarshal(payload, &m) != nil {
+	if fastjson.Unmarshal(payload, &m) != nil {
 		return payload
 	}
 	delete(m, "token")
-	out, err := json.Marshal(m)
+	out, err := fastjson.Marshal(m)
 	if err != nil {
 		return payload
 	}

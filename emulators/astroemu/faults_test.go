@@ -238,11 +238,15 @@ func TestRequestsAreRecorded(t *testing.T) {
 func TestRecordingIsCapped(t *testing.T) {
 	t.Parallel()
 	srv := newSample(t, func(o *astroemu.Options) { o.MaxRecorded = 2 })
-	for _, id := range []string{"a", "b", "c"} {
+	for i, id := range []string{"a", "b", "c", "d", "e"} {
 		call(t, srv, http.MethodGet, "/organizations/"+testOrg+"/tokens/"+id, nil)
+		reqs := srv.Requests()
+		require.Len(t, reqs, min(i+1, 2))
+		assert.Equal(t, "/v1/organizations/"+testOrg+"/tokens/"+id, reqs[len(reqs)-1].Path, "newest kept")
+		if i > 0 {
+			prev := []string{"a", "b", "c", "d"}[i-1]
+			assert.Equal(t, "/v1/organizations/"+testOrg+"/tokens/"+prev, reqs[0].Path, "oldest dropped first")
+		}
 	}
-	reqs := srv.Requests()
-	require.Len(t, reqs, 2)
-	assert.Equal(t, "/v1/organizations/"+testOrg+"/tokens/b", reqs[0].Path, "oldest dropped first")
-	assert.Equal(t, 3, srv.CountRequests(astroemu.EndpointGetToken), "counts are not capped")
+	assert.Equal(t, 5, srv.CountRequests(astroemu.EndpointGetToken), "counts are not capped")
 }
