@@ -11,14 +11,17 @@ import (
 type seenEnvelopes struct {
 	mu   sync.Mutex
 	ttl  time.Duration
+	max  int
 	at   map[string]time.Time
 	ring []string // insertion order; ring[head] is the oldest once full
 	head int
 	size int
 }
 
+// The ring grows to max as IDs arrive rather than up front: a full-size ring is 1.6 MB that an
+// idle or lightly used bot would carry for nothing.
 func newSeenEnvelopes(ttl time.Duration, max int) *seenEnvelopes {
-	return &seenEnvelopes{ttl: ttl, at: make(map[string]time.Time), ring: make([]string, max)}
+	return &seenEnvelopes{ttl: ttl, max: max, at: make(map[string]time.Time)}
 }
 
 // firstTime records id and reports whether it had not been seen within the TTL.
@@ -31,12 +34,16 @@ func (s *seenEnvelopes) firstTime(id string, now time.Time) bool {
 	if at, ok := s.at[id]; ok && now.Sub(at) < s.ttl {
 		return false
 	}
-	if s.size == len(s.ring) { // full: forget the oldest
+	if s.size == s.max { // full: forget the oldest
 		delete(s.at, s.ring[s.head])
 		s.size--
-		s.head = (s.head + 1) % len(s.ring)
+		s.head = (s.head + 1) % s.max
 	}
-	s.ring[(s.head+s.size)%len(s.ring)] = id
+	if i := (s.head + s.size) % s.max; i < len(s.ring) {
+		s.ring[i] = id
+	} else {
+		s.ring = append(s.ring, id) // still growing: head is 0 and i == len(s.ring)
+	}
 	s.size++
 	s.at[id] = now
 	return true

@@ -95,7 +95,9 @@ func TestSeenEnvelopes(t *testing.T) {
 	assert.True(t, s.firstTime("b", now))
 	assert.True(t, s.firstTime("c", now))
 	assert.True(t, s.firstTime("d", now), "bounded: the oldest is evicted")
+	assert.False(t, s.firstTime("c", now), "the others are still remembered once the ring wraps")
 	assert.True(t, s.firstTime("a", now))
+	assert.False(t, s.firstTime("d", now))
 	assert.True(t, s.firstTime("e", now.Add(2*time.Minute)))
 	assert.True(t, s.firstTime("d", now.Add(2*time.Minute)), "forgotten after the TTL")
 }
