@@ -64,7 +64,7 @@ func (l *orgTokenList) start(ctx context.Context, key string, predict bool) (f *
 	f = l.flight
 	joined := f != nil
 	if joined {
-		stale, id := l.staleForLocked(key, f.checkpoint)
+		id, stale := l.knownLocked(key, f.checkpoint)
 		switch {
 		case predict && id != "":
 			predicted = id
@@ -131,26 +131,26 @@ func (l *orgTokenList) read(ctx context.Context, f *listFlight) {
 	close(f.done)
 }
 
-// staleForLocked reports whether a read taken at checkpoint may miss a write this bot made to
-// the token key names, going by the latest completed read, and the token's ID when exactly one
-// token there answers to key. A name not seen before, or a locker that cannot tell, counts as
-// fresh: the change then re-reads after locking if it must.
-func (l *orgTokenList) staleForLocked(key string, checkpoint uint64) (stale bool, id string) {
-	fl, ok := l.locker.(FreshnessLocker)
-	if !ok || key == "" || l.last == nil {
-		return false, ""
+// knownLocked looks key up in the latest completed read: the ID of the one token that answers
+// to it ("" when none or several do), and whether this bot may have written such a token after
+// checkpoint, when a read taken then would miss that write. A name not seen before, or a
+// locker that cannot tell, counts as fresh: the change then re-reads after locking if it must.
+func (l *orgTokenList) knownLocked(key string, checkpoint uint64) (id string, stale bool) {
+	if key == "" || l.last == nil {
+		return "", false
 	}
+	fl, canTell := l.locker.(FreshnessLocker)
 	matches := 0
 	for i := range l.last.toks {
 		t := &l.last.toks[i]
 		if t.Name == key || t.ID == key {
 			matches++
 			id = t.ID
-			stale = stale || fl.ReleasedSince(t.ID, checkpoint)
+			stale = stale || (canTell && fl.ReleasedSince(t.ID, checkpoint))
 		}
 	}
 	if matches != 1 {
 		id = ""
 	}
-	return stale, id
+	return id, stale
 }

@@ -34,14 +34,14 @@ func (h *heldLists) ListAllTokens(ctx context.Context, opts astro.ListTokensOpti
 
 // newPausedEnv is newEnv with lists of all tokens held, and joined receiving a value each
 // time a lookup by name joins a list already in flight.
-func newPausedEnv(t *testing.T) (e *env, lists *heldLists, joined chan struct{}) {
+func newPausedEnv(t *testing.T, options ...func(*commands.Config)) (e *env, lists *heldLists, joined chan struct{}) {
 	t.Helper()
 	emu := astroemu.New(astroemu.Options{Now: func() time.Time { return testNow }})
 	t.Cleanup(emu.Close)
 	emu.SeedSample()
 	client := astro.New(emu.OrganizationID(), emu.APIToken(), astro.WithBaseURL(emu.URL()), astro.WithRetryPolicy(astro.RetryPolicy{MaxAttempts: 1}))
 	lists = &heldLists{Tokens: client, listed: make(chan struct{}, 8), release: make(chan struct{})}
-	e = newEnvWith(t, emu, lists)
+	e = newEnvWith(t, emu, lists, options...)
 	joined = make(chan struct{}, 8)
 	commands.OnListJoin(e.svc, func() { joined <- struct{}{} })
 	return e, lists, joined
@@ -177,6 +177,40 @@ func TestChangeByAKnownNameReadsItsTokenWhileTheListArrives(t *testing.T) {
 	assert.Contains(t, roles, wsRole(wsSand, "WORKSPACE_MEMBER"))
 	assert.Contains(t, roles, wsRole(wsAna, "WORKSPACE_AUTHOR"))
 	assert.Contains(t, e.roles(t, astroemu.SampleTokenBillingExport), wsRole(wsAna, "WORKSPACE_MEMBER"))
+}
+
+// plainLocker is a Locker that cannot vouch for freshness, as one shared between replicas.
+type plainLocker struct{ commands.Locker }
+
+// Without a locker that can vouch for a list, a change by name would list, lock, then read its
+// token again: three round trips. A known name still reads its token while the list arrives.
+func TestChangeByAKnownNameTakesTwoRoundTripsWithAnyLocker(t *testing.T) {
+	t.Parallel()
+	e, lists, joined := newPausedEnv(t, func(c *commands.Config) { c.Locker = plainLocker{commands.NewKeyedLocker()} })
+	warm := e.start(t.Context(), "update -n airflow-ci-deployer -r operator -w "+wsData)
+	<-lists.listed
+	lists.release <- struct{}{}
+	require.Equal(t, "Token role updated", (<-warm).Title)
+	require.Equal(t, reqs(1, 1, 1), e.counts(), "an unknown name lists, then reads the token under the lock")
+
+	first := e.start(t.Context(), "add -n dbt-cloud-sync -r member -w "+wsData)
+	<-lists.listed
+	second := e.start(t.Context(), "update -n airflow-ci-deployer -r owner -w "+wsAna)
+	<-joined
+	waitCtx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := e.emu.WaitRequests(waitCtx, astroemu.EndpointGetToken, 2); err != nil {
+		close(lists.release)
+		t.Fatalf("the token was not read while the list was on its way: %v", err)
+	}
+	lists.release <- struct{}{}
+
+	r1, r2 := <-first, <-second
+	checkRenders(t, r1)
+	checkRenders(t, r2)
+	assert.Equal(t, "Token added to workspace", r1.Title, text(r1))
+	assert.Equal(t, "Token role updated", r2.Title, text(r2))
+	assert.Contains(t, e.roles(t, astroemu.SampleTokenCIDeployer), wsRole(wsAna, "WORKSPACE_OWNER"))
 }
 
 // When the name changed hands between the two lists, the token read early is not the one the

@@ -89,13 +89,17 @@ func newEnv(t *testing.T) *env {
 		astro.WithRetryPolicy(astro.RetryPolicy{MaxAttempts: 1})))
 }
 
-func newEnvWith(t *testing.T, emu *astroemu.Server, tokens commands.Tokens) *env {
+func newEnvWith(t *testing.T, emu *astroemu.Server, tokens commands.Tokens, options ...func(*commands.Config)) *env {
 	t.Helper()
 	e := &env{emu: emu, auth: &fakeAuth{decision: policy.Decision{Allowed: true}}, logs: &syncBuffer{}}
-	svc, err := commands.New(commands.Config{
+	cfg := commands.Config{
 		Tokens: tokens, Authorizer: e.auth, Clock: func() time.Time { return testNow },
 		DefaultWorkspace: wsData, Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
-	})
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	svc, err := commands.New(cfg)
 	require.NoError(t, err)
 	e.svc = svc
 	return e
