@@ -179,6 +179,40 @@ func TestChangeByAKnownNameReadsItsTokenWhileTheListArrives(t *testing.T) {
 	assert.Contains(t, e.roles(t, astroemu.SampleTokenBillingExport), wsRole(wsAna, "WORKSPACE_MEMBER"))
 }
 
+// Concurrent changes by a known name to one token each read it under its lock, so none loses
+// another's role, even while they all wait on the same list.
+func TestConcurrentChangesByAKnownNameKeepEachOther(t *testing.T) {
+	t.Parallel()
+	e, lists, joined := newPausedEnv(t)
+	warm := e.start(t.Context(), "show sandbox-experiments")
+	<-lists.listed
+	lists.release <- struct{}{}
+	require.Equal(t, "Token sandbox-experiments", (<-warm).Title)
+
+	first := e.start(t.Context(), "add -n dbt-cloud-sync -r member -w "+wsSand)
+	<-lists.listed
+	var changes []<-chan reply.Reply
+	for _, ws := range []string{wsData, wsAna, wsSand} {
+		changes = append(changes, e.start(t.Context(), "add -n sandbox-experiments -r author -w "+ws))
+	}
+	for range changes {
+		<-joined
+	}
+	lists.release <- struct{}{}
+
+	checkRenders(t, <-first)
+	for _, c := range changes {
+		r := <-c
+		checkRenders(t, r)
+		assert.Equal(t, "Token added to workspace", r.Title, text(r))
+	}
+	roles := e.roles(t, astroemu.SampleTokenSandboxPlayroom)
+	for _, ws := range []string{wsData, wsAna, wsSand} {
+		assert.Contains(t, roles, wsRole(ws, "WORKSPACE_AUTHOR"))
+	}
+	assert.EqualValues(t, 2, lists.calls.Load())
+}
+
 // plainLocker is a Locker that cannot vouch for freshness, as one shared between replicas.
 type plainLocker struct{ commands.Locker }
 
