@@ -25,7 +25,9 @@ type results struct {
 	calib       [numKinds]calibration
 	load        loadStats
 	loadAstro   requests // counted by the Astro emulator during the load phase
-	orgTokens   int
+	// astroLate is how much later than asked the Astro emulator answered in the load phase.
+	astroLate []time.Duration
+	orgTokens int
 	// botAck is the bot's own ack-time histogram over the load phase; botAckErr says why not.
 	botAck    histogram
 	botAckErr error
@@ -168,6 +170,7 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 		writes: as.CountRequests(astroemu.EndpointUpdateRoles),
 		other:  as.CountRequests(astroemu.EndpointListWorkspaces),
 	}
+	res.astroLate = as.Lateness()
 	if bot.exited() {
 		return nil, fmt.Errorf("the bot exited during the run; its log ends:\n%s", bot.logTail(20))
 	}

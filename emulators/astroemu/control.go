@@ -183,7 +183,26 @@ func (s *Server) ResetRequests() {
 	s.ctl.Lock()
 	defer s.ctl.Unlock()
 	s.records = nil
+	s.late = nil
 	s.counts = map[Endpoint]int{}
+}
+
+// Lateness is how much later than its latency (SetLatency, SetLatencyJitter) each answer since
+// the last ResetRequests went out, newest last, at most MaxRecorded. On a busy machine the
+// emulator's own timers fire late: time a client waited that a real server would not charge.
+func (s *Server) Lateness() []time.Duration {
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
+	return slices.Clone(s.late[max(0, len(s.late)-s.opts.MaxRecorded):])
+}
+
+func (s *Server) recordLate(d time.Duration) {
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
+	s.late = append(s.late, d)
+	if len(s.late) >= 2*s.opts.MaxRecorded {
+		s.late = s.late[:copy(s.late, s.late[len(s.late)-s.opts.MaxRecorded:])]
+	}
 }
 
 // CountRequests is how many requests reached ep since the last ResetRequests, including ones

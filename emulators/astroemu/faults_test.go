@@ -157,6 +157,23 @@ func TestLatencyJitterSpreadsAnswers(t *testing.T) {
 	assert.Less(t, fastest, latency-5*time.Millisecond, "some answers came before the plain latency")
 }
 
+func TestLatenessIsRecordedPerDelayedAnswer(t *testing.T) {
+	t.Parallel()
+	srv := newSample(t)
+	srv.SetLatency(astroemu.EndpointListWorkspaces, 5*time.Millisecond)
+	for range 3 {
+		require.Equal(t, http.StatusOK, call(t, srv, http.MethodGet, "/organizations/"+testOrg+"/workspaces", nil).status)
+	}
+	call(t, srv, http.MethodGet, "/organizations/"+testOrg+"/tokens/"+astroemu.SampleTokenCIFirst, nil)
+	late := srv.Lateness()
+	require.Len(t, late, 3, "one per answer that waited out a latency, none for the undelayed GET")
+	for _, d := range late {
+		assert.GreaterOrEqual(t, d, time.Duration(0), "a latency wait never ends early")
+	}
+	srv.ResetRequests()
+	assert.Empty(t, srv.Lateness())
+}
+
 func TestHold(t *testing.T) {
 	t.Parallel()
 	srv := newSample(t)

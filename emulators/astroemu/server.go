@@ -67,6 +67,7 @@ type Server struct {
 	faults   map[Endpoint][]Fault
 	holds    map[Endpoint]chan struct{}
 	records  []RecordedRequest
+	late     []time.Duration // how much later than asked each latency wait ended, newest last
 	counts   map[Endpoint]int
 	arrivals chan struct{} // closed and replaced whenever a request arrives
 }
@@ -224,9 +225,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
 		return
 	}
-	if !s.waitHold(r, ep) || !s.sleep(r, s.latencyFor(ep)) {
+	if !s.waitHold(r, ep) {
 		abandon(w, r)
 		return
+	}
+	latency, start := s.latencyFor(ep), time.Now()
+	if !s.sleep(r, latency) {
+		abandon(w, r)
+		return
+	}
+	if latency > 0 {
+		s.recordLate(time.Since(start) - latency)
 	}
 	handle := func(w http.ResponseWriter) { s.handle(w, r, ep, params, body) }
 	f, faulted := s.nextFault(ep)
