@@ -56,6 +56,28 @@ func (e *env) start(ctx context.Context, text string) <-chan reply.Reply {
 	return out
 }
 
+// warm runs text while no list is in flight, so the bot learns which IDs the names stand for.
+func (e *env) warm(t *testing.T, lists *heldLists, text, wantTitle string) {
+	t.Helper()
+	r := e.start(t.Context(), text)
+	<-lists.listed
+	lists.release <- struct{}{}
+	require.Equal(t, wantTitle, (<-r).Title)
+}
+
+// requireTokenReadsWhileHeld waits until n tokens have been read in all while a list is held.
+// The bound only turns a regression into a failure rather than a hang (the list waits for the
+// test).
+func (e *env) requireTokenReadsWhileHeld(t *testing.T, lists *heldLists, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := e.emu.WaitRequests(ctx, astroemu.EndpointGetToken, n); err != nil {
+		close(lists.release)
+		t.Fatalf("tokens were not read while the list was on its way: %v", err)
+	}
+}
+
 func TestChangesByNameShareOneList(t *testing.T) {
 	t.Parallel()
 	t.Run("TwoChangesToDifferentTokensBothApply", func(t *testing.T) {
@@ -134,11 +156,7 @@ func TestChangeByAKnownNameReadsItsTokenWhileTheListArrives(t *testing.T) {
 	t.Parallel()
 	e, lists, joined := newPausedEnv(t)
 
-	// A first lookup teaches the bot which IDs the names stand for.
-	warm := e.start(t.Context(), "update -n airflow-ci-deployer -r operator -w "+wsData)
-	<-lists.listed
-	lists.release <- struct{}{}
-	require.Equal(t, "Token role updated", (<-warm).Title)
+	e.warm(t, lists, "update -n airflow-ci-deployer -r operator -w "+wsData, "Token role updated")
 
 	first := e.start(t.Context(), "add -n dbt-cloud-sync -r member -w "+wsData)
 	<-lists.listed
@@ -154,13 +172,7 @@ func TestChangeByAKnownNameReadsItsTokenWhileTheListArrives(t *testing.T) {
 	for range 3 {
 		<-joined
 	}
-	// Bounded only so that a regression fails rather than hangs (the list waits for the test).
-	waitCtx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := e.emu.WaitRequests(waitCtx, astroemu.EndpointGetToken, getsBefore+3); err != nil {
-		close(lists.release)
-		t.Fatalf("the tokens were not read while the list was on its way: %v", err)
-	}
+	e.requireTokenReadsWhileHeld(t, lists, getsBefore+3)
 	lists.release <- struct{}{}
 
 	for _, r := range []reply.Reply{<-first, <-second, <-third, <-fourth} {
@@ -184,10 +196,7 @@ func TestChangeByAKnownNameReadsItsTokenWhileTheListArrives(t *testing.T) {
 func TestConcurrentChangesByAKnownNameKeepEachOther(t *testing.T) {
 	t.Parallel()
 	e, lists, joined := newPausedEnv(t)
-	warm := e.start(t.Context(), "show sandbox-experiments")
-	<-lists.listed
-	lists.release <- struct{}{}
-	require.Equal(t, "Token sandbox-experiments", (<-warm).Title)
+	e.warm(t, lists, "show sandbox-experiments", "Token sandbox-experiments")
 
 	first := e.start(t.Context(), "add -n dbt-cloud-sync -r member -w "+wsSand)
 	<-lists.listed
@@ -221,22 +230,14 @@ type plainLocker struct{ commands.Locker }
 func TestChangeByAKnownNameTakesTwoRoundTripsWithAnyLocker(t *testing.T) {
 	t.Parallel()
 	e, lists, joined := newPausedEnv(t, func(c *commands.Config) { c.Locker = plainLocker{commands.NewKeyedLocker()} })
-	warm := e.start(t.Context(), "update -n airflow-ci-deployer -r operator -w "+wsData)
-	<-lists.listed
-	lists.release <- struct{}{}
-	require.Equal(t, "Token role updated", (<-warm).Title)
+	e.warm(t, lists, "update -n airflow-ci-deployer -r operator -w "+wsData, "Token role updated")
 	require.Equal(t, reqs(1, 1, 1), e.counts(), "an unknown name lists, then reads the token under the lock")
 
 	first := e.start(t.Context(), "add -n dbt-cloud-sync -r member -w "+wsData)
 	<-lists.listed
 	second := e.start(t.Context(), "update -n airflow-ci-deployer -r owner -w "+wsAna)
 	<-joined
-	waitCtx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := e.emu.WaitRequests(waitCtx, astroemu.EndpointGetToken, 2); err != nil {
-		close(lists.release)
-		t.Fatalf("the token was not read while the list was on its way: %v", err)
-	}
+	e.requireTokenReadsWhileHeld(t, lists, 2)
 	lists.release <- struct{}{}
 
 	r1, r2 := <-first, <-second
@@ -253,10 +254,7 @@ func TestLookupFollowsTheListWhenTheNameMovedToAnotherToken(t *testing.T) {
 	t.Parallel()
 	e, lists, joined := newPausedEnv(t)
 
-	warm := e.start(t.Context(), "update -n airflow-ci-deployer -r operator -w "+wsData)
-	<-lists.listed
-	lists.release <- struct{}{}
-	require.Equal(t, "Token role updated", (<-warm).Title)
+	e.warm(t, lists, "update -n airflow-ci-deployer -r operator -w "+wsData, "Token role updated")
 
 	// Outside the bot, the token is renamed and a new token takes its name.
 	old, ok := e.emu.Token(astroemu.SampleTokenCIDeployer)
