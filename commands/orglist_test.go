@@ -56,6 +56,14 @@ func (e *env) start(ctx context.Context, text string) <-chan reply.Reply {
 	return out
 }
 
+// expectReply receives a reply, checks it renders within Slack's limits and has title want.
+func expectReply(t *testing.T, replies <-chan reply.Reply, want string) {
+	t.Helper()
+	r := <-replies
+	checkRenders(t, r)
+	assert.Equal(t, want, r.Title, text(r))
+}
+
 // warm runs text while no list is in flight, so the bot learns which IDs the names stand for.
 func (e *env) warm(t *testing.T, lists *heldLists, text, wantTitle string) {
 	t.Helper()
@@ -89,11 +97,8 @@ func TestChangesByNameShareOneList(t *testing.T) {
 		<-joined
 		close(lists.release)
 
-		r1, r2 := <-first, <-second
-		checkRenders(t, r1)
-		checkRenders(t, r2)
-		assert.Equal(t, "Token added to workspace", r1.Title, text(r1))
-		assert.Equal(t, "Token role updated", r2.Title, text(r2))
+		expectReply(t, first, "Token added to workspace")
+		expectReply(t, second, "Token role updated")
 		assert.EqualValues(t, 1, lists.calls.Load(), "the second lookup rode on the first one's list")
 		assert.Equal(t, reqs(1, 0, 2), e.counts(), "nothing was written in between, so neither re-reads")
 		assert.Contains(t, e.roles(t, astroemu.SampleTokenDBTSync), wsRole(wsData, "WORKSPACE_MEMBER"))
@@ -114,11 +119,8 @@ func TestChangesByNameShareOneList(t *testing.T) {
 		<-joined
 		close(lists.release)
 
-		r1, r2 := <-first, <-second
-		checkRenders(t, r1)
-		checkRenders(t, r2)
-		assert.Equal(t, "Token added to workspace", r1.Title, text(r1))
-		assert.Equal(t, "Token role updated", r2.Title, text(r2))
+		expectReply(t, first, "Token added to workspace")
+		expectReply(t, second, "Token role updated")
 		assert.EqualValues(t, 1, lists.calls.Load())
 		roles := e.roles(t, astroemu.SampleTokenCIDeployer)
 		assert.Contains(t, roles, wsRole(wsSand, "WORKSPACE_MEMBER"), "the change in between is kept")
@@ -140,9 +142,7 @@ func TestChangesByNameShareOneList(t *testing.T) {
 		assert.NotEqual(t, "Token added to workspace", r1.Title, "the starter gave up")
 		close(lists.release)
 
-		r2 := <-second
-		checkRenders(t, r2)
-		assert.Equal(t, "Token role updated", r2.Title, text(r2))
+		expectReply(t, second, "Token role updated")
 		assert.EqualValues(t, 1, lists.calls.Load())
 		assert.Contains(t, e.roles(t, astroemu.SampleTokenCIDeployer), wsRole(wsAna, "WORKSPACE_OWNER"))
 		assert.NotContains(t, e.roles(t, astroemu.SampleTokenDBTSync), wsRole(wsData, "WORKSPACE_MEMBER"))
@@ -211,9 +211,7 @@ func TestConcurrentChangesByAKnownNameKeepEachOther(t *testing.T) {
 
 	checkRenders(t, <-first)
 	for _, c := range changes {
-		r := <-c
-		checkRenders(t, r)
-		assert.Equal(t, "Token added to workspace", r.Title, text(r))
+		expectReply(t, c, "Token added to workspace")
 	}
 	roles := e.roles(t, astroemu.SampleTokenSandboxPlayroom)
 	for _, ws := range []string{wsData, wsAna, wsSand} {
@@ -240,11 +238,8 @@ func TestChangeByAKnownNameTakesTwoRoundTripsWithAnyLocker(t *testing.T) {
 	e.requireTokenReadsWhileHeld(t, lists, 2)
 	lists.release <- struct{}{}
 
-	r1, r2 := <-first, <-second
-	checkRenders(t, r1)
-	checkRenders(t, r2)
-	assert.Equal(t, "Token added to workspace", r1.Title, text(r1))
-	assert.Equal(t, "Token role updated", r2.Title, text(r2))
+	expectReply(t, first, "Token added to workspace")
+	expectReply(t, second, "Token role updated")
 	assert.Contains(t, e.roles(t, astroemu.SampleTokenCIDeployer), wsRole(wsAna, "WORKSPACE_OWNER"))
 }
 
@@ -272,10 +267,9 @@ func TestLookupFollowsTheListWhenTheNameMovedToAnotherToken(t *testing.T) {
 	<-joined
 	lists.release <- struct{}{}
 
-	r1, r2 := <-first, <-second
-	checkRenders(t, r1)
+	expectReply(t, first, "Token added to workspace")
+	r2 := <-second
 	checkRenders(t, r2)
-	assert.Equal(t, "Token added to workspace", r1.Title, text(r1))
 	require.Equal(t, "Token added to workspace", r2.Title, text(r2))
 	assert.Contains(t, e.roles(t, successor.ID), wsRole(wsAna, "WORKSPACE_OWNER"), "the token the list names got the role")
 	assert.NotContains(t, e.roles(t, astroemu.SampleTokenCIDeployer), wsRole(wsAna, "WORKSPACE_OWNER"))
