@@ -29,10 +29,28 @@ type orgTokenList struct {
 
 	mu     sync.Mutex
 	flight *listFlight // the newest read in progress, nil when there is none
-	last   *listFlight // the newest completed read, nil before the first
+	last   *knownNames // what the newest completed read named, nil before the first
 
 	// onJoin, when set (tests only, before use), runs each time a lookup joins a read.
 	onJoin func()
+}
+
+// knownNames is the name and ID of every token a completed read returned. Only these are kept
+// between reads: a whole decoded organization (roles, profiles, timestamps) is about ten times
+// the size and would stay live for as long as no newer read completes.
+type knownNames struct {
+	checkpoint uint64 // of the read they came from
+	tokens     []nameAndID
+}
+
+type nameAndID struct{ name, id string }
+
+func newKnownNames(checkpoint uint64, toks []astro.Token) *knownNames {
+	k := &knownNames{checkpoint: checkpoint, tokens: make([]nameAndID, len(toks))}
+	for i := range toks {
+		k.tokens[i] = nameAndID{name: toks[i].Name, id: toks[i].ID}
+	}
+	return k
 }
 
 type listFlight struct {
@@ -120,12 +138,16 @@ func (l *orgTokenList) read(ctx context.Context, f *listFlight) {
 	defer f.cancel()
 	toks, err := l.tokens.ListAllTokens(ctx, orgTokensOptions)
 	f.toks, f.err = toks, err
+	var known *knownNames
+	if err == nil {
+		known = newKnownNames(f.checkpoint, toks)
+	}
 	l.mu.Lock()
 	if l.flight == f {
 		l.flight = nil
 	}
-	if err == nil && (l.last == nil || l.last.checkpoint <= f.checkpoint) {
-		l.last = f
+	if known != nil && (l.last == nil || l.last.checkpoint <= f.checkpoint) {
+		l.last = known
 	}
 	l.mu.Unlock()
 	close(f.done)
@@ -141,12 +163,11 @@ func (l *orgTokenList) knownLocked(key string, checkpoint uint64) (id string, st
 	}
 	fl, canTell := l.locker.(FreshnessLocker)
 	matches := 0
-	for i := range l.last.toks {
-		t := &l.last.toks[i]
-		if t.Name == key || t.ID == key {
+	for _, t := range l.last.tokens {
+		if t.name == key || t.id == key {
 			matches++
-			id = t.ID
-			stale = stale || (canTell && fl.ReleasedSince(t.ID, checkpoint))
+			id = t.id
+			stale = stale || (canTell && fl.ReleasedSince(t.id, checkpoint))
 		}
 	}
 	if matches != 1 {
