@@ -63,6 +63,7 @@ type options struct {
 	ramp             time.Duration
 	logLevel         string
 	keep             bool
+	plainHTTP        bool
 	botEnv           envList
 	seed             uint64
 }
@@ -94,6 +95,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.ramp, "ramp", time.Second, "users start evenly spread over this time (0: all at once, a burst of -c envelopes)")
 	fs.DurationVar(&o.settle, "settle", time.Second, "idle time after the bot connects before idle RSS is read")
 	fs.StringVar(&o.logLevel, "log-level", "info", "ORGTOKEN_LOG_LEVEL for the bot (its logs go to a file in the work dir)")
+	fs.BoolVar(&o.plainHTTP, "plain-http", false, "serve the emulators over plain HTTP/1.1 instead of HTTPS; the bot then opens a connection per request in flight, which it never does against the real APIs (they speak HTTP/2)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work dir (bot binary, logs, database) and print its path")
 	fs.Var(&o.botEnv, "env", "extra KEY=VALUE for the bot's environment, e.g. GOMEMLIMIT=32MiB (repeatable)")
 	seed := fs.String("seed", "1", "seed for the command mix")

@@ -49,6 +49,9 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 	assert.Regexp(t, regexp.MustCompile(`Astro requests: add by ID\s+\d+ = .*\s+2\s+(PASS|FAIL)\s+2 = get \+ write`), report,
 		"the astro CLI column sits beside the bot's count")
 	assert.NotContains(t, report, "no successful commands", "every kind of command ran at least once")
+	assert.Regexp(t, regexp.MustCompile(`protocol of the bot's Astro requests\s+HTTP/2.0 over TLS: \d+  `), report,
+		"the bot reached the emulators as it reaches the real APIs: HTTPS, every request over HTTP/2")
+	assert.NotContains(t, report, "HTTP/1.1")
 }
 
 func TestAstroCLIRequests(t *testing.T) {

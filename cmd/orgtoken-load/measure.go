@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
+	"github.com/orgtoken/orgtoken-bot/emulators/loopbacktls"
 	"github.com/orgtoken/orgtoken-bot/emulators/slackemu"
 )
 
@@ -25,6 +27,9 @@ type results struct {
 	calib       [numKinds]calibration
 	load        loadStats
 	loadAstro   requests // counted by the Astro emulator during the load phase
+	// astroProtocols counts the load phase's Astro requests (the most recent 10,000) by
+	// protocol, e.g. "HTTP/2.0 over TLS".
+	astroProtocols map[string]int
 	// astroLate is how much later than asked the Astro emulator answered in the load phase.
 	astroLate []time.Duration
 	orgTokens int
@@ -76,17 +81,29 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 	for i := range users {
 		users[i] = newUser(i, o.seed)
 	}
-	sl, err := newSlack(users)
+	// Like the real APIs, the emulators speak HTTPS, so the bot multiplexes its requests over
+	// HTTP/2 as it does in production; the bot trusts their certificate through SSL_CERT_FILE.
+	var cert *loopbacktls.Certificate
+	if !o.plainHTTP {
+		if cert, err = loopbacktls.New(); err != nil {
+			return nil, err
+		}
+	}
+	sl, err := newSlack(users, cert)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = sl.Close() }()
-	tap, err := startPostTap(sl.BaseURL())
+	tap, err := startPostTap(sl.BaseURL(), cert)
 	if err != nil {
 		return nil, err
 	}
 	defer tap.close()
-	as, err := astroemu.Start(astroemu.Options{OrganizationID: orgID, APIToken: astroToken})
+	astroOpts := astroemu.Options{OrganizationID: orgID, APIToken: astroToken}
+	if cert != nil {
+		astroOpts.TLS = cert.ServerConfig()
+	}
+	as, err := astroemu.Start(astroOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +137,13 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 	if addr, err := freeLoopbackAddr(); err == nil {
 		env["ORGTOKEN_HTTP_ADDR"] = addr
 		metricsURL = "http://" + addr + "/metrics"
+	}
+	if cert != nil {
+		caFile := filepath.Join(dir, "emulators-ca.pem")
+		if err := os.WriteFile(caFile, cert.CAPEM, 0o600); err != nil {
+			return nil, err
+		}
+		env["SSL_CERT_FILE"] = caFile
 	}
 	for _, kv := range o.botEnv {
 		k, v, _ := strings.Cut(kv, "=")
@@ -171,6 +195,7 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 		other:  as.CountRequests(astroemu.EndpointListWorkspaces),
 	}
 	res.astroLate = as.Lateness()
+	res.astroProtocols = protocols(as.Requests())
 	if bot.exited() {
 		return nil, fmt.Errorf("the bot exited during the run; its log ends:\n%s", bot.logTail(20))
 	}
@@ -184,6 +209,19 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 		fmt.Fprintf(stdout, "work dir kept: %s (bot binary, bot.log, orgtoken.db)\n", dir)
 	}
 	return res, nil
+}
+
+// protocols counts requests by how they arrived.
+func protocols(recs []astroemu.RecordedRequest) map[string]int {
+	out := map[string]int{}
+	for _, r := range recs {
+		p := r.Proto
+		if r.TLS {
+			p += " over TLS"
+		}
+		out[p]++
+	}
+	return out
 }
 
 // assignSlots gives each user tokens of their own (never tokens[0], which calibration uses),

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -138,6 +141,11 @@ func writeReport(w io.Writer, o options, r *results) {
 		predicted += r.load.count(k) * r.calib[k].bot.total()
 	}
 	add(row{"Astro requests in the load phase", r.loadAstro.String(), fmt.Sprintf("calibration predicts %d", predicted), "", ""})
+	if len(r.astroProtocols) > 0 {
+		// Real Astro and Slack speak HTTP/2 over TLS; over plain HTTP/1.1 the bot would hold a
+		// connection per request in flight, memory production never spends.
+		add(row{"protocol of the bot's Astro requests", protocolsString(r.astroProtocols), "", "", ""})
+	}
 	if late := summarize(r.astroLate); late.n > 0 {
 		// Part of every Astro round trip the bot waits out; a real server's timers would not run late.
 		add(row{"Astro emulator answering late p50 / p99 / max", fmt.Sprintf("%s / %s / %s (its timers, on the shared cores)",
@@ -207,4 +215,15 @@ func thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// protocolsString is e.g. "HTTP/2.0 over TLS: 3185", most used first.
+func protocolsString(counts map[string]int) string {
+	names := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(counts[b]-counts[a], strings.Compare(a, b)) })
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s: %d", n, counts[n])
+	}
+	return strings.Join(parts, ", ")
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
+	"github.com/orgtoken/orgtoken-bot/emulators/loopbacktls"
 	"github.com/orgtoken/orgtoken-bot/emulators/slackemu"
 )
 
@@ -96,7 +97,9 @@ type postTap struct {
 	subs map[string]chan channelPost
 }
 
-func startPostTap(slackBase string) (*postTap, error) {
+// startPostTap serves the tap over HTTPS with cert, and reaches the emulator trusting it, unless
+// cert is nil.
+func startPostTap(slackBase string, cert *loopbacktls.Certificate) (*postTap, error) {
 	target, err := url.Parse(slackBase)
 	if err != nil {
 		return nil, err
@@ -111,7 +114,16 @@ func startPostTap(slackBase string) (*postTap, error) {
 		subs:  map[string]chan channelPost{},
 	}
 	t.srv = &http.Server{Handler: t, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = t.srv.Serve(ln) }()
+	if cert == nil {
+		go func() { _ = t.srv.Serve(ln) }()
+		return t, nil
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = cert.ClientConfig()
+	t.proxy.Transport = tr
+	t.url = "https://" + ln.Addr().String() + "/api/"
+	t.srv.TLSConfig = cert.ServerConfig()
+	go func() { _ = t.srv.ServeTLS(ln, "", "") }()
 	return t, nil
 }
 
@@ -164,9 +176,14 @@ func (w *recordingWriter) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
-// newSlack starts the Slack emulator with one channel per user, the bot in each.
-func newSlack(users []*user) (*slackemu.Emulator, error) {
-	s, err := slackemu.New(slackemu.Options{AppToken: appToken, BotToken: botToken})
+// newSlack starts the Slack emulator with one channel per user, the bot in each; over HTTPS
+// with cert unless it is nil.
+func newSlack(users []*user, cert *loopbacktls.Certificate) (*slackemu.Emulator, error) {
+	opts := slackemu.Options{AppToken: appToken, BotToken: botToken}
+	if cert != nil {
+		opts.TLS = cert.ServerConfig()
+	}
+	s, err := slackemu.New(opts)
 	if err != nil {
 		return nil, err
 	}

@@ -138,6 +138,8 @@ type RecordedRequest struct {
 	Body     []byte
 	Header   http.Header
 	Time     time.Time
+	Proto    string // "HTTP/1.1" or "HTTP/2.0"
+	TLS      bool
 }
 
 func (s *Server) record(ep Endpoint, r *http.Request, body []byte) {
@@ -147,7 +149,7 @@ func (s *Server) record(ep Endpoint, r *http.Request, body []byte) {
 	}
 	rec := RecordedRequest{
 		Endpoint: ep, Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
-		Body: body, Header: h, Time: time.Now(),
+		Body: body, Header: h, Time: time.Now(), Proto: r.Proto, TLS: r.TLS != nil,
 	}
 	s.ctl.Lock()
 	defer s.ctl.Unlock()

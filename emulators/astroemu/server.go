@@ -3,6 +3,7 @@ package astroemu
 import (
 	"bytes"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,6 +48,9 @@ type Options struct {
 	// MaxRecorded caps the requests Requests keeps, oldest dropped first; 10000 when zero.
 	// CountRequests is not affected by the cap.
 	MaxRecorded int
+	// TLS, when set, serves HTTPS (HTTP/2 to clients that offer it, as Astro does) instead of
+	// plain HTTP. Faults that reset a connection then reset the request's stream instead.
+	TLS *tls.Config
 }
 
 // Server is a running emulator. All methods are safe for concurrent use.
@@ -118,7 +122,7 @@ func Start(opts Options) (*Server, error) {
 	s := &Server{
 		opts:     opts,
 		st:       newState(),
-		url:      "http://" + ln.Addr().String() + BasePath,
+		url:      scheme(opts.TLS) + "://" + ln.Addr().String() + BasePath,
 		closing:  make(chan struct{}),
 		served:   make(chan struct{}),
 		latency:  map[Endpoint]time.Duration{},
@@ -138,11 +142,25 @@ func Start(opts Options) (*Server, error) {
 		// Resets and aborted requests are scripted; their log lines would only be noise.
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
+	if opts.TLS != nil {
+		s.httpSrv.TLSConfig = opts.TLS.Clone()
+	}
 	go func() {
 		defer close(s.served)
+		if opts.TLS != nil {
+			_ = s.httpSrv.ServeTLS(ln, "", "") // HTTP/2 when the client offers it, as Astro
+			return
+		}
 		_ = s.httpSrv.Serve(ln)
 	}()
 	return s, nil
+}
+
+func scheme(tlsConfig *tls.Config) string {
+	if tlsConfig != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // URL is the API base, e.g. "http://127.0.0.1:PORT/v1".

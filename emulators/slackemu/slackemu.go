@@ -7,6 +7,7 @@ package slackemu
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -55,6 +56,10 @@ type Options struct {
 
 	// Now is the clock used for trigger and response_url expiry and rate-limit windows.
 	Now func() time.Time
+
+	// TLS, when set, serves HTTPS and wss:// (HTTP/2 to Web API clients that offer it, as
+	// Slack does) instead of plain HTTP and ws://.
+	TLS *tls.Config
 }
 
 func (o Options) withDefaults() Options {
@@ -176,6 +181,12 @@ func New(opts Options) (*Emulator, error) {
 	mux.HandleFunc("POST /commands/", e.handleResponseURL)
 	mux.HandleFunc("POST /actions/", e.handleResponseURL)
 	e.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if opts.TLS != nil {
+		e.baseURL = "https://" + ln.Addr().String()
+		e.srv.TLSConfig = opts.TLS.Clone()
+		e.wg.Go(func() { _ = e.srv.ServeTLS(ln, "", "") })
+		return e, nil
+	}
 	e.wg.Go(func() { _ = e.srv.Serve(ln) })
 	return e, nil
 }
@@ -194,7 +205,7 @@ func Start(tb testing.TB, opts Options) *Emulator {
 // APIURL is the value for slack.OptionAPIURL, with the trailing slash slack-go needs.
 func (e *Emulator) APIURL() string { return e.baseURL + "/api/" }
 
-// BaseURL is the emulator's root URL, http://127.0.0.1:PORT.
+// BaseURL is the emulator's root URL, http://127.0.0.1:PORT (https:// with Options.TLS).
 func (e *Emulator) BaseURL() string { return e.baseURL }
 
 // Options returns the effective options, defaults filled in.

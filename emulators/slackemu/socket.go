@@ -130,7 +130,7 @@ func (e *Emulator) handleConnectionsOpen(w http.ResponseWriter, r *http.Request)
 	}
 	e.sock.tickets[ticket] = e.now().Add(ticketTTL)
 	e.mu.Unlock()
-	wsURL := "ws://" + strings.TrimPrefix(e.baseURL, "http://") + "/link/?ticket=" + ticket + "&app_id=" + e.appHash
+	wsURL := "ws" + strings.TrimPrefix(e.baseURL, "http") + "/link/?ticket=" + ticket + "&app_id=" + e.appHash
 	writeJSON(w, http.StatusOK, map[string]any{
 		"ok":  true,
 		"url": wsURL,
