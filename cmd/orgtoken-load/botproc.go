@@ -14,11 +14,12 @@ import (
 	"time"
 )
 
-// buildBot compiles the bot without the race detector, as it ships, so memory and latency are
-// the production binary's.
+// buildBot compiles the bot as the Dockerfile does (static, no cgo, stripped), so memory and
+// latency are the shipped binary's: a cgo build also maps the C library, ~2 MB more RSS.
 func buildBot(ctx context.Context, dir string) (string, error) {
 	bin := filepath.Join(dir, "orgtoken-bot")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/orgtoken/orgtoken-bot/cmd/orgtoken-bot")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/orgtoken/orgtoken-bot/cmd/orgtoken-bot")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build ./cmd/orgtoken-bot (run from inside the module, or pass -bin): %w\n%s", err, out)
