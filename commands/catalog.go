@@ -65,7 +65,7 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 	}
 	idx := make([]catalogToken, 0, len(toks))
 	for _, t := range toks {
-		idx = append(idx, catalogToken{id: t.ID, name: t.Name, lower: strings.ToLower(t.Name), roles: t.Roles})
+		idx = append(idx, catalogToken{id: t.ID, name: t.Name, lower: strings.ToLower(t.Name), roles: workspaceRoles(t.Roles)})
 	}
 	sort.Slice(idx, func(i, j int) bool {
 		if idx[i].lower != idx[j].lower {
@@ -140,6 +140,28 @@ func (c *Catalog) TokenName(id string) string {
 		}
 	}
 	return ""
+}
+
+// workspaceRoles copies the workspace entries of roles into a slice of their own. Kept as
+// decoded, every token's list would pin the array the JSON decoder allocated for it, room for
+// ten roles: ≈ 0.8 MB of a 1,000-token organization held between refreshes.
+func workspaceRoles(roles []astro.Role) []astro.Role {
+	n := 0
+	for _, r := range roles {
+		if r.EntityType == astro.EntityWorkspace {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]astro.Role, 0, n)
+	for _, r := range roles {
+		if r.EntityType == astro.EntityWorkspace {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // CurrentRole is the token's role in a workspace as last catalogued ("" when none or unknown).

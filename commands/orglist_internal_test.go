@@ -63,3 +63,47 @@ func TestACompletedReadKeepsOnlyNamesBetweenReads(t *testing.T) {
 	assert.Equal(t, fmt.Sprintf("cltk%021d", 7), id, "the read still maps names to tokens")
 	assert.False(t, stale)
 }
+
+// TestTheCatalogDoesNotPinDecodedTokens: the catalog lives as long as the bot, so what it keeps
+// of a refresh must not hold on to the decoded tokens or their role arrays.
+func TestTheCatalogDoesNotPinDecodedTokens(t *testing.T) {
+	src := &catalogOf{organizationTokens: organizationTokens{n: 100}}
+	c := NewCatalog(src, nil)
+	require.NoError(t, c.Refresh(context.Background()))
+	require.NotNil(t, src.roles)
+	roles := weak.Make(src.roles)
+	src.roles = nil
+
+	collected := false
+	for range 10 {
+		runtime.GC()
+		if roles.Value() == nil {
+			collected = true
+			break
+		}
+	}
+	assert.True(t, collected, "a decoded role list is still reachable from the catalog")
+	assert.Equal(t, "WORKSPACE_MEMBER", c.CurrentRole(fmt.Sprintf("cltk%021d", 3), "ws-1"), "the catalog still knows each token's workspace roles")
+}
+
+// catalogOf serves a catalog refresh and remembers the first token's decoded roles.
+type catalogOf struct {
+	organizationTokens
+	roles *astro.Role
+}
+
+func (c *catalogOf) ListAllTokens(ctx context.Context, opts astro.ListTokensOptions) ([]astro.Token, error) {
+	toks, err := c.organizationTokens.ListAllTokens(ctx, opts)
+	for i := range toks {
+		roles := make([]astro.Role, 2, 10) // as the JSON decoder sizes it
+		roles[0] = toks[i].Roles[0]
+		roles[1] = astro.Role{EntityType: astro.EntityWorkspace, EntityID: "ws-1", Role: "WORKSPACE_MEMBER"}
+		toks[i].Roles = roles
+	}
+	c.roles = &toks[0].Roles[0]
+	return toks, err
+}
+
+func (c *catalogOf) ListWorkspaces(context.Context) ([]astro.Workspace, error) {
+	return []astro.Workspace{{ID: "ws-1", Name: "One"}}, nil
+}
