@@ -85,19 +85,3 @@ func TestGroupResolver(t *testing.T) {
 		assert.LessOrEqual(t, f.calls.Load(), int32(2))
 	})
 }
-
-func TestSeenEnvelopes(t *testing.T) {
-	t.Parallel()
-	s := newSeenEnvelopes(time.Minute, 3)
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	assert.True(t, s.firstTime("a", now))
-	assert.False(t, s.firstTime("a", now), "a redelivery is recognised")
-	assert.True(t, s.firstTime("b", now))
-	assert.True(t, s.firstTime("c", now))
-	assert.True(t, s.firstTime("d", now), "bounded: the oldest is evicted")
-	assert.False(t, s.firstTime("c", now), "the others are still remembered once the ring wraps")
-	assert.True(t, s.firstTime("a", now))
-	assert.False(t, s.firstTime("d", now))
-	assert.True(t, s.firstTime("e", now.Add(2*time.Minute)))
-	assert.True(t, s.firstTime("d", now.Add(2*time.Minute)), "forgotten after the TTL")
-}
