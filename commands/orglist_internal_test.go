@@ -40,22 +40,13 @@ func TestACompletedReadKeepsOnlyNamesBetweenReads(t *testing.T) {
 	l := &orgTokenList{tokens: organizationTokens{n: 1000}, locker: NewKeyedLocker()}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	toks, _, err := l.get(ctx, "")
-	require.NoError(t, err)
-	require.Len(t, toks, 1000)
-	read := weak.Make(&toks[0])
-	toks = nil
-	_ = toks
-
-	collected := false
-	for range 10 {
-		runtime.GC()
-		if read.Value() == nil {
-			collected = true
-			break
-		}
-	}
-	assert.True(t, collected, "the decoded organization is still reachable after its callers are done")
+	read := func() weak.Pointer[astro.Token] {
+		toks, _, err := l.get(ctx, "")
+		require.NoError(t, err)
+		require.Len(t, toks, 1000)
+		return weak.Make(&toks[0])
+	}()
+	assert.True(t, collectedSoon(read), "the decoded organization is still reachable after its callers are done")
 
 	l.mu.Lock()
 	id, stale := l.knownLocked("token-7", 0)
@@ -73,16 +64,7 @@ func TestTheCatalogDoesNotPinDecodedTokens(t *testing.T) {
 	require.NotNil(t, src.roles)
 	roles := weak.Make(src.roles)
 	src.roles = nil
-
-	collected := false
-	for range 10 {
-		runtime.GC()
-		if roles.Value() == nil {
-			collected = true
-			break
-		}
-	}
-	assert.True(t, collected, "a decoded role list is still reachable from the catalog")
+	assert.True(t, collectedSoon(roles), "a decoded role list is still reachable from the catalog")
 	assert.Equal(t, "WORKSPACE_MEMBER", c.CurrentRole(fmt.Sprintf("cltk%021d", 3), "ws-1"), "the catalog still knows each token's workspace roles")
 }
 
@@ -106,4 +88,15 @@ func (c *catalogOf) ListAllTokens(ctx context.Context, opts astro.ListTokensOpti
 
 func (c *catalogOf) ListWorkspaces(context.Context) ([]astro.Workspace, error) {
 	return []astro.Workspace{{ID: "ws-1", Name: "One"}}, nil
+}
+
+// collectedSoon reports whether what p points to is garbage collected within a few cycles.
+func collectedSoon[T any](p weak.Pointer[T]) bool {
+	for range 10 {
+		runtime.GC()
+		if p.Value() == nil {
+			return true
+		}
+	}
+	return false
 }

@@ -118,9 +118,7 @@ func startPostTap(slackBase string, cert *loopbacktls.Certificate) (*postTap, er
 		go func() { _ = t.srv.Serve(ln) }()
 		return t, nil
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = cert.ClientConfig()
-	t.proxy.Transport = tr
+	t.proxy.Transport = cert.Transport()
 	t.url = "https://" + ln.Addr().String() + "/api/"
 	t.srv.TLSConfig = cert.ServerConfig()
 	go func() { _ = t.srv.ServeTLS(ln, "", "") }()

@@ -24,9 +24,7 @@ func TestOverTLSTheBotsClientSpeaksHTTP2(t *testing.T) {
 	srv := newSample(t, func(o *astroemu.Options) { o.TLS = cert.ServerConfig() })
 	require.True(t, strings.HasPrefix(srv.URL(), "https://127.0.0.1:"), srv.URL())
 
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = cert.ClientConfig()
-	c := astro.New(testOrg, testToken, astro.WithBaseURL(srv.URL()), astro.WithHTTPClient(&http.Client{Transport: tr}))
+	c := astro.New(testOrg, testToken, astro.WithBaseURL(srv.URL()), astro.WithHTTPClient(&http.Client{Transport: cert.Transport()}))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	page, err := c.ListTokens(ctx, astro.ListTokensOptions{})

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"time"
 )
 
@@ -68,6 +69,14 @@ func New() (*Certificate, error) {
 // ServerConfig is what an http.Server serving with ServeTLS needs; net/http adds HTTP/2 to it.
 func (c *Certificate) ServerConfig() *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{c.cert}, MinVersion: tls.VersionTLS12}
+}
+
+// Transport is an HTTP transport built like the bot's (a clone of Go's default, so it offers
+// HTTP/2) that trusts this certificate only.
+func (c *Certificate) Transport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = c.ClientConfig()
+	return t
 }
 
 // ClientConfig trusts this certificate only.

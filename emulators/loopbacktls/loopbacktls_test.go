@@ -36,9 +36,7 @@ func TestAClientTrustingTheCertificateSpeaksHTTP2(t *testing.T) {
 	require.NoError(t, err)
 	url := serve(t, cert)
 
-	tr := http.DefaultTransport.(*http.Transport).Clone() // as the bot builds its own
-	tr.TLSClientConfig = cert.ClientConfig()
-	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(url)
+	resp, err := (&http.Client{Transport: cert.Transport(), Timeout: 10 * time.Second}).Get(url)
 	require.NoError(t, err)
 	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)

@@ -25,9 +25,7 @@ func TestOverTLSSocketModeAndResponseURLsWork(t *testing.T) {
 	emu := newEmu(t, func(o *slackemu.Options) { o.TLS = cert.ServerConfig() })
 	require.True(t, strings.HasPrefix(emu.APIURL(), "https://127.0.0.1:"), emu.APIURL())
 
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = cert.ClientConfig()
-	hc := &http.Client{Transport: tr}
+	hc := &http.Client{Transport: cert.Transport()}
 	o := emu.Options()
 	api := slack.New(o.BotToken, slack.OptionAPIURL(emu.APIURL()), slack.OptionAppLevelToken(o.AppToken), slack.OptionHTTPClient(hc))
 	sm := socketmode.New(api, socketmode.OptionDialer(&websocket.Dialer{TLSClientConfig: cert.ClientConfig()}))
