@@ -12,9 +12,8 @@ import (
 //
 // An ID is remembered as two independent 64-bit hashes, not as the string: 64 bytes an entry
 // instead of 130, 6.4 MB rather than 13 MB once 100,000 envelopes fill the window
-// (BenchmarkSeenEnvelopesMemory). Two
-// different IDs would have to collide in both (odds ≈ 3 × 10⁻³⁴ an envelope in a full window) for a new
-// envelope to be taken for a redelivery.
+// (BenchmarkSeenEnvelopesMemory). A new envelope is taken for a redelivery only if its ID
+// collides with a remembered one in both hashes: odds ≈ 3 × 10⁻³⁴ in a full window.
 type seenEnvelopes struct {
 	mu    sync.Mutex
 	ttl   time.Duration
