@@ -81,3 +81,30 @@ func TestAPagesRoleListsAreEachTokensOwn(t *testing.T) {
 	toks[0].Roles = append(toks[0].Roles, astro.Role{EntityType: astro.EntityWorkspace, EntityID: "clwsnew", Role: astro.RoleWorkspaceOwner})
 	assert.Equal(t, next, toks[1].Roles, "appending to one token's roles must not overwrite the next token's")
 }
+
+// A large page shares one Profile per creator or updater among its tokens, and each token still
+// names the right person.
+func TestALargePageSharesItsProfiles(t *testing.T) {
+	t.Parallel()
+	srv, err := astroemu.Start(astroemu.Options{})
+	require.NoError(t, err)
+	t.Cleanup(srv.Close)
+	srv.SeedLarge(300) // 40 creators, each token updated by its creator
+	want := map[string]string{}
+	for _, tok := range srv.Tokens() {
+		want[tok.ID] = tok.CreatedBy.FullName
+	}
+	client := astro.New(srv.OrganizationID(), srv.APIToken(), astro.WithBaseURL(srv.URL()))
+	toks, err := client.ListAllTokens(t.Context(), astro.ListTokensOptions{Limit: astro.MaxPageSize})
+	require.NoError(t, err)
+	require.Len(t, toks, 300)
+
+	profiles := map[*astro.Profile]bool{}
+	for _, tok := range toks {
+		require.NotNil(t, tok.CreatedBy, tok.ID)
+		assert.Equal(t, want[tok.ID], tok.CreatedBy.DisplayName(), tok.ID)
+		assert.Same(t, tok.CreatedBy, tok.UpdatedBy, "creator and updater are one person here: %s", tok.ID)
+		profiles[tok.CreatedBy] = true
+	}
+	assert.Len(t, profiles, 40, "one Profile per person, not one per token")
+}

@@ -53,7 +53,36 @@ func (c *Client) ListTokens(ctx context.Context, opts ListTokensOptions) (*Token
 		page.Tokens[i].fillScope()
 	}
 	packRoles(page.Tokens)
+	if len(page.Tokens) >= internFrom {
+		internProfiles(page.Tokens)
+	}
 	return page, nil
+}
+
+// internFrom is the page size from which profiles are interned: below it there is little to
+// share and the map costs more than it saves.
+const internFrom = 100
+
+// internProfiles makes tokens with the same creator or updater share one Profile. A handful of
+// people and automations create an organization's tokens, yet each decoded token carries its
+// own two copies (≈ 450 bytes with their strings): about half of what a decoded 1,000-token
+// organization holds while the commands waiting on it run.
+func internProfiles(toks []Token) {
+	seen := make(map[Profile]*Profile)
+	intern := func(p *Profile) *Profile {
+		if p == nil {
+			return nil
+		}
+		if q, ok := seen[*p]; ok {
+			return q
+		}
+		seen[*p] = p
+		return p
+	}
+	for i := range toks {
+		toks[i].CreatedBy = intern(toks[i].CreatedBy)
+		toks[i].UpdatedBy = intern(toks[i].UpdatedBy)
+	}
 }
 
 // packRoles moves every token's roles into one array sized for them all. The decoder gives each

@@ -66,7 +66,8 @@ func (p *Profile) DisplayName() string {
 }
 
 // Token is an Astro API token. The secret token value the API may return on creation is
-// deliberately not modelled, so it can never be logged or handed to callers.
+// deliberately not modelled, so it can never be logged or handed to callers. Tokens read in
+// one page may share their CreatedBy and UpdatedBy profiles: treat those as read-only.
 type Token struct {
 	ID                 string     `json:"id"`
 	Name               string     `json:"name"`
