@@ -142,9 +142,10 @@ func (c *Catalog) TokenName(id string) string {
 	return ""
 }
 
-// workspaceRoles copies the workspace entries of roles into a slice of their own. Kept as
-// decoded, every token's list would pin the array the JSON decoder allocated for it, room for
-// ten roles: ≈ 0.8 MB of a 1,000-token organization held between refreshes.
+// workspaceRoles copies the workspace entries of roles into a slice of their own. The catalog
+// lives as long as the bot: kept as read, its lists would hold on to however the reader
+// allocated them (the JSON decoder's room for ten roles a token, ≈ 0.8 MB for 1,000 tokens,
+// before astro packed a page's roles), and to entries pickers never look at.
 func workspaceRoles(roles []astro.Role) []astro.Role {
 	n := 0
 	for _, r := range roles {
