@@ -54,6 +54,24 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 	assert.NotContains(t, report, "HTTP/1.1")
 }
 
+// TestQuickRunOverPlainHTTP keeps the old setup working for comparisons: the emulators on plain
+// HTTP/1.1, which the report names.
+func TestQuickRunOverPlainHTTP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the bot binary")
+	}
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	err := run(ctx, []string{"-quick", "-plain-http"}, &out)
+	report := out.String()
+	require.NoError(t, err, "report:\n%s", report)
+	assert.Regexp(t, regexp.MustCompile(`protocol of the bot's Astro requests\s+HTTP/1.1: \d+  `), report)
+	assert.NotContains(t, report, "over TLS")
+	assert.Regexp(t, regexp.MustCompile(`errors: unanswered / failed\s+0 / 0\s+0\s+PASS`), report)
+}
+
 func TestAstroCLIRequests(t *testing.T) {
 	t.Parallel()
 	full := orgSize{orgTokens: 1000, workspaceTokens: 1000}
