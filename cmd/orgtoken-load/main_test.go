@@ -15,16 +15,7 @@ import (
 // TestQuickRunReportsEveryRow builds the real bot, runs the quick load against it and checks
 // the report is whole and nothing went unanswered, so the driver cannot silently rot.
 func TestQuickRunReportsEveryRow(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the bot binary")
-	}
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var out bytes.Buffer
-	err := run(ctx, []string{"-quick"}, &out)
-	report := out.String()
-	require.NoError(t, err, "report:\n%s", report)
+	report := quickRun(t)
 
 	rows := []string{
 		"startup → Socket Mode connected",
@@ -57,6 +48,16 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 // TestQuickRunOverPlainHTTP keeps the old setup working for comparisons: the emulators on plain
 // HTTP/1.1, which the report names.
 func TestQuickRunOverPlainHTTP(t *testing.T) {
+	report := quickRun(t, "-plain-http")
+	assert.Regexp(t, regexp.MustCompile(`protocol of the bot's Astro requests\s+HTTP/1.1: \d+  `), report)
+	assert.NotContains(t, report, "over TLS")
+	assert.Regexp(t, regexp.MustCompile(`errors: unanswered / failed\s+0 / 0\s+0\s+PASS`), report)
+}
+
+// quickRun builds the real bot, runs the quick load against it with the extra flags, and returns
+// the report. Parallel; skipped with -short.
+func quickRun(t *testing.T, flags ...string) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the bot binary")
 	}
@@ -64,12 +65,10 @@ func TestQuickRunOverPlainHTTP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	err := run(ctx, []string{"-quick", "-plain-http"}, &out)
+	err := run(ctx, append([]string{"-quick"}, flags...), &out)
 	report := out.String()
 	require.NoError(t, err, "report:\n%s", report)
-	assert.Regexp(t, regexp.MustCompile(`protocol of the bot's Astro requests\s+HTTP/1.1: \d+  `), report)
-	assert.NotContains(t, report, "over TLS")
-	assert.Regexp(t, regexp.MustCompile(`errors: unanswered / failed\s+0 / 0\s+0\s+PASS`), report)
+	return report
 }
 
 func TestAstroCLIRequests(t *testing.T) {
