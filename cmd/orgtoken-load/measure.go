@@ -94,7 +94,7 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 		return nil, err
 	}
 	defer func() { _ = sl.Close() }()
-	tap, err := startPostTap(sl.BaseURL(), cert)
+	tap, err := startPostTap(sl.Handler(), cert)
 	if err != nil {
 		return nil, err
 	}

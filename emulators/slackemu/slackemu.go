@@ -202,6 +202,10 @@ func Start(tb testing.TB, opts Options) *Emulator {
 	return e
 }
 
+// Handler serves the emulator's HTTP endpoints in process, for a harness that fronts them with a
+// listener of its own (the load driver's tap); it answers exactly as the emulator's server does.
+func (e *Emulator) Handler() http.Handler { return e.srv.Handler }
+
 // APIURL is the value for slack.OptionAPIURL, with the trailing slash slack-go needs.
 func (e *Emulator) APIURL() string { return e.baseURL + "/api/" }
 
