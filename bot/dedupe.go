@@ -19,9 +19,9 @@ type seenEnvelopes struct {
 	ttl   time.Duration
 	max   int
 	seeds [2]maphash.Seed
-	epoch time.Time             // arrival times count from here, on the monotonic clock
-	at    map[envelopeKey]int64 // arrival, nanoseconds since epoch
-	ring  []seenAt              // arrival order; ring[head] is the oldest
+	epoch time.Time // arrival times count from here, on the monotonic clock
+	known map[envelopeKey]struct{}
+	ring  []seenAt // arrival order, with arrival times; ring[head] is the oldest
 	head  int
 	size  int
 }
@@ -30,7 +30,7 @@ type envelopeKey [2]uint64
 
 type seenAt struct {
 	key envelopeKey
-	at  int64
+	at  int64 // nanoseconds since epoch
 }
 
 // The ring grows to max as IDs arrive rather than up front: a full-size ring is 2.4 MB that an
@@ -40,7 +40,7 @@ func newSeenEnvelopes(ttl time.Duration, max int) *seenEnvelopes {
 		ttl: ttl, max: max,
 		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		epoch: time.Now(),
-		at:    make(map[envelopeKey]int64),
+		known: make(map[envelopeKey]struct{}),
 	}
 }
 
@@ -54,7 +54,7 @@ func (s *seenEnvelopes) firstTime(id string, now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.forgetOlderThan(t - int64(s.ttl))
-	if _, ok := s.at[k]; ok {
+	if _, ok := s.known[k]; ok {
 		return false
 	}
 	if s.size == s.max { // full: forget the oldest
@@ -66,7 +66,7 @@ func (s *seenEnvelopes) firstTime(id string, now time.Time) bool {
 		s.ring = append(s.ring, seenAt{k, t}) // still growing: head is 0 and i == len(s.ring)
 	}
 	s.size++
-	s.at[k] = t
+	s.known[k] = struct{}{}
 	return true
 }
 
@@ -78,11 +78,9 @@ func (s *seenEnvelopes) forgetOlderThan(cutoff int64) {
 	}
 }
 
+// forgetOldest drops ring[head]. An ID is in the ring once: it is only added when not known.
 func (s *seenEnvelopes) forgetOldest() {
-	old := s.ring[s.head]
-	if s.at[old.key] == old.at {
-		delete(s.at, old.key)
-	}
+	delete(s.known, s.ring[s.head].key)
 	s.ring[s.head] = seenAt{}
 	s.size--
 	s.head = (s.head + 1) % s.max

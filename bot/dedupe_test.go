@@ -38,7 +38,7 @@ func TestSeenEnvelopesForgetByAge(t *testing.T) {
 	assert.False(t, s.firstTime("burst-499", now.Add(59*time.Second)), "still within the TTL")
 	assert.True(t, s.firstTime("later", now.Add(2*time.Minute)))
 	assert.Equal(t, 1, s.size, "the burst is forgotten")
-	assert.Len(t, s.at, 1)
+	assert.Len(t, s.known, 1)
 	assert.False(t, s.firstTime("later", now.Add(2*time.Minute+time.Second)), "what is still young is remembered")
 }
 
