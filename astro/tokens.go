@@ -13,6 +13,65 @@ import (
 //
 // GET /organizations/{organizationId}/tokens
 func (c *Client) ListTokens(ctx context.Context, opts ListTokensOptions) (*TokensPage, error) {
+	q, err := tokensQuery(opts)
+	if err != nil {
+		return nil, err
+	}
+	// The decoder appends into page.Tokens, doubling from one: sized ahead, a page costs one
+	// slice instead of a series (for a 25-token page, 63 tokens' worth). A full page is sized
+	// like the last one; a smaller limit bounds the page.
+	page := new(TokensPage)
+	if n := c.expectedPageLen(opts); n > 0 {
+		page.Tokens = make([]Token, 0, n)
+	}
+	if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens"), query: q}, page); err != nil {
+		return nil, err
+	}
+	c.noteFullPage(opts, len(page.Tokens))
+	for i := range page.Tokens {
+		page.Tokens[i].fillScope()
+	}
+	packRoles(page.Tokens)
+	if len(page.Tokens) >= internFrom {
+		internProfiles(page.Tokens)
+	}
+	return page, nil
+}
+
+// ListTokenSummaries is ListAllTokens for lookups by name or ID: the same requests, each token
+// decoded only as far as TokenSummary goes. For a 1,000-token organization that is about three
+// quarters of the decoding time and a third of the memory (BenchmarkListTokenSummaries1000).
+//
+// GET /organizations/{organizationId}/tokens (repeated with increasing offset)
+func (c *Client) ListTokenSummaries(ctx context.Context, opts ListTokensOptions) ([]TokenSummary, error) {
+	if opts.Limit <= 0 || opts.Limit > MaxPageSize {
+		opts.Limit = MaxPageSize
+	}
+	return collectPages(opts.Offset, opts.Limit, func(offset int) ([]TokenSummary, int, error) {
+		opts.Offset = offset
+		q, err := tokensQuery(opts)
+		if err != nil {
+			return nil, 0, err
+		}
+		var page struct {
+			Tokens     []TokenSummary `json:"tokens"`
+			TotalCount int            `json:"totalCount"`
+		}
+		if n := c.expectedPageLen(opts); n > 0 {
+			page.Tokens = make([]TokenSummary, 0, n)
+		}
+		if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens"), query: q}, &page); err != nil {
+			return nil, 0, err
+		}
+		c.noteFullPage(opts, len(page.Tokens))
+		for i := range page.Tokens {
+			page.Tokens[i].fillScope()
+		}
+		return page.Tokens, page.TotalCount, nil
+	}, func(t TokenSummary) string { return t.ID })
+}
+
+func tokensQuery(opts ListTokensOptions) (url.Values, error) {
 	if opts.Offset < 0 || opts.Limit < 0 {
 		return nil, fmt.Errorf("astro: negative offset (%d) or limit (%d)", opts.Offset, opts.Limit)
 	}
@@ -32,31 +91,22 @@ func (c *Client) ListTokens(ctx context.Context, opts ListTokensOptions) (*Token
 	for _, s := range opts.Sorts {
 		q.Add("sorts", s)
 	}
-	// The decoder appends into page.Tokens, doubling from one: sized ahead, a page costs one
-	// slice instead of a series (for a 25-token page, 63 tokens' worth). A full page is sized
-	// like the last one; a smaller limit bounds the page.
-	page := new(TokensPage)
-	fullPage := opts.Limit >= MaxPageSize
-	switch n := c.fullPageLen.Load(); {
-	case fullPage && n > 0:
-		page.Tokens = make([]Token, 0, n)
-	case !fullPage && opts.Limit > 0:
-		page.Tokens = make([]Token, 0, opts.Limit)
+	return q, nil
+}
+
+// expectedPageLen is how many tokens to make room for before decoding a page (0: let the
+// decoder grow the slice): a full page is sized like the last one, a smaller limit bounds it.
+func (c *Client) expectedPageLen(opts ListTokensOptions) int {
+	if opts.Limit >= MaxPageSize {
+		return int(c.fullPageLen.Load())
 	}
-	if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens"), query: q}, page); err != nil {
-		return nil, err
+	return opts.Limit
+}
+
+func (c *Client) noteFullPage(opts ListTokensOptions, n int) {
+	if opts.Limit >= MaxPageSize {
+		c.fullPageLen.Store(int64(n))
 	}
-	if fullPage {
-		c.fullPageLen.Store(int64(len(page.Tokens)))
-	}
-	for i := range page.Tokens {
-		page.Tokens[i].fillScope()
-	}
-	packRoles(page.Tokens)
-	if len(page.Tokens) >= internFrom {
-		internProfiles(page.Tokens)
-	}
-	return page, nil
 }
 
 // internFrom is the page size from which profiles are interned: below it there is little to

@@ -124,18 +124,39 @@ func TestListAllTokensWalksEveryPage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tc := &tokenCatalog{n: tt.n, reportTotal: tt.reportTotal}
-			ts := newTestServer(t, newCatalogRoute(tc))
-			c, _ := newTestClient(t, ts)
+			// Full tokens and summaries are listed page by page alike.
+			listers := map[string]func(*Client) ([]string, error){
+				"Tokens": func(c *Client) ([]string, error) {
+					toks, err := c.ListAllTokens(t.Context(), tt.opts)
+					ids := make([]string, len(toks))
+					for i, tok := range toks {
+						ids[i] = tok.ID
+					}
+					return ids, err
+				},
+				"Summaries": func(c *Client) ([]string, error) {
+					toks, err := c.ListTokenSummaries(t.Context(), tt.opts)
+					ids := make([]string, len(toks))
+					for i, tok := range toks {
+						ids[i] = tok.ID
+					}
+					return ids, err
+				},
+			}
+			for what, list := range listers {
+				tc := &tokenCatalog{n: tt.n, reportTotal: tt.reportTotal}
+				ts := newTestServer(t, newCatalogRoute(tc))
+				c, _ := newTestClient(t, ts)
 
-			tokens, err := c.ListAllTokens(t.Context(), tt.opts)
+				ids, err := list(c)
 
-			require.NoError(t, err)
-			assert.Len(t, tokens, tt.wantTokens)
-			assert.Equal(t, tt.wantRequests, ts.Requests())
-			if len(tokens) > 0 {
-				assert.Equal(t, fmt.Sprintf("tok-%04d", tt.opts.Offset), tokens[0].ID)
-				assert.Equal(t, fmt.Sprintf("tok-%04d", tt.opts.Offset+tt.wantTokens-1), tokens[len(tokens)-1].ID)
+				require.NoError(t, err, what)
+				assert.Len(t, ids, tt.wantTokens, what)
+				assert.Equal(t, tt.wantRequests, ts.Requests(), what)
+				if len(ids) > 0 {
+					assert.Equal(t, fmt.Sprintf("tok-%04d", tt.opts.Offset), ids[0], what)
+					assert.Equal(t, fmt.Sprintf("tok-%04d", tt.opts.Offset+tt.wantTokens-1), ids[len(ids)-1], what)
+				}
 			}
 		})
 	}

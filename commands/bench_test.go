@@ -26,6 +26,13 @@ func (m memTokens) GetToken(context.Context, string) (*astro.Token, error) { ret
 func (m memTokens) ListAllTokens(context.Context, astro.ListTokensOptions) ([]astro.Token, error) {
 	return append([]astro.Token(nil), m.tokens...), nil
 }
+func (m memTokens) ListTokenSummaries(context.Context, astro.ListTokensOptions) ([]astro.TokenSummary, error) {
+	sums := make([]astro.TokenSummary, len(m.tokens))
+	for i := range m.tokens {
+		sums[i] = astro.SummaryOf(m.tokens[i])
+	}
+	return sums, nil
+}
 func (m memTokens) UpdateTokenRoles(context.Context, string, []astro.Role) (*astro.SubjectRoles, error) {
 	return nil, errBroken
 }

@@ -119,11 +119,19 @@ func (s *Service) findToken(ctx context.Context, a *args) (*astro.Token, error) 
 	if len(a.Positionals) == 1 {
 		return s.getToken(ctx, a.Positionals[0])
 	}
-	all, err := s.tokens.ListAllTokens(ctx, orgTokensOptions)
+	all, _, err := s.orgTokens.get(ctx, a.Name)
 	if err != nil {
 		return nil, astroFailure(err)
 	}
-	return s.pickByName(all, a.Name)
+	listed, err := s.pickByName(all, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := listed.Token()
+	if err != nil {
+		return nil, astroFailure(err)
+	}
+	return tok, nil
 }
 
 // shortDuration drops the zero units time.Duration.String keeps: 24h, not 24h0m0s.

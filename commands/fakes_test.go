@@ -19,6 +19,9 @@ func (unusedTokens) ListTokens(context.Context, astro.ListTokensOptions) (*astro
 func (unusedTokens) ListAllTokens(context.Context, astro.ListTokensOptions) ([]astro.Token, error) {
 	return nil, errUnused
 }
+func (unusedTokens) ListTokenSummaries(context.Context, astro.ListTokensOptions) ([]astro.TokenSummary, error) {
+	return nil, errUnused
+}
 func (unusedTokens) UpdateTokenRoles(context.Context, string, []astro.Role) (*astro.SubjectRoles, error) {
 	return nil, errUnused
 }

@@ -53,19 +53,21 @@ func (s *Service) lockToken(ctx context.Context, a *args) (*astro.Token, func(),
 	if err != nil {
 		return nil, nil, astroFailure(err)
 	}
-	shared, err := s.pickByName(all, a.Name)
+	listed, err := s.pickByName(all, a.Name)
 	if err != nil {
 		return nil, nil, err
 	}
-	// The list belongs to every lookup that shared it; the change gets its own copy.
-	found := *shared
-	found.Roles = slices.Clone(shared.Roles)
+	// Decoded from the shared list, the token is the change's own.
+	found, err := listed.Token()
+	if err != nil {
+		return nil, nil, astroFailure(err)
+	}
 	unlock, err := s.locker.LockToken(ctx, found.ID)
 	if err != nil {
 		return nil, nil, err
 	}
 	if fl, fresh := s.locker.(FreshnessLocker); fresh && !fl.ReleasedSince(found.ID, checkpoint) {
-		return &found, unlock, nil
+		return found, unlock, nil
 	}
 	tok, err := s.getToken(ctx, found.ID)
 	if err != nil {
@@ -122,8 +124,8 @@ func (s *Service) getToken(ctx context.Context, id string) (*astro.Token, error)
 
 // pickByName returns the one token named exactly name, or an error that lists the tokens
 // sharing the name, or offers close matches.
-func (s *Service) pickByName(all []astro.Token, name string) (*astro.Token, error) {
-	var matches []*astro.Token
+func (s *Service) pickByName(all []astro.TokenSummary, name string) (*astro.TokenSummary, error) {
+	var matches []*astro.TokenSummary
 	for i := range all {
 		if all[i].Name == name {
 			matches = append(matches, &all[i])
@@ -138,7 +140,7 @@ func (s *Service) pickByName(all []astro.Token, name string) (*astro.Token, erro
 	e := &Error{Code: EAmbiguous,
 		Message: fmt.Sprintf("%d Organization tokens are named %s.", len(matches), quote(name)),
 		Hint:    "Give the ID of the one you mean instead of the name."}
-	slices.SortFunc(matches, func(a, b *astro.Token) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	slices.SortFunc(matches, func(a, b *astro.TokenSummary) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	const shown = 10
 	for _, t := range matches[:min(len(matches), shown)] {
 		e.Details = append(e.Details, s.tokenLine(t))
@@ -149,7 +151,7 @@ func (s *Service) pickByName(all []astro.Token, name string) (*astro.Token, erro
 	return nil, e
 }
 
-func (s *Service) noSuchName(all []astro.Token, name string) *Error {
+func (s *Service) noSuchName(all []astro.TokenSummary, name string) *Error {
 	e := &Error{Code: ENotFound, Message: fmt.Sprintf("No Organization token is named %s.", quote(name))}
 	close := closeMatches(all, name, 5)
 	if len(close) == 0 {
@@ -165,11 +167,11 @@ func (s *Service) noSuchName(all []astro.Token, name string) *Error {
 }
 
 // tokenLine describes a token in one line: name, ID and when and by whom it was created.
-func (s *Service) tokenLine(t *astro.Token) reply.Line {
+func (s *Service) tokenLine(t *astro.TokenSummary) reply.Line {
 	l := reply.Line{reply.Text("• "), reply.Strong(reply.Truncate(t.Name, 80)), reply.Text(" "), reply.Literal(t.ID)}
 	if !t.CreatedAt.IsZero() {
 		l = append(l, reply.Text(", created "+relativeTime(t.CreatedAt, s.now())))
-		if by := t.CreatedBy.DisplayName(); by != "" {
+		if by := t.CreatedBy().DisplayName(); by != "" {
 			l = append(l, reply.Text(" by "+reply.Truncate(by, 60)))
 		}
 	}
@@ -178,10 +180,10 @@ func (s *Service) tokenLine(t *astro.Token) reply.Line {
 
 // closeMatches ranks tokens whose names resemble name: equal ignoring case, containing it (or
 // contained in it), or a few edits away.
-func closeMatches(all []astro.Token, name string, limit int) []*astro.Token {
+func closeMatches(all []astro.TokenSummary, name string, limit int) []*astro.TokenSummary {
 	want := strings.ToLower(strings.TrimSpace(name))
 	type scored struct {
-		t     *astro.Token
+		t     *astro.TokenSummary
 		score int
 	}
 	var out []scored
@@ -207,7 +209,7 @@ func closeMatches(all []astro.Token, name string, limit int) []*astro.Token {
 	slices.SortStableFunc(out, func(a, b scored) int {
 		return cmp.Or(cmp.Compare(a.score, b.score), strings.Compare(a.t.Name, b.t.Name))
 	})
-	res := make([]*astro.Token, 0, min(len(out), limit))
+	res := make([]*astro.TokenSummary, 0, min(len(out), limit))
 	for _, sc := range out[:min(len(out), limit)] {
 		res = append(res, sc.t)
 	}

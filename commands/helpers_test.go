@@ -22,6 +22,9 @@ func (brokenTokens) ListTokens(context.Context, astro.ListTokensOptions) (*astro
 func (brokenTokens) ListAllTokens(context.Context, astro.ListTokensOptions) ([]astro.Token, error) {
 	return nil, errBroken
 }
+func (brokenTokens) ListTokenSummaries(context.Context, astro.ListTokensOptions) ([]astro.TokenSummary, error) {
+	return nil, errBroken
+}
 func (brokenTokens) UpdateTokenRoles(context.Context, string, []astro.Role) (*astro.SubjectRoles, error) {
 	return nil, errBroken
 }

@@ -9,7 +9,8 @@ import (
 
 // orgTokenList shares one in-flight read of every Organization token among concurrent lookups
 // by name. Reading and decoding the whole organization is the bot's heaviest work; under load
-// most lookups then ride on a read another command already started.
+// most lookups then ride on a read another command already started. It decodes summaries
+// (astro.TokenSummary): a lookup needs every name but the roles of one token only.
 //
 // A change by name trusts that read only as far as a freshness checkpoint taken before it
 // allows (see FreshnessLocker). A lookup that joins a read did not start it, so the flight
@@ -36,8 +37,8 @@ type orgTokenList struct {
 }
 
 // knownNames is the name and ID of every token a completed read returned. Only these are kept
-// between reads: a whole decoded organization (roles, profiles, timestamps) is about ten times
-// the size and would stay live for as long as no newer read completes.
+// between reads: even summarised, a whole organization is several times the size and would stay
+// live for as long as no newer read completes.
 type knownNames struct {
 	checkpoint uint64 // of the read they came from
 	tokens     []nameAndID
@@ -45,7 +46,7 @@ type knownNames struct {
 
 type nameAndID struct{ name, id string }
 
-func newKnownNames(checkpoint uint64, toks []astro.Token) *knownNames {
+func newKnownNames(checkpoint uint64, toks []astro.TokenSummary) *knownNames {
 	k := &knownNames{checkpoint: checkpoint, tokens: make([]nameAndID, len(toks))}
 	for i := range toks {
 		k.tokens[i] = nameAndID{name: toks[i].Name, id: toks[i].ID}
@@ -56,7 +57,7 @@ func newKnownNames(checkpoint uint64, toks []astro.Token) *knownNames {
 type listFlight struct {
 	done       chan struct{} // closed once toks and err are set
 	checkpoint uint64        // taken before the request started
-	toks       []astro.Token
+	toks       []astro.TokenSummary
 	err        error
 	waiters    int
 	cancel     context.CancelFunc
@@ -65,7 +66,7 @@ type listFlight struct {
 // get returns every Organization token and a checkpoint taken before they were requested. The
 // slice is shared with other callers and must not be modified. key is the name or ID the caller
 // is looking for ("" for none): a read in flight that is stale for it is not joined.
-func (l *orgTokenList) get(ctx context.Context, key string) ([]astro.Token, uint64, error) {
+func (l *orgTokenList) get(ctx context.Context, key string) ([]astro.TokenSummary, uint64, error) {
 	f, _ := l.start(ctx, key, false)
 	return l.wait(ctx, f)
 }
@@ -111,7 +112,7 @@ func (l *orgTokenList) start(ctx context.Context, key string, predict bool) (f *
 
 // wait returns the tokens f read and the checkpoint taken before it went out. The slice is
 // shared with other callers and must not be modified.
-func (l *orgTokenList) wait(ctx context.Context, f *listFlight) ([]astro.Token, uint64, error) {
+func (l *orgTokenList) wait(ctx context.Context, f *listFlight) ([]astro.TokenSummary, uint64, error) {
 	select {
 	case <-f.done:
 		return f.toks, f.checkpoint, f.err
@@ -136,7 +137,7 @@ func (l *orgTokenList) leave(f *listFlight) {
 
 func (l *orgTokenList) read(ctx context.Context, f *listFlight) {
 	defer f.cancel()
-	toks, err := l.tokens.ListAllTokens(ctx, orgTokensOptions)
+	toks, err := l.tokens.ListTokenSummaries(ctx, orgTokensOptions)
 	f.toks, f.err = toks, err
 	var known *knownNames
 	if err == nil {

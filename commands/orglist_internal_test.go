@@ -14,7 +14,8 @@ import (
 	"github.com/orgtoken/orgtoken-bot/astro"
 )
 
-// organizationTokens answers ListAllTokens with a freshly decoded-like organization each time.
+// organizationTokens answers ListAllTokens and ListTokenSummaries with a freshly decoded-like
+// organization each time.
 type organizationTokens struct {
 	unusedTokens
 	n int
@@ -32,15 +33,24 @@ func (o organizationTokens) ListAllTokens(context.Context, astro.ListTokensOptio
 	return toks, nil
 }
 
+func (o organizationTokens) ListTokenSummaries(ctx context.Context, opts astro.ListTokensOptions) ([]astro.TokenSummary, error) {
+	toks, _ := o.ListAllTokens(ctx, opts)
+	sums := make([]astro.TokenSummary, len(toks))
+	for i := range toks {
+		sums[i] = astro.SummaryOf(toks[i])
+	}
+	return sums, nil
+}
+
 // TestACompletedReadKeepsOnlyNamesBetweenReads: once its callers are done with it, a whole
-// organization's decoded tokens must be free to collect, yet the names it taught stay known.
+// organization's token summaries must be free to collect, yet the names it taught stay known.
 // Kept whole, it stayed live (and, with the GC's headroom, twice its size in memory) until the
 // next read completed.
 func TestACompletedReadKeepsOnlyNamesBetweenReads(t *testing.T) {
 	l := &orgTokenList{tokens: organizationTokens{n: 1000}, locker: NewKeyedLocker()}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	read := func() weak.Pointer[astro.Token] {
+	read := func() weak.Pointer[astro.TokenSummary] {
 		toks, _, err := l.get(ctx, "")
 		require.NoError(t, err)
 		require.Len(t, toks, 1000)

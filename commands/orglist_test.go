@@ -24,9 +24,9 @@ type heldLists struct {
 	release chan struct{}
 }
 
-func (h *heldLists) ListAllTokens(ctx context.Context, opts astro.ListTokensOptions) ([]astro.Token, error) {
+func (h *heldLists) ListTokenSummaries(ctx context.Context, opts astro.ListTokensOptions) ([]astro.TokenSummary, error) {
 	h.calls.Add(1)
-	toks, err := h.Tokens.ListAllTokens(ctx, opts)
+	toks, err := h.Tokens.ListTokenSummaries(ctx, opts)
 	h.listed <- struct{}{}
 	<-h.release
 	return toks, err
@@ -196,7 +196,7 @@ func TestChangeByAKnownNameReadsItsTokenWhileTheListArrives(t *testing.T) {
 func TestConcurrentChangesByAKnownNameKeepEachOther(t *testing.T) {
 	t.Parallel()
 	e, lists, joined := newPausedEnv(t)
-	e.warm(t, lists, "show sandbox-experiments", "Token sandbox-experiments")
+	e.warm(t, lists, "explain add -n sandbox-experiments -r author -w "+wsData, "You may do this directly.")
 
 	first := e.start(t.Context(), "add -n dbt-cloud-sync -r member -w "+wsSand)
 	<-lists.listed

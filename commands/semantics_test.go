@@ -540,6 +540,10 @@ func TestShow(t *testing.T) {
 		{name: "WorkspaceScopedByID", text: "show cltkanalyticsworkspace010", wantTitle: "Token analytics-workspace-token",
 			wantText: []string{"Scope:       WORKSPACE"}, wantReqs: reqs(1, 1, 0)},
 		{name: "Unknown", text: "show nothing-like-it", wantTitle: `No Organization token is named "nothing-like-it".`, wantReqs: reqs(1, 1, 0)},
+		{name: "CloseMatch", text: "show ml-feature-pipelin", wantTitle: `No Organization token is named "ml-feature-pipelin".`,
+			wantText: []string{"Did you mean:", "• ml-feature-pipeline `" + astroemu.SampleTokenMLFeatures + "`, created 1 year ago by Jo Okafor"}, wantReqs: reqs(1, 1, 0)},
+		{name: "SharedName", text: "show ci-token", wantTitle: `2 Organization tokens are named "ci-token".`,
+			wantText: []string{astroemu.SampleTokenCIFirst, astroemu.SampleTokenCISecond}, wantReqs: reqs(1, 0, 0)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,6 +23,7 @@ type Tokens interface {
 	GetToken(ctx context.Context, id string) (*astro.Token, error)
 	ListTokens(ctx context.Context, opts astro.ListTokensOptions) (*astro.TokensPage, error)
 	ListAllTokens(ctx context.Context, opts astro.ListTokensOptions) ([]astro.Token, error)
+	ListTokenSummaries(ctx context.Context, opts astro.ListTokensOptions) ([]astro.TokenSummary, error)
 	UpdateTokenRoles(ctx context.Context, id string, roles []astro.Role) (*astro.SubjectRoles, error)
 }
 

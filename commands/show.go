@@ -18,34 +18,53 @@ func runShow(ctx context.Context, s *Service, req Request, a *args) (reply.Reply
 	if _, err := s.authorize(ctx, policy.Input{UserID: req.UserID, ChannelID: req.ChannelID, Action: policy.ActionShow}); err != nil {
 		return reply.Reply{}, err
 	}
-	all, _, err := s.orgTokens.get(ctx, key)
+	tok, err := s.showTarget(ctx, key)
 	if err != nil {
-		return reply.Reply{}, astroFailure(err)
-	}
-	var tok *astro.Token
-	for i := range all {
-		if all[i].ID == key {
-			tok = &all[i]
-			break
-		}
-	}
-	if tok == nil {
-		tok, err = s.pickByName(all, key)
-		if e := (*Error)(nil); errors.As(err, &e) && e.Code == ENotFound && idPattern.MatchString(key) {
-			if direct, getErr := s.tokens.GetToken(ctx, key); getErr == nil {
-				tok, err = direct, nil
-			} else if !astro.IsNotFound(getErr) {
-				return reply.Reply{}, astroFailure(getErr)
-			}
-		}
-		if err != nil {
-			return reply.Reply{}, err
-		}
+		return reply.Reply{}, err
 	}
 	if _, err := s.workspaces.load(ctx); err != nil {
 		s.log.WarnContext(ctx, "could not read workspace names", "err", err)
 	}
 	return s.showExtras(ctx, tok, s.showReply(tok)), nil
+}
+
+// showTarget reads the token key names, by ID or exact name, with every field show prints. It
+// reads the organization's tokens in full, one request of its own, rather than join the read
+// that changes by name share, which decodes only summaries.
+func (s *Service) showTarget(ctx context.Context, key string) (*astro.Token, error) {
+	all, err := s.tokens.ListAllTokens(ctx, orgTokensOptions)
+	if err != nil {
+		return nil, astroFailure(err)
+	}
+	var named []int
+	for i := range all {
+		if all[i].ID == key {
+			return &all[i], nil
+		}
+		if all[i].Name == key {
+			named = append(named, i)
+		}
+	}
+	if len(named) == 1 {
+		return &all[named[0]], nil
+	}
+	// No single match: answer as a change by name would (close matches, or the tokens sharing
+	// the name), unless key is the ID of a token outside the list.
+	sums := make([]astro.TokenSummary, len(all))
+	for i := range all {
+		sums[i] = astro.SummaryOf(all[i])
+	}
+	_, err = s.pickByName(sums, key)
+	if e := (*Error)(nil); errors.As(err, &e) && e.Code == ENotFound && idPattern.MatchString(key) {
+		direct, getErr := s.tokens.GetToken(ctx, key)
+		switch {
+		case getErr == nil:
+			return direct, nil
+		case !astro.IsNotFound(getErr):
+			return nil, astroFailure(getErr)
+		}
+	}
+	return nil, err
 }
 
 func (s *Service) showReply(t *astro.Token) reply.Reply {

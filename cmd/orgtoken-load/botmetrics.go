@@ -35,57 +35,121 @@ type histogram struct {
 	count   float64
 }
 
-// scrapeHistogram reads one histogram from a Prometheus text-format /metrics page.
-func scrapeHistogram(ctx context.Context, url, name string) (histogram, error) {
-	h := histogram{buckets: map[float64]float64{}}
+// Go runtime series of the bot's /metrics: heap bytes allocated since start, and GC cycles.
+const (
+	botAllocMetric = "go_memstats_alloc_bytes_total"
+	botGCMetric    = "go_gc_duration_seconds_count"
+)
+
+// metricsPage is one scrape of a Prometheus text-format page: each sample's value by its
+// series as written (name, then labels if any).
+type metricsPage map[string]float64
+
+// scrapeMetrics reads the bot's /metrics page.
+func scrapeMetrics(ctx context.Context, url string) (metricsPage, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return h, err
+		return nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return h, err
+		return nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		return h, fmt.Errorf("GET %s: %s", url, resp.Status)
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	found := false
+	page := metricsPage{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
 		key, val, ok := strings.Cut(line, " ")
-		if !ok || !strings.HasPrefix(key, name) {
+		if !ok {
 			continue
 		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-		if err != nil {
-			continue
-		}
-		switch {
-		case key == name+"_count":
-			h.count, found = v, true
-		case strings.HasPrefix(key, name+`_bucket{le="`):
-			le := strings.TrimSuffix(strings.TrimPrefix(key, name+`_bucket{le="`), `"}`)
-			bound := math.Inf(1)
-			if le != "+Inf" {
-				if bound, err = strconv.ParseFloat(le, 64); err != nil {
-					continue
-				}
-			}
-			h.buckets[bound] = v
+		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+			page[key] = v
 		}
 	}
-	if err := sc.Err(); err != nil {
+	return page, sc.Err()
+}
+
+// value is the sample of a series without labels.
+func (p metricsPage) value(name string) (float64, error) {
+	v, ok := p[name]
+	if !ok {
+		return 0, fmt.Errorf("%s not on the metrics page", name)
+	}
+	return v, nil
+}
+
+// histogram collects the histogram name (without other labels than le).
+func (p metricsPage) histogram(name string) (histogram, error) {
+	h := histogram{buckets: map[float64]float64{}}
+	count, err := p.value(name + "_count")
+	if err != nil {
 		return h, err
 	}
-	if !found {
-		return h, fmt.Errorf("%s not found at %s", name, url)
+	h.count = count
+	for key, v := range p {
+		le, ok := strings.CutPrefix(key, name+`_bucket{le="`)
+		if !ok {
+			continue
+		}
+		le = strings.TrimSuffix(le, `"}`)
+		bound := math.Inf(1)
+		if le != "+Inf" {
+			if bound, err = strconv.ParseFloat(le, 64); err != nil {
+				continue
+			}
+		}
+		h.buckets[bound] = v
 	}
 	return h, nil
+}
+
+// botCounters are the bot's runtime counters over the load phase, from its /metrics.
+type botCounters struct {
+	allocBytes, gcCycles float64
+	err                  error // why they are missing
+}
+
+// countersBetween is what the bot's allocation and GC counters grew by from before to after.
+func countersBetween(before, after metricsPage) botCounters {
+	var c botCounters
+	var errs [4]error
+	var a0, a1, g0, g1 float64
+	a0, errs[0] = before.value(botAllocMetric)
+	a1, errs[1] = after.value(botAllocMetric)
+	g0, errs[2] = before.value(botGCMetric)
+	g1, errs[3] = after.value(botGCMetric)
+	for _, err := range errs {
+		if err != nil {
+			c.err = err
+			return c
+		}
+	}
+	c.allocBytes, c.gcCycles = a1-a0, g1-g0
+	return c
+}
+
+// histogramBetween is histogram name as observed from before to after.
+func histogramBetween(before, after metricsPage, name string) (histogram, error) {
+	h0, err := before.histogram(name)
+	if err != nil {
+		return histogram{}, err
+	}
+	h1, err := after.histogram(name)
+	if err != nil {
+		return histogram{}, err
+	}
+	return h1.minus(h0), nil
 }
 
 // minus is the histogram of what was observed between earlier and h.

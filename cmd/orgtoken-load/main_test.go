@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"math"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -43,6 +46,8 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 	assert.Regexp(t, regexp.MustCompile(`protocol of the bot's Astro requests\s+HTTP/2.0 over TLS: \d+  `), report,
 		"the bot reached the emulators as it reaches the real APIs: HTTPS, every request over HTTP/2")
 	assert.NotContains(t, report, "HTTP/1.1")
+	assert.Regexp(t, regexp.MustCompile(`bot heap allocated per command / GC cycles in the load phase\s+[1-9]\d* KB / \d+ `), report,
+		"the bot's allocation per command is read from its own /metrics")
 }
 
 // TestQuickRunOverPlainHTTP keeps the old setup working for comparisons: the emulators on plain
@@ -189,6 +194,48 @@ func TestHistogramQuantileBound(t *testing.T) {
 	assert.Equal(t, 0.005, p99, "99 of the 100 new observations are within 5 ms")
 	_, ok = histogram{}.quantileBound(0.5)
 	assert.False(t, ok, "no observations, no quantile")
+}
+
+// The bot's /metrics page is parsed into series; a histogram and the runtime counters are read
+// as the difference over the load phase.
+func TestMetricsPageBetweenScrapes(t *testing.T) {
+	t.Parallel()
+	page := func(text string) metricsPage {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(text)) }))
+		defer srv.Close()
+		p, err := scrapeMetrics(t.Context(), srv.URL)
+		require.NoError(t, err)
+		return p
+	}
+	before := page(`# HELP go_memstats_alloc_bytes_total Total bytes allocated.
+# TYPE go_memstats_alloc_bytes_total counter
+go_memstats_alloc_bytes_total 1.5e+06
+go_gc_duration_seconds{quantile="0.5"} 0.0001
+go_gc_duration_seconds_count 3
+orgtoken_slack_ack_seconds_bucket{le="0.001"} 5
+orgtoken_slack_ack_seconds_bucket{le="+Inf"} 5
+orgtoken_slack_ack_seconds_count 5
+`)
+	after := page(`go_memstats_alloc_bytes_total 2.1e+07
+go_gc_duration_seconds_count 10
+orgtoken_slack_ack_seconds_bucket{le="0.001"} 90
+orgtoken_slack_ack_seconds_bucket{le="+Inf"} 105
+orgtoken_slack_ack_seconds_count 105
+`)
+	c := countersBetween(before, after)
+	require.NoError(t, c.err)
+	assert.Equal(t, 19.5e6, c.allocBytes)
+	assert.Equal(t, 7.0, c.gcCycles)
+	h, err := histogramBetween(before, after, botAckMetric)
+	require.NoError(t, err)
+	assert.Equal(t, 100.0, h.count)
+	assert.Equal(t, 85.0, h.buckets[0.001])
+	assert.Equal(t, 100.0, h.buckets[math.Inf(1)])
+
+	missing := countersBetween(before, page("orgtoken_slack_ack_seconds_count 1\n"))
+	assert.ErrorContains(t, missing.err, botAllocMetric, "a missing series is named, not read as zero")
+	_, err = histogramBetween(before, metricsPage{}, botAckMetric)
+	assert.Error(t, err)
 }
 
 func TestRequestsString(t *testing.T) {

@@ -36,6 +36,8 @@ type results struct {
 	// botAck is the bot's own ack-time histogram over the load phase; botAckErr says why not.
 	botAck    histogram
 	botAckErr error
+	// botCounters are the bot's heap allocation and GC cycles over the load phase.
+	botCounters botCounters
 	// CPU used during the load phase by the bot, and by this process (driver and emulators).
 	botCPU, harnessCPU time.Duration
 }
@@ -177,17 +179,21 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 		as.SetLatencyJitter(ep, o.astroJitter)
 	}
 	as.ResetRequests()
-	ackBefore, ackErr := scrapeHistogram(ctx, metricsURL, botAckMetric)
+	pageBefore, scrapeErr := scrapeMetrics(ctx, metricsURL)
 	botCPU0, _ := bot.cpuTime()
 	selfCPU0 := selfCPUTime()
 	res.load = d.runLoad(ctx, users, o, og.listWorkspace)
 	botCPU1, _ := bot.cpuTime()
 	res.botCPU, res.harnessCPU = botCPU1-botCPU0, selfCPUTime()-selfCPU0
-	ackAfter, err := scrapeHistogram(ctx, metricsURL, botAckMetric)
-	if ackErr == nil {
-		ackErr = err
+	pageAfter, err := scrapeMetrics(ctx, metricsURL)
+	if scrapeErr == nil {
+		scrapeErr = err
 	}
-	res.botAck, res.botAckErr = ackAfter.minus(ackBefore), ackErr
+	res.botAck, res.botAckErr = histogramBetween(pageBefore, pageAfter, botAckMetric)
+	res.botCounters = countersBetween(pageBefore, pageAfter)
+	if scrapeErr != nil {
+		res.botAckErr, res.botCounters.err = scrapeErr, scrapeErr
+	}
 	res.loadAstro = requests{
 		lists:  as.CountRequests(astroemu.EndpointListTokens),
 		gets:   as.CountRequests(astroemu.EndpointGetToken),

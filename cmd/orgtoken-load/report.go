@@ -155,6 +155,14 @@ func writeReport(w io.Writer, o options, r *results) {
 	add(row{"load phase duration", fmt.Sprintf("%.1f s (%.0f commands/s)", r.load.wall.Seconds(), rate), "", "", ""})
 	add(row{"CPU in the load phase: bot / driver+emulators", fmt.Sprintf("%.1f s / %.1f s of %.1f s (%d cores)",
 		r.botCPU.Seconds(), r.harnessCPU.Seconds(), r.load.wall.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU()), "", "", ""})
+	churn := row{measure: "bot heap allocated per command / GC cycles in the load phase"}
+	switch c := r.botCounters; {
+	case c.err != nil:
+		churn.bot = "n/a (" + snippet(c.err.Error()) + ")"
+	case r.load.total() > 0:
+		churn.bot = fmt.Sprintf("%.0f KB / %.0f (%s)", c.allocBytes/float64(r.load.total())/1000, c.gcCycles, botAllocMetric)
+	}
+	add(churn)
 	add(row{"errors: unanswered / failed", fmt.Sprintf("%d / %d", r.load.unanswered(), r.load.failed()), "0",
 		verdict(r.load.errors() == 0), ""})
 
