@@ -114,6 +114,42 @@ func (p metricsPage) histogram(name string) (histogram, error) {
 	return h, nil
 }
 
+// goMemory is where the Go runtime says the bot's memory is, from its /metrics: heap spans in
+// use, heap freed but not yet returned to the OS, goroutine stacks, and the runtime's own
+// structures (GC metadata, span and cache structs, profiling buckets, other).
+type goMemory struct {
+	heapInuse, heapFree, stacks, runtime float64 // bytes
+	err                                  error
+}
+
+func goMemoryOf(p metricsPage) goMemory {
+	get := func(names ...string) (sum float64, err error) {
+		for _, n := range names {
+			v, err := p.value("go_memstats_" + n)
+			if err != nil {
+				return 0, err
+			}
+			sum += v
+		}
+		return sum, nil
+	}
+	var m goMemory
+	var idle, released float64
+	var errs [5]error
+	m.heapInuse, errs[0] = get("heap_inuse_bytes")
+	idle, errs[1] = get("heap_idle_bytes")
+	released, errs[2] = get("heap_released_bytes")
+	m.stacks, errs[3] = get("stack_inuse_bytes")
+	m.runtime, errs[4] = get("gc_sys_bytes", "mspan_sys_bytes", "mcache_sys_bytes", "buck_hash_sys_bytes", "other_sys_bytes")
+	for _, err := range errs {
+		if err != nil {
+			return goMemory{err: err}
+		}
+	}
+	m.heapFree = idle - released
+	return m
+}
+
 // botCounters are the bot's runtime counters over the load phase, from its /metrics.
 type botCounters struct {
 	allocBytes, gcCycles float64

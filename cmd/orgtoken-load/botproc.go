@@ -98,8 +98,9 @@ func (p *botProcess) logTail(lines int) string {
 	return strings.Join(all[max(0, len(all)-lines):], "\n")
 }
 
-// memory is the bot's resident set now and its high-water mark, from /proc (Linux only).
-type memory struct{ rss, peak int64 } // bytes
+// memory is the bot's resident set now and its high-water mark, from /proc (Linux only). file
+// is the part mapped from files (the binary's own code and data pages), anon the rest.
+type memory struct{ rss, peak, file, anon int64 } // bytes
 
 var errNoProc = errors.New("process memory is only available on Linux (/proc)")
 
@@ -121,6 +122,10 @@ func (p *botProcess) memory() (memory, error) {
 			m.rss = kilobytes(val)
 		case "VmHWM":
 			m.peak = kilobytes(val)
+		case "RssFile":
+			m.file = kilobytes(val)
+		case "RssAnon":
+			m.anon = kilobytes(val)
 		}
 	}
 	if m.rss == 0 {

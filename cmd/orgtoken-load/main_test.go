@@ -25,6 +25,7 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 		"RSS idle after start",
 		"RSS after 50 commands",
 		"RSS peak (VmHWM)",
+		"RSS after: file-backed (the binary's pages) / anonymous",
 		"ack latency p50 / p99 / max",
 		"bot-side ack time p50 / p99",
 		"Astro requests in the load phase",
@@ -46,6 +47,8 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 	assert.Regexp(t, regexp.MustCompile(`protocol of the bot's Astro requests\s+HTTP/2.0 over TLS: \d+  `), report,
 		"the bot reached the emulators as it reaches the real APIs: HTTPS, every request over HTTP/2")
 	assert.NotContains(t, report, "HTTP/1.1")
+	assert.Regexp(t, regexp.MustCompile(`Go memory after: heap in use / heap free, not returned / stacks / runtime\s+[1-9][\d.]* MB / [\d.]+ MB / [1-9][\d.]* MB / [1-9][\d.]* MB`), report,
+		"the Go runtime's account of the bot's memory is read from its /metrics")
 	assert.Regexp(t, regexp.MustCompile(`bot heap allocated per command / GC cycles in the load phase\s+[1-9]\d* KB / \d+ `), report,
 		"the bot's allocation per command is read from its own /metrics")
 }

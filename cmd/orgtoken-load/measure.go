@@ -38,6 +38,8 @@ type results struct {
 	botAckErr error
 	// botCounters are the bot's heap allocation and GC cycles over the load phase.
 	botCounters botCounters
+	// goMemAfter is the Go runtime's account of the bot's memory when the load ends.
+	goMemAfter goMemory
 	// CPU used during the load phase by the bot, and by this process (driver and emulators).
 	botCPU, harnessCPU time.Duration
 }
@@ -191,8 +193,9 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 	}
 	res.botAck, res.botAckErr = histogramBetween(pageBefore, pageAfter, botAckMetric)
 	res.botCounters = countersBetween(pageBefore, pageAfter)
+	res.goMemAfter = goMemoryOf(pageAfter)
 	if scrapeErr != nil {
-		res.botAckErr, res.botCounters.err = scrapeErr, scrapeErr
+		res.botAckErr, res.botCounters.err, res.goMemAfter.err = scrapeErr, scrapeErr, scrapeErr
 	}
 	res.loadAstro = requests{
 		lists:  as.CountRequests(astroemu.EndpointListTokens),

@@ -73,7 +73,15 @@ func writeReport(w io.Writer, o options, r *results) {
 		}
 		add(after)
 		add(row{"RSS peak (VmHWM)", mb(r.after.peak), "", "", ""})
+		add(row{"RSS after: file-backed (the binary's pages) / anonymous", fmt.Sprintf("%s / %s", mb(r.after.file), mb(r.after.anon)), "", "", ""})
 	}
+	goMem := row{measure: "Go memory after: heap in use / heap free, not returned / stacks / runtime"}
+	if g := r.goMemAfter; g.err != nil {
+		goMem.bot = "n/a (" + snippet(g.err.Error()) + ")"
+	} else {
+		goMem.bot = fmt.Sprintf("%s / %s / %s / %s", mb(int64(g.heapInuse)), mb(int64(g.heapFree)), mb(int64(g.stacks)), mb(int64(g.runtime)))
+	}
+	add(goMem)
 
 	acks := summarize(r.load.acks())
 	add(row{"ack latency p50 / p99 / max", fmt.Sprintf("%s / %s / %s", ms(acks.p50), ms(acks.p99), ms(acks.max)),
