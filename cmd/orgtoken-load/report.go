@@ -152,7 +152,15 @@ func writeReport(w io.Writer, o options, r *results) {
 	if len(r.astroProtocols) > 0 {
 		// Real Astro and Slack speak HTTP/2 over TLS; over plain HTTP/1.1 the bot would hold a
 		// connection per request in flight, memory production never spends.
-		add(row{"protocol of the bot's Astro requests", protocolsString(r.astroProtocols), "", "", ""})
+		seen := 0
+		for _, n := range r.astroProtocols {
+			seen += n
+		}
+		protocols := protocolsString(r.astroProtocols)
+		if total := r.loadAstro.total(); seen < total {
+			protocols += fmt.Sprintf(" (the last %d of %d, as many as the emulator keeps)", seen, total)
+		}
+		add(row{"protocol of the bot's Astro requests", protocols, "", "", ""})
 	}
 	if late := summarize(r.astroLate); late.n > 0 {
 		// Part of every Astro round trip the bot waits out; a real server's timers would not run late.
