@@ -51,7 +51,7 @@ func TestATokenFromASummaryIsItsOwn(t *testing.T) {
 	t.Parallel()
 	s := astro.SummaryOf(astro.Token{ID: "tok-1", Name: "etl", Type: astro.ScopeOrganization,
 		CreatedBy: &astro.Profile{ID: "u1", FullName: "Ada"},
-		Roles: []astro.Role{{EntityType: astro.EntityOrganization, EntityID: "org", Role: "ORGANIZATION_MEMBER"}}})
+		Roles:     []astro.Role{{EntityType: astro.EntityOrganization, EntityID: "org", Role: "ORGANIZATION_MEMBER"}}})
 	a, err := s.Token()
 	require.NoError(t, err)
 	a.Roles = astro.WithWorkspaceRole(a.Roles, "ws-1", astro.RoleWorkspaceOwner)
