@@ -3,6 +3,7 @@ package astro_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,4 +91,48 @@ func TestSummariesReadV1ScopesAndReportUnreadableRoles(t *testing.T) {
 	_, err = sums[1].Token()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "tok-2")
+}
+
+// Small answers are read into recycled buffers; a summary's raw roles and creator must be
+// copies, still right after the buffer has held other answers.
+func TestConcurrentSummariesKeepTheirOwnRawJSON(t *testing.T) {
+	t.Parallel()
+	srv, err := astroemu.Start(astroemu.Options{})
+	require.NoError(t, err)
+	t.Cleanup(srv.Close)
+	srv.SeedLarge(200)
+	want := map[string]int{}
+	creators := map[string]string{}
+	for _, tok := range srv.Tokens() {
+		want[tok.ID] = len(tok.Roles)
+		creators[tok.ID] = tok.CreatedBy.FullName
+	}
+	client := astro.New(srv.OrganizationID(), srv.APIToken(), astro.WithBaseURL(srv.URL()))
+	var mu sync.Mutex
+	var kept [][]astro.TokenSummary
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			for range 3 {
+				sums, err := client.ListTokenSummaries(t.Context(), astro.ListTokensOptions{Limit: 20}) // pages of ≈ 20 KB, pooled buffers
+				if !assert.NoError(t, err) {
+					return
+				}
+				mu.Lock()
+				kept = append(kept, sums)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	require.NotEmpty(t, kept)
+	for _, sums := range kept {
+		require.Len(t, sums, 200)
+		for _, s := range sums {
+			tok, err := s.Token()
+			require.NoError(t, err, s.ID)
+			require.Len(t, tok.Roles, want[s.ID], s.ID)
+			require.Equal(t, creators[s.ID], s.CreatedBy().DisplayName(), s.ID)
+		}
+	}
 }
