@@ -22,6 +22,7 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 
 	rows := []string{
 		"startup → Socket Mode connected",
+		"bot binary → container image",
 		"RSS idle after start",
 		"RSS after 50 commands",
 		"RSS peak (VmHWM)",
@@ -47,6 +48,8 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 	assert.Regexp(t, regexp.MustCompile(`protocol of the bot's Astro requests\s+HTTP/2.0 over TLS: \d+  `), report,
 		"the bot reached the emulators as it reaches the real APIs: HTTPS, every request over HTTP/2")
 	assert.NotContains(t, report, "HTTP/1.1")
+	assert.Regexp(t, regexp.MustCompile(`bot binary → container image \(binary \+ distroless/static ≈ 2 MiB\)\s+[1-9][\d.]* MB → ≈ [1-9][\d.]* MB\s+image < 25.0 MB\s+(PASS|FAIL) \(estimate\)`), report,
+		"the binary the driver built as the Dockerfile does is sized and the image estimated")
 	assert.Regexp(t, regexp.MustCompile(`Go memory after: heap in use / heap free, not returned / stacks / runtime\s+[1-9][\d.]* MB / \d+\.\d MB / \d+\.\d MB / [1-9][\d.]* MB`), report,
 		"the Go runtime's account of the bot's memory is read from its /metrics")
 	assert.Regexp(t, regexp.MustCompile(`bot heap allocated per command / GC cycles in the load phase\s+[1-9]\d* KB / \d+ `), report,

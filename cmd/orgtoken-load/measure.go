@@ -21,6 +21,10 @@ import (
 
 // results is everything the report prints.
 type results struct {
+	// binarySize is the bot binary's size in bytes; binaryBuilt says the driver built it as the
+	// Dockerfile does (not -bin), so it is the image's binary.
+	binarySize  int64
+	binaryBuilt bool
 	startup     time.Duration
 	idle, after memory
 	memErr      error
@@ -79,6 +83,10 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 		if bin, err = buildBot(ctx, dir); err != nil {
 			return nil, err
 		}
+		res.binaryBuilt = true
+	}
+	if fi, err := os.Stat(bin); err == nil {
+		res.binarySize = fi.Size()
 	}
 
 	users := make([]*user, o.users)
