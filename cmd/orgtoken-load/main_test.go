@@ -27,6 +27,7 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 		"RSS after 50 commands",
 		"RSS peak (VmHWM)",
 		"RSS after: file-backed (the binary's pages) / anonymous",
+		"RSS during the load, every fifth of the commands",
 		"ack latency p50 / p99 / max",
 		"bot-side ack time p50 / p99",
 		"Astro requests in the load phase",
@@ -50,6 +51,8 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 	assert.NotContains(t, report, "HTTP/1.1")
 	assert.Regexp(t, regexp.MustCompile(`bot binary → container image \(binary \+ distroless/static ≈ 2 MiB\)\s+[1-9][\d.]* MB → ≈ [1-9][\d.]* MB\s+image < 25.0 MB\s+(PASS|FAIL) \(estimate\)`), report,
 		"the binary the driver built as the Dockerfile does is sized and the image estimated")
+	assert.Regexp(t, regexp.MustCompile(`RSS during the load, every fifth of the commands\s+[1-9][\d.]* / [1-9][\d.]* (/ [\d.]+ )*MB at \d+ / \d+`), report,
+		"RSS is read more than once while the load runs")
 	assert.Regexp(t, regexp.MustCompile(`Go memory after: heap in use / heap free, not returned / stacks / runtime\s+[1-9][\d.]* MB / \d+\.\d MB / \d+\.\d MB / [1-9][\d.]* MB`), report,
 		"the Go runtime's account of the bot's memory is read from its /metrics")
 	assert.Regexp(t, regexp.MustCompile(`bot heap allocated per command / GC cycles in the load phase\s+[1-9]\d* KB / \d+ `), report,
@@ -242,6 +245,12 @@ orgtoken_slack_ack_seconds_count 105
 	assert.ErrorContains(t, missing.err, botAllocMetric, "a missing series is named, not read as zero")
 	_, err = histogramBetween(before, metricsPage{}, botAckMetric)
 	assert.Error(t, err)
+}
+
+func TestRSSDuringString(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "37.1 / 38.0 MB at 400 / 812 answered",
+		rssDuringString([]rssSample{{answered: 400, rss: 37_100_000}, {answered: 812, rss: 38_000_000}}))
 }
 
 func TestRequestsString(t *testing.T) {

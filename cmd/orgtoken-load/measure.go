@@ -19,8 +19,46 @@ import (
 	"github.com/orgtoken/orgtoken-bot/emulators/slackemu"
 )
 
+// rssSampleStep is how many answered commands apart RSS is read during the load: five
+// readings a run.
+func rssSampleStep(commands int) int64 { return int64(max(commands/5, 1)) }
+
+// rssSample is the bot's RSS once answered commands reached a multiple of the step.
+type rssSample struct {
+	answered int64
+	rss      int64 // bytes
+}
+
+// sampleRSS reads the bot's RSS for every count received on due, until the returned function
+// is called; it returns the readings.
+func sampleRSS(ctx context.Context, bot *botProcess, due <-chan int64) func() []rssSample {
+	ctx, cancel := context.WithCancel(ctx)
+	var out []rssSample
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case n := <-due:
+				if m, err := bot.memory(); err == nil {
+					out = append(out, rssSample{answered: n, rss: m.rss})
+				}
+			}
+		}
+	}()
+	return func() []rssSample {
+		cancel()
+		<-done
+		return out
+	}
+}
+
 // results is everything the report prints.
 type results struct {
+	// rssDuring is the bot's RSS read every fifth of the load phase.
+	rssDuring []rssSample
 	// binarySize is the bot binary's size in bytes; binaryBuilt says the driver built it as the
 	// Dockerfile does (not -bin), so it is the image's binary.
 	binarySize  int64
@@ -65,6 +103,12 @@ type driver struct {
 	astro   *astroemu.Server
 	posts   map[string]<-chan channelPost // by channel
 	timeout time.Duration
+
+	answered atomic.Int64 // commands of the load phase answered (or given up on) so far
+	// rssStep and rssDue: each time answered reaches a multiple of rssStep, the count is sent
+	// on rssDue (without waiting) for sampleRSS to read the bot's RSS.
+	rssStep int64
+	rssDue  chan int64
 }
 
 // measure runs the whole experiment: build, start, seed, calibrate, load.
@@ -192,7 +236,10 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 	pageBefore, scrapeErr := scrapeMetrics(ctx, metricsURL)
 	botCPU0, _ := bot.cpuTime()
 	selfCPU0 := selfCPUTime()
+	d.rssStep, d.rssDue = rssSampleStep(o.commands), make(chan int64, 8)
+	sampled := sampleRSS(ctx, bot, d.rssDue)
 	res.load = d.runLoad(ctx, users, o, og.listWorkspace)
+	res.rssDuring = sampled()
 	botCPU1, _ := bot.cpuTime()
 	res.botCPU, res.harnessCPU = botCPU1-botCPU0, selfCPUTime()-selfCPU0
 	pageAfter, err := scrapeMetrics(ctx, metricsURL)
@@ -348,6 +395,12 @@ func (d *driver) runLoad(ctx context.Context, users []*user, o options, listWS s
 				c := u.nextCommand(o.mix, listWS)
 				oc := d.execute(ctx, u, c)
 				d.settle(c, oc)
+				if n := d.answered.Add(1); d.rssDue != nil && n%d.rssStep == 0 {
+					select {
+					case d.rssDue <- n:
+					default: // the sampler is behind; skip this reading
+					}
+				}
 				per[i] = append(per[i], oc)
 			}
 		})

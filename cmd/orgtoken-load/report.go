@@ -91,6 +91,9 @@ func writeReport(w io.Writer, o options, r *results) {
 		}
 		add(after)
 		add(row{"RSS peak (VmHWM)", mb(r.after.peak), "", "", ""})
+		if len(r.rssDuring) > 0 {
+			add(row{"RSS during the load, every fifth of the commands", rssDuringString(r.rssDuring), "no growth per command", "", ""})
+		}
 		add(row{"RSS after: file-backed (the binary's pages) / anonymous", fmt.Sprintf("%s / %s", mb(r.after.file), mb(r.after.anon)), "", "", ""})
 	}
 	goMem := row{measure: "Go memory after: heap in use / heap free, not returned / stacks / runtime"}
@@ -250,6 +253,17 @@ func seconds(s float64) string {
 }
 
 func mb(bytes int64) string { return fmt.Sprintf("%.1f MB", float64(bytes)/1e6) }
+
+// rssDuringString is e.g. "37.1 / 38.0 / 37.6 MB at 400 / 800 / 1200 answered".
+func rssDuringString(samples []rssSample) string {
+	rss := make([]string, len(samples))
+	at := make([]string, len(samples))
+	for i, s := range samples {
+		rss[i] = fmt.Sprintf("%.1f", float64(s.rss)/1e6)
+		at[i] = fmt.Sprint(s.answered)
+	}
+	return strings.Join(rss, " / ") + " MB at " + strings.Join(at, " / ") + " answered"
+}
 
 func thousands(n int) string {
 	s := fmt.Sprint(n)
