@@ -86,6 +86,9 @@ type Config struct {
 	Views   ViewsAPI
 	// HTTPClient posts to response_url; nil uses http.DefaultClient.
 	HTTPClient *http.Client
+	// ReleaseMemoryAfter is how long the bot must have run no command before it returns the
+	// heap's free memory to the OS (0: leave it to the Go runtime).
+	ReleaseMemoryAfter time.Duration
 }
 
 // Bot is the Socket Mode adapter.
@@ -102,6 +105,7 @@ type Bot struct {
 	connected atomic.Bool
 	everUp    atomic.Bool
 	stopping  atomic.Bool
+	idle      *idleRelease
 }
 
 // New builds a bot. sm must have been created with socketmode.New over a *slack.Client.
@@ -130,6 +134,7 @@ func New(sm *socketmode.Client, api SlackAPI, cmds Commands, cfg Config) *Bot {
 		seen:    newSeenEnvelopes(time.Hour, 100_000),
 		jobs:    make(chan job, cfg.QueueSize),
 		notices: make(chan job, 64),
+		idle:    newIdleRelease(cfg.ReleaseMemoryAfter),
 	}
 }
 
@@ -159,8 +164,10 @@ func (b *Bot) Run(ctx context.Context) error {
 			if !ok {
 				return
 			}
+			b.idle.begin()
 			workers.Go(func() {
 				defer func() { <-slots }()
+				defer b.idle.end()
 				b.runJob(workCtx, j)
 			})
 		}
@@ -196,6 +203,7 @@ loop:
 
 	// Stop taking envelopes, then let queued and in-flight commands finish within the bound.
 	b.stopping.Store(true)
+	b.idle.stop()
 	cancelSock()
 	b.connected.Store(false)
 	close(b.jobs)

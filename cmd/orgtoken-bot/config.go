@@ -52,10 +52,12 @@ type rawConfig struct {
 	QueueSize       string   `env:"ORGTOKEN_QUEUE_SIZE, default=256"`
 	GroupCacheTTL   string   `env:"ORGTOKEN_GROUP_CACHE_TTL, default=1m"`
 	ShutdownTimeout string   `env:"ORGTOKEN_SHUTDOWN_TIMEOUT, default=20s"`
-	LogFormat       string   `env:"ORGTOKEN_LOG_FORMAT, default=json"`
-	LogLevel        string   `env:"ORGTOKEN_LOG_LEVEL, default=info"`
-	HTTPAddr        string   `env:"ORGTOKEN_HTTP_ADDR, default=:8080"`
-	AuditChannel    string   `env:"ORGTOKEN_AUDIT_CHANNEL"`
+	// How long without a command before free heap memory goes back to the OS (0 = never).
+	ReleaseMemoryAfter string `env:"ORGTOKEN_RELEASE_MEMORY_AFTER, default=5s"`
+	LogFormat          string `env:"ORGTOKEN_LOG_FORMAT, default=json"`
+	LogLevel           string `env:"ORGTOKEN_LOG_LEVEL, default=info"`
+	HTTPAddr           string `env:"ORGTOKEN_HTTP_ADDR, default=:8080"`
+	AuditChannel       string `env:"ORGTOKEN_AUDIT_CHANNEL"`
 	// Slack sends pings every ~10 s; slack-go drops the link after this long without one.
 	// Tests shrink it to exercise reconnects quickly.
 	SlackPingTimeout string `env:"ORGTOKEN_SLACK_PING_TIMEOUT, default=30s"`
@@ -85,26 +87,28 @@ type config struct {
 	AstroWorkspaceID string
 	AstroAPIURL      string
 
-	Admins           []string
-	AllowedChannels  []string
-	PolicyFile       string
-	DatabaseURL      string
-	CommandName      string
-	Workers          int
-	QueueSize        int
-	GroupCacheTTL    time.Duration
-	ShutdownTimeout  time.Duration
-	LogFormat        string
-	LogLevel         slog.Level
-	HTTPAddr         string
-	AuditChannel     string
-	SlackPingTimeout time.Duration
-	InboxLease       time.Duration
-	RevertInterval   time.Duration
-	MinElevation     time.Duration
-	DriftInterval    time.Duration // 0: no drift check
-	DriftChannel     string
-	SweepInterval    time.Duration
+	Admins          []string
+	AllowedChannels []string
+	PolicyFile      string
+	DatabaseURL     string
+	CommandName     string
+	Workers         int
+	QueueSize       int
+	GroupCacheTTL   time.Duration
+	ShutdownTimeout time.Duration
+	// ReleaseMemoryAfter is 0 when the release is off.
+	ReleaseMemoryAfter time.Duration
+	LogFormat          string
+	LogLevel           slog.Level
+	HTTPAddr           string
+	AuditChannel       string
+	SlackPingTimeout   time.Duration
+	InboxLease         time.Duration
+	RevertInterval     time.Duration
+	MinElevation       time.Duration
+	DriftInterval      time.Duration // 0: no drift check
+	DriftChannel       string
+	SweepInterval      time.Duration
 }
 
 // configError lists every problem found, so an operator fixes them in one go.
@@ -225,6 +229,9 @@ func (r *rawConfig) validate() (*config, error) {
 	c.QueueSize = positiveInt(r.QueueSize, "ORGTOKEN_QUEUE_SIZE", 1, 100000, add)
 	c.GroupCacheTTL = duration(r.GroupCacheTTL, "ORGTOKEN_GROUP_CACHE_TTL", 0, time.Hour, add)
 	c.ShutdownTimeout = duration(r.ShutdownTimeout, "ORGTOKEN_SHUTDOWN_TIMEOUT", time.Second, 10*time.Minute, add)
+	if d := strings.TrimSpace(r.ReleaseMemoryAfter); d != "0" && d != "0s" {
+		c.ReleaseMemoryAfter = duration(d, "ORGTOKEN_RELEASE_MEMORY_AFTER", 100*time.Millisecond, time.Hour, add)
+	}
 	c.SlackPingTimeout = duration(r.SlackPingTimeout, "ORGTOKEN_SLACK_PING_TIMEOUT", 100*time.Millisecond, 10*time.Minute, add)
 	c.InboxLease = duration(r.InboxLease, "ORGTOKEN_INBOX_LEASE", time.Second, time.Hour, add)
 	c.RevertInterval = duration(r.RevertInterval, "ORGTOKEN_REVERT_INTERVAL", 100*time.Millisecond, time.Hour, add)

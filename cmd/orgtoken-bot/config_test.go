@@ -53,6 +53,14 @@ func TestLoadConfig(t *testing.T) {
 				assert.Equal(t, 16, c.Workers)
 				assert.Equal(t, time.Minute, c.GroupCacheTTL)
 				assert.Equal(t, slog.LevelInfo, c.LogLevel)
+				assert.Equal(t, 5*time.Second, c.ReleaseMemoryAfter)
+			},
+		},
+		{
+			name: "MemoryReleaseCanBeTurnedOff",
+			env:  with(fullEnv(), map[string]string{"ORGTOKEN_RELEASE_MEMORY_AFTER": "0"}),
+			check: func(t *testing.T, c *config) {
+				assert.Zero(t, c.ReleaseMemoryAfter)
 			},
 		},
 		{
@@ -83,17 +91,19 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name: "EveryMalformedValueReportedAtOnce",
 			env: with(fullEnv(), map[string]string{
-				"ORGTOKEN_ADMINS":           "alice",
-				"ORGTOKEN_ALLOWED_CHANNELS": "#ops",
-				"ORGTOKEN_WORKERS":          "zero",
-				"ORGTOKEN_GROUP_CACHE_TTL":  "soon",
-				"ORGTOKEN_LOG_FORMAT":       "xml",
-				"ORGTOKEN_COMMAND":          "orgtoken",
-				"ASTRO_API_URL":             "api.astronomer.io",
+				"ORGTOKEN_ADMINS":               "alice",
+				"ORGTOKEN_ALLOWED_CHANNELS":     "#ops",
+				"ORGTOKEN_WORKERS":              "zero",
+				"ORGTOKEN_GROUP_CACHE_TTL":      "soon",
+				"ORGTOKEN_RELEASE_MEMORY_AFTER": "-1s",
+				"ORGTOKEN_LOG_FORMAT":           "xml",
+				"ORGTOKEN_COMMAND":              "orgtoken",
+				"ASTRO_API_URL":                 "api.astronomer.io",
 			}),
 			problems: []string{
 				`ORGTOKEN_ADMINS: "alice"`, `ORGTOKEN_ALLOWED_CHANNELS: "#ops"`, `ORGTOKEN_WORKERS: "zero"`,
 				`ORGTOKEN_GROUP_CACHE_TTL: "soon"`, `ORGTOKEN_LOG_FORMAT: "xml"`, `ORGTOKEN_COMMAND: "orgtoken"`,
+				`ORGTOKEN_RELEASE_MEMORY_AFTER: "-1s" must be a duration such as 30s or 5m, from 100ms to 1h0m0s`,
 				`ASTRO_API_URL "api.astronomer.io"`,
 			},
 		},

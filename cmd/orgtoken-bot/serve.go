@@ -114,19 +114,20 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 
 	sm := socketmode.New(api, socketmode.OptionPingInterval(cfg.SlackPingTimeout))
 	b := bot.New(sm, api, svc, bot.Config{
-		CommandName:     cfg.CommandName,
-		Workers:         cfg.Workers,
-		QueueSize:       cfg.QueueSize,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		Logger:          log,
-		Metrics:         metrics,
-		Inbox:           storeInbox{st: st, replica: replicaName()},
-		InboxLease:      cfg.InboxLease,
-		SaveBeforeAck:   st.Backend() == store.BackendPostgres,
-		TraceAstro:      astro.WithRequestLog,
-		Pickers:         catalog,
-		Views:           api,
-		HTTPClient:      slackHTTP,
+		CommandName:        cfg.CommandName,
+		Workers:            cfg.Workers,
+		QueueSize:          cfg.QueueSize,
+		ShutdownTimeout:    cfg.ShutdownTimeout,
+		ReleaseMemoryAfter: cfg.ReleaseMemoryAfter,
+		Logger:             log,
+		Metrics:            metrics,
+		Inbox:              storeInbox{st: st, replica: replicaName()},
+		InboxLease:         cfg.InboxLease,
+		SaveBeforeAck:      st.Backend() == store.BackendPostgres,
+		TraceAstro:         astro.WithRequestLog,
+		Pickers:            catalog,
+		Views:              api,
+		HTTPClient:         slackHTTP,
 	})
 	metrics.TrackSlackConnected(b.Connected)
 

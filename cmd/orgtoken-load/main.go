@@ -60,6 +60,7 @@ type options struct {
 	queue            int
 	replyTimeout     time.Duration
 	settle           time.Duration
+	rest             time.Duration
 	ramp             time.Duration
 	logLevel         string
 	keep             bool
@@ -74,6 +75,7 @@ var quickDefaults = map[string]string{
 	"c":             "10",
 	"astro-latency": "20ms",
 	"settle":        "200ms",
+	"rest":          "200ms",
 	"ramp":          "100ms",
 }
 
@@ -94,12 +96,13 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.replyTimeout, "reply-timeout", 30*time.Second, "how long a command may go unanswered before it counts as an error")
 	fs.DurationVar(&o.ramp, "ramp", time.Second, "users start evenly spread over this time (0: all at once, a burst of -c envelopes)")
 	fs.DurationVar(&o.settle, "settle", time.Second, "idle time after the bot connects before idle RSS is read")
+	fs.DurationVar(&o.rest, "rest", 10*time.Second, "idle time after the load before RSS at rest is read (the bot returns free memory once idle for ORGTOKEN_RELEASE_MEMORY_AFTER, 5s by default)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "ORGTOKEN_LOG_LEVEL for the bot (its logs go to a file in the work dir)")
 	fs.BoolVar(&o.plainHTTP, "plain-http", false, "serve the emulators over plain HTTP/1.1 instead of HTTPS; the bot then opens a connection per request in flight, which it never does against the real APIs (they speak HTTP/2)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work dir (bot binary, logs, database) and print its path")
 	fs.Var(&o.botEnv, "env", "extra KEY=VALUE for the bot's environment, e.g. GOMEMLIMIT=32MiB (repeatable)")
 	seed := fs.String("seed", "1", "seed for the command mix")
-	quick := fs.Bool("quick", false, "CI smoke run: -n 50 -c 10 -astro-latency 20ms -settle 200ms unless given explicitly")
+	quick := fs.Bool("quick", false, "CI smoke run: -n 50 -c 10 -astro-latency 20ms -settle 200ms -rest 200ms unless given explicitly")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err

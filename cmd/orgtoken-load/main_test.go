@@ -28,6 +28,7 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 		"RSS peak (VmHWM)",
 		"RSS after: file-backed (the binary's pages) / anonymous",
 		"RSS during the load, every fifth of the commands",
+		"RSS at rest, 200ms after the load",
 		"ack latency p50 / p99 / max",
 		"bot-side ack time p50 / p99",
 		"Astro requests in the load phase",

@@ -59,6 +59,9 @@ func sampleRSS(ctx context.Context, bot *botProcess, due <-chan int64) func() []
 type results struct {
 	// rssDuring is the bot's RSS read every fifth of the load phase.
 	rssDuring []rssSample
+	// rest is the bot's memory restAfter the load ended, idle since.
+	rest      memory
+	restAfter time.Duration
 	// binarySize is the bot binary's size in bytes; binaryBuilt says the driver built it as the
 	// Dockerfile does (not -bin), so it is the image's binary.
 	binarySize  int64
@@ -266,6 +269,11 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 	if res.after, err = bot.memory(); err != nil && res.memErr == nil {
 		res.memErr = err
 	}
+	if err := sleep(ctx, o.rest); err != nil {
+		return nil, err
+	}
+	res.rest, _ = bot.memory()
+	res.restAfter = o.rest
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -103,6 +103,9 @@ func writeReport(w io.Writer, o options, r *results) {
 		goMem.bot = fmt.Sprintf("%s / %s / %s / %s", mb(int64(g.heapInuse)), mb(int64(g.heapFree)), mb(int64(g.stacks)), mb(int64(g.runtime)))
 	}
 	add(goMem)
+	if r.memErr == nil && r.rest.rss > 0 {
+		add(row{fmt.Sprintf("RSS at rest, %s after the load", r.restAfter), mb(r.rest.rss), "", "", ""})
+	}
 
 	acks := summarize(r.load.acks())
 	add(row{"ack latency p50 / p99 / max", fmt.Sprintf("%s / %s / %s", ms(acks.p50), ms(acks.p99), ms(acks.max)),
