@@ -9,24 +9,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orgtoken/orgtoken-bot/astro"
-	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
 )
 
 // Answers are read into recycled buffers; a decoded token must never change when a buffer is
 // reused for another answer.
 func TestConcurrentReadsKeepTheirOwnTokens(t *testing.T) {
 	t.Parallel()
-	srv, err := astroemu.Start(astroemu.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	srv.SeedLarge(300)
+	srv, client := seededOrganization(t, 300)
 	want := map[string]string{}
 	for _, tok := range srv.Tokens() {
 		want[tok.ID] = tok.Name
 	}
-	client := astro.New(srv.OrganizationID(), srv.APIToken(), astro.WithBaseURL(srv.URL()))
 	var kept [][]astro.Token
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -59,17 +52,13 @@ func TestConcurrentReadsKeepTheirOwnTokens(t *testing.T) {
 // own: exactly its roles, and appending to one (as a role change does) leaves the next alone.
 func TestAPagesRoleListsAreEachTokensOwn(t *testing.T) {
 	t.Parallel()
-	srv, err := astroemu.Start(astroemu.Options{})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	srv.SeedLarge(50)
+	srv, client := seededOrganization(t, 50)
 	want := map[string][]astro.Role{}
 	for _, tok := range srv.Tokens() {
 		for _, r := range tok.Roles {
 			want[tok.ID] = append(want[tok.ID], astro.Role{EntityType: r.EntityType, EntityID: r.EntityID, Role: r.Role, DeploymentID: r.DeploymentID})
 		}
 	}
-	client := astro.New(srv.OrganizationID(), srv.APIToken(), astro.WithBaseURL(srv.URL()))
 	toks, err := client.ListAllTokens(t.Context(), astro.ListTokensOptions{Limit: astro.MaxPageSize})
 	require.NoError(t, err)
 	require.Len(t, toks, 50)
@@ -86,15 +75,11 @@ func TestAPagesRoleListsAreEachTokensOwn(t *testing.T) {
 // names the right person.
 func TestALargePageSharesItsProfiles(t *testing.T) {
 	t.Parallel()
-	srv, err := astroemu.Start(astroemu.Options{})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	srv.SeedLarge(300) // 40 creators, each token updated by its creator
+	srv, client := seededOrganization(t, 300) // 40 creators, each token updated by its creator
 	want := map[string]string{}
 	for _, tok := range srv.Tokens() {
 		want[tok.ID] = tok.CreatedBy.FullName
 	}
-	client := astro.New(srv.OrganizationID(), srv.APIToken(), astro.WithBaseURL(srv.URL()))
 	toks, err := client.ListAllTokens(t.Context(), astro.ListTokensOptions{Limit: astro.MaxPageSize})
 	require.NoError(t, err)
 	require.Len(t, toks, 300)

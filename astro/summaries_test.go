@@ -18,11 +18,7 @@ import (
 // summary must give exactly what a full read gives for every field it carries.
 func TestSummariesAgreeWithFullTokens(t *testing.T) {
 	t.Parallel()
-	srv, err := astroemu.Start(astroemu.Options{})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	srv.SeedLarge(1200) // two pages; every 20th token Workspace-scoped, 40 creators
-	client := astro.New(srv.OrganizationID(), srv.APIToken(), astro.WithBaseURL(srv.URL()))
+	srv, client := seededOrganization(t, 1200) // two pages
 	opts := astro.ListTokensOptions{Limit: astro.MaxPageSize}
 
 	full, err := client.ListAllTokens(t.Context(), opts)
@@ -97,17 +93,13 @@ func TestSummariesReadV1ScopesAndReportUnreadableRoles(t *testing.T) {
 // copies, still right after the buffer has held other answers.
 func TestConcurrentSummariesKeepTheirOwnRawJSON(t *testing.T) {
 	t.Parallel()
-	srv, err := astroemu.Start(astroemu.Options{})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	srv.SeedLarge(200)
+	srv, client := seededOrganization(t, 200)
 	want := map[string]int{}
 	creators := map[string]string{}
 	for _, tok := range srv.Tokens() {
 		want[tok.ID] = len(tok.Roles)
 		creators[tok.ID] = tok.CreatedBy.FullName
 	}
-	client := astro.New(srv.OrganizationID(), srv.APIToken(), astro.WithBaseURL(srv.URL()))
 	var mu sync.Mutex
 	var kept [][]astro.TokenSummary
 	var wg sync.WaitGroup
