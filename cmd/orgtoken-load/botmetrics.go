@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -123,31 +124,34 @@ type goMemory struct {
 }
 
 func goMemoryOf(p metricsPage) goMemory {
-	get := func(names ...string) (sum float64, err error) {
-		for _, n := range names {
-			v, err := p.value("go_memstats_" + n)
-			if err != nil {
-				return 0, err
-			}
-			sum += v
-		}
-		return sum, nil
+	r := seriesReader{page: p}
+	get := func(name string) float64 { return r.get("go_memstats_" + name) }
+	m := goMemory{
+		heapInuse: get("heap_inuse_bytes"),
+		heapFree:  get("heap_idle_bytes") - get("heap_released_bytes"),
+		stacks:    get("stack_inuse_bytes"),
+		runtime: get("gc_sys_bytes") + get("mspan_sys_bytes") + get("mcache_sys_bytes") +
+			get("buck_hash_sys_bytes") + get("other_sys_bytes"),
 	}
-	var m goMemory
-	var idle, released float64
-	var errs [5]error
-	m.heapInuse, errs[0] = get("heap_inuse_bytes")
-	idle, errs[1] = get("heap_idle_bytes")
-	released, errs[2] = get("heap_released_bytes")
-	m.stacks, errs[3] = get("stack_inuse_bytes")
-	m.runtime, errs[4] = get("gc_sys_bytes", "mspan_sys_bytes", "mcache_sys_bytes", "buck_hash_sys_bytes", "other_sys_bytes")
-	for _, err := range errs {
-		if err != nil {
-			return goMemory{err: err}
-		}
+	if r.err != nil {
+		return goMemory{err: r.err}
 	}
-	m.heapFree = idle - released
 	return m
+}
+
+// seriesReader reads series from a page and remembers the first one missing, so a group of
+// readings is either whole or reported as missing.
+type seriesReader struct {
+	page metricsPage
+	err  error
+}
+
+func (r *seriesReader) get(name string) float64 {
+	v, err := r.page.value(name)
+	if r.err == nil {
+		r.err = err
+	}
+	return v
 }
 
 // botCounters are the bot's runtime counters over the load phase, from its /metrics.
@@ -158,20 +162,14 @@ type botCounters struct {
 
 // countersBetween is what the bot's allocation and GC counters grew by from before to after.
 func countersBetween(before, after metricsPage) botCounters {
-	var c botCounters
-	var errs [4]error
-	var a0, a1, g0, g1 float64
-	a0, errs[0] = before.value(botAllocMetric)
-	a1, errs[1] = after.value(botAllocMetric)
-	g0, errs[2] = before.value(botGCMetric)
-	g1, errs[3] = after.value(botGCMetric)
-	for _, err := range errs {
-		if err != nil {
-			c.err = err
-			return c
-		}
+	r0, r1 := seriesReader{page: before}, seriesReader{page: after}
+	c := botCounters{
+		allocBytes: r1.get(botAllocMetric) - r0.get(botAllocMetric),
+		gcCycles:   r1.get(botGCMetric) - r0.get(botGCMetric),
 	}
-	c.allocBytes, c.gcCycles = a1-a0, g1-g0
+	if err := cmp.Or(r0.err, r1.err); err != nil {
+		return botCounters{err: err}
+	}
 	return c
 }
 
