@@ -3,12 +3,14 @@ package commands_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -589,4 +591,34 @@ func TestUnexpectedErrorsAreLoggedWithAReference(t *testing.T) {
 	assert.Contains(t, e.logs.String(), "ref="+ref)
 	assert.Contains(t, e.logs.String(), "dial tcp: connection refused")
 	assert.NotContains(t, text(r), "dial tcp", "raw errors stay in the log")
+}
+
+// unreadableRoles lists one token whose roles Astro sent in a form the bot cannot read, and
+// counts writes.
+type unreadableRoles struct {
+	brokenTokens
+	writes atomic.Int32
+}
+
+func (u *unreadableRoles) ListTokenSummaries(context.Context, astro.ListTokensOptions) ([]astro.TokenSummary, error) {
+	return []astro.TokenSummary{{ID: "cltketl000000000000000001", Name: "etl", Type: astro.ScopeOrganization,
+		RawRoles: json.RawMessage(`"not a list"`)}}, nil
+}
+
+func (u *unreadableRoles) UpdateTokenRoles(context.Context, string, []astro.Role) (*astro.SubjectRoles, error) {
+	u.writes.Add(1)
+	return nil, errBroken
+}
+
+// A change by name whose token's listed roles cannot be read writes nothing (writing a role
+// list built from them could drop roles) and says something went wrong, with a reference.
+func TestAChangeByNameRefusesTokenRolesItCannotRead(t *testing.T) {
+	t.Parallel()
+	tokens := &unreadableRoles{}
+	e := newEnvWith(t, nil, tokens)
+	r := e.run(t, "add -n etl -r member -w "+wsData)
+	assert.Equal(t, "Something went wrong on the bot's side.", r.Title, text(r))
+	assert.Regexp(t, `ref [0-9a-f]{6}\.`, text(r))
+	assert.Zero(t, tokens.writes.Load(), "nothing is written from roles the bot could not read")
+	assert.Contains(t, e.logs.String(), "cltketl000000000000000001")
 }
