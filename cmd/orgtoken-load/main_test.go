@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,8 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 	assert.Regexp(t, regexp.MustCompile(`protocol of the bot's Astro requests\s+HTTP/2.0 over TLS: \d+  `), report,
 		"the bot reached the emulators as it reaches the real APIs: HTTPS, every request over HTTP/2")
 	assert.NotContains(t, report, "HTTP/1.1")
+	assert.Regexp(t, regexp.MustCompile(`connections the bot opened: Astro / Slack Web API\s+1 / 1 \(for [1-9]\d* Astro requests`), report,
+		"over HTTP/2 every Astro request and every Web API call of the run shares one connection per API: no handshake on a command's path")
 	assert.Regexp(t, regexp.MustCompile(`bot binary → container image \(binary \+ distroless/static ≈ 2 MiB\)\s+[1-9][\d.]* MB → ≈ [1-9][\d.]* MB\s+image < 25.0 MB\s+(PASS|FAIL) \(estimate\)`), report,
 		"the binary the driver built as the Dockerfile does is sized and the image estimated")
 	assert.Regexp(t, regexp.MustCompile(`RSS during the load, every fifth of the commands\s+[1-9][\d.]* / [1-9][\d.]* (/ [\d.]+ )*MB at \d+ / \d+`), report,
@@ -66,6 +69,11 @@ func TestQuickRunOverPlainHTTP(t *testing.T) {
 	report := quickRun(t, "-plain-http")
 	assert.Regexp(t, regexp.MustCompile(`protocol of the bot's Astro requests\s+HTTP/1.1: \d+  `), report)
 	assert.NotContains(t, report, "over TLS")
+	conns := regexp.MustCompile(`connections the bot opened: Astro / Slack Web API\s+(\d+) / (\d+) \(for (\d+) Astro requests in the load phase, (\d+) Web API calls`).FindStringSubmatch(report)
+	require.Len(t, conns, 5, report)
+	n := func(i int) int { v, err := strconv.Atoi(conns[i]); require.NoError(t, err); return v }
+	assert.LessOrEqual(t, n(1), 10, "HTTP/1.1 needs a connection per request in flight (10 users), not one per request (%d)", n(3))
+	assert.Less(t, n(2), n(4), "Web API calls reuse kept-alive connections")
 	assert.Regexp(t, regexp.MustCompile(`errors: unanswered / failed\s+0 / 0\s+0\s+PASS`), report)
 }
 

@@ -75,6 +75,9 @@ type results struct {
 	// astroProtocols counts the load phase's Astro requests (the most recent 10,000) by
 	// protocol, e.g. "HTTP/2.0 over TLS".
 	astroProtocols map[string]int
+	// conns counts the connections the bot opened to each API over the whole run, beside the
+	// requests it sent them: a client that dialled per request would pay a TLS handshake each.
+	conns connections
 	// astroLate is how much later than asked the Astro emulator answered in the load phase.
 	astroLate []time.Duration
 	orgTokens int
@@ -263,6 +266,7 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 	}
 	res.astroLate = as.Lateness()
 	res.astroProtocols = protocols(as.Requests())
+	res.conns = connections{astro: as.Connections(), webAPI: int(tap.conns.Load()), webAPIRequests: int(tap.requests.Load())}
 	if bot.exited() {
 		return nil, fmt.Errorf("the bot exited during the run; its log ends:\n%s", bot.logTail(20))
 	}
@@ -281,6 +285,12 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 		fmt.Fprintf(stdout, "work dir kept: %s (bot binary, bot.log, orgtoken.db)\n", dir)
 	}
 	return res, nil
+}
+
+// connections are what the bot opened to the Astro emulator and the Slack Web API over a run.
+type connections struct {
+	astro, webAPI  int
+	webAPIRequests int
 }
 
 // protocols counts requests by how they arrived.

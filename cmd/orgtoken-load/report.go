@@ -186,6 +186,12 @@ func writeReport(w io.Writer, o options, r *results) {
 		}
 		add(row{"protocol of the bot's Astro requests", protocols, "", "", ""})
 	}
+	if r.conns.astro > 0 {
+		// Each new connection is a TLS handshake on the command's path; a client that stopped
+		// reusing its connections would show here long before in the latencies.
+		add(row{"connections the bot opened: Astro / Slack Web API", fmt.Sprintf("%d / %d (for %d Astro requests in the load phase, %d Web API calls in the run)",
+			r.conns.astro, r.conns.webAPI, r.loadAstro.total(), r.conns.webAPIRequests), "", "", ""})
+	}
 	if late := summarize(r.astroLate); late.n > 0 {
 		// Part of every Astro round trip the bot waits out; a real server's timers would not run late.
 		add(row{"Astro emulator answering late p50 / p99 / max", fmt.Sprintf("%s / %s / %s (its timers, on the shared cores)",

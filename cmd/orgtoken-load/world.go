@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
@@ -94,6 +95,9 @@ type postTap struct {
 	srv   *http.Server
 	url   string
 
+	conns    atomic.Int64 // connections the bot opened to the tap
+	requests atomic.Int64
+
 	mu   sync.Mutex
 	subs map[string]chan channelPost
 }
@@ -110,7 +114,11 @@ func startPostTap(slack http.Handler, cert *loopbacktls.Certificate) (*postTap, 
 		url:   "http://" + ln.Addr().String() + "/api/",
 		subs:  map[string]chan channelPost{},
 	}
-	t.srv = &http.Server{Handler: t, ReadHeaderTimeout: 10 * time.Second}
+	t.srv = &http.Server{Handler: t, ReadHeaderTimeout: 10 * time.Second, ConnState: func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			t.conns.Add(1)
+		}
+	}}
 	if cert == nil {
 		go func() { _ = t.srv.Serve(ln) }()
 		return t, nil
@@ -133,6 +141,7 @@ func (t *postTap) subscribe(channel string) <-chan channelPost {
 }
 
 func (t *postTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t.requests.Add(1)
 	if !strings.HasSuffix(r.URL.Path, "/chat.postMessage") {
 		t.slack.ServeHTTP(w, r)
 		return

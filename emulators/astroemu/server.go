@@ -61,6 +61,7 @@ type Server struct {
 	url      string
 	reqSeq   atomic.Uint64
 	idSeq    atomic.Uint64
+	conns    atomic.Int64 // connections accepted
 	closing  chan struct{}
 	closeOne sync.Once
 	served   chan struct{}
@@ -141,6 +142,11 @@ func Start(opts Options) (*Server, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		// Resets and aborted requests are scripted; their log lines would only be noise.
 		ErrorLog: log.New(io.Discard, "", 0),
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				s.conns.Add(1)
+			}
+		},
 	}
 	if opts.TLS != nil {
 		s.httpSrv.TLSConfig = opts.TLS.Clone()
@@ -171,6 +177,11 @@ func (s *Server) OrganizationID() string { return s.opts.OrganizationID }
 
 // APIToken is the bearer token the emulator accepts.
 func (s *Server) APIToken() string { return s.opts.APIToken }
+
+// Connections reports how many connections clients have opened to the emulator, so tests can
+// tell a client that reuses its connection (as one should, over HTTP/2 a single one) from one
+// that dials per request.
+func (s *Server) Connections() int { return int(s.conns.Load()) }
 
 // Close releases every hold, stops listening and closes open connections.
 func (s *Server) Close() {

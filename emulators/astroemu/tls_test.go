@@ -39,6 +39,30 @@ func TestOverTLSTheBotsClientSpeaksHTTP2(t *testing.T) {
 		assert.Equal(t, "HTTP/2.0", r.Proto, r.Path)
 		assert.True(t, r.TLS, r.Path)
 	}
+	assert.Equal(t, 1, srv.Connections(), "both requests shared one connection")
+}
+
+// TestConnectionsCountsEveryDial tells a client that dials per request from one that reuses its
+// connection.
+func TestConnectionsCountsEveryDial(t *testing.T) {
+	t.Parallel()
+	srv := newSample(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dialer := astro.New(testOrg, testToken, astro.WithBaseURL(srv.URL()),
+		astro.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}))
+	for range 3 {
+		_, err := dialer.GetToken(ctx, astroemu.SampleTokenCIDeployer)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 3, srv.Connections())
+
+	reuser := astro.New(testOrg, testToken, astro.WithBaseURL(srv.URL()), astro.WithHTTPClient(&http.Client{Transport: &http.Transport{}}))
+	for range 3 {
+		_, err := reuser.GetToken(ctx, astroemu.SampleTokenCIDeployer)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 4, srv.Connections(), "three sequential requests over one kept-alive connection")
 }
 
 func TestPlainHTTPIsRecordedAsSuch(t *testing.T) {
