@@ -117,6 +117,27 @@ func TestSQLiteDSN(t *testing.T) {
 	}
 }
 
+// TestSQLiteCacheIsSmallUnlessTheURLSetsIt: the page cache is the store's own bound, and an
+// operator's file: URL may choose another.
+func TestSQLiteCacheIsSmallUnlessTheURLSetsIt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		url  string
+		want int
+	}{
+		{"sqlite://" + filepath.Join(dir, "default.db"), sqliteCacheKiB},
+		{"file:" + filepath.Join(dir, "own.db") + "?_pragma=cache_size(-4096)", -4096},
+	} {
+		s, err := Open(context.Background(), tc.url)
+		require.NoError(t, err, tc.url)
+		var got int
+		require.NoError(t, s.db.QueryRowContext(context.Background(), "PRAGMA cache_size").Scan(&got))
+		assert.Equal(t, tc.want, got, tc.url)
+		require.NoError(t, s.Close())
+	}
+}
+
 func TestOpenRejects(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
