@@ -19,12 +19,16 @@ func (c *Client) ListTokens(ctx context.Context, opts ListTokensOptions) (*Token
 	}
 	// The decoder appends into page.Tokens, doubling from one: sized ahead, a page costs one
 	// slice instead of a series (for a 25-token page, 63 tokens' worth). A full page is sized
-	// like the last one; a smaller limit bounds the page.
+	// like the last one; a smaller limit bounds the page. The room is made once the answer is
+	// in, so a list waiting on Astro holds none.
 	page := new(TokensPage)
-	if n := c.expectedPageLen(opts); n > 0 {
-		page.Tokens = make([]Token, 0, n)
+	n := c.expectedPageLen(opts)
+	sizePage := func() {
+		if n > 0 {
+			page.Tokens = make([]Token, 0, n)
+		}
 	}
-	if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens"), query: q}, page); err != nil {
+	if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens"), query: q, beforeDecode: sizePage}, page); err != nil {
 		return nil, err
 	}
 	c.noteFullPage(opts, len(page.Tokens))
@@ -57,10 +61,13 @@ func (c *Client) ListTokenSummaries(ctx context.Context, opts ListTokensOptions)
 			Tokens     []TokenSummary `json:"tokens"`
 			TotalCount int            `json:"totalCount"`
 		}
-		if n := c.expectedPageLen(opts); n > 0 {
-			page.Tokens = make([]TokenSummary, 0, n)
+		n := c.expectedPageLen(opts)
+		sizePage := func() {
+			if n > 0 {
+				page.Tokens = make([]TokenSummary, 0, n)
+			}
 		}
-		if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens"), query: q}, &page); err != nil {
+		if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens"), query: q, beforeDecode: sizePage}, &page); err != nil {
 			return nil, 0, err
 		}
 		c.noteFullPage(opts, len(page.Tokens))
