@@ -54,3 +54,28 @@ func TestLoggerKeepsStringListsAsLists(t *testing.T) {
 	New(&buf, "json", slog.LevelInfo).Info("command", "astro_request_ids", []string{"req-1", "req-2"})
 	assert.Contains(t, buf.String(), `"astro_request_ids":["req-1","req-2"]`)
 }
+
+// FuzzRedactSkipsOnlyWhatCannotMatch: the quick check in front of the token pattern never lets
+// through a string the pattern alone would have changed.
+func FuzzRedactSkipsOnlyWhatCannotMatch(f *testing.F) {
+	for _, s := range []string{"deploy-bot", "xoxb-1-2-abc", "dial xapp-1-A0-123-abc failed", "Authorization: BeArEr abcdefghijkl",
+		"bearer", "b", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", "WORKSPACE_OWNER", "Bb bearer\tabcdefgh12"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if tokenPattern.MatchString(s) && !mayHoldToken(s) {
+			t.Fatalf("%q holds a token the quick check missed", s)
+		}
+	})
+}
+
+// BenchmarkRedactOrdinaryAttr is what most logged strings cost: nothing to redact.
+func BenchmarkRedactOrdinaryAttr(b *testing.B) {
+	secrets := []string{"opaque-astro-token-value-123"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if Redact("update -n \"airflow ci deployer\" --role WORKSPACE_OPERATOR --workspace-id clwsbench0001", secrets) == "" {
+			b.Fatal("empty")
+		}
+	}
+}
