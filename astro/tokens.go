@@ -22,12 +22,7 @@ func (c *Client) ListTokens(ctx context.Context, opts ListTokensOptions) (*Token
 	// like the last one; a smaller limit bounds the page. The room is made once the answer is
 	// in, so a list waiting on Astro holds none.
 	page := new(TokensPage)
-	n := c.expectedPageLen(opts)
-	sizePage := func() {
-		if n > 0 {
-			page.Tokens = make([]Token, 0, n)
-		}
-	}
+	sizePage := roomFor(&page.Tokens, c.expectedPageLen(opts))
 	if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens"), query: q, beforeDecode: sizePage}, page); err != nil {
 		return nil, err
 	}
@@ -61,12 +56,7 @@ func (c *Client) ListTokenSummaries(ctx context.Context, opts ListTokensOptions)
 			Tokens     []TokenSummary `json:"tokens"`
 			TotalCount int            `json:"totalCount"`
 		}
-		n := c.expectedPageLen(opts)
-		sizePage := func() {
-			if n > 0 {
-				page.Tokens = make([]TokenSummary, 0, n)
-			}
-		}
+		sizePage := roomFor(&page.Tokens, c.expectedPageLen(opts))
 		if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens"), query: q, beforeDecode: sizePage}, &page); err != nil {
 			return nil, 0, err
 		}
@@ -99,6 +89,16 @@ func tokensQuery(opts ListTokensOptions) (url.Values, error) {
 		q.Add("sorts", s)
 	}
 	return q, nil
+}
+
+// roomFor returns a function that makes room for n elements in *dst (none when n is 0), for a
+// request's beforeDecode.
+func roomFor[T any](dst *[]T, n int) func() {
+	return func() {
+		if n > 0 {
+			*dst = make([]T, 0, n)
+		}
+	}
 }
 
 // expectedPageLen is how many tokens to make room for before decoding a page (0: let the
