@@ -217,11 +217,11 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 
 	for attempt := 1; ; attempt++ {
 		attemptCtx, cancel := context.WithTimeout(ctx, deadline.Sub(c.now()))
-		res := c.attempt(attemptCtx, r, body, out)
+		res := c.attempt(attemptCtx, &r, body, out)
 		budgetSpent := attemptCtx.Err() != nil
 		cancel()
 
-		c.logger.DebugContext(ctx, "astro: attempt", "method", r.method, "path", r.path, "attempt", attempt, "error", res.err)
+		c.logAttempt(ctx, &r, attempt, res.err)
 		if res.err == nil {
 			return nil
 		}
@@ -243,14 +243,23 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 			// Sleeping past the deadline would only delay the same answer.
 			return finish(res.err)
 		}
-		c.logger.WarnContext(ctx, "astro: retrying", "method", r.method, "path", r.path, "attempt", attempt, "delay", delay, "error", res.err)
+		c.logRetry(ctx, &r, attempt, delay, res.err)
 		if err := c.sleep(ctx, delay); err != nil {
 			return finish(err)
 		}
 	}
 }
 
-func (c *Client) attempt(ctx context.Context, r request, body []byte, out any) attemptResult {
+// logAttempt and logRetry keep their log calls' arguments out of do's frame (see answer).
+func (c *Client) logAttempt(ctx context.Context, r *request, attempt int, err error) {
+	c.logger.DebugContext(ctx, "astro: attempt", "method", r.method, "path", r.path, "attempt", attempt, "error", err)
+}
+
+func (c *Client) logRetry(ctx context.Context, r *request, attempt int, delay time.Duration, err error) {
+	c.logger.WarnContext(ctx, "astro: retrying", "method", r.method, "path", r.path, "attempt", attempt, "delay", delay, "error", err)
+}
+
+func (c *Client) attempt(ctx context.Context, r *request, body []byte, out any) attemptResult {
 	target := c.baseURL + r.path
 	if len(r.query) > 0 {
 		target += "?" + r.query.Encode()
@@ -278,6 +287,13 @@ func (c *Client) attempt(ctx context.Context, r request, body []byte, out any) a
 	if err != nil {
 		return attemptResult{err: fmt.Errorf("astro: %w", err), retryable: true, mayApply: sent.Load()}
 	}
+	return c.answer(ctx, r, resp, out)
+}
+
+// answer reads and classifies an HTTP answer. Apart from attempt so that attempt's frame, on
+// the stack while the request waits on Astro, stays small: with the frames above it a
+// command's wait then fits an 8 KB goroutine stack instead of 16 KB.
+func (c *Client) answer(ctx context.Context, r *request, resp *http.Response, out any) attemptResult {
 	recordRequestID(ctx, resp.Header.Get("X-Request-Id"))
 	defer func() {
 		// Drain a little so the connection can be reused.

@@ -404,7 +404,7 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request) store.Req
 	c := changeOf(r)
 	c.token = tok
 	c.from = now
-	rep, err := s.apply(ctx, Request{UserID: r.RequesterID, ChannelID: r.ChannelID}, c)
+	rep, err := s.apply(ctx, &Request{UserID: r.RequesterID, ChannelID: r.ChannelID}, &c)
 	switch {
 	case err != nil:
 		return s.settle(ctx, r, store.StateFailed, "Astro refused the change: "+errorMessage(err)+"; nothing was changed")

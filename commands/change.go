@@ -42,28 +42,41 @@ func runChange(ctx context.Context, s *Service, req Request, a *args) (reply.Rep
 
 	c := change{action: a.cmd.Action, token: tok, workspace: ws, from: astro.WorkspaceRoleOf(tok.Roles, ws), to: a.Role, reason: a.Reason,
 		wsName: s.workspaces.name(ws), elevation: a.For}
-	if r, done, err := s.checkChange(c); done || err != nil {
-		return r, err
+	if r, done, err := s.vetChange(ctx, &req, &c); done || err != nil {
+		return *r, err
+	}
+	return s.apply(ctx, &req, &c)
+}
+
+// vetChange answers every change that is not to be written now: one that cannot or need not
+// be made, that policy refuses, that asks for confirmation or approval. done reports that r is
+// the whole answer. Apart from runChange so that runChange's frame, on the stack while the
+// write waits on Astro, stays small (see bot's processSlash).
+func (s *Service) vetChange(ctx context.Context, req *Request, c *change) (r *reply.Reply, done bool, err error) {
+	r = new(reply.Reply)
+	if *r, done, err = s.checkChange(*c); done || err != nil {
+		return r, done, err
 	}
 	decision, err := s.authorize(ctx, policy.Input{
 		UserID: req.UserID, ChannelID: req.ChannelID, Action: c.action,
-		WorkspaceID: ws, Role: c.to, CurrentRole: c.from,
+		WorkspaceID: c.workspace, Role: c.to, CurrentRole: c.from,
 	})
 	if err != nil {
-		return reply.Reply{}, err
+		return r, true, err
 	}
-	if err := s.checkElevation(c, decision); err != nil {
-		return reply.Reply{}, err
+	if err := s.checkElevation(*c, decision); err != nil {
+		return r, true, err
 	}
 	if decision.Confirm {
-		if r, done, err := confirmation(req, c); done || err != nil {
-			return r, err
+		if *r, done, err = confirmation(*req, *c); done || err != nil {
+			return r, done, err
 		}
 	}
 	if decision.NeedsApproval() {
-		return s.needsApproval(ctx, req, c, decision)
+		*r, err = s.needsApproval(ctx, *req, *c, decision)
+		return r, true, err
 	}
-	return s.apply(ctx, req, c)
+	return r, false, nil
 }
 
 // checkChange answers, without writing, every change that cannot or need not be made. done
@@ -100,27 +113,37 @@ func (s *Service) checkChange(c change) (r reply.Reply, done bool, err error) {
 
 // apply writes the new role list and confirms the result from Astro's answer. When the answer
 // is lost the token is read again, so the reply reports what is true rather than a guess.
-func (s *Service) apply(ctx context.Context, req Request, c change) (reply.Reply, error) {
-	roles := astro.WithWorkspaceRole(c.token.Roles, c.workspace, c.to)
-	after, err := s.tokens.UpdateTokenRoles(ctx, c.token.ID, roles)
+//
+// What follows the write is in applied and writeFailed, so that apply's frame, on the stack
+// while the write waits on Astro, stays small (see bot's processSlash).
+func (s *Service) apply(ctx context.Context, req *Request, c *change) (reply.Reply, error) {
+	after, err := s.tokens.UpdateTokenRoles(ctx, c.token.ID, astro.WithWorkspaceRole(c.token.Roles, c.workspace, c.to))
+	if err != nil {
+		return s.writeFailed(ctx, req, c, err)
+	}
+	return s.applied(ctx, req, c, after.WorkspaceRole(c.workspace)), nil
+}
+
+// writeFailed answers a role write that failed: with a fresh read when it may have landed, with
+// Astro's refusal when it proves nothing was applied.
+func (s *Service) writeFailed(ctx context.Context, req *Request, c *change, err error) (reply.Reply, error) {
 	var apiErr *astro.Error
-	switch {
-	case err == nil:
-	case astro.IsOutcomeUnknown(err) || !errors.As(err, &apiErr):
+	if astro.IsOutcomeUnknown(err) || !errors.As(err, &apiErr) {
 		// The write may have landed: only a fresh read can say.
-		return s.confirmByReading(ctx, req, c, err), nil
-	default:
-		// Astro answered with an error that proves nothing was applied.
-		return reply.Reply{}, astroFailure(err)
+		return s.confirmByReading(ctx, *req, *c, err), nil
 	}
-	got := after.WorkspaceRole(c.workspace)
+	return reply.Reply{}, astroFailure(err)
+}
+
+// applied records and answers a write Astro confirmed, now being the role it reports.
+func (s *Service) applied(ctx context.Context, req *Request, c *change, now string) reply.Reply {
 	s.log.InfoContext(ctx, "token role changed", "user", req.UserID, "token", c.token.ID, "workspace", c.workspace,
-		"from", c.from, "to", c.to, "now", got)
-	s.recordChange(ctx, req, c, got, "")
-	if got != c.to {
-		return s.unexpectedOutcome(req, c, got, "Astro accepted the change but reports a different role now."), nil
+		"from", c.from, "to", c.to, "now", now)
+	s.recordChange(ctx, *req, *c, now, "")
+	if now != c.to {
+		return s.unexpectedOutcome(*req, *c, now, "Astro accepted the change but reports a different role now.")
 	}
-	return s.timeBox(ctx, req, c, s.changed(req, c)), nil
+	return s.timeBox(ctx, *req, *c, s.changed(*req, *c))
 }
 
 // confirmByReading handles a write whose outcome is unknown: it may or may not have landed.

@@ -54,6 +54,12 @@ func runList(ctx context.Context, s *Service, req Request, a *args) (reply.Reply
 	if err != nil {
 		return reply.Reply{}, err
 	}
+	return s.listReply(&q, page, shown, start, total)
+}
+
+// listReply renders one page of a list. Apart from runList so that runList's frame, on the stack
+// while the page is awaited from Astro, stays small (see bot's processSlash).
+func (s *Service) listReply(q *listQuery, page int, shown []astro.Token, start, total int) (reply.Reply, error) {
 	pages := max((total+s.pageSize-1)/s.pageSize, 1)
 	if page > pages || len(shown) == 0 && total > 0 {
 		return reply.Reply{}, &Error{Code: ENotFound,
@@ -100,8 +106,8 @@ func runList(ctx context.Context, s *Service, req Request, a *args) (reply.Reply
 	}
 	r.Table = table
 	if pages > 1 {
-		r.Notes = append(r.Notes, s.pageNote(q, page, pages))
-		r.Buttons = pageButtons(q, page, pages)
+		r.Notes = append(r.Notes, s.pageNote(*q, page, pages))
+		r.Buttons = pageButtons(*q, page, pages)
 	}
 	r.Buttons = append(r.Buttons, shareButton("list "+q.ref(page))...)
 	return r, nil

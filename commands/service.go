@@ -181,13 +181,16 @@ type Request struct {
 func (s *Service) Run(ctx context.Context, req Request) reply.Reply {
 	cmd, a, err := s.parse(req.Text)
 	if err != nil {
-		return s.finish(ctx, req, reply.Reply{}, err)
+		return s.failed(ctx, &req, err)
 	}
 	if cmd == nil {
 		return s.helpAll()
 	}
 	r, err := cmd.run(ctx, s, req, a)
-	return s.finish(ctx, req, r, err)
+	if err != nil {
+		return s.failed(ctx, &req, err)
+	}
+	return r
 }
 
 // parse reads text into a verb and its arguments. Empty text gives a nil command (help).
@@ -222,11 +225,10 @@ func (s *Service) parseFor(cmd *command, words []string) (*args, error) {
 	return &a, nil
 }
 
-// finish turns a handler's outcome into the reply the user sees.
-func (s *Service) finish(ctx context.Context, req Request, r reply.Reply, err error) reply.Reply {
-	if err == nil {
-		return r
-	}
+// failed turns a command's error into the reply the user sees. Run and Act call it only on
+// failure and hand the request by pointer, which keeps their frames (on the stack while a
+// command waits on Astro) small.
+func (s *Service) failed(ctx context.Context, req *Request, err error) reply.Reply {
 	var e *Error
 	if errors.As(err, &e) {
 		if e.Code == EHelp && e.verb != nil {
@@ -237,7 +239,7 @@ func (s *Service) finish(ctx context.Context, req Request, r reply.Reply, err er
 	if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
 		return s.errorReply(&Error{Code: EUnavailable, Message: "The command was cancelled before it finished.", Hint: "Try again."})
 	}
-	return s.internalReply(ctx, req, err)
+	return s.internalReply(ctx, *req, err)
 }
 
 // lookup finds a verb, suggesting the closest one on a typo.
@@ -301,7 +303,10 @@ func (s *Service) Act(ctx context.Context, act Action) reply.Reply {
 		return s.errorReply(&Error{Code: EInvalid, Message: "This button is not supported any more.", Hint: "Run the command again."})
 	}
 	r, err := h(ctx, s, act)
-	return s.finish(ctx, req, r, err)
+	if err != nil {
+		return s.failed(ctx, &req, err)
+	}
+	return r
 }
 
 // authorize asks the Authorizer and turns a refusal into an *Error. An Authorizer failure
