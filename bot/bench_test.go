@@ -35,9 +35,9 @@ type benchSocket struct {
 	stop func()
 }
 
-func newBenchSocket(b *testing.B) *benchSocket {
-	b.Helper()
-	emu := slackemu.Start(b, slackemu.Options{AppToken: benchAppToken, BotToken: benchBotToken})
+func newBenchSocket(tb testing.TB) *benchSocket {
+	tb.Helper()
+	emu := slackemu.Start(tb, slackemu.Options{AppToken: benchAppToken, BotToken: benchBotToken})
 	emu.AddUser(slackemu.User{ID: benchUser, Name: "bench"})
 	emu.AddChannel(slackemu.Channel{ID: benchChannel, Name: "bench", BotIsMember: true})
 	api := slack.New(benchBotToken, slack.OptionAPIURL(emu.APIURL()), slack.OptionAppLevelToken(benchAppToken))
@@ -46,12 +46,12 @@ func newBenchSocket(b *testing.B) *benchSocket {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = sm.RunContext(ctx) })
 	s := &benchSocket{emu: emu, api: api, sm: sm, stop: func() { cancel(); wg.Wait() }}
-	b.Cleanup(s.stop)
+	tb.Cleanup(s.stop)
 
 	waitCtx, waitCancel := context.WithTimeout(ctx, 10*time.Second)
 	defer waitCancel()
 	if err := emu.WaitConnected(waitCtx, 1); err != nil {
-		b.Fatalf("socket mode client never connected to the emulator: %v", err)
+		tb.Fatalf("socket mode client never connected to the emulator: %v", err)
 	}
 	return s
 }
