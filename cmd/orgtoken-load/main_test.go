@@ -57,6 +57,8 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 		"the binary the driver built as the Dockerfile does is sized and the image estimated")
 	assert.Regexp(t, regexp.MustCompile(`RSS during the load, every fifth of the commands\s+[1-9][\d.]* / [1-9][\d.]* (/ [\d.]+ )*MB at \d+ / \d+`), report,
 		"RSS is read more than once while the load runs")
+	assert.Regexp(t, regexp.MustCompile(`Go stacks during the load \(go_memstats_stack_inuse_bytes\)\s+[1-9][\d.]* (/ [\d.]+ )*MB`), report,
+		"the bot's goroutine stacks are read from its /metrics while the load runs")
 	assert.Regexp(t, regexp.MustCompile(`Go memory after: heap in use / heap free, not returned / stacks / runtime\s+[1-9][\d.]* MB / \d+\.\d MB / \d+\.\d MB / [1-9][\d.]* MB`), report,
 		"the Go runtime's account of the bot's memory is read from its /metrics")
 	assert.Regexp(t, regexp.MustCompile(`bot heap allocated per command / GC cycles in the load phase\s+[1-9]\d* KB / \d+ `), report,
@@ -254,6 +256,12 @@ orgtoken_slack_ack_seconds_count 105
 	assert.ErrorContains(t, missing.err, botAllocMetric, "a missing series is named, not read as zero")
 	_, err = histogramBetween(before, metricsPage{}, botAckMetric)
 	assert.Error(t, err)
+}
+
+func TestStacksDuringStringSkipsReadingsWithout(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "4.3 / 4.4 MB", stacksDuringString([]rssSample{{answered: 1, stacks: 4_300_000}, {answered: 2}, {answered: 3, stacks: 4_400_000}}))
+	assert.Empty(t, stacksDuringString([]rssSample{{answered: 1, rss: 1}}))
 }
 
 func TestRSSDuringString(t *testing.T) {

@@ -23,15 +23,18 @@ import (
 // readings a run.
 func rssSampleStep(commands int) int64 { return int64(max(commands/5, 1)) }
 
-// rssSample is the bot's RSS once answered commands reached a multiple of the step.
+// rssSample is the bot's RSS once answered commands reached a multiple of the step, and its
+// goroutine stacks then (from its /metrics; 0 when they could not be read).
 type rssSample struct {
 	answered int64
 	rss      int64 // bytes
+	stacks   int64 // bytes
 }
 
-// sampleRSS reads the bot's RSS for every count received on due, until the returned function
-// is called; it returns the readings.
-func sampleRSS(ctx context.Context, bot *botProcess, due <-chan int64) func() []rssSample {
+// sampleRSS reads the bot's RSS and stacks for every count received on due, until the
+// returned function is called; it returns the readings.
+func sampleRSS(ctx context.Context, bot *botProcess, metricsURL string, due <-chan int64) func() []rssSample {
+	scrapeCtx := ctx // a reading begun before the load ends is finished
 	ctx, cancel := context.WithCancel(ctx)
 	var out []rssSample
 	done := make(chan struct{})
@@ -43,7 +46,13 @@ func sampleRSS(ctx context.Context, bot *botProcess, due <-chan int64) func() []
 				return
 			case n := <-due:
 				if m, err := bot.memory(); err == nil {
-					out = append(out, rssSample{answered: n, rss: m.rss})
+					sample := rssSample{answered: n, rss: m.rss}
+					if page, err := scrapeMetrics(scrapeCtx, metricsURL); err == nil {
+						if v, err := page.value("go_memstats_stack_inuse_bytes"); err == nil {
+							sample.stacks = int64(v)
+						}
+					}
+					out = append(out, sample)
 				}
 			}
 		}
@@ -243,7 +252,7 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 	botCPU0, _ := bot.cpuTime()
 	selfCPU0 := selfCPUTime()
 	d.rssStep, d.rssDue = rssSampleStep(o.commands), make(chan int64, 8)
-	sampled := sampleRSS(ctx, bot, d.rssDue)
+	sampled := sampleRSS(ctx, bot, metricsURL, d.rssDue)
 	res.load = d.runLoad(ctx, users, o, og.listWorkspace)
 	res.rssDuring = sampled()
 	botCPU1, _ := bot.cpuTime()

@@ -93,6 +93,11 @@ func writeReport(w io.Writer, o options, r *results) {
 		add(row{"RSS peak (VmHWM)", mb(r.after.peak), "", "", ""})
 		if len(r.rssDuring) > 0 {
 			add(row{"RSS during the load, every fifth of the commands", rssDuringString(r.rssDuring), "no growth per command", "", ""})
+			if stacks := stacksDuringString(r.rssDuring); stacks != "" {
+				// Stacks count twice: as RSS and in the GC's heap goal. Most belong to the
+				// commands waiting on Astro and the HTTP/2 writers of their requests.
+				add(row{"Go stacks during the load (go_memstats_stack_inuse_bytes)", stacks, "", "", ""})
+			}
 		}
 		add(row{"RSS after: file-backed (the binary's pages) / anonymous", fmt.Sprintf("%s / %s", mb(r.after.file), mb(r.after.anon)), "", "", ""})
 	}
@@ -272,6 +277,20 @@ func rssDuringString(samples []rssSample) string {
 		at[i] = fmt.Sprint(s.answered)
 	}
 	return strings.Join(rss, " / ") + " MB at " + strings.Join(at, " / ") + " answered"
+}
+
+// stacksDuringString is e.g. "4.3 / 4.4 MB", or "" when no reading has stacks.
+func stacksDuringString(samples []rssSample) string {
+	var out []string
+	for _, s := range samples {
+		if s.stacks > 0 {
+			out = append(out, fmt.Sprintf("%.1f", float64(s.stacks)/1e6))
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return strings.Join(out, " / ") + " MB"
 }
 
 func thousands(n int) string {
