@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/orgtoken/orgtoken-bot/commands"
 	"github.com/orgtoken/orgtoken-bot/emulators/slackemu"
+	"github.com/orgtoken/orgtoken-bot/logging/logtest"
 	"github.com/orgtoken/orgtoken-bot/reply"
 )
 
@@ -33,29 +33,12 @@ func (p *panicOnce) Act(context.Context, commands.Action) reply.Reply {
 	return reply.Reply{Visibility: reply.Ephemeral, Title: "ok"}
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // A command that panics is answered with a reference the operator can find in the log, and the
 // bot goes on answering the next one.
 func TestACommandThatPanicsIsAnsweredAndTheBotCarriesOn(t *testing.T) {
 	t.Parallel()
 	s := newBenchSocket(t)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	bt := New(s.sm, s.api, &panicOnce{}, Config{CommandName: "/orgtoken", Workers: 2, QueueSize: 8,
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

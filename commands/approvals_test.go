@@ -19,6 +19,7 @@ import (
 	"github.com/orgtoken/orgtoken-bot/astro"
 	"github.com/orgtoken/orgtoken-bot/commands"
 	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
+	"github.com/orgtoken/orgtoken-bot/logging/logtest"
 	"github.com/orgtoken/orgtoken-bot/policy"
 	"github.com/orgtoken/orgtoken-bot/reply"
 	"github.com/orgtoken/orgtoken-bot/reply/blockkit"
@@ -159,7 +160,7 @@ type approvalEnv struct {
 	msgs  *fakeMessenger
 	auth  *policyAuth
 	clock *atomic.Int64 // Unix nanoseconds
-	logs  *syncBuffer
+	logs  *logtest.Buffer
 }
 
 func newApprovalEnv(t *testing.T) *approvalEnv {
@@ -169,7 +170,7 @@ func newApprovalEnv(t *testing.T) *approvalEnv {
 	emu.SeedSample()
 	p, err := policy.Parse([]byte(approvalPolicy), "test.yaml")
 	require.NoError(t, err)
-	e := &approvalEnv{emu: emu, msgs: &fakeMessenger{}, clock: &atomic.Int64{}, logs: &syncBuffer{},
+	e := &approvalEnv{emu: emu, msgs: &fakeMessenger{}, clock: &atomic.Int64{}, logs: &logtest.Buffer{},
 		auth: &policyAuth{p: p, groups: map[string][]string{dave: {secGroup}}}}
 	e.clock.Store(testNow.UnixNano())
 	now := func() time.Time { return time.Unix(0, e.clock.Load()).UTC() }

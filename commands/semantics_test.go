@@ -1,7 +1,6 @@
 package commands_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/orgtoken/orgtoken-bot/astro"
 	"github.com/orgtoken/orgtoken-bot/commands"
 	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
+	"github.com/orgtoken/orgtoken-bot/logging/logtest"
 	"github.com/orgtoken/orgtoken-bot/policy"
 	"github.com/orgtoken/orgtoken-bot/reply"
 	"github.com/orgtoken/orgtoken-bot/reply/blockkit"
@@ -41,7 +41,7 @@ type env struct {
 	emu  *astroemu.Server
 	svc  *commands.Service
 	auth *fakeAuth
-	logs *syncBuffer
+	logs *logtest.Buffer
 }
 
 // fakeAuth answers with decision (or err) and records what it was asked.
@@ -65,23 +65,6 @@ func (f *fakeAuth) last() policy.Input {
 	return f.inputs[len(f.inputs)-1]
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	emu := astroemu.New(astroemu.Options{Now: func() time.Time { return testNow }})
@@ -93,7 +76,7 @@ func newEnv(t *testing.T) *env {
 
 func newEnvWith(t *testing.T, emu *astroemu.Server, tokens commands.Tokens, options ...func(*commands.Config)) *env {
 	t.Helper()
-	e := &env{emu: emu, auth: &fakeAuth{decision: policy.Decision{Allowed: true}}, logs: &syncBuffer{}}
+	e := &env{emu: emu, auth: &fakeAuth{decision: policy.Decision{Allowed: true}}, logs: &logtest.Buffer{}}
 	cfg := commands.Config{
 		Tokens: tokens, Authorizer: e.auth, Clock: func() time.Time { return testNow },
 		DefaultWorkspace: wsData, Logger: slog.New(slog.NewTextHandler(e.logs, nil)),

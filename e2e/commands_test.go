@@ -69,7 +69,7 @@ func TestSubcommandsEndToEnd(t *testing.T) {
 	t.Run("EachCommandLogsOneLineWithItsAstroRequests", func(t *testing.T) {
 		var found bool
 		require.Eventually(t, func() bool {
-			for _, l := range bot.logs.logLines() {
+			for _, l := range bot.logs.JSONLines() {
 				ids, _ := l["astro_request_ids"].([]any)
 				if l["msg"] == "command" && l["subcommand"] == "remove" && l["outcome"] == "ok" &&
 					l["envelope_id"] != "" && l["user"] == adminID && l["duration_ms"] != nil && len(ids) >= 2 {

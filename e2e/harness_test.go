@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +19,7 @@ import (
 
 	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
 	"github.com/orgtoken/orgtoken-bot/emulators/slackemu"
+	"github.com/orgtoken/orgtoken-bot/logging/logtest"
 )
 
 const (
@@ -122,7 +120,7 @@ func sampleWorkspace(t *testing.T, a *astroemu.Server) string {
 // botProcess is one running orgtoken-bot.
 type botProcess struct {
 	cmd  *exec.Cmd
-	logs *lockedBuffer
+	logs *logtest.Buffer
 	done chan struct{}
 	err  error
 }
@@ -153,7 +151,7 @@ func (w *world) spawn(extra map[string]string) *botProcess {
 	for k, v := range extra {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &botProcess{cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{})}
+	p := &botProcess{cmd: cmd, logs: &logtest.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	require.NoError(w.t, cmd.Start())
 	go func() { p.err = cmd.Wait(); close(p.done) }()
@@ -224,38 +222,6 @@ func reply(t *testing.T, in *slackemu.Interaction) slackemu.ResponsePost {
 // text flattens every string in a Block Kit JSON payload, for assertions on what users read.
 func text(raw json.RawMessage) string {
 	return collectStrings(raw)
-}
-
-// lockedBuffer collects a process's output safely while it is read by the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// logLines decodes the JSON log lines written so far.
-func (b *lockedBuffer) logLines() []map[string]any {
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(b.String()))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil {
-			out = append(out, m)
-		}
-	}
-	return out
 }
 
 // collectStrings returns every string value in a JSON document except identifiers.

@@ -49,7 +49,7 @@ func TestMalformedInputNeverCrashesTheBot(t *testing.T) {
 	default:
 	}
 	var warned bool
-	for _, l := range p.logs.logLines() {
+	for _, l := range p.logs.JSONLines() {
 		warned = warned || l["level"] == "WARN"
 	}
 	assert.True(t, warned, "bad frames are logged")

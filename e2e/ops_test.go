@@ -20,7 +20,7 @@ func (p *botProcess) opsURL(t *testing.T) string {
 	t.Helper()
 	var addr string
 	require.Eventually(t, func() bool {
-		for _, l := range p.logs.logLines() {
+		for _, l := range p.logs.JSONLines() {
 			if l["msg"] == "health and metrics listening" {
 				addr, _ = l["addr"].(string)
 				return true

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orgtoken/orgtoken-bot/logging/logtest"
 	"github.com/orgtoken/orgtoken-bot/ops"
 )
 
@@ -220,7 +221,7 @@ func TestReadyzWithNoChecksIsReady(t *testing.T) {
 
 func TestReadyzLogsOnlyStateChanges(t *testing.T) {
 	t.Parallel()
-	var logged logBuffer
+	var logged logtest.Buffer
 	var connected atomic.Bool
 	h := ops.Handler(ops.Config{
 		Metrics:        ops.NewMetrics(),
@@ -238,30 +239,4 @@ func TestReadyzLogsOnlyStateChanges(t *testing.T) {
 	require.Len(t, lines, 2)
 	assert.Contains(t, lines[0], "readiness check failing")
 	assert.Contains(t, lines[1], "readiness check passing again")
-}
-
-type logBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	return len(p), nil
-}
-
-func (b *logBuffer) Lines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []string
-	start := 0
-	for i, c := range b.buf {
-		if c == '\n' {
-			out = append(out, string(b.buf[start:i]))
-			start = i + 1
-		}
-	}
-	return out
 }
