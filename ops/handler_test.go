@@ -240,3 +240,19 @@ func TestReadyzLogsOnlyStateChanges(t *testing.T) {
 	assert.Contains(t, lines[0], "readiness check failing")
 	assert.Contains(t, lines[1], "readiness check passing again")
 }
+
+// /metrics answers in plain text even when the scraper offers gzip: the page is ≈ 10 KB, and a
+// gzip writer at the default level allocates ≈ 0.8 MB per scrape (Prometheus scrapes seconds
+// apart, after the GC has emptied the writer pool), more than the bot's steady live heap.
+func TestMetricsAreServedUncompressed(t *testing.T) {
+	t.Parallel()
+	h := ops.Handler(ops.Config{Logger: quietLogger()})
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept-Encoding", "gzip, zstd")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Empty(t, rec.Header().Get("Content-Encoding"))
+	assert.Contains(t, rec.Body.String(), "# TYPE go_goroutines gauge", "the page is readable text as sent")
+}
