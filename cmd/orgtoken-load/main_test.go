@@ -63,6 +63,10 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 		"the Go runtime's account of the bot's memory is read from its /metrics")
 	assert.Regexp(t, regexp.MustCompile(`bot heap allocated per command / GC cycles in the load phase\s+[1-9]\d* KB / \d+ `), report,
 		"the bot's allocation per command is read from its own /metrics")
+	// The guard on the shipped binary's stacks: a command whose frames reach past an 8 KB stack
+	// while it waits on Astro holds 16 KB for the whole wait (docs/performance.md).
+	assert.Regexp(t, regexp.MustCompile(`deepest stack of a command waiting on Astro \(goroutine dump at the end\)\s+[\d,]+ B \(4 of 4 commands found: [\d,/ ]+ B\)\s+≤ 7,264 B \(8 KB stack less the runtime's guard\)\s+PASS`), report,
+		"every command waiting on Astro fits an 8 KB stack; if this fails, move the work after an Astro call into a function of its own, as commands.runChange does")
 }
 
 // TestQuickRunOverPlainHTTP keeps the old setup working for comparisons: the emulators on plain

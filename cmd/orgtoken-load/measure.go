@@ -95,6 +95,8 @@ type results struct {
 	botAckErr error
 	// botCounters are the bot's heap allocation and GC cycles over the load phase.
 	botCounters botCounters
+	// stacks is how deep commands waiting on Astro were, from a goroutine dump at the end.
+	stacks stackProbe
 	// goMemAfter is the Go runtime's account of the bot's memory when the load ends.
 	goMemAfter goMemory
 	// CPU used during the load phase by the bot, and by this process (driver and emulators).
@@ -203,6 +205,8 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 		"ORGTOKEN_QUEUE_SIZE":   strconv.Itoa(o.queue),
 		"ORGTOKEN_LOG_LEVEL":    o.logLevel,
 		"ORGTOKEN_HTTP_ADDR":    "127.0.0.1:0",
+		// Only read at the end, by probeStacks: a dump at this level gives each frame's stack pointers.
+		"GOTRACEBACK": "system",
 	}
 	metricsURL := ""
 	if addr, err := freeLoopbackAddr(); err == nil {
@@ -287,6 +291,7 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 	}
 	res.rest, _ = bot.memory()
 	res.restAfter = o.rest
+	res.stacks = d.probeStacks(ctx, bot, users[0], og) // ends the bot
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -99,6 +99,7 @@ func writeReport(w io.Writer, o options, r *results) {
 				add(row{"Go stacks during the load (go_memstats_stack_inuse_bytes)", stacks, "", "", ""})
 			}
 		}
+		add(stackProbeRow(r.stacks))
 		add(row{"RSS after: file-backed (the binary's pages) / anonymous", fmt.Sprintf("%s / %s", mb(r.after.file), mb(r.after.anon)), "", "", ""})
 	}
 	goMem := row{measure: "Go memory after: heap in use / heap free, not returned / stacks / runtime"}
@@ -310,4 +311,22 @@ func protocolsString(counts map[string]int) string {
 		parts[i] = fmt.Sprintf("%s: %d", n, counts[n])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// stackProbeRow reports the deepest command goroutine at its Astro wait against the room an
+// 8 KB stack leaves.
+func stackProbeRow(p stackProbe) row {
+	rw := row{measure: "deepest stack of a command waiting on Astro (goroutine dump at the end)",
+		target: fmt.Sprintf("≤ %s B (8 KB stack less the runtime's guard)", thousands(goroutineRoom))}
+	if p.err != nil {
+		rw.bot, rw.result = "n/a ("+snippet(p.err.Error())+")", "n/a"
+		return rw
+	}
+	depths := make([]string, len(p.depths))
+	for i, d := range p.depths {
+		depths[i] = thousands(d)
+	}
+	rw.bot = fmt.Sprintf("%s B (%d of %d commands found: %s B)", thousands(p.deepest()), len(p.depths), p.sent, strings.Join(depths, " / "))
+	rw.result = verdict(len(p.depths) == p.sent && p.deepest() <= goroutineRoom)
+	return rw
 }
