@@ -54,6 +54,14 @@ func TestLoadConfig(t *testing.T) {
 				assert.Equal(t, time.Minute, c.GroupCacheTTL)
 				assert.Equal(t, slog.LevelInfo, c.LogLevel)
 				assert.Equal(t, 5*time.Second, c.ReleaseMemoryAfter)
+				assert.Equal(t, 50, c.GCPercent, "the bot sets its GC target when the operator gave none")
+			},
+		},
+		{
+			name: "AnOperatorsGOGCStands",
+			env:  with(fullEnv(), map[string]string{"GOGC": "200"}),
+			check: func(t *testing.T, c *config) {
+				assert.Zero(t, c.GCPercent, "the runtime already applied GOGC; the bot leaves it")
 			},
 		},
 		{

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -23,6 +24,9 @@ import (
 
 // serve runs the Slack bot until ctx ends. It returns the process exit status.
 func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
+	if cfg.GCPercent > 0 {
+		debug.SetGCPercent(cfg.GCPercent)
+	}
 	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel,
 		cfg.SlackAppToken.Value(), cfg.SlackBotToken.Value(), cfg.AstroAPIToken.Value())
 	log = log.With("version", version)
