@@ -36,7 +36,8 @@ type writeBatcher struct {
 	wake   chan struct{} // capacity 1: the queue grew or close was called
 	done   chan struct{} // closed when loop returns
 
-	commits atomic.Int64 // committed batches; tests check batching happens
+	commits  atomic.Int64 // committed batches; tests check batching happens
+	onCommit func()       // after each commit; must not wait
 
 	// stmts holds the statements ops have run before, prepared; unprepared
 	// lists those seen for the first time in the running batch. Only the
@@ -48,8 +49,8 @@ type writeBatcher struct {
 // maxPrepared bounds the prepared statements; the store writes a handful.
 const maxPrepared = 64
 
-func newWriteBatcher(db *sql.DB) *writeBatcher {
-	b := &writeBatcher{db: db, wake: make(chan struct{}, 1), done: make(chan struct{}), stmts: map[string]*sql.Stmt{}}
+func newWriteBatcher(db *sql.DB, onCommit func()) *writeBatcher {
+	b := &writeBatcher{db: db, wake: make(chan struct{}, 1), done: make(chan struct{}), stmts: map[string]*sql.Stmt{}, onCommit: onCommit}
 	go b.loop()
 	return b
 }
@@ -268,6 +269,7 @@ func (b *writeBatcher) run(batch []*writeOp) {
 		return
 	}
 	b.commits.Add(1)
+	b.onCommit()
 	reportOps(pending, nil)
 }
 

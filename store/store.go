@@ -76,6 +76,8 @@ type Store struct {
 	now     func() time.Time
 	memLock *keyedMutex   // SQLite only
 	batcher *writeBatcher // SQLite only: group-commits hot writes (see write)
+	// SQLite files only: checkpoints the WAL off the writer's path (see checkpointer).
+	checkpointer *checkpointer
 
 	lastPrune atomic.Int64 // Unix microseconds of the last envelope prune
 }
@@ -216,6 +218,9 @@ func sqliteDSN(rawURL string) (dsn string, memory bool, err error) {
 	params := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	if !memory {
 		params += "&_pragma=journal_mode(WAL)"
+		if !strings.Contains(path, "wal_autocheckpoint") {
+			params += "&_pragma=wal_autocheckpoint(" + strconv.Itoa(sqliteCommitCheckpointPages) + ")"
+		}
 	}
 	if !strings.Contains(path, "cache_size") {
 		params += "&_pragma=cache_size(" + strconv.Itoa(sqliteCacheKiB) + ")"
@@ -228,7 +233,7 @@ func sqliteDSN(rawURL string) (dsn string, memory bool, err error) {
 }
 
 func (s *Store) openSQLite(ctx context.Context, rawURL string) error {
-	dsn, _, err := sqliteDSN(rawURL)
+	dsn, memory, err := sqliteDSN(rawURL)
 	if err != nil {
 		return err
 	}
@@ -248,7 +253,20 @@ func (s *Store) openSQLite(ctx context.Context, rawURL string) error {
 	if err := db.PingContext(ctx); err != nil {
 		return fmt.Errorf("store: open SQLite %s: %w", rawURL, err)
 	}
-	s.batcher = newWriteBatcher(db)
+	onCommit := func() {}
+	// A URL that sets wal_autocheckpoint chose how its WAL is checkpointed; leave it to SQLite.
+	if !memory && !strings.Contains(rawURL, "wal_autocheckpoint") {
+		cpDB, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return fmt.Errorf("store: open SQLite: %w", err)
+		}
+		cpDB.SetMaxOpenConns(1)
+		cpDB.SetConnMaxLifetime(0)
+		cpDB.SetConnMaxIdleTime(0)
+		s.checkpointer = newCheckpointer(cpDB)
+		onCommit = s.checkpointer.committed
+	}
+	s.batcher = newWriteBatcher(db, onCommit)
 	return nil
 }
 
@@ -264,6 +282,9 @@ func (s *Store) closeDBs() error {
 		s.batcher.close() // before the DB closes, so it can finish its batch
 	}
 	var errs []error
+	if s.checkpointer != nil {
+		errs = append(errs, s.checkpointer.close())
+	}
 	if s.lockDB != nil {
 		errs = append(errs, s.lockDB.Close())
 	}
@@ -372,6 +393,9 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
+	}
+	if s.checkpointer != nil {
+		s.checkpointer.committed()
 	}
 	return nil
 }
