@@ -196,8 +196,9 @@ const sqliteCacheKiB = -512
 // sqliteDSN turns an accepted SQLite URL into a modernc.org/sqlite DSN with
 // the pragmas the store relies on. _txlock=immediate makes every transaction
 // take the write lock at BEGIN, so read-then-write transactions cannot
-// deadlock or lose updates when two processes share the file.
-func sqliteDSN(rawURL string) (dsn string, memory bool, err error) {
+// deadlock or lose updates when two processes share the file. ownCheckpoints says the
+// store checkpoints the WAL itself (see checkpointer): a file whose URL leaves that to it.
+func sqliteDSN(rawURL string) (dsn string, ownCheckpoints bool, err error) {
 	path := rawURL
 	switch {
 	case strings.HasPrefix(strings.ToLower(rawURL), "sqlite://"):
@@ -211,14 +212,15 @@ func sqliteDSN(rawURL string) (dsn string, memory bool, err error) {
 	if strings.Contains(path, "=") && strings.ContainsAny(path, " \t") && !strings.HasPrefix(path, "file:") {
 		return "", false, fmt.Errorf("store: database URL looks like a PostgreSQL key=value string; use postgres://user@host/db")
 	}
-	memory = path == ":memory:" || strings.Contains(path, "mode=memory") || strings.HasPrefix(path, "file::memory:")
+	memory := path == ":memory:" || strings.Contains(path, "mode=memory") || strings.HasPrefix(path, "file::memory:")
 	if !strings.HasPrefix(path, "file:") && strings.Contains(path, "?") {
 		return "", false, fmt.Errorf("store: SQLite path %q contains '?'; use a file: URI for parameters", path)
 	}
 	params := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	if !memory {
 		params += "&_pragma=journal_mode(WAL)"
-		if !strings.Contains(path, "wal_autocheckpoint") {
+		// A URL that sets wal_autocheckpoint chose how its WAL is checkpointed: SQLite's way.
+		if ownCheckpoints = !strings.Contains(path, "wal_autocheckpoint"); ownCheckpoints {
 			params += "&_pragma=wal_autocheckpoint(" + strconv.Itoa(sqliteCommitCheckpointPages) + ")"
 		}
 	}
@@ -229,11 +231,11 @@ func sqliteDSN(rawURL string) (dsn string, memory bool, err error) {
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	return path + sep + params, memory, nil
+	return path + sep + params, ownCheckpoints, nil
 }
 
 func (s *Store) openSQLite(ctx context.Context, rawURL string) error {
-	dsn, memory, err := sqliteDSN(rawURL)
+	dsn, ownCheckpoints, err := sqliteDSN(rawURL)
 	if err != nil {
 		return err
 	}
@@ -254,8 +256,7 @@ func (s *Store) openSQLite(ctx context.Context, rawURL string) error {
 		return fmt.Errorf("store: open SQLite %s: %w", rawURL, err)
 	}
 	onCommit := func() {}
-	// A URL that sets wal_autocheckpoint chose how its WAL is checkpointed; leave it to SQLite.
-	if !memory && !strings.Contains(rawURL, "wal_autocheckpoint") {
+	if ownCheckpoints {
 		cpDB, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			return fmt.Errorf("store: open SQLite: %w", err)
