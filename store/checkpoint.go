@@ -51,17 +51,14 @@ func (c *checkpointer) committed() {
 
 func (c *checkpointer) loop() {
 	defer close(c.done)
-	delay := time.NewTimer(0)
-	<-delay.C
 	for {
 		select {
 		case <-c.wake:
 		case <-c.stop:
 			return
 		}
-		delay.Reset(checkpointDelay)
 		select {
-		case <-delay.C:
+		case <-time.After(checkpointDelay):
 		case <-c.stop:
 			return
 		}
