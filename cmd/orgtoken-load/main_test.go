@@ -63,6 +63,9 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 		"the Go runtime's account of the bot's memory is read from its /metrics")
 	assert.Regexp(t, regexp.MustCompile(`bot heap allocated per command / GC cycles in the load phase\s+[1-9]\d* KB / \d+ `), report,
 		"the bot's allocation per command is read from its own /metrics")
+	assert.Regexp(t, regexp.MustCompile(`change end to end beyond its own Astro requests p50 / p99 / max \(n=[1-9]\d*\)\s+[\d.]+ ms / [\d.]+ ms / [\d.]+ ms\s+p99 ≤ 10 ms \(2 Astro round trips \+ 10 ms, as long as they took\)\s+(PASS|FAIL)`), report,
+		"every change is paired with the Astro requests the bot logged for it")
+	assert.NotContains(t, report, "not paired")
 	// The guard on the shipped binary's stacks: a command whose frames reach past an 8 KB stack
 	// while it waits on Astro holds 16 KB for the whole wait (docs/performance.md).
 	assert.Regexp(t, regexp.MustCompile(`deepest stack of a command waiting on Astro \(goroutine dump at the end\)\s+[\d,]+ B \(4 of 4 commands found: [\d,/ ]+ B\)\s+≤ 7,264 B \(8 KB stack less the runtime's guard\)\s+PASS`), report,

@@ -89,7 +89,9 @@ type results struct {
 	conns connections
 	// astroLate is how much later than asked the Astro emulator answered in the load phase.
 	astroLate []time.Duration
-	orgTokens int
+	// astroShare is each change's end-to-end time less the time Astro had its requests.
+	astroShare beyondAstro
+	orgTokens  int
 	// botAck is the bot's own ack-time histogram over the load phase; botAckErr says why not.
 	botAck    histogram
 	botAckErr error
@@ -172,7 +174,8 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 		return nil, err
 	}
 	defer tap.close()
-	astroOpts := astroemu.Options{OrganizationID: orgID, APIToken: astroToken}
+	// Every answer of the load phase is kept, so each change can be paired with its requests.
+	astroOpts := astroemu.Options{OrganizationID: orgID, APIToken: astroToken, MaxRecorded: max(10_000, 4*o.commands)}
 	if cert != nil {
 		astroOpts.TLS = cert.ServerConfig()
 	}
@@ -278,6 +281,7 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 		other:  as.CountRequests(astroemu.EndpointListWorkspaces),
 	}
 	res.astroLate = as.Lateness()
+	answers := as.Answers()
 	res.astroProtocols = protocols(as.Requests())
 	res.conns = connections{astro: as.Connections(), webAPI: int(tap.conns.Load()), webAPIRequests: int(tap.requests.Load())}
 	if bot.exited() {
@@ -291,6 +295,10 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 	}
 	res.rest, _ = bot.memory()
 	res.restAfter = o.rest
+	// Read after the rest: by now the bot has logged every command it answered.
+	ids, err := commandRequestIDsFrom(bot.logPath)
+	res.astroShare = chargeChanges(res.load.outcomes, ids, answers)
+	res.astroShare.err = err
 	res.stacks = d.probeStacks(ctx, bot, users[0], og) // ends the bot
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -455,6 +463,7 @@ func (d *driver) execute(ctx context.Context, u *user, c command) outcome {
 		<-posts // late announcements of earlier, timed-out commands
 	}
 	start := time.Now()
+	out.sent = start
 	in, err := d.slack.SlashCommand(ctx, slackemu.Slash{UserID: u.id, ChannelID: u.channel, Command: "/orgtoken", Text: c.text})
 	if err != nil {
 		out.failure = "not delivered: " + err.Error()
@@ -467,6 +476,7 @@ func (d *driver) execute(ctx context.Context, u *user, c command) outcome {
 		out.failure = "not acknowledged: " + err.Error()
 		return out
 	}
+	out.envelopeID = in.EnvelopeID
 	out.acked, out.ack = true, ack.Latency
 	if len(ack.Payload) > 0 && string(ack.Payload) != "{}" {
 		// The bot answers in the ack only when it turns a command away.

@@ -14,6 +14,9 @@ type outcome struct {
 	answered bool
 	e2e      time.Duration // SlashCommand sent → reply posted (response_url, or in channel)
 	failure  string        // "" when the command did what it should
+	// sent is when the command was typed; envelopeID names it in the bot's log.
+	sent       time.Time
+	envelopeID string
 }
 
 // loadStats is every outcome of the load phase.

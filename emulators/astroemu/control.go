@@ -186,6 +186,7 @@ func (s *Server) ResetRequests() {
 	defer s.ctl.Unlock()
 	s.records = nil
 	s.late = nil
+	s.answers = nil
 	s.counts = map[Endpoint]int{}
 }
 
@@ -196,6 +197,39 @@ func (s *Server) Lateness() []time.Duration {
 	s.ctl.Lock()
 	defer s.ctl.Unlock()
 	return slices.Clone(s.late[max(0, len(s.late)-s.opts.MaxRecorded):])
+}
+
+// Answer is one request the emulator answered: how long Astro had it, the part of a client's
+// wait a real server would be charged with (the rest is the client's and the network's).
+type Answer struct {
+	RequestID string // the X-Request-Id it was answered with, which clients log
+	Endpoint  Endpoint
+	Received  time.Time // the request in hand, its body read
+	Answered  time.Time // the response written
+}
+
+// Answers returns the answered requests since the last ResetRequests, in the order they were
+// answered, at most MaxRecorded. A request the emulator dropped (a reset fault, a client that
+// left) has none.
+func (s *Server) Answers() []Answer {
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
+	return slices.Clone(s.answers[max(0, len(s.answers)-s.opts.MaxRecorded):])
+}
+
+// recordAnswer runs when the handler returns; the request ID is read back from the response.
+func (s *Server) recordAnswer(ep Endpoint, w http.ResponseWriter, received time.Time) {
+	id := w.Header().Get("X-Request-Id")
+	if id == "" {
+		return
+	}
+	a := Answer{RequestID: id, Endpoint: ep, Received: received, Answered: time.Now()}
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
+	s.answers = append(s.answers, a)
+	if len(s.answers) >= 2*s.opts.MaxRecorded {
+		s.answers = s.answers[:copy(s.answers, s.answers[len(s.answers)-s.opts.MaxRecorded:])]
+	}
 }
 
 func (s *Server) recordLate(d time.Duration) {

@@ -73,6 +73,7 @@ type Server struct {
 	holds    map[Endpoint]chan struct{}
 	records  []RecordedRequest
 	late     []time.Duration // how much later than asked each latency wait ended, newest last
+	answers  []Answer        // newest last
 	counts   map[Endpoint]int
 	arrivals chan struct{} // closed and replaced whenever a request arrives
 }
@@ -243,6 +244,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ep, params, known, methodOK := route(r.Method, r.URL.EscapedPath())
 	s.record(ep, r, body)
+	defer s.recordAnswer(ep, w, time.Now())
 	switch {
 	case !known:
 		s.writeError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
