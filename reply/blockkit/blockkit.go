@@ -169,8 +169,9 @@ func tableBlocks(t *reply.Table, room, budget int) []slack.Block {
 	if len(rows) > 0 {
 		perRow = min(MaxTextRunes, max(minRowRunes, budget/len(rows)))
 	}
+	labels := columnLabels(t)
 	for _, row := range rows {
-		out = append(out, section(renderRow(t, row, perRow)))
+		out = append(out, section(renderRow(t, labels, row, perRow)))
 	}
 	if left > 0 {
 		out = append(out, contextText(fmt.Sprintf("%s more rows not shown.", reply.Count(left))))
@@ -184,9 +185,23 @@ func tableBlocks(t *reply.Table, room, budget int) []slack.Block {
 	return out
 }
 
+// columnLabels are the table's column names as rows show them ("_Name_ "), escaped and cut
+// once for the whole table rather than once per row.
+func columnLabels(t *reply.Table) []string {
+	labels := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		if c != "" {
+			labels[i] = "_" + escapeTrunc(c, 30) + "_ "
+		}
+	}
+	return labels
+}
+
 // renderRow leads with the key cell and follows with "label value" pairs. Each cell may use an
 // even share of what is left of budget, so short cells leave room for long ones after them.
-func renderRow(t *reply.Table, row []string, budget int) string {
+// The pieces go straight into one buffer sized for the whole row: a list page renders 25 rows,
+// and growing a buffer piece by piece was most of what rendering one allocated.
+func renderRow(t *reply.Table, labels, row []string, budget int) string {
 	if len(row) == 0 {
 		return "—"
 	}
@@ -194,33 +209,53 @@ func renderRow(t *reply.Table, row []string, budget int) string {
 	if t.KeyColumn >= 0 && t.KeyColumn < len(row) {
 		key = row[t.KeyColumn]
 	}
-	left := budget
+	size := len(key) + 2
+	for i, cell := range row {
+		if i != t.KeyColumn && cell != "" {
+			size += len(cell) + len("  ·  ")
+			if i < len(labels) {
+				size += len(labels[i])
+			}
+		}
+	}
 	var b strings.Builder
+	b.Grow(size + size/8) // room for a few escapes
+	left := budget
 	write := func(s string) {
 		b.WriteString(s)
 		left -= utf8.RuneCountInString(s)
 	}
-	write("*" + escapeTrunc(orDash(key), max(left/len(row)-2, 8)) + "*")
-	var rest []int
+	keyText := escapeTrunc(orDash(key), max(left/len(row)-2, 8))
+	write("*")
+	write(keyText)
+	write("*")
+	rest := 0
 	for i, cell := range row {
 		if i != t.KeyColumn && cell != "" {
-			rest = append(rest, i)
+			rest++
 		}
 	}
-	for n, i := range rest {
+	n := 0
+	for i, cell := range row {
+		if i == t.KeyColumn || cell == "" {
+			continue
+		}
 		sep := "  ·  "
 		if n == 0 {
 			sep = "\n"
 		}
 		label := ""
-		if i < len(t.Columns) && t.Columns[i] != "" {
-			label = "_" + escapeTrunc(t.Columns[i], 30) + "_ "
+		if i < len(labels) {
+			label = labels[i]
 		}
-		share := left/(len(rest)-n) - utf8.RuneCountInString(sep+label)
+		share := left/(rest-n) - utf8.RuneCountInString(sep) - utf8.RuneCountInString(label)
 		if share < 2 {
 			break
 		}
-		write(sep + label + escapeTrunc(row[i], share))
+		write(sep)
+		write(label)
+		write(escapeTrunc(cell, share))
+		n++
 	}
 	return truncRendered(b.String(), budget)
 }
