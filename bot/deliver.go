@@ -49,17 +49,13 @@ func (b *Bot) deliver(ctx context.Context, t target, r reply.Reply) {
 	}
 
 	if t.responseURL != "" {
-		wm := &slack.WebhookMessage{
-			Text:         text,
-			Blocks:       &slack.Blocks{BlockSet: blocks},
-			ResponseType: slack.ResponseTypeEphemeral,
-		}
+		msg := &responseMessage{Text: text, Blocks: blocks, ResponseType: slack.ResponseTypeEphemeral}
 		if r.Visibility == reply.InChannel {
-			wm.ResponseType = slack.ResponseTypeInChannel
+			msg.ResponseType = slack.ResponseTypeInChannel
 		}
 		// A click's answer may update the message the button was on (a list's next page).
-		wm.ReplaceOriginal = r.ReplaceOriginal && t.messageTS != ""
-		err := slack.PostWebhookCustomHTTPContext(ctx, t.responseURL, b.webhookClient(), wm)
+		msg.ReplaceOriginal = r.ReplaceOriginal && t.messageTS != ""
+		err := postResponse(ctx, b.webhookClient(), t.responseURL, msg)
 		if err == nil {
 			return
 		}
