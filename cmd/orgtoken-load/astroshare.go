@@ -110,6 +110,11 @@ func commandRequestIDs(r io.Reader) (map[string][]string, error) {
 		if !bytes.Contains(line, marker) {
 			continue
 		}
+		// The runtime writes to the same file (GODEBUG=gctrace=1, say), and a line of its
+		// may run into a log line: the record starts at its opening brace.
+		if i := bytes.Index(line, []byte(`{"time":`)); i > 0 {
+			line = line[i:]
+		}
 		var l struct {
 			Msg        string   `json:"msg"`
 			EnvelopeID string   `json:"envelope_id"`

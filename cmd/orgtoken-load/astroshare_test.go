@@ -78,10 +78,12 @@ func TestCommandRequestIDsReadsTheBotsCommandLines(t *testing.T) {
 		`{"time":"2026-11-30T03:29:10Z","level":"WARN","msg":"not a command","detail":"\"msg\":\"command\"","envelope_id":"env-3"}`,
 		`SIGQUIT: quit "msg":"command"`,
 		`{"time":"2026-11-30T03:29:11Z","level":"INFO","msg":"command","envelope_id":"env-4","astro_request_ids":["emu-9"]}`,
+		`gc 72 @5.648s 1%: 0.097+4.3+0.003 ms clock, 0.19+0.064/2.1/3.9+0.007{"time":"2026-11-30T03:29:12Z","level":"INFO","msg":"command","envelope_id":"env-5","astro_request_ids":["emu-12"]}`,
 	}, "\n")
 	ids, err := commandRequestIDs(strings.NewReader(log))
 	require.NoError(t, err)
-	assert.Equal(t, map[string][]string{"env-1": {"emu-5", "emu-6"}, "env-2": nil, "env-4": {"emu-9"}}, ids)
+	assert.Equal(t, map[string][]string{"env-1": {"emu-5", "emu-6"}, "env-2": nil, "env-4": {"emu-9"}, "env-5": {"emu-12"}}, ids,
+		"a line of the runtime's that ran into a log line does not hide it")
 }
 
 func TestBeyondAstroRow(t *testing.T) {
