@@ -2,6 +2,7 @@ package astro
 
 import (
 	"context"
+	"slices"
 	"sync"
 )
 
@@ -32,5 +33,22 @@ func recordRequestID(ctx context.Context, id string) {
 		l.mu.Lock()
 		l.ids = append(l.ids, id)
 		l.mu.Unlock()
+	}
+}
+
+// NoteRequestIDs adds ids to ctx's request log (if it has one) unless it names them already:
+// answers a command waited on that were read on its behalf, such as a read shared by
+// concurrent lookups. Their waiters depend on them as much as the one that sent the request.
+func NoteRequestIDs(ctx context.Context, ids ...string) {
+	l, ok := ctx.Value(requestLogKey{}).(*requestLog)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
+		if id != "" && !slices.Contains(l.ids, id) {
+			l.ids = append(l.ids, id)
+		}
 	}
 }

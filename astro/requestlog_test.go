@@ -38,3 +38,12 @@ func TestRequestLogNamesEveryAstroAnswer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, ids(), 2, "only calls made with the context are noted")
 }
+
+func TestNoteRequestIDsAddsWhatTheLogDoesNotName(t *testing.T) {
+	t.Parallel()
+	ctx, ids := WithRequestLog(context.Background())
+	recordRequestID(ctx, "req-own")
+	NoteRequestIDs(ctx, "req-shared", "req-own", "", "req-shared")
+	assert.Equal(t, []string{"req-own", "req-shared"}, ids(), "each ID once, in order")
+	NoteRequestIDs(context.Background(), "req-x") // no log: nothing to do, no panic
+}

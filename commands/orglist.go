@@ -61,6 +61,9 @@ type listFlight struct {
 	err        error
 	waiters    int
 	cancel     context.CancelFunc
+	// requestIDs names the Astro requests of the read, for every waiter's log line: a change
+	// by name depends on the read that resolved its name, whoever started it.
+	requestIDs func() []string
 }
 
 // get returns every Organization token and a checkpoint taken before they were requested. The
@@ -95,7 +98,10 @@ func (l *orgTokenList) start(ctx context.Context, key string, predict bool) (f *
 		// The read must not end with the caller that happened to start it, only once every
 		// caller waiting for it has gone.
 		readCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		f = &listFlight{done: make(chan struct{}), cancel: cancel}
+		// A log of the read's own, so the starter notes its requests once, in wait, like
+		// everyone else.
+		readCtx, ids := astro.WithRequestLog(readCtx)
+		f = &listFlight{done: make(chan struct{}), cancel: cancel, requestIDs: ids}
 		if fl, ok := l.locker.(FreshnessLocker); ok {
 			f.checkpoint = fl.Checkpoint()
 		}
@@ -115,6 +121,7 @@ func (l *orgTokenList) start(ctx context.Context, key string, predict bool) (f *
 func (l *orgTokenList) wait(ctx context.Context, f *listFlight) ([]astro.TokenSummary, uint64, error) {
 	select {
 	case <-f.done:
+		astro.NoteRequestIDs(ctx, f.requestIDs()...)
 		return f.toks, f.checkpoint, f.err
 	case <-ctx.Done():
 		l.leave(f)

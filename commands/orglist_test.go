@@ -149,6 +149,35 @@ func TestChangesByNameShareOneList(t *testing.T) {
 	})
 }
 
+// Every change that waited on a shared list names its Astro request, whoever started it: the
+// list resolved each one's name, and whoever traces a change with Astronomer needs it.
+func TestChangesSharingAListEachNameItsRequest(t *testing.T) {
+	t.Parallel()
+	e, lists, joined := newPausedEnv(t)
+	firstCtx, firstIDs := astro.WithRequestLog(t.Context())
+	secondCtx, secondIDs := astro.WithRequestLog(t.Context())
+	first := e.start(firstCtx, "add -n dbt-cloud-sync -r member -w "+wsData)
+	<-lists.listed
+	second := e.start(secondCtx, "update -n airflow-ci-deployer -r owner -w "+wsAna)
+	<-joined
+	close(lists.release)
+	expectReply(t, first, "Token added to workspace")
+	expectReply(t, second, "Token role updated")
+
+	listed := e.emu.Answers()
+	var listID string
+	for _, a := range listed {
+		if a.Endpoint == astroemu.EndpointListTokens {
+			listID = a.RequestID
+		}
+	}
+	require.NotEmpty(t, listID, "the emulator answered one list")
+	assert.Contains(t, firstIDs(), listID, "the change that started the list names it")
+	assert.Contains(t, secondIDs(), listID, "the change that joined it names it too")
+	assert.Len(t, firstIDs(), 2, "the list and its own write, each once")
+	assert.Len(t, secondIDs(), 2, "the list and its own write, each once")
+}
+
 // A change by name whose token an earlier list named joins the list in flight only to confirm
 // the name, and reads its token itself while the list is held: both a token this bot wrote
 // after that list went out (the list's roles are stale for it) and one it did not.
