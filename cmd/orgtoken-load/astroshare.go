@@ -16,7 +16,8 @@ import (
 // latency + 10 ms) charges the bot with the emulator's own lateness: on shared cores its timers
 // fire 1–2 ms late at p99, time a real Astro would have taken instead. Here each change is
 // charged only with what was not Astro's: its end-to-end time less the time the emulator had
-// its own requests, found through the request IDs the bot logs for every command.
+// the requests it waited on, found through the request IDs the bot logs for every command (a
+// change by name names the shared organization read it joined as well as its own requests).
 
 // beyondAstro is, for the successful changes of the load phase, how much of each one's
 // end-to-end time was not spent with Astro answering it.

@@ -47,9 +47,9 @@ func verdict(ok bool) string {
 }
 
 // beyondAstroRow is the change target measured per command: what is left of each change's
-// end-to-end time once its own Astro requests are taken out must be at most 10 ms at p99.
+// end-to-end time once its Astro requests are taken out must be at most 10 ms at p99.
 func beyondAstroRow(b beyondAstro) row {
-	rw := row{measure: fmt.Sprintf("change end to end beyond its own Astro requests p50 / p99 / max (n=%d)", len(b.beyond)),
+	rw := row{measure: fmt.Sprintf("change end to end beyond its Astro requests p50 / p99 / max (n=%d)", len(b.beyond)),
 		target: fmt.Sprintf("p99 ≤ %s (2 Astro round trips + 10 ms, as long as they took)", ms(targetE2ESlack)), result: "FAIL"}
 	q := summarize(b.beyond)
 	switch {
@@ -258,7 +258,7 @@ func writeReport(w io.Writer, o options, r *results) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Notes:")
 	fmt.Fprintln(w, "- Ack latency is the Slack emulator's: envelope written → ack read. End-to-end is slash command sent → reply posted (response_url for list, chat.postMessage in the user's channel for changes).")
-	fmt.Fprintln(w, "- \"Beyond its own Astro requests\" is each change's end-to-end time less the time the Astro emulator had that change's requests (received → answered; found by the request IDs the bot logs per command): the target's \"2 Astro round trips + 10 ms\" with the round trips as long as they took. The rows above charge the emulator's lateness to the bot.")
+	fmt.Fprintln(w, "- \"Beyond its Astro requests\" is each change's end-to-end time less the time the Astro emulator had the requests it waited on (received → answered; found by the request IDs the bot logs per command, a shared organization read included): the target's \"2 Astro round trips + 10 ms\" with the round trips as long as they took. The rows above charge the emulator's lateness to the bot.")
 	fmt.Fprintln(w, "- Astro requests per command come from a sequential calibration phase (one command of each kind, alone, in the listed workspace); list = GET /tokens page, get = GET /tokens/{id}, write = POST /tokens/{id}/roles.")
 	fmt.Fprintf(w, "- ASTRO CLI is `astro workspace token organization-token add|update|remove|list` for the same organization, from astro-cli's source at ed93cc59 (pages of %d; by name it lists, then GETs the match, then POSTs).\n", cliPageSize)
 	for k := range numKinds {
