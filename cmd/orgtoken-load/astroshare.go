@@ -66,10 +66,11 @@ func chargeChanges(outcomes []outcome, idsByEnvelope map[string][]string, answer
 				last = s
 			}
 		}
-		before, after := first.from.Sub(o.sent), end.Sub(last.to)
+		// A shared read the change joined may have gone out before the change was typed.
+		before, after := max(first.from.Sub(o.sent), 0), max(end.Sub(last.to), 0)
 		out.before = append(out.before, before)
 		out.after = append(out.after, after)
-		out.between = append(out.between, out.beyond[len(out.beyond)-1]-max(before, 0)-max(after, 0))
+		out.between = append(out.between, out.beyond[len(out.beyond)-1]-before-after)
 	}
 	return out
 }

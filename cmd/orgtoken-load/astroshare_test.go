@@ -66,7 +66,16 @@ func TestChargeChangesKeepsWhatAstroDidNotTake(t *testing.T) {
 	assert.Equal(t, []time.Duration{2 * time.Millisecond}, got.before, "typed at 0, first request at the emulator at 2 ms")
 	assert.Equal(t, []time.Duration{2 * time.Millisecond}, got.between, "first answered at 503, second received at 505")
 	assert.Equal(t, []time.Duration{4 * time.Millisecond}, got.after, "last answered at 1,006, reply at 1,010")
-	assert.Equal(t, 3, got.unpaired, "a request the emulator never answered, a change without requests, a change the log does not list")
+	assert.Equal(t, 3, got.unpaired,
+		"a request the emulator never answered, a change without requests, a change the log does not list")
+
+	joined := chargeChanges([]outcome{{kind: kindAddByName, answered: true, sent: at(100), e2e: 910 * time.Millisecond, envelopeID: "env-joined"}},
+		map[string][]string{"env-joined": {"emu-list", "emu-write"}},
+		[]astroemu.Answer{{RequestID: "emu-list", Received: at(0), Answered: at(501)}, {RequestID: "emu-write", Received: at(503), Answered: at(1004)}})
+	assert.Equal(t, []time.Duration{8 * time.Millisecond}, joined.beyond, "typed at 100 ms into a shared read: only its part of the read is Astro's")
+	assert.Equal(t, []time.Duration{0}, joined.before, "a read already under way leaves nothing before it")
+	assert.Equal(t, []time.Duration{2 * time.Millisecond}, joined.between)
+	assert.Equal(t, []time.Duration{6 * time.Millisecond}, joined.after, "answered at 1,004, reply at 1,010")
 }
 
 func TestCommandRequestIDsReadsTheBotsCommandLines(t *testing.T) {
