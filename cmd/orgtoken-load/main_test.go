@@ -81,7 +81,12 @@ func TestQuickRunOverPlainHTTP(t *testing.T) {
 	conns := regexp.MustCompile(`connections the bot opened: Astro / Slack Web API\s+(\d+) / (\d+) \(for (\d+) Astro requests in the load phase, (\d+) Web API calls`).FindStringSubmatch(report)
 	require.Len(t, conns, 5, report)
 	n := func(i int) int { v, err := strconv.Atoi(conns[i]); require.NoError(t, err); return v }
-	assert.LessOrEqual(t, n(1), 10, "HTTP/1.1 needs a connection per request in flight (10 users), not one per request (%d)", n(3))
+	// A connection per request in flight (10 users), not one per request. Go's transport may
+	// dial for a request and then hand it a connection that came free meanwhile, keeping the
+	// new one too, so a loaded machine can show a few more than 10; one per request would be
+	// ten times as many.
+	assert.LessOrEqual(t, n(1), 2*10, "HTTP/1.1 needs a connection per request in flight (10 users), not one per request (%d)", n(3))
+	assert.Less(t, 4*n(1), n(3), "connections are reused across requests")
 	assert.Less(t, n(2), n(4), "Web API calls reuse kept-alive connections")
 	assert.Regexp(t, regexp.MustCompile(`errors: unanswered / failed\s+0 / 0\s+0\s+PASS`), report)
 }
