@@ -209,9 +209,10 @@ func renderRow(t *reply.Table, labels, row []string, budget int) string {
 	if t.KeyColumn >= 0 && t.KeyColumn < len(row) {
 		key = row[t.KeyColumn]
 	}
-	size := len(key) + 2
+	size, rest := len(key)+2, 0 // rest: the cells after the key
 	for i, cell := range row {
 		if i != t.KeyColumn && cell != "" {
+			rest++
 			size += len(cell) + len("  ·  ")
 			if i < len(labels) {
 				size += len(labels[i])
@@ -229,12 +230,6 @@ func renderRow(t *reply.Table, labels, row []string, budget int) string {
 	write("*")
 	write(keyText)
 	write("*")
-	rest := 0
-	for i, cell := range row {
-		if i != t.KeyColumn && cell != "" {
-			rest++
-		}
-	}
 	n := 0
 	for i, cell := range row {
 		if i == t.KeyColumn || cell == "" {
