@@ -168,3 +168,49 @@ func selfCPUTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// machineCPU is the whole machine's CPU account so far, from the "cpu" line of /proc/stat
+// (Linux only): busy is every state but idle and iowait, stolen is time a virtual machine's
+// cores were runnable but running another guest. On a shared host, stolen time is latency the
+// bot cannot help, and it varies from hour to hour; the table shows it so runs can be compared.
+type machineCPU struct {
+	busy, stolen time.Duration
+}
+
+var errNoProcStat = errors.New("machine CPU is only available on Linux (/proc/stat)")
+
+func readMachineCPU() (machineCPU, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineCPU{}, errNoProcStat
+	}
+	return parseMachineCPU(string(b))
+}
+
+func parseMachineCPU(stat string) (machineCPU, error) {
+	line, _, _ := strings.Cut(stat, "\n")
+	f := strings.Fields(line)
+	// cpu user nice system idle iowait irq softirq steal [guest guest_nice]; guest time is
+	// already counted in user and nice.
+	if len(f) < 9 || f[0] != "cpu" {
+		return machineCPU{}, fmt.Errorf("unexpected /proc/stat first line %q", line)
+	}
+	var ticks [8]int64
+	for i := range ticks {
+		n, err := strconv.ParseInt(f[i+1], 10, 64)
+		if err != nil {
+			return machineCPU{}, fmt.Errorf("unexpected /proc/stat first line %q", line)
+		}
+		ticks[i] = n
+	}
+	user, nice, system, irq, softirq, steal := ticks[0], ticks[1], ticks[2], ticks[5], ticks[6], ticks[7]
+	tick := 10 * time.Millisecond // USER_HZ, as in cpuTime
+	return machineCPU{
+		busy:   time.Duration(user+nice+system+irq+softirq) * tick,
+		stolen: time.Duration(steal) * tick,
+	}, nil
+}
+
+func (m machineCPU) since(before machineCPU) machineCPU {
+	return machineCPU{busy: m.busy - before.busy, stolen: m.stolen - before.stolen}
+}

@@ -35,6 +35,7 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 		"Astro requests in the load phase",
 		"load phase duration",
 		"CPU in the load phase",
+		"CPU in the load phase: other processes / stolen by the hypervisor",
 	}
 	for k := range numKinds {
 		rows = append(rows, "end-to-end "+k.String()+" p50 / p99", "Astro requests: "+k.String()+" ")
@@ -307,4 +308,27 @@ func TestProtocolRowSaysWhenItCountsOnlyTheLatestRequests(t *testing.T) {
 	})
 	assert.Regexp(t, regexp.MustCompile(`HTTP/2.0 over TLS: 3185\s`), out.String())
 	assert.NotContains(t, out.String(), "the last")
+}
+
+func TestParseMachineCPUCountsStealApart(t *testing.T) {
+	m, err := parseMachineCPU("cpu  29815 10 3881 30198 554 0 244 2104 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
+	require.NoError(t, err)
+	assert.Equal(t, (29815+10+3881+244)*10*time.Millisecond, m.busy, "user+nice+system+irq+softirq; idle and iowait are not busy")
+	assert.Equal(t, 2104*10*time.Millisecond, m.stolen)
+
+	later, err := parseMachineCPU("cpu  29915 10 3901 30198 554 0 244 2204 0 0\n")
+	require.NoError(t, err)
+	assert.Equal(t, machineCPU{busy: 1200 * time.Millisecond, stolen: time.Second}, later.since(m))
+
+	_, err = parseMachineCPU("intr 1 2 3\n")
+	assert.ErrorContains(t, err, "unexpected /proc/stat")
+}
+
+func TestMachineRowSaysWhatOthersTook(t *testing.T) {
+	r := machineRow(machineCPU{busy: 9 * time.Second, stolen: 2500 * time.Millisecond}, nil, 7*time.Second)
+	assert.Equal(t, "2.0 s / 2.5 s (latencies above include waits for cores these took)", r.bot)
+	r = machineRow(machineCPU{busy: 6990 * time.Millisecond}, nil, 7*time.Second)
+	assert.True(t, strings.HasPrefix(r.bot, "0.0 s / 0.0 s"), r.bot)
+	r = machineRow(machineCPU{}, errNoProcStat, 0)
+	assert.Contains(t, r.bot, "n/a (machine CPU is only available on Linux")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -103,6 +104,9 @@ type results struct {
 	goMemAfter goMemory
 	// CPU used during the load phase by the bot, and by this process (driver and emulators).
 	botCPU, harnessCPU time.Duration
+	// machine is the whole machine's CPU over the load phase; machineErr says why not.
+	machine    machineCPU
+	machineErr error
 }
 
 // calibration is one command of a kind, run alone, and the Astro requests it made.
@@ -258,12 +262,15 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 	pageBefore, scrapeErr := scrapeMetrics(ctx, metricsURL)
 	botCPU0, _ := bot.cpuTime()
 	selfCPU0 := selfCPUTime()
+	machine0, machineErr := readMachineCPU()
 	d.rssStep, d.rssDue = rssSampleStep(o.commands), make(chan int64, 8)
 	sampled := sampleRSS(ctx, bot, metricsURL, d.rssDue)
 	res.load = d.runLoad(ctx, users, o, og.listWorkspace)
 	res.rssDuring = sampled()
 	botCPU1, _ := bot.cpuTime()
 	res.botCPU, res.harnessCPU = botCPU1-botCPU0, selfCPUTime()-selfCPU0
+	machine1, err := readMachineCPU()
+	res.machine, res.machineErr = machine1.since(machine0), cmp.Or(machineErr, err)
 	pageAfter, err := scrapeMetrics(ctx, metricsURL)
 	if scrapeErr == nil {
 		scrapeErr = err

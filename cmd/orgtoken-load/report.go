@@ -237,6 +237,7 @@ func writeReport(w io.Writer, o options, r *results) {
 	add(row{"load phase duration", fmt.Sprintf("%.1f s (%.0f commands/s)", r.load.wall.Seconds(), rate), "", "", ""})
 	add(row{"CPU in the load phase: bot / driver+emulators", fmt.Sprintf("%.1f s / %.1f s of %.1f s (%d cores)",
 		r.botCPU.Seconds(), r.harnessCPU.Seconds(), r.load.wall.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU()), "", "", ""})
+	add(machineRow(r.machine, r.machineErr, r.botCPU+r.harnessCPU))
 	churn := row{measure: "bot heap allocated per command / GC cycles in the load phase"}
 	switch c := r.botCounters; {
 	case c.err != nil:
@@ -360,4 +361,19 @@ func stackProbeRow(p stackProbe) row {
 	rw.bot = fmt.Sprintf("%s B (%d of %d commands found: %s B)", thousands(p.deepest()), len(p.depths), p.sent, strings.Join(depths, " / "))
 	rw.result = verdict(len(p.depths) == p.sent && p.deepest() <= goroutineRoom)
 	return rw
+}
+
+// machineRow says what else took the machine's cores during the load phase: other processes,
+// and the hypervisor running other guests (steal), which shows as the bot waiting for a core.
+func machineRow(m machineCPU, err error, ours time.Duration) row {
+	r := row{measure: "CPU in the load phase: other processes / stolen by the hypervisor"}
+	if err != nil {
+		r.bot = "n/a (" + snippet(err.Error()) + ")"
+		return r
+	}
+	// The machine's ticks and the processes' rusage are counted differently; a small negative
+	// difference is rounding, not time.
+	others := max(m.busy-ours, 0)
+	r.bot = fmt.Sprintf("%.1f s / %.1f s (latencies above include waits for cores these took)", others.Seconds(), m.stolen.Seconds())
+	return r
 }
