@@ -67,6 +67,7 @@ type options struct {
 	plainHTTP        bool
 	botEnv           envList
 	seed             uint64
+	cpuProfile       string
 }
 
 // quickDefaults is a CI smoke run: small, fast, yet every row of the table is measured.
@@ -101,6 +102,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.plainHTTP, "plain-http", false, "serve the emulators over plain HTTP/1.1 instead of HTTPS; the bot then opens a connection per request in flight, which it never does against the real APIs (they speak HTTP/2)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work dir (bot binary, logs, database) and print its path")
 	fs.Var(&o.botEnv, "env", "extra KEY=VALUE for the bot's environment, e.g. GOMEMLIMIT=32MiB (repeatable)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (driver and emulators, which share the cores with the bot) over the load phase to this file")
 	seed := fs.String("seed", "1", "seed for the command mix")
 	quick := fs.Bool("quick", false, "CI smoke run: -n 50 -c 10 -astro-latency 20ms -settle 200ms -rest 200ms unless given explicitly")
 	if err := fs.Parse(args); err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -263,10 +264,15 @@ func measure(ctx context.Context, o options, stdout io.Writer) (*results, error)
 	botCPU0, _ := bot.cpuTime()
 	selfCPU0 := selfCPUTime()
 	machine0, machineErr := readMachineCPU()
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		return nil, err
+	}
 	d.rssStep, d.rssDue = rssSampleStep(o.commands), make(chan int64, 8)
 	sampled := sampleRSS(ctx, bot, metricsURL, d.rssDue)
 	res.load = d.runLoad(ctx, users, o, og.listWorkspace)
 	res.rssDuring = sampled()
+	stopProfile()
 	botCPU1, _ := bot.cpuTime()
 	res.botCPU, res.harnessCPU = botCPU1-botCPU0, selfCPUTime()-selfCPU0
 	machine1, err := readMachineCPU()
@@ -560,4 +566,24 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// startCPUProfile profiles this process into path until the returned function is called (a
+// no-op without a path): what the harness spends is CPU the bot could not have.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -38,6 +38,10 @@ type Interaction struct {
 	failure    string
 	deliveries []Delivery
 	responses  []ResponsePost
+	// responded is closed and replaced on each post to the response_url, so its waiters wake
+	// for their own interaction only: with hundreds of users waiting, waking all of them on
+	// every event the emulator records cost more CPU than the app under test.
+	responded chan struct{}
 }
 
 // Delivery is one write of an envelope to a socket.
@@ -102,6 +106,7 @@ func (e *Emulator) newInteraction(envType, payloadType, userID, channelID string
 		Payload:     payload,
 		Accepts:     accepts,
 		e:           e,
+		responded:   make(chan struct{}),
 		acked:       make(chan struct{}),
 		failed:      make(chan struct{}),
 	}
@@ -357,7 +362,7 @@ func (in *Interaction) WaitResponse(ctx context.Context) (ResponsePost, error) {
 // WaitResponseN waits until n posts reached the response_url and returns the n-th.
 func (in *Interaction) WaitResponseN(ctx context.Context, n int) (ResponsePost, error) {
 	var p ResponsePost
-	err := in.e.waitFor(ctx, func() bool {
+	err := in.e.waitOn(ctx, func() chan struct{} { return in.responded }, func() bool {
 		if len(in.responses) >= n {
 			p = in.responses[n-1]
 			return true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/slack-go/slack"
@@ -304,4 +305,91 @@ func TestInteraction_PayloadsAreExactJSON(t *testing.T) {
 		assert.Contains(t, fields, k)
 	}
 	assert.Len(t, fields, 13)
+}
+
+func TestInteraction_WaitResponseWakesForItsOwnPostAndOnClose(t *testing.T) {
+	t.Parallel()
+	emu := newEmu(t)
+	connectedBot(t, emu, nil)
+	ctx := testCtx(t)
+	slash := func() *slackemu.Interaction {
+		in, err := emu.SlashCommand(ctx, slackemu.Slash{UserID: alice, ChannelID: general, Command: "/orgtoken", Text: "list"})
+		require.NoError(t, err)
+		return in
+	}
+	waiting, other, never := slash(), slash(), slash()
+	got := make(chan slackemu.ResponsePost, 1)
+	go func() {
+		p, err := waiting.WaitResponse(ctx)
+		assert.NoError(t, err)
+		got <- p
+	}()
+	closed := make(chan error, 1)
+	go func() {
+		_, err := never.WaitResponse(ctx)
+		closed <- err
+	}()
+
+	require.NoError(t, slack.PostWebhookContext(ctx, other.ResponseURL, &slack.WebhookMessage{Text: "not yours"}))
+	require.NoError(t, slack.PostWebhookContext(ctx, waiting.ResponseURL, &slack.WebhookMessage{Text: "yours"}))
+	select {
+	case p := <-got:
+		assert.Equal(t, "yours", p.Text)
+		assert.Equal(t, waiting.EnvelopeID, p.EnvelopeID)
+	case <-ctx.Done():
+		require.FailNow(t, "WaitResponse did not return after its own post")
+	}
+
+	require.NoError(t, emu.Close())
+	select {
+	case err := <-closed:
+		assert.ErrorIs(t, err, slackemu.ErrClosed)
+	case <-ctx.Done():
+		require.FailNow(t, "WaitResponse did not return when the emulator closed")
+	}
+}
+
+// BenchmarkResponseWhileOthersWait is one post to a response_url while 200 other interactions
+// wait for theirs, as in the load driver: each post should wake its own waiter only.
+func BenchmarkResponseWhileOthersWait(b *testing.B) {
+	emu := slackemu.Start(b, slackemu.Options{})
+	emu.AddUser(slackemu.User{ID: alice, Name: "alice"})
+	emu.AddChannel(slackemu.Channel{ID: general, Name: "general", BotIsMember: true})
+	api := slack.New(emu.Options().BotToken, slack.OptionAPIURL(emu.APIURL()), slack.OptionAppLevelToken(emu.Options().AppToken))
+	sm := socketmode.New(api)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = sm.RunContext(ctx) }()
+	go func() {
+		for evt := range sm.Events {
+			if evt.Request != nil && evt.Request.EnvelopeID != "" {
+				_ = sm.Ack(*evt.Request)
+			}
+		}
+	}()
+	require.NoError(b, emu.WaitConnected(ctx, 1))
+	slash := func() *slackemu.Interaction {
+		in, err := emu.SlashCommand(ctx, slackemu.Slash{UserID: alice, ChannelID: general, Command: "/orgtoken", Text: "list"})
+		require.NoError(b, err)
+		_, err = in.WaitAck(ctx)
+		require.NoError(b, err)
+		return in
+	}
+	var waiters sync.WaitGroup
+	for range 200 {
+		in := slash()
+		waiters.Go(func() { _, _ = in.WaitResponse(ctx) })
+	}
+	answered := make([]*slackemu.Interaction, b.N)
+	for i := range answered {
+		answered[i] = slash()
+	}
+	hc := &http.Client{}
+	b.ResetTimer()
+	for _, in := range answered {
+		require.NoError(b, slack.PostWebhookCustomHTTPContext(ctx, in.ResponseURL, hc, &slack.WebhookMessage{Text: "done"}))
+	}
+	b.StopTimer()
+	cancel()
+	waiters.Wait()
 }

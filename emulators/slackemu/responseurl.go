@@ -116,6 +116,8 @@ func (e *Emulator) handleResponseURL(w http.ResponseWriter, r *http.Request) {
 
 func (e *Emulator) recordPostLocked(ru *responseURL, p ResponsePost) {
 	ru.in.responses = append(ru.in.responses, p)
+	close(ru.in.responded)
+	ru.in.responded = make(chan struct{})
 	e.posts = append(e.posts, p)
 	e.notifyLocked()
 }

@@ -254,10 +254,16 @@ func (e *Emulator) notifyLocked() {
 
 // waitFor blocks until cond (called with e.mu held) is true, ctx ends or the emulator closes.
 func (e *Emulator) waitFor(ctx context.Context, cond func() bool) error {
+	return e.waitOn(ctx, func() chan struct{} { return e.changed }, cond)
+}
+
+// waitOn is waitFor re-checking cond only when the channel signal returns (called with e.mu
+// held) is closed, for waiters that a narrower signal than every change can wake.
+func (e *Emulator) waitOn(ctx context.Context, signal func() chan struct{}, cond func() bool) error {
 	for {
 		e.mu.Lock()
 		ok := cond()
-		ch := e.changed
+		ch := signal()
 		closed := e.closed
 		e.mu.Unlock()
 		if ok {
@@ -268,6 +274,7 @@ func (e *Emulator) waitFor(ctx context.Context, cond func() bool) error {
 		}
 		select {
 		case <-ch:
+		case <-e.done:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
