@@ -1,7 +1,6 @@
 package slackemu
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"unicode/utf8"
@@ -29,8 +28,7 @@ type blockChecker struct {
 // the value is not a JSON array at all (Slack's invalid_blocks_format).
 func validateBlocks(raw json.RawMessage, ptr string, s surface) (errs []string, badFormat bool) {
 	var blocks []any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&blocks); err != nil {
+	if err := json.Unmarshal(raw, &blocks); err != nil {
 		return nil, true
 	}
 	bc := &blockChecker{surface: s, blockIDs: map[string]bool{}}
