@@ -38,3 +38,31 @@ func BenchmarkListTokenSummaries1000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkListTokensPage25 is what `list` reads: one 25-token page of a workspace.
+func BenchmarkListTokensPage25(b *testing.B) {
+	_, client := seededOrganization(b, 1000)
+	opts := astro.ListTokensOptions{IncludeOnlyOrganizationTokens: true, Offset: 100, Limit: 25, Sorts: []string{"name:asc"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		page, err := client.ListTokens(b.Context(), opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(page.Tokens) != 25 {
+			b.Fatalf("got %d tokens", len(page.Tokens))
+		}
+	}
+}
+
+// BenchmarkGetToken is the first read of a change by ID.
+func BenchmarkGetToken(b *testing.B) {
+	srv, client := seededOrganization(b, 100)
+	id := srv.Tokens()[50].ID
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := client.GetToken(b.Context(), id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

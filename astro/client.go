@@ -66,6 +66,9 @@ type Client struct {
 	// is decoded into a slice that size instead of one grown by doubling, which was most of the
 	// garbage a 1,000-token read made.
 	fullPageLen atomic.Int64
+	// rolesPerToken is how many roles the last page's tokens held on average, rounded up: the
+	// room each token of the next answer gets (expectedRoles).
+	rolesPerToken atomic.Int64
 
 	// Replaceable in tests so retries are exercised without real waiting.
 	now   func() time.Time

@@ -1,6 +1,7 @@
 package astro_test
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orgtoken/orgtoken-bot/astro"
+	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
 )
 
 // Answers are read into recycled buffers; a decoded token must never change when a buffer is
@@ -92,4 +94,51 @@ func TestALargePageSharesItsProfiles(t *testing.T) {
 		profiles[tok.CreatedBy] = true
 	}
 	assert.Len(t, profiles, 40, "one Profile per person, not one per token")
+}
+
+// Each token of a page gets room for the roles the last page's tokens held on average; a token
+// with more, or with none, must come out exactly as Astro sent it, whichever page it is on.
+func TestRolesBeyondTheRoomMadeForThemAreKept(t *testing.T) {
+	t.Parallel()
+	srv, err := astroemu.Start(astroemu.Options{})
+	require.NoError(t, err)
+	t.Cleanup(srv.Close)
+	client := astro.New(srv.OrganizationID(), srv.APIToken(), astro.WithBaseURL(srv.URL()))
+	want := map[string][]astro.Role{}
+	roleCounts := []int{1, 0, 7, 2, 1, 12, 1, 3}
+	for i, n := range roleCounts {
+		roles := []astroemu.Role{{EntityType: astroemu.EntityOrganization, EntityID: srv.OrganizationID(), Role: "ORGANIZATION_MEMBER"}}
+		for w := 1; w < n; w++ {
+			roles = append(roles, astroemu.Role{EntityType: astroemu.EntityWorkspace, EntityID: fmt.Sprintf("clws%02d", w), Role: astro.RoleWorkspaceAuthor})
+		}
+		if n == 0 {
+			roles = nil
+		}
+		tok := srv.AddToken(astroemu.Token{Name: fmt.Sprintf("token-%d", i), Roles: roles})
+		want[tok.ID] = nil
+		for _, r := range roles {
+			want[tok.ID] = append(want[tok.ID], astro.Role{EntityType: r.EntityType, EntityID: r.EntityID, Role: r.Role})
+		}
+	}
+	for range 3 { // the first read makes room for two roles a token, later ones for what it saw
+		for _, limit := range []int{3, astro.MaxPageSize} {
+			toks, err := client.ListAllTokens(t.Context(), astro.ListTokensOptions{Limit: limit})
+			require.NoError(t, err)
+			require.Len(t, toks, len(roleCounts))
+			for _, tok := range toks {
+				assert.Equal(t, want[tok.ID], tok.Roles, tok.ID)
+				assert.Equal(t, len(tok.Roles), cap(tok.Roles), "no room kept beyond the token's roles: %s", tok.ID)
+			}
+			for i := range toks[:len(toks)-1] {
+				next := slices.Clone(toks[i+1].Roles)
+				toks[i].Roles = append(toks[i].Roles, astro.Role{EntityType: astro.EntityWorkspace, EntityID: "clwsnew", Role: astro.RoleWorkspaceOwner})
+				assert.Equal(t, next, toks[i+1].Roles, "appending to one token's roles must not overwrite the next token's")
+			}
+		}
+		for id, roles := range want {
+			tok, err := client.GetToken(t.Context(), id)
+			require.NoError(t, err)
+			assert.Equal(t, roles, tok.Roles, id)
+		}
+	}
 }

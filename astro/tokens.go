@@ -19,18 +19,20 @@ func (c *Client) ListTokens(ctx context.Context, opts ListTokensOptions) (*Token
 	}
 	// The decoder appends into page.Tokens, doubling from one: sized ahead, a page costs one
 	// slice instead of a series (for a 25-token page, 63 tokens' worth). A full page is sized
-	// like the last one; a smaller limit bounds the page. The room is made once the answer is
-	// in, so a list waiting on Astro holds none.
+	// like the last one; a smaller limit bounds the page. Each token gets room for as many
+	// roles as the last page's tokens held. The room is made once the answer is in, so a list
+	// waiting on Astro holds none.
 	page := new(TokensPage)
-	sizePage := roomFor(&page.Tokens, c.expectedPageLen(opts))
+	sizePage := roomForTokens(&page.Tokens, c.expectedPageLen(opts), c.expectedRoles())
 	if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens"), query: q, beforeDecode: sizePage}, page); err != nil {
 		return nil, err
 	}
 	c.noteFullPage(opts, len(page.Tokens))
+	c.noteRoles(page.Tokens)
 	for i := range page.Tokens {
 		page.Tokens[i].fillScope()
+		fitRoles(&page.Tokens[i])
 	}
-	packRoles(page.Tokens)
 	if len(page.Tokens) >= internFrom {
 		internProfiles(page.Tokens)
 	}
@@ -142,26 +144,57 @@ func internProfiles(toks []Token) {
 	}
 }
 
-// packRoles moves every token's roles into one array sized for them all. The decoder gives each
-// token's list room for ten roles (≈ 800 bytes for the usual one to three): for a 1,000-token
-// page that is half of what its tokens hold on to while commands wait on it. Each token's slice
-// is capped at its own length, so appending to one never writes into the next.
-func packRoles(toks []Token) {
+// roomForTokens returns a beforeDecode that makes room for n tokens with k roles each, the
+// roles cut from one array. The decoder appends a token's roles into the room its slice
+// already has (as encoding/json does), and only a token with more than k gets an array of its
+// own; left to itself it gives every token room for ten, 640 bytes for the usual two or three.
+func roomForTokens(dst *[]Token, n, k int) func() {
+	return func() {
+		if n <= 0 {
+			return
+		}
+		toks := make([]Token, n)
+		roles := make([]Role, n*k)
+		for i := range toks {
+			toks[i].Roles = roles[i*k : i*k : (i+1)*k]
+		}
+		*dst = toks[:0]
+	}
+}
+
+// fitRoles caps a decoded token's roles at their number, so appending to them (as a role
+// change does) copies them instead of writing into the next token's room, and leaves a token
+// without roles with none rather than empty room.
+func fitRoles(t *Token) {
+	if len(t.Roles) == 0 {
+		t.Roles = nil
+		return
+	}
+	t.Roles = t.Roles[:len(t.Roles):len(t.Roles)]
+}
+
+// maxRoomPerToken bounds the room made for each token's roles, whatever the last page held.
+const maxRoomPerToken = 8
+
+// expectedRoles is how many roles to make room for in each token of the next answer: as many
+// as the last page's tokens held on average, rounded up; before any page, an Organization
+// token's organization role and one workspace role.
+func (c *Client) expectedRoles() int {
+	if k := c.rolesPerToken.Load(); k > 0 {
+		return int(k)
+	}
+	return 2
+}
+
+func (c *Client) noteRoles(toks []Token) {
+	if len(toks) == 0 {
+		return
+	}
 	n := 0
 	for i := range toks {
 		n += len(toks[i].Roles)
 	}
-	if n == 0 {
-		return
-	}
-	all := make([]Role, 0, n)
-	for i := range toks {
-		start := len(all)
-		all = append(all, toks[i].Roles...)
-		if toks[i].Roles != nil {
-			toks[i].Roles = all[start:len(all):len(all)]
-		}
-	}
+	c.rolesPerToken.Store(int64(min(max((n+len(toks)-1)/len(toks), 1), maxRoomPerToken)))
 }
 
 // ListAllTokens walks every page from opts.Offset on, MaxPageSize tokens a request unless
@@ -209,10 +242,13 @@ func (c *Client) GetToken(ctx context.Context, id string) (*Token, error) {
 		return nil, errors.New("astro: token ID is empty")
 	}
 	tok := new(Token)
-	if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens", id)}, tok); err != nil {
+	k := c.expectedRoles()
+	sizeRoles := func() { tok.Roles = make([]Role, 0, k) }
+	if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens", id), beforeDecode: sizeRoles}, tok); err != nil {
 		return nil, err
 	}
 	tok.fillScope()
+	fitRoles(tok)
 	return tok, nil
 }
 
