@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -277,9 +278,5 @@ func scopeWord(scope string) string {
 }
 
 func concat(lines ...reply.Line) reply.Line {
-	var out reply.Line
-	for _, l := range lines {
-		out = append(out, l...)
-	}
-	return out
+	return slices.Concat(lines...)
 }
