@@ -51,7 +51,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 	// One pooled client for the Web API and response_url: replies come in bursts (every user
 	// waiting on the same slow Astro answer), and the default two idle connections per host
 	// would open, and TLS-handshake, a new connection for nearly every reply.
-	slackHTTP := &http.Client{Transport: pooledTransport(cfg.Workers)}
+	slackHTTP := &http.Client{Transport: newSpreadTransport(apiConnections, cfg.Workers)}
 	api := slack.New(cfg.SlackBotToken.Value(),
 		slack.OptionHTTPClient(slackHTTP),
 		slack.OptionAPIURL(cfg.SlackAPIURL),
@@ -72,7 +72,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 	astroClient := astro.New(cfg.AstroOrgID, cfg.AstroAPIToken.Value(),
 		astro.WithBaseURL(cfg.AstroAPIURL),
 		astro.WithUserAgent("orgtoken-bot/"+version),
-		astro.WithHTTPClient(&http.Client{Transport: ops.InstrumentAstro(pooledTransport(cfg.Workers), metrics)}),
+		astro.WithHTTPClient(&http.Client{Transport: ops.InstrumentAstro(newSpreadTransport(apiConnections, cfg.Workers), metrics)}),
 		astro.WithLogger(log),
 	)
 
@@ -248,13 +248,4 @@ func reportBacklog(ctx context.Context, st *store.Store, m *ops.Metrics, every t
 		case <-time.After(every):
 		}
 	}
-}
-
-// pooledTransport keeps an idle connection for every worker: the default of two per host would
-// open (and TLS-handshake) a new connection for nearly every request under load.
-func pooledTransport(workers int) http.RoundTripper {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = max(workers, 2)
-	t.MaxIdleConns = max(workers, 2) * 2
-	return t
 }

@@ -52,8 +52,8 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 	assert.Regexp(t, regexp.MustCompile(`protocol of the bot's Astro requests\s+HTTP/2.0 over TLS: \d+  `), report,
 		"the bot reached the emulators as it reaches the real APIs: HTTPS, every request over HTTP/2")
 	assert.NotContains(t, report, "HTTP/1.1")
-	assert.Regexp(t, regexp.MustCompile(`connections the bot opened: Astro / Slack Web API\s+1 / 1 \(for [1-9]\d* Astro requests`), report,
-		"over HTTP/2 every Astro request and every Web API call of the run shares one connection per API: no handshake on a command's path")
+	assert.Regexp(t, regexp.MustCompile(`connections the bot opened: Astro / Slack Web API\s+2 / 2 \(for [1-9]\d* Astro requests`), report,
+		"over HTTP/2 every Astro request and every Web API call of the run shares the bot's two connections per API: no handshake on a command's path")
 	assert.Regexp(t, regexp.MustCompile(`bot binary → container image \(binary \+ distroless/static ≈ 2 MiB\)\s+[1-9][\d.]* MB → ≈ [1-9][\d.]* MB\s+image < 25.0 MB\s+(PASS|FAIL) \(estimate\)`), report,
 		"the binary the driver built as the Dockerfile does is sized and the image estimated")
 	assert.Regexp(t, regexp.MustCompile(`RSS during the load, every fifth of the commands\s+[1-9][\d.]* / [1-9][\d.]* (/ [\d.]+ )*MB at \d+ / \d+`), report,
