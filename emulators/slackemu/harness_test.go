@@ -22,7 +22,7 @@ const (
 )
 
 // testCtx bounds every wait in a test; nothing waits on wall-clock sleeps.
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	t.Cleanup(cancel)
@@ -30,7 +30,7 @@ func testCtx(t *testing.T) context.Context {
 }
 
 // newEmu starts an emulator with fast pings and a small directory.
-func newEmu(t *testing.T, mod ...func(*slackemu.Options)) *slackemu.Emulator {
+func newEmu(t testing.TB, mod ...func(*slackemu.Options)) *slackemu.Emulator {
 	t.Helper()
 	opts := slackemu.Options{PingInterval: 50 * time.Millisecond, AckTimeout: 2 * time.Second, DisconnectGrace: 200 * time.Millisecond}
 	for _, m := range mod {
@@ -70,7 +70,7 @@ func ackAll(b *bot, evt socketmode.Event) {
 	}
 }
 
-func startBot(t *testing.T, emu *slackemu.Emulator, appToken string, handle botHandler) *bot {
+func startBot(t testing.TB, emu *slackemu.Emulator, appToken string, handle botHandler) *bot {
 	t.Helper()
 	o := emu.Options()
 	if appToken == "" {
@@ -133,7 +133,7 @@ func (b *bot) waitEvent(ctx context.Context, t *testing.T, typ socketmode.EventT
 }
 
 // connectedBot starts a bot that acks everything and waits for its socket.
-func connectedBot(t *testing.T, emu *slackemu.Emulator, handle botHandler) *bot {
+func connectedBot(t testing.TB, emu *slackemu.Emulator, handle botHandler) *bot {
 	t.Helper()
 	if handle == nil {
 		handle = ackAll

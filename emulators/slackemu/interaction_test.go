@@ -352,22 +352,10 @@ func TestInteraction_WaitResponseWakesForItsOwnPostAndOnClose(t *testing.T) {
 // BenchmarkResponseWhileOthersWait is one post to a response_url while 200 other interactions
 // wait for theirs, as in the load driver: each post should wake its own waiter only.
 func BenchmarkResponseWhileOthersWait(b *testing.B) {
-	emu := slackemu.Start(b, slackemu.Options{})
-	emu.AddUser(slackemu.User{ID: alice, Name: "alice"})
-	emu.AddChannel(slackemu.Channel{ID: general, Name: "general", BotIsMember: true})
-	api := slack.New(emu.Options().BotToken, slack.OptionAPIURL(emu.APIURL()), slack.OptionAppLevelToken(emu.Options().AppToken))
-	sm := socketmode.New(api)
+	emu := newEmu(b)
+	connectedBot(b, emu, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = sm.RunContext(ctx) }()
-	go func() {
-		for evt := range sm.Events {
-			if evt.Request != nil && evt.Request.EnvelopeID != "" {
-				_ = sm.Ack(*evt.Request)
-			}
-		}
-	}()
-	require.NoError(b, emu.WaitConnected(ctx, 1))
 	slash := func() *slackemu.Interaction {
 		in, err := emu.SlashCommand(ctx, slackemu.Slash{UserID: alice, ChannelID: general, Command: "/orgtoken", Text: "list"})
 		require.NoError(b, err)
