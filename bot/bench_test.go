@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"slices"
 	"sync"
 	"testing"
@@ -30,7 +31,7 @@ const (
 // the ack path cannot be measured without a socket; a loopback one is the next best thing.
 type benchSocket struct {
 	emu  *slackemu.Emulator
-	api  *slack.Client
+	api  *WebAPI
 	sm   *socketmode.Client
 	stop func()
 }
@@ -40,8 +41,9 @@ func newBenchSocket(tb testing.TB) *benchSocket {
 	emu := slackemu.Start(tb, slackemu.Options{AppToken: benchAppToken, BotToken: benchBotToken})
 	emu.AddUser(slackemu.User{ID: benchUser, Name: "bench"})
 	emu.AddChannel(slackemu.Channel{ID: benchChannel, Name: "bench", BotIsMember: true})
-	api := slack.New(benchBotToken, slack.OptionAPIURL(emu.APIURL()), slack.OptionAppLevelToken(benchAppToken))
-	sm := socketmode.New(api)
+	api := NewWebAPI(slack.New(benchBotToken, slack.OptionAPIURL(emu.APIURL()), slack.OptionAppLevelToken(benchAppToken)),
+		http.DefaultClient, emu.APIURL(), benchBotToken, slack.RetryConfig{})
+	sm := socketmode.New(api.Client)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = sm.RunContext(ctx) })

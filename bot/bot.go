@@ -27,9 +27,10 @@ type Commands interface {
 	Act(ctx context.Context, act commands.Action) reply.Reply
 }
 
-// SlackAPI is the part of the Slack Web API the bot posts through (*slack.Client satisfies it).
+// SlackAPI is the part of the Slack Web API the bot posts through (*WebAPI satisfies it).
 type SlackAPI interface {
-	PostMessageContext(ctx context.Context, channelID string, options ...slack.MsgOption) (string, string, error)
+	// PostBlocks posts a message (in a thread when threadTS is not "") and returns its timestamp.
+	PostBlocks(ctx context.Context, channelID, threadTS string, blocks []slack.Block, text string) (string, error)
 	PostEphemeralContext(ctx context.Context, channelID, userID string, options ...slack.MsgOption) (string, error)
 	UpdateMessageContext(ctx context.Context, channelID, timestamp string, options ...slack.MsgOption) (string, string, string, error)
 }

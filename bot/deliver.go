@@ -40,7 +40,7 @@ func (b *Bot) deliver(ctx context.Context, t target, r reply.Reply) {
 	blocks, text := blockkit.Render(r)
 
 	if r.Visibility == reply.InChannel && t.channelID != "" {
-		_, _, err := b.api.PostMessageContext(ctx, t.channelID, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
+		_, err := b.api.PostBlocks(ctx, t.channelID, "", blocks, text)
 		if err == nil {
 			return
 		}

@@ -20,7 +20,7 @@ type Messenger struct {
 // Post sends r to a channel and returns the message timestamp.
 func (m *Messenger) Post(ctx context.Context, channelID string, r reply.Reply) (string, error) {
 	blocks, text := blockkit.Render(r)
-	_, ts, err := m.API.PostMessageContext(ctx, channelID, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
+	ts, err := m.API.PostBlocks(ctx, channelID, "", blocks, text)
 	if err != nil {
 		return "", fmt.Errorf("posting to %s: %w", channelID, err)
 	}
@@ -30,7 +30,7 @@ func (m *Messenger) Post(ctx context.Context, channelID string, r reply.Reply) (
 // PostThread replies in the thread of the message at threadTS.
 func (m *Messenger) PostThread(ctx context.Context, channelID, threadTS string, r reply.Reply) error {
 	blocks, text := blockkit.Render(r)
-	_, _, err := m.API.PostMessageContext(ctx, channelID, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false), slack.MsgOptionTS(threadTS))
+	_, err := m.API.PostBlocks(ctx, channelID, threadTS, blocks, text)
 	if err != nil {
 		return fmt.Errorf("replying in thread %s of %s: %w", threadTS, channelID, err)
 	}

@@ -52,12 +52,13 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 	// waiting on the same slow Astro answer), and the default two idle connections per host
 	// would open, and TLS-handshake, a new connection for nearly every reply.
 	slackHTTP := &http.Client{Transport: newSpreadTransport(apiConnections, cfg.Workers)}
-	api := slack.New(cfg.SlackBotToken.Value(),
+	retries := slackRetries()
+	api := bot.NewWebAPI(slack.New(cfg.SlackBotToken.Value(),
 		slack.OptionHTTPClient(slackHTTP),
 		slack.OptionAPIURL(cfg.SlackAPIURL),
 		slack.OptionAppLevelToken(cfg.SlackAppToken.Value()),
-		slack.OptionRetryConfig(slackRetries()),
-	)
+		slack.OptionRetryConfig(retries),
+	), slackHTTP, cfg.SlackAPIURL, cfg.SlackBotToken.Value(), retries)
 	// A bad bot token would otherwise surface only at the first reply; catch it at start.
 	authCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	who, err := api.AuthTestContext(authCtx)
@@ -116,7 +117,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 	catalog := commands.NewCatalog(astroClient, log)
 	go catalog.Run(ctx, time.Minute)
 
-	sm := socketmode.New(api, socketmode.OptionPingInterval(cfg.SlackPingTimeout))
+	sm := socketmode.New(api.Client, socketmode.OptionPingInterval(cfg.SlackPingTimeout))
 	b := bot.New(sm, api, svc, bot.Config{
 		CommandName:        cfg.CommandName,
 		Workers:            cfg.Workers,

@@ -332,3 +332,14 @@ func TestMachineRowSaysWhatOthersTook(t *testing.T) {
 	r = machineRow(machineCPU{}, errNoProcStat, 0)
 	assert.Contains(t, r.bot, "n/a (machine CPU is only available on Linux")
 }
+
+// The tap finds a post's channel whichever way a client sent it: the bot sends JSON, slack-go
+// a form.
+func TestPostedToReadsJSONAndForms(t *testing.T) {
+	ch, text := postedTo("application/json; charset=utf-8", []byte(`{"channel":"C0LOAD001","text":"Added <x>","blocks":[]}`))
+	assert.Equal(t, "C0LOAD001", ch)
+	assert.Equal(t, "Added <x>", text)
+	ch, text = postedTo("application/x-www-form-urlencoded", []byte("token=xoxb-1&channel=C0LOAD002&text=Removed+%3Cx%3E"))
+	assert.Equal(t, "C0LOAD002", ch)
+	assert.Equal(t, "Removed <x>", text)
+}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -152,13 +154,12 @@ func (t *postTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	// slack-go sends chat.postMessage as a form.
-	form, _ := url.ParseQuery(string(body))
+	channel, text := postedTo(r.Header.Get("Content-Type"), body)
 	rec := &recordingWriter{ResponseWriter: w}
 	t.slack.ServeHTTP(rec, r)
-	post := channelPost{at: time.Now(), text: form.Get("text"), ok: bytes.Contains(rec.body.Bytes(), []byte(`"ok":true`))}
+	post := channelPost{at: time.Now(), text: text, ok: bytes.Contains(rec.body.Bytes(), []byte(`"ok":true`))}
 	t.mu.Lock()
-	ch := t.subs[form.Get("channel")]
+	ch := t.subs[channel]
 	t.mu.Unlock()
 	if ch != nil {
 		select {
@@ -166,6 +167,18 @@ func (t *postTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 		}
 	}
+}
+
+// postedTo reads the channel and text of a chat.postMessage body, sent as JSON or as a form
+// (Slack takes both).
+func postedTo(contentType string, body []byte) (channel, text string) {
+	if mt, _, _ := mime.ParseMediaType(contentType); mt == "application/json" {
+		var m struct{ Channel, Text string }
+		_ = json.Unmarshal(body, &m)
+		return m.Channel, m.Text
+	}
+	form, _ := url.ParseQuery(string(body))
+	return form.Get("channel"), form.Get("text")
 }
 
 // recordingWriter keeps a copy of the (small) response body.
