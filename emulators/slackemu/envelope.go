@@ -118,6 +118,7 @@ func (e *Emulator) dispatch(ctx context.Context, in *Interaction) error {
 	e.mu.Lock()
 	e.envs[in.EnvelopeID] = in
 	e.inters = append(e.inters, in)
+	keepNewest(&e.inters, e.opts.MaxRecorded, e.forgetInteractionLocked)
 	e.mu.Unlock()
 	err := e.deliver(ctx, in, 0)
 	if err == ErrNotConnected {
@@ -198,6 +199,7 @@ func (e *Emulator) failLocked(in *Interaction, reason string) {
 		EnvelopeID: in.EnvelopeID, Type: in.Type, UserID: in.UserID, ChannelID: in.ChannelID,
 		Reason: reason, At: e.now(),
 	})
+	keepNewest(&e.fails, e.opts.MaxRecorded, nil)
 	e.notifyLocked()
 }
 
@@ -259,6 +261,7 @@ func (e *Emulator) handleAck(c *wsConn, data []byte) {
 		ack.Late = true
 	}
 	e.acks = append(e.acks, ack)
+	keepNewest(&e.acks, e.opts.MaxRecorded, nil)
 	e.notifyLocked()
 	e.mu.Unlock()
 }

@@ -107,6 +107,7 @@ func (e *Emulator) addMessageLocked(m Message) Message {
 	mm := m
 	e.store.order = append(e.store.order, &mm)
 	e.store.byTS[mm.TS] = &mm
+	keepNewest(&e.store.order, e.opts.MaxRecorded, func(m *Message) { delete(e.store.byTS, m.TS) })
 	e.notifyLocked()
 	return mm
 }

@@ -119,6 +119,7 @@ func (e *Emulator) recordPostLocked(ru *responseURL, p ResponsePost) {
 	close(ru.in.responded)
 	ru.in.responded = make(chan struct{})
 	e.posts = append(e.posts, p)
+	keepNewest(&e.posts, e.opts.MaxRecorded, nil)
 	e.notifyLocked()
 }
 

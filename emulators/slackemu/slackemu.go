@@ -43,6 +43,14 @@ type Options struct {
 	Redeliveries int
 	// MaxConnections is the concurrent socket limit per app (Slack: 10).
 	MaxConnections int
+	// MaxRecorded, when above 0, bounds what the emulator keeps of each kind of record
+	// (messages, response_url posts, Web API calls, interactions, acks, failures) to about
+	// the newest MaxRecorded, at most twice that: a long load run then holds steady memory
+	// instead of every message it ever saw. Forgotten messages can no longer be edited or
+	// clicked and a forgotten interaction's response_url is unknown (404), so it must
+	// exceed what a run has in flight. 0 keeps everything, which tests reading the records
+	// back rely on.
+	MaxRecorded int
 	// DispatchWait is how long a driven interaction waits for a live socket before it fails
 	// with "dispatch_failed", as a user would see when the app is not connected.
 	DispatchWait time.Duration

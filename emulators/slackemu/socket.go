@@ -95,6 +95,7 @@ func (e *Emulator) handleConnectionsOpen(w http.ResponseWriter, r *http.Request)
 		call.Status, call.Error = status, errCode
 		e.mu.Lock()
 		e.calls = append(e.calls, call)
+		keepNewest(&e.calls, e.opts.MaxRecorded, nil)
 		e.notifyLocked()
 		e.mu.Unlock()
 	}

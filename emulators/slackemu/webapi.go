@@ -181,6 +181,7 @@ func (e *Emulator) handleWebAPI(w http.ResponseWriter, r *http.Request) {
 		call.Status, call.Error = status, code
 		e.mu.Lock()
 		e.calls = append(e.calls, call)
+		keepNewest(&e.calls, e.opts.MaxRecorded, nil)
 		e.notifyLocked()
 		e.mu.Unlock()
 	}
