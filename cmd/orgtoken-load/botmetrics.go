@@ -36,10 +36,13 @@ type histogram struct {
 	count   float64
 }
 
-// Go runtime series of the bot's /metrics: heap bytes allocated since start, and GC cycles.
+// Go runtime series of the bot's /metrics: heap bytes allocated since start, GC cycles, the
+// time the world was stopped for them, and the longest of the last 256 such pauses.
 const (
-	botAllocMetric = "go_memstats_alloc_bytes_total"
-	botGCMetric    = "go_gc_duration_seconds_count"
+	botAllocMetric    = "go_memstats_alloc_bytes_total"
+	botGCMetric       = "go_gc_duration_seconds_count"
+	botGCPauseMetric  = "go_gc_duration_seconds_sum"
+	botGCLongestPause = `go_gc_duration_seconds{quantile="1"}`
 )
 
 // metricsPage is one scrape of a Prometheus text-format page: each sample's value by its
@@ -157,15 +160,21 @@ func (r *seriesReader) get(name string) float64 {
 // botCounters are the bot's runtime counters over the load phase, from its /metrics.
 type botCounters struct {
 	allocBytes, gcCycles float64
-	err                  error // why they are missing
+	// gcPause is how long the GC stopped the world in the load phase, in seconds: every
+	// command in flight waits that long. longestPause is the longest of the last 256 pauses
+	// (debug.ReadGCStats' window), which may include the bot's start.
+	gcPause, longestPause float64
+	err                   error // why they are missing
 }
 
 // countersBetween is what the bot's allocation and GC counters grew by from before to after.
 func countersBetween(before, after metricsPage) botCounters {
 	r0, r1 := seriesReader{page: before}, seriesReader{page: after}
 	c := botCounters{
-		allocBytes: r1.get(botAllocMetric) - r0.get(botAllocMetric),
-		gcCycles:   r1.get(botGCMetric) - r0.get(botGCMetric),
+		allocBytes:   r1.get(botAllocMetric) - r0.get(botAllocMetric),
+		gcCycles:     r1.get(botGCMetric) - r0.get(botGCMetric),
+		gcPause:      r1.get(botGCPauseMetric) - r0.get(botGCPauseMetric),
+		longestPause: r1.get(botGCLongestPause),
 	}
 	if err := cmp.Or(r0.err, r1.err); err != nil {
 		return botCounters{err: err}

@@ -64,6 +64,8 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 		"the Go runtime's account of the bot's memory is read from its /metrics")
 	assert.Regexp(t, regexp.MustCompile(`bot heap allocated per command / GC cycles in the load phase\s+[1-9]\d* KB / \d+ `), report,
 		"the bot's allocation per command is read from its own /metrics")
+	assert.Regexp(t, regexp.MustCompile(`bot GC stop-the-world pauses in the load phase: total / longest \(last 256\)\s+[\d.]+ ms / [\d.]+ ms`), report,
+		"the time the bot's GC stopped the world is read from its own /metrics")
 	assert.Regexp(t, regexp.MustCompile(`change end to end beyond its Astro requests p50 / p99 / max \(n=[1-9]\d*\)\s+[\d.]+ ms / [\d.]+ ms / [\d.]+ ms\s+p99 ≤ 10 ms \(2 Astro round trips \+ 10 ms, as long as they took\)\s+(PASS|FAIL)`), report,
 		"every change is paired with the Astro requests the bot logged for it")
 	assert.NotContains(t, report, "not paired")
@@ -244,12 +246,16 @@ func TestMetricsPageBetweenScrapes(t *testing.T) {
 # TYPE go_memstats_alloc_bytes_total counter
 go_memstats_alloc_bytes_total 1.5e+06
 go_gc_duration_seconds{quantile="0.5"} 0.0001
+go_gc_duration_seconds{quantile="1"} 0.0004
+go_gc_duration_seconds_sum 0.0009
 go_gc_duration_seconds_count 3
 orgtoken_slack_ack_seconds_bucket{le="0.001"} 5
 orgtoken_slack_ack_seconds_bucket{le="+Inf"} 5
 orgtoken_slack_ack_seconds_count 5
 `)
 	after := page(`go_memstats_alloc_bytes_total 2.1e+07
+go_gc_duration_seconds{quantile="1"} 0.0058
+go_gc_duration_seconds_sum 0.0121
 go_gc_duration_seconds_count 10
 orgtoken_slack_ack_seconds_bucket{le="0.001"} 90
 orgtoken_slack_ack_seconds_bucket{le="+Inf"} 105
@@ -259,6 +265,8 @@ orgtoken_slack_ack_seconds_count 105
 	require.NoError(t, c.err)
 	assert.Equal(t, 19.5e6, c.allocBytes)
 	assert.Equal(t, 7.0, c.gcCycles)
+	assert.InDelta(t, 0.0112, c.gcPause, 1e-12, "the world was stopped 11.2 ms in the load phase")
+	assert.Equal(t, 0.0058, c.longestPause, "the longest pause is read from the later page")
 	h, err := histogramBetween(before, after, botAckMetric)
 	require.NoError(t, err)
 	assert.Equal(t, 100.0, h.count)

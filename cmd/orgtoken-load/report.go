@@ -246,6 +246,12 @@ func writeReport(w io.Writer, o options, r *results) {
 		churn.bot = fmt.Sprintf("%.0f KB / %.0f (%s)", c.allocBytes/float64(r.load.total())/1000, c.gcCycles, botAllocMetric)
 	}
 	add(churn)
+	if c := r.botCounters; c.err == nil && r.load.total() > 0 {
+		// Each pause holds up every command in flight; on cores shared with the harness a
+		// pause can also wait for the kernel to run a thread it gave to another process.
+		add(row{"bot GC stop-the-world pauses in the load phase: total / longest (last 256)",
+			fmt.Sprintf("%s / %s (%s)", seconds(c.gcPause), seconds(c.longestPause), botGCPauseMetric), "", "", ""})
+	}
 	add(row{"errors: unanswered / failed", fmt.Sprintf("%d / %d", r.load.unanswered(), r.load.failed()), "0",
 		verdict(r.load.errors() == 0), ""})
 
