@@ -31,6 +31,7 @@ func TestQuickRunReportsEveryRow(t *testing.T) {
 		"RSS during the load, every fifth of the commands",
 		"RSS at rest, 200ms after the load",
 		"ack latency p50 / p99 / max",
+		"the same acks as the Slack emulator read them, p50 / p99 / max",
 		"bot-side ack time p50 / p99",
 		"Astro requests in the load phase",
 		"load phase duration",
@@ -350,4 +351,17 @@ func TestPostedToReadsJSONAndForms(t *testing.T) {
 	ch, text = postedTo("application/x-www-form-urlencoded", []byte("token=xoxb-1&channel=C0LOAD002&text=Removed+%3Cx%3E"))
 	assert.Equal(t, "C0LOAD002", ch)
 	assert.Equal(t, "Removed <x>", text)
+}
+
+// Ack latency is read two ways: to the ack's arrival at the emulator's socket (the target's)
+// and to the emulator's reading it; unacked commands count in neither.
+func TestAcksAsArrivedAndAsRead(t *testing.T) {
+	t.Parallel()
+	s := loadStats{outcomes: []outcome{
+		{acked: true, ack: time.Millisecond, ackRead: 3 * time.Millisecond},
+		{failure: "not acknowledged"},
+		{acked: true, ack: 2 * time.Millisecond, ackRead: 2 * time.Millisecond},
+	}}
+	assert.Equal(t, []time.Duration{time.Millisecond, 2 * time.Millisecond}, s.acks(false))
+	assert.Equal(t, []time.Duration{3 * time.Millisecond, 2 * time.Millisecond}, s.acks(true))
 }

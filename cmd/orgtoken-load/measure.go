@@ -490,7 +490,7 @@ func (d *driver) execute(ctx context.Context, u *user, c command) outcome {
 		return out
 	}
 	out.envelopeID = in.EnvelopeID
-	out.acked, out.ack = true, ack.Latency
+	out.acked, out.ack, out.ackRead = true, ack.Latency, ack.ReadLatency
 	if len(ack.Payload) > 0 && string(ack.Payload) != "{}" {
 		// The bot answers in the ack only when it turns a command away.
 		out.answered, out.e2e = true, time.Since(start)

@@ -10,7 +10,8 @@ import (
 type outcome struct {
 	kind     kind
 	acked    bool
-	ack      time.Duration // the emulator's Ack.Latency: envelope written → ack read
+	ack      time.Duration // the emulator's Ack.Latency: envelope written → ack at its socket
+	ackRead  time.Duration // its Ack.ReadLatency: envelope written → ack read by the emulator
 	answered bool
 	e2e      time.Duration // SlashCommand sent → reply posted (response_url, or in channel)
 	failure  string        // "" when the command did what it should
@@ -64,10 +65,16 @@ func (s *loadStats) firstFailures(n int) []string {
 	return out
 }
 
-func (s *loadStats) acks() []time.Duration {
+// acks is the ack latency of every acked command: to the ack's arrival at the emulator's
+// socket, or (read) to the emulator's reading it.
+func (s *loadStats) acks(read bool) []time.Duration {
 	var d []time.Duration
 	for _, o := range s.outcomes {
-		if o.acked {
+		switch {
+		case !o.acked:
+		case read:
+			d = append(d, o.ackRead)
+		default:
 			d = append(d, o.ack)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
 	"github.com/orgtoken/orgtoken-bot/emulators/loopbacktls"
+	"github.com/orgtoken/orgtoken-bot/emulators/rxstamp"
 	"github.com/orgtoken/orgtoken-bot/emulators/slackemu"
 )
 
@@ -79,7 +80,7 @@ func roleIn(t astroemu.Token, ws string) string {
 	return ""
 }
 
-// channelPost is a chat.postMessage the bot made, as the tap saw it answered.
+// channelPost is a chat.postMessage the bot made: when it reached Slack, and what it said.
 type channelPost struct {
 	at   time.Time
 	text string
@@ -87,7 +88,7 @@ type channelPost struct {
 }
 
 // postTap sits between the bot and the Slack emulator's Web API and tells each channel's
-// subscriber the moment a chat.postMessage to it was answered. Waiting on the emulator's own
+// subscriber of each chat.postMessage to it once answered. Waiting on the emulator's own
 // message list would wake every waiter on every change and rescan every message; with 200
 // users that costs more CPU than the bot, skewing what is measured. It calls the emulator's
 // handler in process rather than over a second connection, so a reply costs the bot one hop to
@@ -111,12 +112,13 @@ func startPostTap(slack http.Handler, cert *loopbacktls.Certificate) (*postTap, 
 	if err != nil {
 		return nil, fmt.Errorf("listening for the Web API tap: %w", err)
 	}
+	ln = rxstamp.Wrap(ln)
 	t := &postTap{
 		slack: slack,
 		url:   "http://" + ln.Addr().String() + "/api/",
 		subs:  map[string]chan channelPost{},
 	}
-	t.srv = &http.Server{Handler: t, ReadHeaderTimeout: 10 * time.Second, ConnState: func(_ net.Conn, st http.ConnState) {
+	t.srv = &http.Server{Handler: t, ReadHeaderTimeout: 10 * time.Second, ConnContext: rxstamp.ConnContext, ConnState: func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
 			t.conns.Add(1)
 		}
@@ -153,11 +155,14 @@ func (t *postTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "reading body", http.StatusBadRequest)
 		return
 	}
+	// The reply reached Slack when its last byte reached the socket, not when this tap, on
+	// cores it shares with the bot, got to it.
+	arrived := rxstamp.RequestArrival(r, time.Now())
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	channel, text := postedTo(r.Header.Get("Content-Type"), body)
 	rec := &okWriter{ResponseWriter: w}
 	t.slack.ServeHTTP(rec, r)
-	post := channelPost{at: time.Now(), text: text, ok: rec.ok}
+	post := channelPost{at: arrived, text: text, ok: rec.ok}
 	t.mu.Lock()
 	ch := t.subs[channel]
 	t.mu.Unlock()

@@ -110,21 +110,22 @@ func (s *Server) Hold(ep Endpoint) (release func()) {
 	}
 }
 
-// waitHold reports false when the request should not be served (client gone, server closing).
-func (s *Server) waitHold(r *http.Request, ep Endpoint) bool {
+// waitHold waits while a test holds ep. It reports ok false when the request should not be
+// served (client gone, server closing), and held when it waited on a hold.
+func (s *Server) waitHold(r *http.Request, ep Endpoint) (ok, held bool) {
 	s.ctl.Lock()
 	ch := s.holds[ep]
 	s.ctl.Unlock()
 	if ch == nil {
-		return true
+		return true, false
 	}
 	select {
 	case <-ch:
-		return true
+		return true, true
 	case <-r.Context().Done():
-		return false
+		return false, true
 	case <-s.closing:
-		return false
+		return false, true
 	}
 }
 
@@ -190,9 +191,10 @@ func (s *Server) ResetRequests() {
 	s.counts = map[Endpoint]int{}
 }
 
-// Lateness is how much later than its latency (SetLatency, SetLatencyJitter) each answer since
-// the last ResetRequests went out, newest last, at most MaxRecorded. On a busy machine the
-// emulator's own timers fire late: time a client waited that a real server would not charge.
+// Lateness is how much later than its latency (SetLatency, SetLatencyJitter), counted from the
+// request's arrival, each answer since the last ResetRequests went out, newest last, at most
+// MaxRecorded. On a busy machine the emulator's own handlers and timers run late: time a client
+// waited that a real server would not charge.
 func (s *Server) Lateness() []time.Duration {
 	s.ctl.Lock()
 	defer s.ctl.Unlock()
@@ -204,8 +206,11 @@ func (s *Server) Lateness() []time.Duration {
 type Answer struct {
 	RequestID string // the X-Request-Id it was answered with, which clients log
 	Endpoint  Endpoint
-	Received  time.Time // the request in hand, its body read
-	Answered  time.Time // the response written
+	// Received is when the request's last byte reached the emulator's socket, by the kernel's
+	// receive timestamp (rxstamp; no earlier than the truth); where the OS gives none, when the
+	// handler had read its body.
+	Received time.Time
+	Answered time.Time // the response written
 }
 
 // Answers returns the answered requests since the last ResetRequests, in the order they were

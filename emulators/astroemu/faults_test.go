@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -266,4 +267,44 @@ func TestRecordingIsCapped(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 5, srv.CountRequests(astroemu.EndpointGetToken), "counts are not capped")
+}
+
+// Astro's latency runs from a request's arrival, as a remote server's would: time the
+// emulator spends before its handler runs (here a stalled middleware, under load a wait for a
+// core it shares with the bot) is part of it, not added to it, and Answers says so.
+func TestLatencyRunsFromTheRequestsArrival(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("arrival times come from the kernel's receive timestamps, read on Linux only")
+	}
+	const stall, latency = 300 * time.Millisecond, 400 * time.Millisecond
+	srv := newSample(t, func(o *astroemu.Options) {
+		o.Middleware = func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				time.Sleep(stall)
+				next.ServeHTTP(w, r)
+			})
+		}
+	})
+	// The kernel turns timestamping on a moment after the emulator asks for it.
+	require.Eventually(t, func() bool {
+		srv.ResetRequests()
+		resp, err := do(context.Background(), http.DefaultClient, srv, http.MethodGet, "/organizations/"+testOrg+"/workspaces", nil, "Bearer "+testToken)
+		if err != nil || resp.status != http.StatusOK {
+			return false
+		}
+		a := srv.Answers()
+		return len(a) == 1 && a[0].Answered.Sub(a[0].Received) >= stall
+	}, 10*time.Second, time.Millisecond, "the emulator had the request from its arrival, before the stalled handler ran")
+
+	srv.SetLatency(astroemu.EndpointListWorkspaces, latency)
+	srv.ResetRequests()
+	start := time.Now()
+	require.Equal(t, http.StatusOK, call(t, srv, http.MethodGet, "/organizations/"+testOrg+"/workspaces", nil).status)
+	took := time.Since(start)
+	assert.GreaterOrEqual(t, took, latency)
+	assert.Less(t, took, stall+latency-100*time.Millisecond, "the stall is inside the latency, not added to it")
+	a := srv.Answers()
+	require.Len(t, a, 1)
+	assert.GreaterOrEqual(t, a[0].Answered.Sub(a[0].Received), latency)
 }

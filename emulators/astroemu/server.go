@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/orgtoken/orgtoken-bot/emulators/rxstamp"
 )
 
 // Defaults used when Options leaves a field empty.
@@ -121,6 +123,7 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", opts.Addr, err)
 	}
+	ln = rxstamp.Wrap(ln)
 	s := &Server{
 		opts:     opts,
 		st:       newState(),
@@ -142,7 +145,8 @@ func Start(opts Options) (*Server, error) {
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		// Resets and aborted requests are scripted; their log lines would only be noise.
-		ErrorLog: log.New(io.Discard, "", 0),
+		ErrorLog:    log.New(io.Discard, "", 0),
+		ConnContext: rxstamp.ConnContext,
 		ConnState: func(_ net.Conn, st http.ConnState) {
 			if st == http.StateNew {
 				s.conns.Add(1)
@@ -242,9 +246,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the client went away mid-body
 	}
+	// Astro has a request once its last byte arrives; the kernel says when that was, which
+	// can be well before this handler got a core it shares with the client under test.
+	received := rxstamp.RequestArrival(r, time.Now())
 	ep, params, known, methodOK := route(r.Method, r.URL.EscapedPath())
 	s.record(ep, r, body)
-	defer s.recordAnswer(ep, w, time.Now())
+	defer s.recordAnswer(ep, w, received)
 	switch {
 	case !known:
 		s.writeError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
@@ -256,12 +263,18 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
 		return
 	}
-	if !s.waitHold(r, ep) {
+	ok, held := s.waitHold(r, ep)
+	if !ok {
 		abandon(w, r)
 		return
 	}
-	latency, start := s.latencyFor(ep), time.Now()
-	if !s.sleep(r, latency) {
+	// The latency runs from the request's arrival (from its release, if a test held it), so
+	// the emulator's own wait for a core is part of Astro's time, as a remote server's would be.
+	latency, start := s.latencyFor(ep), received
+	if held {
+		start = time.Now()
+	}
+	if !s.sleep(r, latency-time.Since(start)) {
 		abandon(w, r)
 		return
 	}

@@ -58,7 +58,11 @@ type Ack struct {
 	ConnID     int
 	Size       int // frame bytes
 	ReceivedAt time.Time
-	Latency    time.Duration // since the envelope's latest delivery was written
+	// Latency is from writing the envelope's latest delivery to the ack reaching the socket
+	// (the kernel's receive time where the OS gives it, see rxstamp), as Slack would have it;
+	// ReadLatency is to the emulator's reading it, later by however long its reader waited for
+	// a core it shares with the bot.
+	Latency, ReadLatency time.Duration
 	// Dropped: the frame was 20 KB or more, which Slack silently ignores.
 	Dropped bool
 	// Late: the envelope had already failed (operation_timeout) or been acked.
@@ -218,8 +222,7 @@ func (e *Emulator) afterResolved(c *wsConn) {
 	}
 }
 
-func (e *Emulator) handleAck(c *wsConn, data []byte) {
-	now := time.Now()
+func (e *Emulator) handleAck(c *wsConn, data []byte, arrived, read time.Time) {
 	var frame struct {
 		EnvelopeID string          `json:"envelope_id"`
 		Payload    json.RawMessage `json:"payload"`
@@ -243,7 +246,8 @@ func (e *Emulator) handleAck(c *wsConn, data []byte) {
 		ack.Late = true
 	}
 	if in != nil && len(in.deliveries) > 0 {
-		ack.Latency = now.Sub(in.deliveries[len(in.deliveries)-1].SentAt)
+		sent := in.deliveries[len(in.deliveries)-1].SentAt
+		ack.Latency, ack.ReadLatency = arrived.Sub(sent), read.Sub(sent)
 	}
 	counts := !ack.Malformed && !ack.Dropped && !ack.Unknown && !ack.Late
 	e.mu.Unlock()

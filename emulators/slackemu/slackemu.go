@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/orgtoken/orgtoken-bot/emulators/rxstamp"
 )
 
 // Options configures an Emulator. Zero values get realistic defaults.
@@ -164,6 +166,7 @@ func New(opts Options) (*Emulator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("slackemu: listen: %w", err)
 	}
+	ln = rxstamp.Wrap(ln)
 	sum := sha256.Sum256([]byte(opts.AppID))
 	e := &Emulator{
 		opts:    opts,

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
+
+	"github.com/orgtoken/orgtoken-bot/emulators/rxstamp"
 )
 
 const (
@@ -48,6 +50,7 @@ func newSocketState() socketState { return socketState{tickets: map[string]time.
 
 type wsConn struct {
 	ws       *websocket.Conn
+	stamps   *rxstamp.Conn // when the socket's reads arrived; nil where the OS does not say
 	writeMu  sync.Mutex
 	finished chan struct{} // closed when the read loop ends
 	// guarded by Emulator.mu
@@ -165,7 +168,7 @@ func (e *Emulator) handleSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(1 << 20)
-	c := &wsConn{ws: ws, finished: make(chan struct{})}
+	c := &wsConn{ws: ws, stamps: rxstamp.Of(ws.UnderlyingConn()), finished: make(chan struct{})}
 
 	e.mu.Lock()
 	if e.closed {
@@ -232,7 +235,8 @@ func (e *Emulator) readLoop(c *wsConn) {
 			return
 		}
 		if mt == websocket.TextMessage {
-			e.handleAck(c, data)
+			read := time.Now()
+			e.handleAck(c, data, rxstamp.ArrivalOr(c.stamps, read), read)
 		}
 	}
 }

@@ -58,6 +58,7 @@ func TestSocketMode_SlashCommandAckedWithPayload(t *testing.T) {
 	}, cmd)
 	assert.JSONEq(t, `{"text":"working on it"}`, string(ack.Payload))
 	assert.Positive(t, ack.Latency)
+	assert.LessOrEqual(t, ack.Latency, ack.ReadLatency, "the ack reached the socket no later than the emulator read it")
 	reply, err := emu.WaitMessage(ctx, func(m slackemu.Message) bool { return m.Source == "ack" })
 	require.NoError(t, err)
 	assert.Equal(t, "working on it", reply.Text)

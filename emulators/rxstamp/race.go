@@ -1,0 +1,6 @@
+//go:build race
+
+package rxstamp
+
+// raceEnabled: see syncWithWriters (Linux).
+const raceEnabled = true
