@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -35,6 +34,20 @@ func pair(t *testing.T) (server, client net.Conn) {
 	return server, client
 }
 
+// untilStamped sends bytes from client to server until the server's reads are stamped: the
+// kernel turns timestamping on for the system a moment after the first socket asks.
+func untilStamped(t *testing.T, sc *rxstamp.Conn, server, client net.Conn) {
+	t.Helper()
+	buf := make([]byte, 1)
+	require.Eventually(t, func() bool {
+		if _, err := client.Write([]byte("x")); err != nil {
+			return false
+		}
+		_, err := io.ReadFull(server, buf)
+		return err == nil && !sc.Arrival().IsZero()
+	}, 5*time.Second, time.Millisecond)
+}
+
 func requireStamps(t *testing.T) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
@@ -51,15 +64,8 @@ func TestArrivalIsWhenTheBytesReachedTheSocket(t *testing.T) {
 	sc := rxstamp.Of(server)
 	require.NotNil(t, sc, "an accepted TCP connection is stamped")
 	assert.True(t, sc.Arrival().IsZero(), "nothing read yet")
-	// The kernel turns timestamping on for the system a moment after the first socket asks.
+	untilStamped(t, sc, server, client)
 	buf := make([]byte, 16)
-	require.Eventually(t, func() bool {
-		if _, err := client.Write([]byte("x")); err != nil {
-			return false
-		}
-		_, err := server.Read(buf)
-		return err == nil && !sc.Arrival().IsZero()
-	}, 5*time.Second, time.Millisecond)
 
 	sent := time.Now()
 	_, err := client.Write([]byte("ack"))
@@ -152,14 +158,7 @@ func TestCopyingOutIsStamped(t *testing.T) {
 	server, client := pair(t)
 	sc := rxstamp.Of(server)
 	require.NotNil(t, sc)
-	require.Eventually(t, func() bool {
-		if _, err := client.Write([]byte("abc")); err != nil {
-			return false
-		}
-		var out strings.Builder
-		_, err := io.CopyN(&out, server, 3)
-		return err == nil && out.String() == "abc" && !sc.Arrival().IsZero()
-	}, 5*time.Second, time.Millisecond)
+	untilStamped(t, sc, server, client)
 	before := sc.Arrival()
 	time.Sleep(2 * time.Millisecond)
 	var out bytes.Buffer
