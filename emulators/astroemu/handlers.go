@@ -80,8 +80,14 @@ func (s *Server) listTokens(w http.ResponseWriter, q url.Values) error {
 	if err != nil {
 		return err
 	}
+	// Sized exactly: grown by doubling, a 1,000-token page cost more in clearing fresh memory
+	// than in copying the tokens (BenchmarkListTokenSummaries1000).
+	size := 96
+	for _, t := range page {
+		size += len(t) + 1
+	}
 	var buf bytes.Buffer
-	buf.Grow(64 + len(page)*700)
+	buf.Grow(size)
 	buf.WriteString(`{"tokens":[`)
 	for i, t := range page {
 		if i > 0 {
