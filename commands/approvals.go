@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,7 +93,7 @@ func (s *Service) needsApproval(ctx context.Context, req Request, c change, d po
 	if expiresAfter <= 0 {
 		expiresAfter = defaultExpiry
 	}
-	r, created, err := s.requests.CreateRequest(ctx, store.Request{
+	want := store.Request{
 		RequesterID:     req.UserID,
 		ChannelID:       req.ChannelID,
 		TokenID:         c.token.ID,
@@ -110,12 +111,21 @@ func (s *Service) needsApproval(ctx context.Context, req Request, c change, d po
 		Elevation:       c.elevation,
 		CreatedAt:       now,
 		ExpiresAt:       now.Add(expiresAfter),
-	})
+	}
+	r, created, err := s.requests.CreateRequest(ctx, want)
+	if err == nil && !created && r.CurrentRole != c.from {
+		// The pending one was made against a role the token no longer has (c.from was just
+		// read under the token's lock): it can only ever close as stale, so it must not
+		// swallow this request.
+		if err = s.supersedeStale(ctx, r, c.from, req.UserID); err == nil {
+			r, created, err = s.requests.CreateRequest(ctx, want)
+		}
+	}
 	if err != nil {
 		return reply.Reply{}, fmt.Errorf("storing the approval request: %w", err)
 	}
 	if !created {
-		return s.duplicateRequest(r), nil
+		return s.duplicateRequest(r, c)
 	}
 
 	ts, err := s.messenger.Post(ctx, ap.Channel, s.requestMessage(r))
@@ -182,19 +192,43 @@ func approvalsUnavailable(c change, d policy.Decision) reply.Reply {
 	}
 }
 
-// duplicateRequest answers a request identical to one already pending.
-func (s *Service) duplicateRequest(r store.Request) reply.Reply {
-	where := reply.Line{reply.Text("It is waiting in "), reply.Channel(r.ApprovalChannel)}
+// duplicateRequest answers a request for a change already pending. Only an identical request
+// is folded into it: one that differs in its time-box is refused, as approving either would
+// make a change the other requester did not ask for.
+func (s *Service) duplicateRequest(r store.Request, c change) (reply.Reply, error) {
+	asked := reply.Line{reply.Text("It is waiting in "), reply.Channel(r.ApprovalChannel)}
 	if reply.ValidUserID(r.RequesterID) {
-		where = append(where, reply.Text(", asked by "), reply.Mention(r.RequesterID))
+		asked = append(asked, reply.Text(", asked by "), reply.Mention(r.RequesterID))
 	}
-	where = append(where, reply.Textf(", with %d of %d approvals so far.", len(r.Approvals), r.ApprovalsNeeded))
+	if r.Elevation != c.elevation {
+		return reply.Reply{}, &Error{Code: EConflict,
+			Message: fmt.Sprintf("Request %s already asks for this change %s; you asked for it %s.", r.ID, lasting(r.Elevation), lasting(c.elevation)),
+			Details: []reply.Line{describeChange(changeOf(r)), append(asked, reply.Text("."))},
+			Hint:    fmt.Sprintf("Nothing new was requested. Wait for its decision, or ask its requester to withdraw it (%s cancel %s), then ask again.", s.commandName, r.ID)}
+	}
+	body := []reply.Line{describeChange(changeOf(r))}
+	if r.Elevation > 0 {
+		body = append(body, reply.Line{reply.Strong("Time-boxed: "), reply.Textf("for %s once applied.", shortDuration(r.Elevation))})
+	}
+	body = append(body, append(asked, reply.Textf(", with %d of %d approvals so far.", len(r.Approvals), r.ApprovalsNeeded)))
+	notes := []reply.Line{{reply.Text("Nothing new was requested. See "), reply.Literal(s.commandName + " requests"), reply.Text(".")}}
+	if c.reason != "" && c.reason != r.Reason {
+		notes = append(notes, reply.Para("Your --reason was not added to it; the approvers see the first requester's."))
+	}
 	return reply.Reply{
 		Visibility: reply.Ephemeral, Tone: reply.Info,
 		Title: "This change is already waiting for approval: " + r.ID,
-		Body:  []reply.Line{describeChange(changeOf(r)), where},
-		Notes: []reply.Line{{reply.Text("Nothing new was requested. See "), reply.Literal(s.commandName + " requests"), reply.Text(".")}},
+		Body:  body,
+		Notes: notes,
+	}, nil
+}
+
+// lasting says how long a change is asked for: "for good" or "for 2h".
+func lasting(elevation time.Duration) string {
+	if elevation == 0 {
+		return "for good"
 	}
+	return "for " + formatPeriod(elevation)
 }
 
 // approveClicked records one approval. The click that completes the quorum applies the change.
@@ -209,6 +243,9 @@ func approveClicked(ctx context.Context, s *Service, act Action) (reply.Reply, e
 	if approvedBy(r, act.UserID) {
 		return reply.Reply{}, alreadyApproved(r)
 	}
+	if err := s.closeIfNoLongerAllowed(ctx, r, act.UserID); err != nil {
+		return reply.Reply{}, err
+	}
 	// A request approved against a role the token no longer has would apply a change nobody
 	// reviewed, so it is closed instead.
 	if closed, now, err := s.closeIfStale(ctx, r, act.UserID); err != nil {
@@ -217,7 +254,9 @@ func approveClicked(ctx context.Context, s *Service, act Action) (reply.Reply, e
 		return reply.Reply{}, staleError(r, now)
 	}
 
-	r, won, err := s.requests.AddApproval(ctx, r.ID, act.UserID, s.now())
+	// On a duplicate approval (a double click racing itself) the store returns no request, so
+	// the reply keeps the one already read.
+	approved, won, err := s.requests.AddApproval(ctx, r.ID, act.UserID, s.now())
 	var stateErr *store.StateError
 	switch {
 	case errors.Is(err, store.ErrDuplicateApproval):
@@ -229,6 +268,7 @@ func approveClicked(ctx context.Context, s *Service, act Action) (reply.Reply, e
 	case err != nil:
 		return reply.Reply{}, fmt.Errorf("recording approval of %s: %w", act.Value, err)
 	}
+	r = approved
 	s.recordRequest(ctx, "request.approved", act.UserID, r, fmt.Sprintf("%d of %d", len(r.Approvals), r.ApprovalsNeeded))
 	if !won {
 		s.updateMessage(ctx, r)
@@ -352,19 +392,100 @@ func (s *Service) closeIfStale(ctx context.Context, r store.Request, actor strin
 			return false, now, nil
 		}
 	}
+	if err := s.markStale(ctx, r, now, actor); err != nil {
+		return false, now, err
+	}
+	return true, now, nil
+}
+
+// markStale closes pending request r on actor's behalf because the token's role in r's
+// workspace is now, not the role r was made against.
+func (s *Service) markStale(ctx context.Context, r store.Request, now, actor string) error {
 	result := fmt.Sprintf("the token's role changed from %s to %s after the request; nothing was changed", roleOrNone(r.CurrentRole), roleOrNone(now))
+	return s.closeStale(ctx, r, actor, result)
+}
+
+// closeStale moves pending request r to stale on actor's behalf, records why and tells the
+// requester. A request no longer pending is reported as such.
+func (s *Service) closeStale(ctx context.Context, r store.Request, actor, result string) error {
 	closedReq, err := s.requests.Transition(ctx, r.ID, store.StatePending, store.StateStale, store.TransitionUpdate{Result: result, At: s.now()})
 	var stateErr *store.StateError
 	if errors.As(err, &stateErr) {
-		return false, now, notPending(r.ID, store.State(stateErr.State))
+		return notPending(r.ID, store.State(stateErr.State))
 	}
 	if err != nil {
-		return false, now, fmt.Errorf("marking %s stale: %w", r.ID, err)
+		return fmt.Errorf("marking %s stale: %w", r.ID, err)
 	}
 	s.recordRequest(ctx, "request.stale", actor, closedReq, result)
-	s.log.InfoContext(ctx, "approval request stale", "request", r.ID, "expected", r.CurrentRole, "found", now)
+	s.log.InfoContext(ctx, "approval request stale", "request", r.ID, "result", result)
 	s.closed(ctx, closedReq)
-	return true, now, nil
+	return nil
+}
+
+// recheckRequest asks policy again, as of now, whether r's requester may make r's change, and
+// under no stricter approval than r was opened with: policy and group membership can change
+// while a request waits, and approving must not make a change its requester may no longer ask
+// for. why is "" when the request still holds.
+func (s *Service) recheckRequest(ctx context.Context, r store.Request) (why string, err error) {
+	d, err := s.auth.Decide(ctx, policy.Input{
+		UserID: r.RequesterID, ChannelID: r.ChannelID, Action: policy.Action(r.Action),
+		WorkspaceID: r.WorkspaceID, Role: r.RequestedRole, CurrentRole: r.CurrentRole,
+	})
+	switch {
+	case err != nil:
+		return "", err
+	case !d.Allowed:
+		return "the policy no longer lets the requester make this change", nil
+	case d.MaxElevation > 0 && r.Elevation > d.MaxElevation:
+		return fmt.Sprintf("the policy now allows this change for at most %s", formatPeriod(d.MaxElevation)), nil
+	case d.NeedsApproval() && stricterApproval(*d.Approval, r):
+		return fmt.Sprintf("the policy now asks for %s from %s", pluralApprovals(max(d.Approval.Count, 1)), s.groupNames(d.Approval.Approvers)), nil
+	}
+	return "", nil
+}
+
+// stricterApproval reports whether ap asks for more than r was opened with: more approvals, or
+// other approver groups (the approvals r has were checked against its own).
+func stricterApproval(ap policy.Approval, r store.Request) bool {
+	if max(ap.Count, 1) > r.ApprovalsNeeded {
+		return true
+	}
+	now, then := slices.Clone(ap.Approvers), slices.Clone(r.ApproverGroups)
+	slices.Sort(now)
+	slices.Sort(then)
+	return !slices.Equal(slices.Compact(now), slices.Compact(then))
+}
+
+// closeIfNoLongerAllowed closes pending request r, on actor's click, when recheckRequest finds
+// it no longer holds, and says so in the returned error.
+func (s *Service) closeIfNoLongerAllowed(ctx context.Context, r store.Request, actor string) error {
+	why, err := s.recheckRequest(ctx, r)
+	if err != nil {
+		ref := newRef()
+		s.log.ErrorContext(ctx, "requester re-check failed", "ref", ref, "request", r.ID, "err", err)
+		return &Error{Code: EDenied, Message: "Could not check whether the requester may still make this change, so the click was refused.",
+			Hint: "Try again; if it keeps happening give the bot's operator this reference: ref " + ref + "."}
+	}
+	if why == "" {
+		return nil
+	}
+	if err := s.closeStale(ctx, r, actor, why+"; nothing was changed"); err != nil {
+		return err
+	}
+	return &Error{Code: EConflict, Message: fmt.Sprintf("Request %s no longer holds, so it was closed: %s.", r.ID, why),
+		Details: []reply.Line{describeChange(changeOf(r)), reply.Para("Nothing was changed.")},
+		Hint:    "The requester can ask again under the current policy."}
+}
+
+// supersedeStale closes r, pending against a role the token no longer has, so that a request
+// against its current role can be opened. Someone else having closed r first is fine.
+func (s *Service) supersedeStale(ctx context.Context, r store.Request, now, actor string) error {
+	err := s.markStale(ctx, r, now, actor)
+	var e *Error
+	if errors.As(err, &e) && e.Code == EConflict {
+		return nil
+	}
+	return err
 }
 
 // finishApproved applies an approved request once and records the outcome. It runs under the
@@ -388,6 +509,16 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request) store.Req
 		return cur
 	}
 	r = cur
+	// Checked again here, at the moment of writing: a request left approved can be applied
+	// long after its last click (by the sweeper, after a restart).
+	if why, err := s.recheckRequest(ctx, r); err != nil {
+		// Left approved: the sweeper retries it.
+		s.log.WarnContext(ctx, "could not re-check the requester of an approved request", "request", r.ID, "err", err)
+		s.updateMessage(ctx, r)
+		return r
+	} else if why != "" {
+		return s.settle(ctx, r, store.StateStale, why+"; nothing was changed")
+	}
 
 	tok, err := s.getToken(ctx, r.TokenID)
 	if err != nil {

@@ -188,7 +188,7 @@ func (e *approvalEnv) newService(t *testing.T, now func() time.Time) *commands.S
 	svc, err := commands.New(commands.Config{
 		Tokens:     astro.New(e.emu.OrganizationID(), e.emu.APIToken(), astro.WithBaseURL(e.emu.URL()), astro.WithRetryPolicy(astro.RetryPolicy{MaxAttempts: 1})),
 		Authorizer: e.auth, Approvers: e.auth, Groups: e.auth.p,
-		Requests: e.st, Messenger: e.msgs, Audit: e.st, Locker: e.st,
+		Requests: e.st, Messenger: e.msgs, Audit: e.st, Locker: e.st, Reverts: e.st,
 		Clock: now, DefaultWorkspace: wsData, Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
 	})
 	require.NoError(t, err)
@@ -196,6 +196,16 @@ func (e *approvalEnv) newService(t *testing.T, now func() time.Time) *commands.S
 }
 
 func (e *approvalEnv) advance(d time.Duration) { e.clock.Add(int64(d)) }
+
+// restartWith replaces the env's service with one deciding under policyYAML, as a replica
+// restarted with a new policy file; groups maps users to their Slack user groups.
+func (e *approvalEnv) restartWith(t *testing.T, policyYAML string, groups map[string][]string) {
+	t.Helper()
+	p, err := policy.Parse([]byte(policyYAML), "new.yaml")
+	require.NoError(t, err)
+	e.auth = &policyAuth{p: p, groups: groups}
+	e.svc = e.newService(t, func() time.Time { return time.Unix(0, e.clock.Load()).UTC() })
+}
 
 func (e *approvalEnv) runAs(t *testing.T, user, text string) reply.Reply {
 	t.Helper()
@@ -690,4 +700,177 @@ func TestExplain(t *testing.T) {
 	pending, err := e.st.ListRequests(t.Context(), store.RequestFilter{})
 	require.NoError(t, err)
 	assert.Empty(t, pending, "explain never opens a request")
+}
+
+func TestRequestWithAnotherTimeBoxIsRefusedNotFolded(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, oneReq+" --for 1h")
+
+	// Folded into alice's request, mallory's lasting change would be reverted after an hour.
+	r := e.runAs(t, mallory, oneReq)
+	assert.Equal(t, reply.Failure, r.Tone, text(r))
+	assert.Contains(t, text(r), "Request "+id+" already asks for this change for 1h; you asked for it for good.")
+	assert.Contains(t, text(r), "Nothing new was requested")
+	assert.Contains(t, text(r), "cancel "+id)
+
+	// The reverse: a time-boxed ask is not folded into a lasting one either.
+	other := newApprovalEnv(t)
+	lasting := other.request(t, alice, oneReq)
+	r = other.runAs(t, mallory, oneReq+" --for 2h")
+	assert.Contains(t, text(r), "Request "+lasting+" already asks for this change for good; you asked for it for 2h.")
+
+	// The very same ask is folded, and the reply says it is time-boxed.
+	r = e.runAs(t, mallory, oneReq+" --for 1h --reason \"deploys\"")
+	assert.Equal(t, "This change is already waiting for approval: "+id, r.Title)
+	assert.Contains(t, text(r), "Time-boxed: for 1h once applied.")
+	assert.Contains(t, text(r), "Your --reason was not added to it")
+	assert.Len(t, e.msgs.posts, 1, "no second approval message")
+}
+
+func TestRequestAgainstAnOldRoleIsReplacedNotJoined(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	old := e.request(t, alice, oneReq) // made while the token is AUTHOR
+	require.NoError(t, e.emu.SetRoles(astroemu.SampleTokenCIDeployer, []astroemu.Role{
+		{EntityType: astroemu.EntityOrganization, EntityID: e.emu.OrganizationID(), Role: "ORGANIZATION_MEMBER"},
+		wsRole(wsData, "WORKSPACE_MEMBER"),
+	}))
+
+	// Joining alice's request would leave mallory's ask to close as stale at the first click.
+	fresh := e.request(t, mallory, oneReq)
+	require.NotEqual(t, old, fresh)
+	closed := e.state(t, old)
+	assert.Equal(t, store.StateStale, closed.State)
+	assert.Equal(t, "the token's role changed from WORKSPACE_AUTHOR to WORKSPACE_MEMBER after the request; nothing was changed", closed.Result)
+	assert.Contains(t, e.msgs.threadTexts()[0], "your request "+old+" closed as stale", "alice is told")
+	assert.Equal(t, []string{"request.created", "request.stale"}, e.auditActions(t, old))
+
+	e.click(t, bob, commands.ActionApprove, fresh)
+	assert.Equal(t, store.StateApplied, e.state(t, fresh).State)
+	assert.Equal(t, "WORKSPACE_OPERATOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+}
+
+// engPolicy lets members of the S0ENG user group ask for changes, with one approval.
+const engPolicy = `
+groups:
+  approvers: [U0BOB0001, U0CAROL01]
+  engineers: [S0ENG]
+rules:
+  - actions: [list, show]
+    who: everyone
+  - name: eng-with-approval
+    actions: [add, update, remove]
+    who: [engineers]
+    approval: { approvers: [approvers], channel: C0APPROVE, expires_after: 1h }
+`
+
+func TestApprovingRechecksTheRequester(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	e.restartWith(t, engPolicy, map[string][]string{alice: {"S0ENG"}})
+	id := e.request(t, alice, oneReq)
+
+	e.auth.groups = map[string][]string{} // alice leaves the engineers' user group
+	r := e.click(t, bob, commands.ActionApprove, id)
+	assert.Equal(t, reply.Failure, r.Tone)
+	assert.Contains(t, text(r), "Request "+id+" no longer holds, so it was closed: the policy no longer lets the requester make this change.")
+	assert.Contains(t, text(r), "Nothing was changed.")
+	assert.Equal(t, "WORKSPACE_AUTHOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+	assert.Zero(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
+	assert.Equal(t, store.StateStale, e.state(t, id).State)
+	assert.Equal(t, []string{"request.created", "request.stale"}, e.auditActions(t, id))
+	assert.Contains(t, e.msgs.threadTexts()[0], "The policy no longer lets the requester make this change; nothing was changed.")
+}
+
+func TestApprovingUnderATightenedPolicyClosesTheRequest(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, policy, why string }{
+		{"more approvals", strings.Replace(approvalPolicy, "approval: { approvers: [approvers], channel: C0APPROVE, expires_after: 1h }",
+			"approval: { approvers: [approvers], count: 2, channel: C0APPROVE, expires_after: 1h }", 1),
+			"the policy now asks for 2 approvals from group approvers"},
+		{"other approvers", strings.NewReplacer("approval: { approvers: [approvers], channel: C0APPROVE, expires_after: 1h }",
+			"approval: { approvers: [leads], channel: C0APPROVE, expires_after: 1h }", "groups:\n", "groups:\n  leads: [U0CAROL01, U0ADMIN01]\n").Replace(approvalPolicy),
+			"the policy now asks for 1 approval from group leads"},
+		{"admins only", `
+groups:
+  approvers: [U0BOB0001, U0CAROL01, S0SEC]
+  admins: [U0ADMIN01]
+rules:
+  - actions: [list, show]
+    who: everyone
+  - actions: [add, update, remove]
+    who: [admins]
+`, "the policy no longer lets the requester make this change"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newApprovalEnv(t)
+			id := e.request(t, alice, oneReq)
+			e.restartWith(t, tt.policy, map[string][]string{dave: {secGroup}})
+			r := e.click(t, bob, commands.ActionApprove, id)
+			assert.Contains(t, text(r), "no longer holds, so it was closed: "+tt.why+".")
+			assert.Equal(t, store.StateStale, e.state(t, id).State)
+			assert.Equal(t, "WORKSPACE_AUTHOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+		})
+	}
+
+	// A looser policy does not close it: what was asked still holds.
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, oneReq)
+	e.restartWith(t, strings.Replace(approvalPolicy, "who: [admins]", "who: [admins, U0ALICE01]", 1), map[string][]string{dave: {secGroup}})
+	e.click(t, bob, commands.ActionApprove, id)
+	assert.Equal(t, store.StateApplied, e.state(t, id).State)
+}
+
+func TestSweeperRechecksTheRequesterBeforeApplying(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	e.restartWith(t, engPolicy, map[string][]string{alice: {"S0ENG"}})
+	id := e.request(t, alice, oneReq)
+	// As if the bot died right after the winning approval was stored.
+	_, won, err := e.st.AddApproval(t.Context(), id, bob, testNow)
+	require.NoError(t, err)
+	require.True(t, won)
+
+	e.auth.groups = map[string][]string{}
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), testNow.Add(2*time.Minute)))
+	got := e.state(t, id)
+	assert.Equal(t, store.StateStale, got.State)
+	assert.Equal(t, "the policy no longer lets the requester make this change; nothing was changed", got.Result)
+	assert.Equal(t, "WORKSPACE_AUTHOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+	assert.Zero(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
+}
+
+// approvalsHidden reads requests without their approvals, as a click does when its twin's
+// approval commits just after the read.
+type approvalsHidden struct{ *store.Store }
+
+func (s approvalsHidden) GetRequest(ctx context.Context, id string) (store.Request, error) {
+	r, err := s.Store.GetRequest(ctx, id)
+	r.Approvals = nil
+	return r, err
+}
+
+func TestDoubleClickRacingItselfIsToldPlainly(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, ownerReq)
+	svc, err := commands.New(commands.Config{
+		Tokens:     astro.New(e.emu.OrganizationID(), e.emu.APIToken(), astro.WithBaseURL(e.emu.URL()), astro.WithRetryPolicy(astro.RetryPolicy{MaxAttempts: 1})),
+		Authorizer: e.auth, Approvers: e.auth, Groups: e.auth.p,
+		Requests: approvalsHidden{e.st}, Messenger: e.msgs, Audit: e.st, Locker: e.st,
+		Clock: func() time.Time { return testNow }, DefaultWorkspace: wsData, Logger: slog.New(slog.DiscardHandler),
+	})
+	require.NoError(t, err)
+	click := func() reply.Reply {
+		return svc.Act(t.Context(), commands.Action{UserID: bob, ChannelID: approveChan, ActionID: commands.ActionApprove, Value: id})
+	}
+	click()
+	r := click()
+	assert.Contains(t, text(r), "You already approved "+id+".")
+	assert.Contains(t, text(r), "It needs 2 approvals from different people.")
+	assert.Len(t, e.state(t, id).Approvals, 1)
 }
