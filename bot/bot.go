@@ -473,10 +473,15 @@ func (b *Bot) processSlash(ctx context.Context, j *job, start time.Time) {
 		UserID:    c.UserID,
 		UserName:  c.UserName,
 		ChannelID: c.ChannelID,
-		Text:      c.Text,
+		Text:      slackEntities.Replace(c.Text),
 	})
 	b.answerSlash(ctx, j, &r, start)
 }
+
+// slackEntities undoes the escaping Slack applies to text people type: &, < and > are its
+// control characters and arrive as entities, so without this a token named "R&D <ci>" could
+// not be named in a command. Slack encodes nothing else.
+var slackEntities = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
 
 func (b *Bot) logModal(j *job, verb string, start time.Time) {
 	c := j.slash

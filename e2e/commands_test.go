@@ -27,6 +27,15 @@ func TestSubcommandsEndToEnd(t *testing.T) {
 		assert.NotContains(t, string(p.Blocks), "<!channel>", "a token name must never ping the channel")
 	})
 
+	t.Run("NamesArriveWithSlacksEntities", func(t *testing.T) {
+		// Slack sends the &, < and > people type as entities.
+		p := reply(t, w.slash(outsiderID, opsChannel, `show "&lt;!channel&gt; alerts &amp; paging"`))
+		body := text(p.Blocks)
+		assert.NotContains(t, body, "No Organization token is named")
+		assert.Contains(t, body, "Pages on-call when &lt;DAG&gt; SLAs &amp; freshness checks fail", "its own card, found by its name as Slack delivers it")
+		assert.NotContains(t, string(p.Blocks), "<!channel>")
+	})
+
 	t.Run("HelpListsEverySubcommand", func(t *testing.T) {
 		p := reply(t, w.slash(outsiderID, opsChannel, "help"))
 		body := text(p.Blocks)
