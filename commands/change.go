@@ -158,7 +158,7 @@ func (s *Service) confirmByReading(ctx context.Context, req Request, c change, w
 	tok, err := s.tokens.GetToken(readCtx, c.token.ID)
 	if err != nil {
 		s.log.ErrorContext(ctx, "re-read after unknown outcome failed", "ref", ref, "token", c.token.ID, "err", err)
-		return reply.Reply{
+		return s.timeBoxUnconfirmed(ctx, req, c, reply.Reply{
 			Visibility: reply.Ephemeral, Tone: reply.Warning,
 			Title: "Could not confirm whether the change was applied.",
 			Body: []reply.Line{
@@ -166,7 +166,7 @@ func (s *Service) confirmByReading(ctx context.Context, req Request, c change, w
 				reply.Para("The request to Astro failed midway and reading the token again failed too, so the change may or may not have been applied."),
 				reply.Line{reply.Text("Check with "), reply.Literal(s.commandName + " show " + c.token.ID), reply.Textf(" before trying again (ref %s).", ref)},
 			},
-		}
+		})
 	}
 	now := astro.WorkspaceRoleOf(tok.Roles, c.workspace)
 	c.token = tok
