@@ -105,3 +105,32 @@ func TestTimeBoxOutlivesAnUnconfirmedWrite(t *testing.T) {
 		assert.Equal(t, astro.RoleWorkspaceAuthor, e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData), "the elevation ends after 1h")
 	})
 }
+
+// A write Astro did not answer in time can still be carried out after the bot's re-read shows
+// the old role: the user is not told it failed, and a time-box still ends it.
+func TestTimedOutWriteMayStillLand(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t)
+	e.emu.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{Status: http.StatusBadGateway})
+	r := e.runAs(t, alice, opsChan, "update "+astroemu.SampleTokenCIDeployer+" -r owner -w 'Data Platform' --for 2h")
+	assert.Equal(t, "Astro did not answer in time; the change is not in place yet.", r.Title, text(r))
+	assert.Equal(t, reply.Warning, r.Tone)
+	assert.NotContains(t, text(r), "Nothing was changed")
+	assert.Contains(t, text(r), "Time-boxed: if the change landed, the bot puts it back to `WORKSPACE_AUTHOR` in 2h")
+	button(t, r, commands.ActionRevertNow)
+
+	// Astro carries the request out late.
+	tok, _ := e.emu.Token(astroemu.SampleTokenCIDeployer)
+	late := make([]astroemu.Role, 0, len(tok.Roles))
+	for _, role := range tok.Roles {
+		if role.EntityType == astroemu.EntityWorkspace && role.EntityID == wsData {
+			role.Role = astro.RoleWorkspaceOwner
+		}
+		late = append(late, role)
+	}
+	require.NoError(t, e.emu.SetRoles(astroemu.SampleTokenCIDeployer, late))
+
+	e.clock.Advance(3 * time.Hour)
+	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+	assert.Equal(t, astro.RoleWorkspaceAuthor, e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData), "the late elevation still ends on time")
+}
