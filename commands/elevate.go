@@ -396,6 +396,18 @@ func (s *Service) revertNow(ctx context.Context, req Request, id string) (reply.
 		return reply.Reply{}, &Error{Code: EDenied, Message: "Ending this elevation early needs approval under the policy, so the bot cannot do it on a click.",
 			Hint: "Ask an approver, or let it end on schedule."}
 	}
+	if d.Confirm {
+		// A click must not skip the typed name the same change needs by hand. The form runs
+		// the typed equivalent again, which lands back here with ConfirmedName set.
+		if req.Text == "" {
+			req.Text = "revert-now " + rv.ID
+		}
+		c := change{action: in.Action, token: &astro.Token{ID: rv.TokenID, Name: rv.TokenName}, workspace: rv.WorkspaceID,
+			from: rv.ExpectedRole, to: rv.RevertTo, wsName: s.workspaces.name(rv.WorkspaceID)}
+		if r, done, err := confirmation(req, c); done || err != nil {
+			return r, err
+		}
+	}
 	if _, err := s.reverts.CancelRevert(ctx, rv.ID, req.UserID); err != nil {
 		if errors.Is(err, store.ErrStateConflict) || errors.Is(err, store.ErrNotFound) {
 			return reply.Reply{}, &Error{Code: EConflict, Message: "This revert is already being carried out or has ended.",
