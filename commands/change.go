@@ -158,7 +158,7 @@ func (s *Service) confirmByReading(ctx context.Context, req Request, c change, w
 	tok, err := s.tokens.GetToken(readCtx, c.token.ID)
 	if err != nil {
 		s.log.ErrorContext(ctx, "re-read after unknown outcome failed", "ref", ref, "token", c.token.ID, "err", err)
-		return reply.Reply{
+		return s.timeBoxUnconfirmed(ctx, req, c, reply.Reply{
 			Visibility: reply.Ephemeral, Tone: reply.Warning,
 			Title: "Could not confirm whether the change was applied.",
 			Body: []reply.Line{
@@ -166,7 +166,7 @@ func (s *Service) confirmByReading(ctx context.Context, req Request, c change, w
 				reply.Para("The request to Astro failed midway and reading the token again failed too, so the change may or may not have been applied."),
 				reply.Line{reply.Text("Check with "), reply.Literal(s.commandName + " show " + c.token.ID), reply.Textf(" before trying again (ref %s).", ref)},
 			},
-		}
+		})
 	}
 	now := astro.WorkspaceRoleOf(tok.Roles, c.workspace)
 	c.token = tok
@@ -177,17 +177,19 @@ func (s *Service) confirmByReading(ctx context.Context, req Request, c change, w
 		r.Notes = append(r.Notes, reply.Para("Astro's answer was lost; reading the token again confirmed the change."))
 		return r
 	case c.from:
-		return reply.Reply{
-			Visibility: reply.Ephemeral, Tone: reply.Failure,
-			Title: "The change was not applied.",
+		// Not proof that nothing changed: a request that timed out can still be carried out
+		// after this read, so the user is sent to look again rather than told to retry.
+		return s.timeBoxUnconfirmed(ctx, req, c, reply.Reply{
+			Visibility: reply.Ephemeral, Tone: reply.Warning,
+			Title: "Astro did not answer in time; the change is not in place yet.",
 			Body: []reply.Line{
 				describeChange(c),
-				reply.Para("The request to Astro failed midway; reading the token again shows its role is unchanged."),
+				reply.Para("Astro did not answer in time, and a read of the token just now shows its role unchanged:"),
 				concat(tokenRef(c.token), reply.Line{reply.Text(" has "), roleSpan(now)}, c.where()),
-				{reply.Textf("Try again in a moment (ref %s).", ref)},
+				{reply.Text("Astro may still carry the request out, so check with "), reply.Literal(s.commandName + " show " + c.token.ID),
+					reply.Textf(" in a minute before trying again (ref %s).", ref)},
 			},
-			Notes: []reply.Line{reply.Para("Nothing was changed.")},
-		}
+		})
 	default:
 		return s.unexpectedOutcome(req, c, now, "The request to Astro failed midway, and the token now has a role nobody asked for here; someone else may have changed it.")
 	}

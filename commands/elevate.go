@@ -121,6 +121,17 @@ func (s *Service) checkElevation(c change, d policy.Decision) error {
 // The change has landed whatever happens here, so a failure to schedule is told loudly rather
 // than returned as an error.
 func (s *Service) timeBox(ctx context.Context, req Request, c change, r reply.Reply) reply.Reply {
+	return s.scheduleTimeBox(ctx, req, c, r, true)
+}
+
+// timeBoxUnconfirmed schedules the revert of a time-boxed change that may or may not have
+// landed. Without it a change that did land would last for good; one that did not leaves the
+// revert nothing to do, as the worker undoes only the role the bot set.
+func (s *Service) timeBoxUnconfirmed(ctx context.Context, req Request, c change, r reply.Reply) reply.Reply {
+	return s.scheduleTimeBox(ctx, req, c, r, false)
+}
+
+func (s *Service) scheduleTimeBox(ctx context.Context, req Request, c change, r reply.Reply, landed bool) reply.Reply {
 	if c.elevation == 0 || s.reverts == nil {
 		return r
 	}
@@ -131,16 +142,33 @@ func (s *Service) timeBox(ctx context.Context, req Request, c change, r reply.Re
 	})
 	if err != nil {
 		ref := newRef()
-		s.log.ErrorContext(ctx, "could not schedule a revert", "ref", ref, "token", c.token.ID, "workspace", c.workspace, "err", err)
+		s.log.ErrorContext(ctx, "could not schedule a revert", "ref", ref, "token", c.token.ID, "workspace", c.workspace, "landed", landed, "err", err)
 		r.Tone = reply.Warning
-		r.Body = append(r.Body, reply.Line{
-			reply.Textf("The bot could NOT schedule putting the role back after %s, so the change lasts until someone reverts it (ref %s).", formatPeriod(c.elevation), ref),
-		})
+		if landed {
+			r.Body = append(r.Body, reply.Line{
+				reply.Textf("The bot could NOT schedule putting the role back after %s, so the change lasts until someone reverts it (ref %s).", formatPeriod(c.elevation), ref),
+			})
+		} else {
+			r.Body = append(r.Body, reply.Line{
+				reply.Strong("The time-box could NOT be set up."),
+				reply.Textf(" If the change landed, it lasts until someone reverts it by hand (ref %s).", ref),
+			})
+		}
 		return r
 	}
-	back := reply.Line{reply.Text("Time-boxed: in "), reply.Strong(formatPeriod(c.elevation)), reply.Textf(" (%s) the bot puts it back to ", due.UTC().Format("2006-01-02 15:04 UTC")), roleSpan(rv.RevertTo)}
-	if rv.RevertTo == "" {
-		back = reply.Line{reply.Text("Time-boxed: in "), reply.Strong(formatPeriod(c.elevation)), reply.Textf(" (%s) the bot removes it from the workspace again", due.UTC().Format("2006-01-02 15:04 UTC"))}
+	when := due.UTC().Format("2006-01-02 15:04 UTC")
+	var back reply.Line
+	switch {
+	case landed && rv.RevertTo == "":
+		back = reply.Line{reply.Text("Time-boxed: in "), reply.Strong(formatPeriod(c.elevation)), reply.Textf(" (%s) the bot removes it from the workspace again", when)}
+	case landed:
+		back = reply.Line{reply.Text("Time-boxed: in "), reply.Strong(formatPeriod(c.elevation)), reply.Textf(" (%s) the bot puts it back to ", when), roleSpan(rv.RevertTo)}
+	case rv.RevertTo == "":
+		back = reply.Line{reply.Text("Time-boxed: if the change landed, the bot removes it from the workspace again in "), reply.Strong(formatPeriod(c.elevation)),
+			reply.Textf(" (%s); if it did not, the revert will find nothing to undo", when)}
+	default:
+		back = reply.Line{reply.Text("Time-boxed: if the change landed, the bot puts it back to "), roleSpan(rv.RevertTo), reply.Text(" in "), reply.Strong(formatPeriod(c.elevation)),
+			reply.Textf(" (%s); if it did not, the revert will find nothing to undo", when)}
 	}
 	back = append(back, reply.Text(". Revert "), reply.Literal(rv.ID), reply.Text("."))
 	r.Body = append(r.Body, back)
@@ -367,6 +395,18 @@ func (s *Service) revertNow(ctx context.Context, req Request, id string) (reply.
 	if d.NeedsApproval() {
 		return reply.Reply{}, &Error{Code: EDenied, Message: "Ending this elevation early needs approval under the policy, so the bot cannot do it on a click.",
 			Hint: "Ask an approver, or let it end on schedule."}
+	}
+	if d.Confirm {
+		// A click must not skip the typed name the same change needs by hand. The form runs
+		// the typed equivalent again, which lands back here with ConfirmedName set.
+		if req.Text == "" {
+			req.Text = "revert-now " + rv.ID
+		}
+		c := change{action: in.Action, token: &astro.Token{ID: rv.TokenID, Name: rv.TokenName}, workspace: rv.WorkspaceID,
+			from: rv.ExpectedRole, to: rv.RevertTo, wsName: s.workspaces.name(rv.WorkspaceID)}
+		if r, done, err := confirmation(req, c); done || err != nil {
+			return r, err
+		}
 	}
 	if _, err := s.reverts.CancelRevert(ctx, rv.ID, req.UserID); err != nil {
 		if errors.Is(err, store.ErrStateConflict) || errors.Is(err, store.ErrNotFound) {
