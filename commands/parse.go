@@ -185,6 +185,9 @@ func parseArgs(cmd *command, words []string) (args, error) {
 			fs.Var(v, spec.Short, spec.Help)
 		}
 	}
+	if err := checkFlagValues(cmd, words); err != nil {
+		return a, err
+	}
 	rest := words
 	for len(rest) > 0 {
 		err := fs.Parse(rest)
@@ -203,6 +206,46 @@ func parseArgs(cmd *command, words []string) (args, error) {
 		rest = left[1:]
 	}
 	return a, nil
+}
+
+// checkFlagValues refuses a value flag whose next word is another of the verb's flags. The flag
+// package would take that flag as the value, so "-n --role member" named the token "--role" and
+// the user was told something unrelated about names. A value that really starts with a dash can
+// still be given after "=" (-n=--role), which this leaves alone.
+func checkFlagValues(cmd *command, words []string) error {
+	for i := 0; i < len(words)-1; i++ {
+		w := words[i]
+		if w == "--" {
+			return nil
+		}
+		name, isFlag := flagWord(w)
+		if !isFlag || strings.Contains(name, "=") {
+			continue
+		}
+		spec, ok := cmd.flag(name)
+		if !ok || spec.Bool {
+			continue
+		}
+		next := words[i+1]
+		if nextName, nextIsFlag := flagWord(next); next == "--" || nextIsFlag && cmd.defines(nextName) {
+			e := usageErr(cmd, "The flag %s needs a value (%s), but the next word is %s.", dashed(name), spec.Arg, quote(next))
+			e.Hint = fmt.Sprintf("Put the value right after %s. If the value really is %s, write %s=%s.",
+				dashed(name), quote(next), dashed(name), reply.Truncate(next, 60))
+			return e
+		}
+		i++ // the value
+	}
+	return nil
+}
+
+// flagWord reports whether w is written as a flag, and its name (with any =value) without the
+// one or two leading dashes the flag package accepts.
+func flagWord(w string) (name string, ok bool) {
+	if len(w) < 2 || w[0] != '-' || w == "--" {
+		return "", false
+	}
+	name = strings.TrimPrefix(w[1:], "-")
+	return name, name != "" && name[0] != '-'
 }
 
 // flagValue feeds a flag's value to its spec and refuses a second value: with "last one wins"

@@ -1,0 +1,80 @@
+package commands
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// rejected parses text and returns the error a user sees, with its usage line rendered.
+func rejected(t *testing.T, s *Service, text string) (e *Error, usage string) {
+	t.Helper()
+	_, _, err := s.parse(text)
+	require.True(t, errors.As(err, &e), "want *Error for %q, got %v", text, err)
+	assert.Equal(t, EInvalid, e.Code)
+	if e.verb != nil {
+		r := s.errorReply(e)
+		usage = r.Body[len(r.Body)-1-btoi(e.Hint != "")].Plain()
+	}
+	return e, usage
+}
+
+func TestParseValueFlagFollowedByAFlag(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	tests := []struct {
+		name, text, message, hint, usage string
+	}{
+		{name: "ShortNameThenLongFlag", text: "add -n --role member",
+			message: `The flag -n needs a value (NAME), but the next word is "--role".`, hint: `If the value really is "--role", write -n=--role.`, usage: "add"},
+		{name: "LongNameThenFlagWithValue", text: "add --org-token-name --role=member",
+			message: `The flag --org-token-name needs a value (NAME), but the next word is "--role=member".`, hint: "write --org-token-name=--role=member.", usage: "add"},
+		{name: "WorkspaceThenSwitch", text: "list -w --all-workspaces",
+			message: `The flag -w needs a value (WS), but the next word is "--all-workspaces".`, usage: "list"},
+		{name: "RoleThenShortFlag", text: "update tok -r -w ws1",
+			message: `The flag -r needs a value (ROLE), but the next word is "-w".`, usage: "update"},
+		{name: "ReasonThenFlag", text: "remove tok --reason -w ws1",
+			message: `The flag --reason needs a value (TEXT), but the next word is "-w".`, usage: "remove"},
+		{name: "ForThenFlag", text: "update tok -r owner --for --reason x",
+			message: `The flag --for needs a value (DURATION), but the next word is "--reason".`, usage: "update"},
+		{name: "NameThenEndOfFlags", text: "remove -n -- tok",
+			message: `The flag -n needs a value (NAME), but the next word is "--".`, usage: "remove"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, usage := rejected(t, s, tt.text)
+			assert.Equal(t, tt.message, e.Message)
+			assert.Contains(t, e.Hint, "Put the value right after")
+			assert.Contains(t, e.Hint, tt.hint)
+			assert.Contains(t, usage, "Usage: /orgtoken "+tt.usage)
+		})
+	}
+}
+
+func TestParseValueStartingWithADash(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	tests := []struct {
+		name, text, tokenName, reason string
+	}{
+		{name: "NotAFlagOfTheVerb", text: "add -n -legacy-ci -r member", tokenName: "-legacy-ci"},
+		{name: "FlagOfAnotherVerb", text: "add -n --name -r member", tokenName: "--name"},
+		{name: "AfterEquals", text: "add -n=--role -r member", tokenName: "--role"},
+		{name: "LongAfterEquals", text: "add --org-token-name=-r -r member", tokenName: "-r"},
+		{name: "QuotedAfterEquals", text: `add tok -r member --reason="-w is broken"`, reason: "-w is broken"},
+		{name: "NumberAfterReason", text: "add tok -r member --reason -1", reason: "-1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, a, err := s.parse(tt.text)
+			require.NoError(t, err)
+			assert.Equal(t, tt.tokenName, a.Name)
+			assert.Equal(t, tt.reason, a.Reason)
+			assert.Equal(t, "WORKSPACE_MEMBER", a.Role)
+		})
+	}
+}
