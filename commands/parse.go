@@ -280,7 +280,9 @@ func (v *flagValue) Set(s string) error {
 var (
 	undefinedFlag = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
 	missingValue  = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
-	badValueFlag  = regexp.MustCompile(`^invalid value ".*" for flag -+([^:]*):`)
+	// A switch fails as `invalid boolean value "x" for -name: …` when given =x, and as
+	// `invalid boolean flag name: …` when given alone, which only a repeat can make fail.
+	badValueFlag = regexp.MustCompile(`^invalid (?:value ".*" for flag -+|boolean value ".*" for -+|boolean flag )([^:]*):`)
 )
 
 // flagError turns the flag package's error strings into a message that names the flag the way
@@ -312,10 +314,12 @@ func flagError(cmd *command, err, setErr error) *Error {
 			return e
 		}
 		e := usageErr(cmd, "Invalid value for %s: %s.", dashed(name), errorText(setErr))
-		switch spec.Long {
-		case flagRole.Long:
+		switch {
+		case spec.Bool:
+			e.Hint = fmt.Sprintf("%s is a switch: give it alone, without a value (or =true / =false).", dashed(name))
+		case spec.Long == flagRole.Long:
 			e.Hint = "Valid roles: " + roleChoices() + "."
-		case flagName.Long:
+		case spec.Long == flagName.Long:
 			e.Hint = `Give the token's name, in quotes if it has spaces: -n "My token".`
 		}
 		return e

@@ -78,3 +78,45 @@ func TestParseValueStartingWithADash(t *testing.T) {
 		})
 	}
 }
+
+func TestParseSwitchMisused(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	tests := []struct {
+		name, text, message, hint string
+	}{
+		{name: "GivenTwice", text: "list --all-workspaces --all-workspaces",
+			message: "The flag --all-workspaces is given more than once.", hint: "Give each flag once."},
+		{name: "GivenTwiceWithValue", text: "list --all-workspaces --all-workspaces=false",
+			message: "The flag --all-workspaces is given more than once.", hint: "Give each flag once."},
+		{name: "NotABoolean", text: "list --all-workspaces=maybe",
+			message: `Invalid value for --all-workspaces: "maybe" is not true or false.`,
+			hint:    "--all-workspaces is a switch: give it alone, without a value (or =true / =false)."},
+		{name: "EmptyValue", text: "list --all-workspaces=",
+			message: `Invalid value for --all-workspaces: "" is not true or false.`, hint: "is a switch"},
+		// Consistent with a value flag given twice.
+		{name: "ValueFlagTwice", text: "list -r member -r owner",
+			message: "The flag --role is given more than once.", hint: "Give each flag once."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, usage := rejected(t, s, tt.text)
+			assert.Equal(t, tt.message, e.Message)
+			assert.Contains(t, e.Hint, tt.hint)
+			assert.NotContains(t, e.Message, "invalid boolean")
+			assert.NotContains(t, e.Hint, "--role member")
+			assert.Contains(t, usage, "Usage: /orgtoken list")
+		})
+	}
+}
+
+func TestParseSwitchAccepts(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	for text, want := range map[string]bool{"list --all-workspaces": true, "list --all-workspaces=false": false, "list --all-workspaces=TRUE": true} {
+		_, a, err := s.parse(text)
+		require.NoError(t, err, text)
+		assert.Equal(t, want, a.AllWS, text)
+	}
+}
