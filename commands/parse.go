@@ -109,7 +109,8 @@ func roleChoices() string {
 }
 
 // splitText checks the raw text and splits it into words the way a shell would. Slack clients
-// turn straight quotes into curly ones, so those are straightened first.
+// turn straight quotes into curly ones, so those are straightened first, and may type a
+// no-break space between words, which is made a plain one.
 func splitText(text string) ([]string, error) {
 	if !utf8.ValidString(text) {
 		return nil, invalidf("The command contains bytes that are not valid UTF-8 text.")
@@ -121,7 +122,7 @@ func splitText(text string) ([]string, error) {
 		r, _ := utf8.DecodeRuneInString(text[i:])
 		return nil, invalidf("The command contains a control character (%U); type it again without it.", r)
 	}
-	text = quoteStraightener.Replace(text)
+	text = plainSpaces(quoteStraightener.Replace(text))
 	// shlex treats a word starting with # as a comment and drops the rest of the line, which
 	// would silently lose a name such as "#ops". NUL cannot appear (rejected above), so it
 	// stands in for # while splitting.
@@ -160,6 +161,37 @@ func shellSplit(s string) ([]string, error) {
 var splitReaders = sync.Pool{New: func() any { return bufio.NewReader(nil) }}
 
 var quoteStraightener = strings.NewReplacer("“", `"`, "”", `"`, "„", `"`, "‘", "'", "’", "'")
+
+// plainSpaces turns Unicode spaces outside quotes into plain ones: shlex splits only on ASCII
+// whitespace, so "--role\u00a0member" was one unknown flag. Inside quotes, or after a
+// backslash, they may be part of a name and are kept.
+func plainSpaces(text string) string {
+	if !strings.ContainsFunc(text, isUnicodeSpace) {
+		return text
+	}
+	var b strings.Builder
+	b.Grow(len(text))
+	var quote rune // the open quote, 0 outside quotes
+	escaped := false
+	for _, r := range text {
+		switch {
+		case escaped:
+			escaped = false
+		case r == '\\' && quote != '\'':
+			escaped = true
+		case quote == 0 && (r == '"' || r == '\''):
+			quote = r
+		case r == quote:
+			quote = 0
+		case quote == 0 && isUnicodeSpace(r):
+			r = ' '
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isUnicodeSpace(r rune) bool { return r > unicode.MaxASCII && unicode.IsSpace(r) }
 
 func isForbiddenControl(r rune) bool {
 	switch r {

@@ -120,3 +120,32 @@ func TestParseSwitchAccepts(t *testing.T) {
 		assert.Equal(t, want, a.AllWS, text)
 	}
 }
+
+// TestParseUnicodeSpaces: some clients type a no-break (or thin) space between words; outside
+// quotes it separates words like a plain space, inside quotes it stays part of the name.
+func TestParseUnicodeSpaces(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	tests := []struct {
+		name, text  string
+		positionals []string
+		tokenName   string
+	}{
+		{name: "NoBreakBeforeValue", text: "add tok1 --role\u00a0member", positionals: []string{"tok1"}},
+		{name: "ThinAndNarrowSpaces", text: "add\u2009tok1\u202f-r\u3000member", positionals: []string{"tok1"}},
+		{name: "KeptInDoubleQuotes", text: "add -n \"My\u00a0token\" -r member", tokenName: "My\u00a0token"},
+		{name: "KeptInSingleQuotes", text: "add -n 'My\u00a0token'\u00a0-r member", tokenName: "My\u00a0token"},
+		{name: "KeptInCurlyQuotesAroundApostrophe", text: "add -n “Bob’s\u00a0token” -r\u00a0member", tokenName: "Bob's\u00a0token"},
+		{name: "KeptAfterBackslash", text: "add -n My\\\u00a0token -r member", tokenName: "My\u00a0token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, a, err := s.parse(tt.text)
+			require.NoError(t, err)
+			assert.Equal(t, tt.positionals, a.Positionals)
+			assert.Equal(t, tt.tokenName, a.Name)
+			assert.Equal(t, "WORKSPACE_MEMBER", a.Role)
+		})
+	}
+}
