@@ -31,6 +31,14 @@ func (c *command) flag(name string) (flagSpec, bool) {
 	return flagSpec{Long: name, Arg: "VALUE"}, false
 }
 
+// defines reports whether nameValue (a flag's name, perhaps followed by =value) is one of the
+// verb's flags.
+func (c *command) defines(nameValue string) bool {
+	name, _, _ := strings.Cut(nameValue, "=")
+	_, ok := c.flag(name)
+	return ok
+}
+
 // commandTable is every verb, in the order help lists them.
 func commandTable() []*command {
 	return []*command{

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/orgtoken/orgtoken-bot/astro"
@@ -29,12 +30,12 @@ func explainCommand() *command {
 
 // checkExplain validates "explain VERB target…" as the verb itself would validate its target.
 func checkExplain(cmd *command, a *args) error {
-	if len(a.Positionals) == 0 || !slices.Contains(explainableVerbs, a.Positionals[0]) {
+	if len(a.Positionals) == 0 || !slices.Contains(explainableVerbs, string(explainedAction(a))) {
 		e := usageErr(cmd, "Which change? Start with add, update or remove.")
 		e.Hint = "For example: explain update TOKEN_ID --role owner."
 		return e
 	}
-	verb := a.Positionals[0]
+	verb := string(explainedAction(a))
 	target := *a
 	target.Positionals = a.Positionals[1:]
 	if err := checkTarget(verb != string(policy.ActionRemove))(cmd, &target); err != nil {
@@ -47,10 +48,16 @@ func checkExplain(cmd *command, a *args) error {
 	return nil
 }
 
+// explainedAction is the change explain is asked about; verbs ignore case, as they do when
+// typed first.
+func explainedAction(a *args) policy.Action {
+	return policy.Action(strings.ToLower(a.Positionals[0]))
+}
+
 // runExplain decides the change as policy would, without writing anything. It reads the token
 // (to know its current role, which decides the direction of the change) but takes no lock.
 func runExplain(ctx context.Context, s *Service, req Request, a *args) (reply.Reply, error) {
-	action := policy.Action(a.Positionals[0])
+	action := explainedAction(a)
 	target := *a
 	target.Positionals = a.Positionals[1:]
 	ws, err := s.workspaceFor(ctx, req, a)

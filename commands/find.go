@@ -122,13 +122,15 @@ func (s *Service) getToken(ctx context.Context, id string) (*astro.Token, error)
 	return tok, nil
 }
 
-// pickByName returns the one token named exactly name, or an error that lists the tokens
-// sharing the name, or offers close matches.
+// pickByName returns the one token named exactly name (see sameName), or an error that lists
+// the tokens sharing the name, or offers close matches.
 func (s *Service) pickByName(all []astro.TokenSummary, name string) (*astro.TokenSummary, error) {
 	var matches []*astro.TokenSummary
+	quotesDiffer := false
 	for i := range all {
-		if all[i].Name == name {
+		if sameName(all[i].Name, name) {
 			matches = append(matches, &all[i])
+			quotesDiffer = quotesDiffer || all[i].Name != matches[0].Name
 		}
 	}
 	switch len(matches) {
@@ -140,6 +142,10 @@ func (s *Service) pickByName(all []astro.TokenSummary, name string) (*astro.Toke
 	e := &Error{Code: EAmbiguous,
 		Message: fmt.Sprintf("%d Organization tokens are named %s.", len(matches), quote(name)),
 		Hint:    "Give the ID of the one you mean instead of the name."}
+	if quotesDiffer {
+		e.Message = fmt.Sprintf("%d Organization tokens are named %s, counting curly and straight quotes as the same.", len(matches), quote(name))
+		e.Hint = "Slack may turn ' into ’ as you type, so these names cannot be told apart. " + e.Hint
+	}
 	slices.SortFunc(matches, func(a, b *astro.TokenSummary) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	const shown = 10
 	for _, t := range matches[:min(len(matches), shown)] {
@@ -166,6 +172,24 @@ func (s *Service) noSuchName(all []astro.TokenSummary, name string) *Error {
 	return e
 }
 
+// typographicQuotes are the quotes splitText straightens in what people type.
+const typographicQuotes = "‘’“”„"
+
+// foldQuotes straightens typographic quotes as splitText does. It allocates only when there is
+// one to straighten, which few names have.
+func foldQuotes(s string) string {
+	if !strings.ContainsAny(s, typographicQuotes) {
+		return s
+	}
+	return quoteStraightener.Replace(s)
+}
+
+// sameName reports whether name is the one typed. The parser straightens every quote typed,
+// as Slack clients curl them, so a name holding ’ could never match exactly.
+func sameName(name, typed string) bool {
+	return name == typed || foldQuotes(name) == foldQuotes(typed)
+}
+
 // tokenLine describes a token in one line: name, ID and when and by whom it was created.
 func (s *Service) tokenLine(t *astro.TokenSummary) reply.Line {
 	l := reply.Line{reply.Text("• "), reply.Strong(reply.Truncate(t.Name, 80)), reply.Text(" "), reply.Literal(t.ID)}
@@ -181,14 +205,14 @@ func (s *Service) tokenLine(t *astro.TokenSummary) reply.Line {
 // closeMatches ranks tokens whose names resemble name: equal ignoring case, containing it (or
 // contained in it), or a few edits away.
 func closeMatches(all []astro.TokenSummary, name string, limit int) []*astro.TokenSummary {
-	want := strings.ToLower(strings.TrimSpace(name))
+	want := strings.ToLower(foldQuotes(strings.TrimSpace(name)))
 	type scored struct {
 		t     *astro.TokenSummary
 		score int
 	}
 	var out []scored
 	for i := range all {
-		got := strings.ToLower(all[i].Name)
+		got := strings.ToLower(foldQuotes(all[i].Name))
 		score := -1
 		switch {
 		case got == want:

@@ -109,7 +109,8 @@ func roleChoices() string {
 }
 
 // splitText checks the raw text and splits it into words the way a shell would. Slack clients
-// turn straight quotes into curly ones, so those are straightened first.
+// turn straight quotes into curly ones, so those are straightened first, and may type a
+// no-break space between words, which is made a plain one.
 func splitText(text string) ([]string, error) {
 	if !utf8.ValidString(text) {
 		return nil, invalidf("The command contains bytes that are not valid UTF-8 text.")
@@ -121,7 +122,7 @@ func splitText(text string) ([]string, error) {
 		r, _ := utf8.DecodeRuneInString(text[i:])
 		return nil, invalidf("The command contains a control character (%U); type it again without it.", r)
 	}
-	text = quoteStraightener.Replace(text)
+	text = plainSpaces(quoteStraightener.Replace(text))
 	// shlex treats a word starting with # as a comment and drops the rest of the line, which
 	// would silently lose a name such as "#ops". NUL cannot appear (rejected above), so it
 	// stands in for # while splitting.
@@ -161,6 +162,37 @@ var splitReaders = sync.Pool{New: func() any { return bufio.NewReader(nil) }}
 
 var quoteStraightener = strings.NewReplacer("“", `"`, "”", `"`, "„", `"`, "‘", "'", "’", "'")
 
+// plainSpaces turns Unicode spaces outside quotes into plain ones: shlex splits only on ASCII
+// whitespace, so "--role\u00a0member" was one unknown flag. Inside quotes, or after a
+// backslash, they may be part of a name and are kept.
+func plainSpaces(text string) string {
+	if !strings.ContainsFunc(text, isUnicodeSpace) {
+		return text
+	}
+	var b strings.Builder
+	b.Grow(len(text))
+	var quote rune // the open quote, 0 outside quotes
+	escaped := false
+	for _, r := range text {
+		switch {
+		case escaped:
+			escaped = false
+		case r == '\\' && quote != '\'':
+			escaped = true
+		case quote == 0 && (r == '"' || r == '\''):
+			quote = r
+		case r == quote:
+			quote = 0
+		case quote == 0 && isUnicodeSpace(r):
+			r = ' '
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isUnicodeSpace(r rune) bool { return r > unicode.MaxASCII && unicode.IsSpace(r) }
+
 func isForbiddenControl(r rune) bool {
 	switch r {
 	case '\t', '\n', '\r':
@@ -185,6 +217,9 @@ func parseArgs(cmd *command, words []string) (args, error) {
 			fs.Var(v, spec.Short, spec.Help)
 		}
 	}
+	if err := checkFlagValues(cmd, words); err != nil {
+		return a, err
+	}
 	rest := words
 	for len(rest) > 0 {
 		err := fs.Parse(rest)
@@ -203,6 +238,46 @@ func parseArgs(cmd *command, words []string) (args, error) {
 		rest = left[1:]
 	}
 	return a, nil
+}
+
+// checkFlagValues refuses a value flag whose next word is another of the verb's flags. The flag
+// package would take that flag as the value, so "-n --role member" named the token "--role" and
+// the user was told something unrelated about names. A value that really starts with a dash can
+// still be given after "=" (-n=--role), which this leaves alone.
+func checkFlagValues(cmd *command, words []string) error {
+	for i := 0; i < len(words)-1; i++ {
+		w := words[i]
+		if w == "--" {
+			return nil
+		}
+		name, isFlag := flagWord(w)
+		if !isFlag || strings.Contains(name, "=") {
+			continue
+		}
+		spec, ok := cmd.flag(name)
+		if !ok || spec.Bool {
+			continue
+		}
+		next := words[i+1]
+		if nextName, nextIsFlag := flagWord(next); next == "--" || nextIsFlag && cmd.defines(nextName) {
+			e := usageErr(cmd, "The flag %s needs a value (%s), but the next word is %s.", dashed(name), spec.Arg, quote(next))
+			e.Hint = fmt.Sprintf("Put the value right after %s. If the value really is %s, write %s=%s.",
+				dashed(name), quote(next), dashed(name), reply.Truncate(next, 60))
+			return e
+		}
+		i++ // the value
+	}
+	return nil
+}
+
+// flagWord reports whether w is written as a flag, and its name (with any =value) without the
+// one or two leading dashes the flag package accepts.
+func flagWord(w string) (name string, ok bool) {
+	if len(w) < 2 || w[0] != '-' || w == "--" {
+		return "", false
+	}
+	name = strings.TrimPrefix(w[1:], "-")
+	return name, name != "" && name[0] != '-'
 }
 
 // flagValue feeds a flag's value to its spec and refuses a second value: with "last one wins"
@@ -237,7 +312,9 @@ func (v *flagValue) Set(s string) error {
 var (
 	undefinedFlag = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
 	missingValue  = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
-	badValueFlag  = regexp.MustCompile(`^invalid value ".*" for flag -+([^:]*):`)
+	// A switch fails as `invalid boolean value "x" for -name: …` when given =x, and as
+	// `invalid boolean flag name: …` when given alone, which only a repeat can make fail.
+	badValueFlag = regexp.MustCompile(`^invalid (?:value ".*" for flag -+|boolean value ".*" for -+|boolean flag )([^:]*):`)
 )
 
 // flagError turns the flag package's error strings into a message that names the flag the way
@@ -269,10 +346,12 @@ func flagError(cmd *command, err, setErr error) *Error {
 			return e
 		}
 		e := usageErr(cmd, "Invalid value for %s: %s.", dashed(name), errorText(setErr))
-		switch spec.Long {
-		case flagRole.Long:
+		switch {
+		case spec.Bool:
+			e.Hint = fmt.Sprintf("%s is a switch: give it alone, without a value (or =true / =false).", dashed(name))
+		case spec.Long == flagRole.Long:
 			e.Hint = "Valid roles: " + roleChoices() + "."
-		case flagName.Long:
+		case spec.Long == flagName.Long:
 			e.Hint = `Give the token's name, in quotes if it has spaces: -n "My token".`
 		}
 		return e

@@ -41,7 +41,7 @@ func (s *Service) showTarget(ctx context.Context, key string) (*astro.Token, err
 		if all[i].ID == key {
 			return &all[i], nil
 		}
-		if all[i].Name == key {
+		if sameName(all[i].Name, key) {
 			named = append(named, i)
 		}
 	}

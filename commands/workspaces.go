@@ -162,7 +162,8 @@ func (s *Service) resolveWorkspace(ctx context.Context, typed string) (string, e
 }
 
 // matchWorkspace finds typed among the workspaces: found is true for an exact ID or a single
-// name match (ignoring case), named[0] being the one. Several name matches come back unfound.
+// name match (ignoring case and, as sameName, quote style), named[0] being the one. Several name
+// matches come back unfound.
 func matchWorkspace(all []astro.Workspace, typed string) (named []astro.Workspace, found bool) {
 	for _, w := range all {
 		if w.ID == typed {
@@ -170,7 +171,7 @@ func matchWorkspace(all []astro.Workspace, typed string) (named []astro.Workspac
 		}
 	}
 	for _, w := range all {
-		if strings.EqualFold(strings.TrimSpace(w.Name), typed) {
+		if strings.EqualFold(foldQuotes(strings.TrimSpace(w.Name)), foldQuotes(typed)) {
 			named = append(named, w)
 		}
 	}
@@ -179,10 +180,10 @@ func matchWorkspace(all []astro.Workspace, typed string) (named []astro.Workspac
 
 func (s *Service) noSuchWorkspace(all []astro.Workspace, typed string) *Error {
 	e := &Error{Code: ENotFound, Message: fmt.Sprintf("No workspace has the name or ID %s.", quote(typed))}
-	want := strings.ToLower(typed)
+	want := strings.ToLower(foldQuotes(typed))
 	var close []astro.Workspace
 	for _, w := range all {
-		got := strings.ToLower(w.Name)
+		got := strings.ToLower(foldQuotes(w.Name))
 		if strings.Contains(got, want) || strings.Contains(want, got) && got != "" ||
 			len(got) < 200 && len(want) < 200 && editDistance(got, want) <= max(2, len([]rune(want))/4) {
 			close = append(close, w)

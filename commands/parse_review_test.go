@@ -1,0 +1,151 @@
+package commands
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// rejected parses text and returns the error a user sees, with its usage line rendered.
+func rejected(t *testing.T, s *Service, text string) (e *Error, usage string) {
+	t.Helper()
+	_, _, err := s.parse(text)
+	require.True(t, errors.As(err, &e), "want *Error for %q, got %v", text, err)
+	assert.Equal(t, EInvalid, e.Code)
+	if e.verb != nil {
+		r := s.errorReply(e)
+		usage = r.Body[len(r.Body)-1-btoi(e.Hint != "")].Plain()
+	}
+	return e, usage
+}
+
+func TestParseValueFlagFollowedByAFlag(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	tests := []struct {
+		name, text, message, hint, usage string
+	}{
+		{name: "ShortNameThenLongFlag", text: "add -n --role member",
+			message: `The flag -n needs a value (NAME), but the next word is "--role".`, hint: `If the value really is "--role", write -n=--role.`, usage: "add"},
+		{name: "LongNameThenFlagWithValue", text: "add --org-token-name --role=member",
+			message: `The flag --org-token-name needs a value (NAME), but the next word is "--role=member".`, hint: "write --org-token-name=--role=member.", usage: "add"},
+		{name: "WorkspaceThenSwitch", text: "list -w --all-workspaces",
+			message: `The flag -w needs a value (WS), but the next word is "--all-workspaces".`, usage: "list"},
+		{name: "RoleThenShortFlag", text: "update tok -r -w ws1",
+			message: `The flag -r needs a value (ROLE), but the next word is "-w".`, usage: "update"},
+		{name: "ReasonThenFlag", text: "remove tok --reason -w ws1",
+			message: `The flag --reason needs a value (TEXT), but the next word is "-w".`, usage: "remove"},
+		{name: "ForThenFlag", text: "update tok -r owner --for --reason x",
+			message: `The flag --for needs a value (DURATION), but the next word is "--reason".`, usage: "update"},
+		{name: "NameThenEndOfFlags", text: "remove -n -- tok",
+			message: `The flag -n needs a value (NAME), but the next word is "--".`, usage: "remove"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, usage := rejected(t, s, tt.text)
+			assert.Equal(t, tt.message, e.Message)
+			assert.Contains(t, e.Hint, "Put the value right after")
+			assert.Contains(t, e.Hint, tt.hint)
+			assert.Contains(t, usage, "Usage: /orgtoken "+tt.usage)
+		})
+	}
+}
+
+func TestParseValueStartingWithADash(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	tests := []struct {
+		name, text, tokenName, reason string
+	}{
+		{name: "NotAFlagOfTheVerb", text: "add -n -legacy-ci -r member", tokenName: "-legacy-ci"},
+		{name: "FlagOfAnotherVerb", text: "add -n --name -r member", tokenName: "--name"},
+		{name: "AfterEquals", text: "add -n=--role -r member", tokenName: "--role"},
+		{name: "LongAfterEquals", text: "add --org-token-name=-r -r member", tokenName: "-r"},
+		{name: "QuotedAfterEquals", text: `add tok -r member --reason="-w is broken"`, reason: "-w is broken"},
+		{name: "NumberAfterReason", text: "add tok -r member --reason -1", reason: "-1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, a, err := s.parse(tt.text)
+			require.NoError(t, err)
+			assert.Equal(t, tt.tokenName, a.Name)
+			assert.Equal(t, tt.reason, a.Reason)
+			assert.Equal(t, "WORKSPACE_MEMBER", a.Role)
+		})
+	}
+}
+
+func TestParseSwitchMisused(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	tests := []struct {
+		name, text, message, hint string
+	}{
+		{name: "GivenTwice", text: "list --all-workspaces --all-workspaces",
+			message: "The flag --all-workspaces is given more than once.", hint: "Give each flag once."},
+		{name: "GivenTwiceWithValue", text: "list --all-workspaces --all-workspaces=false",
+			message: "The flag --all-workspaces is given more than once.", hint: "Give each flag once."},
+		{name: "NotABoolean", text: "list --all-workspaces=maybe",
+			message: `Invalid value for --all-workspaces: "maybe" is not true or false.`,
+			hint:    "--all-workspaces is a switch: give it alone, without a value (or =true / =false)."},
+		{name: "EmptyValue", text: "list --all-workspaces=",
+			message: `Invalid value for --all-workspaces: "" is not true or false.`, hint: "is a switch"},
+		// Consistent with a value flag given twice.
+		{name: "ValueFlagTwice", text: "list -r member -r owner",
+			message: "The flag --role is given more than once.", hint: "Give each flag once."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, usage := rejected(t, s, tt.text)
+			assert.Equal(t, tt.message, e.Message)
+			assert.Contains(t, e.Hint, tt.hint)
+			assert.NotContains(t, e.Message, "invalid boolean")
+			assert.NotContains(t, e.Hint, "--role member")
+			assert.Contains(t, usage, "Usage: /orgtoken list")
+		})
+	}
+}
+
+func TestParseSwitchAccepts(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	for text, want := range map[string]bool{"list --all-workspaces": true, "list --all-workspaces=false": false, "list --all-workspaces=TRUE": true} {
+		_, a, err := s.parse(text)
+		require.NoError(t, err, text)
+		assert.Equal(t, want, a.AllWS, text)
+	}
+}
+
+// TestParseUnicodeSpaces: some clients type a no-break (or thin) space between words; outside
+// quotes it separates words like a plain space, inside quotes it stays part of the name.
+func TestParseUnicodeSpaces(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	tests := []struct {
+		name, text  string
+		positionals []string
+		tokenName   string
+	}{
+		{name: "NoBreakBeforeValue", text: "add tok1 --role\u00a0member", positionals: []string{"tok1"}},
+		{name: "ThinAndNarrowSpaces", text: "add\u2009tok1\u202f-r\u3000member", positionals: []string{"tok1"}},
+		{name: "KeptInDoubleQuotes", text: "add -n \"My\u00a0token\" -r member", tokenName: "My\u00a0token"},
+		{name: "KeptInSingleQuotes", text: "add -n 'My\u00a0token'\u00a0-r member", tokenName: "My\u00a0token"},
+		{name: "KeptInCurlyQuotesAroundApostrophe", text: "add -n “Bob’s\u00a0token” -r\u00a0member", tokenName: "Bob's\u00a0token"},
+		{name: "KeptAfterBackslash", text: "add -n My\\\u00a0token -r member", tokenName: "My\u00a0token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, a, err := s.parse(tt.text)
+			require.NoError(t, err)
+			assert.Equal(t, tt.positionals, a.Positionals)
+			assert.Equal(t, tt.tokenName, a.Name)
+			assert.Equal(t, "WORKSPACE_MEMBER", a.Role)
+		})
+	}
+}
