@@ -19,6 +19,7 @@ import (
 
 	"github.com/orgtoken/orgtoken-bot/commands"
 	"github.com/orgtoken/orgtoken-bot/reply"
+	"github.com/orgtoken/orgtoken-bot/reply/blockkit"
 )
 
 // Commands is the command layer as the bot uses it.
@@ -521,21 +522,23 @@ func (b *Bot) processInteraction(ctx context.Context, j job, start time.Time) {
 		return
 	}
 	for _, a := range cb.ActionCallback.BlockActions {
-		if a.ActionID == commands.ActionConfirm && b.openConfirmModal(ctx, cb, a.Value) {
+		// The renderer numbers repeated action IDs to keep them unique in a message.
+		actionID := blockkit.BaseActionID(a.ActionID)
+		if actionID == commands.ActionConfirm && b.openConfirmModal(ctx, cb, a.Value) {
 			continue
 		}
 		r := b.cmds.Act(ctx, commands.Action{
 			UserID:    cb.User.ID,
 			UserName:  cb.User.Name,
 			ChannelID: channelOf(cb),
-			ActionID:  a.ActionID,
+			ActionID:  actionID,
 			Value:     a.Value,
 			MessageTS: cb.Container.MessageTs,
 		})
 		b.deliver(ctx, targetOf(j), r)
 		b.log.Info("action", "envelope_id", j.envelopeID, "user", cb.User.ID, "action_id", a.ActionID,
 			"outcome", outcome(r), "duration_ms", time.Since(start).Milliseconds(), astroIDs(ctx))
-		b.cfg.Metrics.ObserveCommand(actionVerb(a.ActionID), outcome(r), time.Since(j.received))
+		b.cfg.Metrics.ObserveCommand(actionVerb(actionID), outcome(r), time.Since(j.received))
 	}
 }
 

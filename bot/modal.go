@@ -135,12 +135,25 @@ func (b *Bot) changeModal(meta modalMeta, tokenID, workspaceID string) slack.Mod
 	}
 }
 
-// suggest answers a type-ahead request from memory, inside the ack.
+// maxSuggestBytes bounds the encoded options of a type-ahead answer. It travels in the ack,
+// and slack-go refuses to send an ack of 20,480 bytes or more (Slack silently drops it), which
+// would leave the picker empty; the rest is room for the envelope ID and framing.
+const maxSuggestBytes = 16 << 10
+
+// suggest answers a type-ahead request from memory, inside the ack: the most relevant
+// suggestions that fit.
 func (b *Bot) suggest(cb *slack.InteractionCallback) slack.OptionsResponse {
 	var opts []*slack.OptionBlockObject
 	if b.cfg.Pickers != nil && cb.ActionID == actionToken {
+		size := len("[]")
 		for _, c := range b.cfg.Pickers.SuggestTokens(cb.Value, 100) {
-			opts = append(opts, slack.NewOptionBlockObject(c.Value, plain(truncateRunes(c.Label, 75)), plain(truncateRunes(c.Description, 75))))
+			o := slack.NewOptionBlockObject(c.Value, plain(truncateRunes(c.Label, 75)), plain(truncateRunes(c.Description, 75)))
+			raw, err := json.Marshal(o)
+			if err != nil || size+len(raw)+1 > maxSuggestBytes {
+				break
+			}
+			size += len(raw) + 1
+			opts = append(opts, o)
 		}
 	}
 	if opts == nil {

@@ -32,8 +32,15 @@ const (
 type Error struct {
 	Code    Code
 	Message string
+	// Summary, when set, is the reply's title instead of Message: a short headline for a
+	// Message that quotes another system, whose words Details then give whole (a title is cut
+	// short by renderers).
+	Summary string
 	Details []reply.Line // e.g. the tokens sharing a name
 	Hint    string
+	// AstroRequestID is Astro's reference for a failed call, shown on a line of its own so a
+	// long message never pushes it out; support asks for it.
+	AstroRequestID string
 	// Changed is set when the failure happened after something was written; otherwise the
 	// reply says nothing was changed.
 	Changed bool
@@ -55,7 +62,11 @@ func usageErr(cmd *command, format string, a ...any) *Error {
 
 // errorReply renders a user-facing error.
 func (s *Service) errorReply(e *Error) reply.Reply {
-	r := reply.Reply{Visibility: reply.Ephemeral, Tone: reply.Failure, Title: e.Message, Body: e.Details}
+	title := e.Message
+	if e.Summary != "" {
+		title = e.Summary
+	}
+	r := reply.Reply{Visibility: reply.Ephemeral, Tone: reply.Failure, Title: title, Body: e.Details}
 	if e.verb != nil {
 		r.Body = append(r.Body, reply.Line{reply.Text("Usage: "), reply.Literal(s.usage(e.verb))})
 	}
@@ -64,6 +75,9 @@ func (s *Service) errorReply(e *Error) reply.Reply {
 	}
 	if !e.Changed {
 		r.Notes = append(r.Notes, reply.Para("Nothing was changed."))
+	}
+	if e.AstroRequestID != "" {
+		r.Notes = append(r.Notes, reply.Line{reply.Text("Astro request ID: "), reply.Literal(e.AstroRequestID)})
 	}
 	return r
 }
@@ -86,9 +100,14 @@ func newRef() string {
 	return hex.EncodeToString(b[:])
 }
 
-// astroFailure turns an error from Astro into a user-facing *Error, one clear sentence with the
-// API's message and request ID. Errors that are not API answers (a broken connection, a bug)
-// are returned unchanged so they are logged as unexpected.
+// maxAstroSaidRunes bounds how much of Astro's message a reply quotes: whole for any real
+// answer, yet leaving room for the hint in a message of Slack's size.
+const maxAstroSaidRunes = 1000
+
+// astroFailure turns an error from Astro into a user-facing *Error: a short title saying what
+// went wrong, Astro's own message under it, and its request ID. Message keeps all of it in one
+// sentence for places that have only one line. Errors that are not API answers (a broken
+// connection, a bug) are returned unchanged so they are logged as unexpected.
 func astroFailure(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &Error{Code: EUnavailable, Message: "Astro did not answer in time.", Hint: "Try again in a moment."}
@@ -97,33 +116,40 @@ func astroFailure(err error) error {
 	if !errors.As(err, &apiErr) {
 		return err
 	}
-	detail := apiErr.Message
-	if apiErr.RequestID != "" {
-		detail += " (request ID " + apiErr.RequestID + ")"
-	}
-	detail = strings.TrimSpace(detail)
-	e := &Error{Code: EUnavailable}
+	said := reply.Truncate(strings.TrimSpace(apiErr.Message), maxAstroSaidRunes)
+	e := &Error{Code: EUnavailable, AstroRequestID: apiErr.RequestID}
 	switch {
 	case apiErr.StatusCode == http.StatusNotFound:
 		e.Code = ENotFound
-		e.Message = "Astro could not find it: " + detail + "."
+		e.Summary = "Astro could not find it."
 	case apiErr.StatusCode == http.StatusUnauthorized:
-		e.Message = "Astro rejected the bot's API token: " + detail + "."
+		e.Summary = "Astro rejected the bot's API token."
 		e.Hint = "The bot's Astro token may have expired or been revoked; tell the bot's operator."
 	case apiErr.StatusCode == http.StatusForbidden:
-		e.Message = "The bot's Astro API token lacks permission for this: " + detail + "."
+		e.Summary = "The bot's Astro API token lacks permission for this."
 		e.Hint = "Tell the bot's operator; the token needs Organization Owner rights."
 	case apiErr.StatusCode == http.StatusTooManyRequests:
-		e.Message = "Astro is rate-limiting the bot: " + detail + "."
+		e.Summary = "Astro is rate-limiting the bot."
 		e.Hint = "Retry " + retryIn(apiErr.RetryAfter) + "."
 	case apiErr.StatusCode >= 500:
-		e.Message = fmt.Sprintf("Astro is having trouble (HTTP %d): %s.", apiErr.StatusCode, detail)
+		e.Summary = fmt.Sprintf("Astro is having trouble (HTTP %d).", apiErr.StatusCode)
 		e.Hint = "Try again in a few minutes."
 		if apiErr.RetryAfter > 0 {
 			e.Hint = "Retry " + retryIn(apiErr.RetryAfter) + "."
 		}
 	default:
-		e.Message = fmt.Sprintf("Astro refused the request (HTTP %d): %s.", apiErr.StatusCode, detail)
+		e.Summary = fmt.Sprintf("Astro refused the request (HTTP %d).", apiErr.StatusCode)
+	}
+	if said != "" {
+		e.Details = []reply.Line{{reply.Text("Astro said: " + said)}}
+	}
+	detail := said
+	if apiErr.RequestID != "" {
+		detail = strings.TrimSpace(detail + " (request ID " + apiErr.RequestID + ")")
+	}
+	e.Message = e.Summary
+	if detail != "" {
+		e.Message = strings.TrimSuffix(e.Summary, ".") + ": " + detail + "."
 	}
 	return e
 }

@@ -303,13 +303,13 @@ func TestAstroFailures(t *testing.T) {
 	}{
 		{name: "ForbiddenOnWrite", text: "add -n dbt-cloud-sync -r member", endpoint: astroemu.EndpointUpdateRoles,
 			fault: astroemu.Fault{Status: http.StatusForbidden, Message: "token lacks ORGANIZATION_OWNER"},
-			want:  []string{"The bot's Astro API token lacks permission for this: token lacks ORGANIZATION_OWNER (request ID "}},
+			want:  []string{"The bot's Astro API token lacks permission for this.", "Astro said: token lacks ORGANIZATION_OWNER", "Astro request ID: `emu-"}},
 		{name: "RateLimitedOnList", text: "list", endpoint: astroemu.EndpointListTokens,
 			fault: astroemu.Fault{Status: http.StatusTooManyRequests, RetryAfter: 7 * time.Second},
 			want:  []string{"Astro is rate-limiting the bot", "Retry in 7 s."}},
 		{name: "ServerErrorOnRead", text: "update cltkairflowcideployer0001 -r owner", endpoint: astroemu.EndpointGetToken,
 			fault: astroemu.Fault{Status: http.StatusServiceUnavailable, Message: "maintenance"},
-			want:  []string{"Astro is having trouble (HTTP 503): maintenance (request ID "}},
+			want:  []string{"Astro is having trouble (HTTP 503).", "Astro said: maintenance", "Astro request ID: `emu-"}},
 		{name: "Unauthorized", text: "show ci-token", endpoint: astroemu.EndpointListTokens,
 			fault: astroemu.Fault{Status: http.StatusUnauthorized},
 			want:  []string{"Astro rejected the bot's API token"}},
@@ -455,7 +455,8 @@ func TestListEmptyAndUnknownWorkspace(t *testing.T) {
 	assert.Nil(t, r.Table)
 	assert.Contains(t, text(r), "No Organization API tokens have a role in workspace `clwsemptyworkspace0000001`.")
 	r = e.run(t, "list -w clwsnosuchworkspace000001")
-	assert.Contains(t, r.Title, `Astro could not find it: workspace "clwsnosuchworkspace000001" not found (request ID `)
+	assert.Equal(t, "Astro could not find it.", r.Title)
+	assert.Contains(t, text(r), `Astro said: workspace "clwsnosuchworkspace000001" not found`)
 }
 
 func TestListPagesThroughALargeWorkspace(t *testing.T) {

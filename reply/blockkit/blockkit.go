@@ -7,6 +7,7 @@ package blockkit
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -287,15 +288,21 @@ func contextText(text string) slack.Block {
 // for Slack is left out rather than sent with a cut (and so broken) reference.
 func actionsBlock(buttons []reply.Button) slack.Block {
 	var elems []slack.BlockElement
+	used := map[string]bool{}
 	for _, btn := range buttons {
 		if len(elems) == MaxActions {
 			break
 		}
-		if btn.ActionID == "" || len(btn.ActionID) > MaxIDLength || len(btn.Value) > MaxButtonValue {
+		if btn.ActionID == "" || len(btn.Value) > MaxButtonValue {
 			continue
 		}
+		id := uniqueActionID(btn.ActionID, used)
+		if len(id) > MaxIDLength {
+			continue
+		}
+		used[id] = true
 		label := reply.Truncate(orDash(btn.Label), MaxButtonTextRunes)
-		el := slack.NewButtonBlockElement(btn.ActionID, btn.Value, slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
+		el := slack.NewButtonBlockElement(id, btn.Value, slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
 		switch btn.Style {
 		case reply.Primary:
 			el = el.WithStyle(slack.StylePrimary)
@@ -308,6 +315,38 @@ func actionsBlock(buttons []reply.Button) slack.Block {
 		return nil
 	}
 	return slack.NewActionBlock("", elems...)
+}
+
+// actionIDSep separates a repeated action ID from the counter that makes it unique.
+const actionIDSep = "#"
+
+// uniqueActionID returns id, or for a repeat id#2, id#3…: Slack refuses a message in which two
+// buttons share an action_id (several "Revert now" buttons, say). The button's value still
+// says what to act on; BaseActionID undoes the suffix when the click comes back.
+func uniqueActionID(id string, used map[string]bool) string {
+	if !used[id] {
+		return id
+	}
+	for n := 2; ; n++ {
+		if s := id + actionIDSep + strconv.Itoa(n); !used[s] {
+			return s
+		}
+	}
+}
+
+// BaseActionID is the action ID a button was given in the reply, from the one Render sent to
+// Slack (which may carry a counter to keep it unique in its message).
+func BaseActionID(id string) string {
+	i := strings.LastIndex(id, actionIDSep)
+	if i <= 0 || i == len(id)-1 {
+		return id
+	}
+	for _, c := range id[i+1:] {
+		if c < '0' || c > '9' {
+			return id
+		}
+	}
+	return id[:i]
 }
 
 // fallback is the notification text: the title and first paragraph.

@@ -1,0 +1,72 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orgtoken/orgtoken-bot/commands"
+	"github.com/orgtoken/orgtoken-bot/emulators/slackemu"
+)
+
+// bigOrg suggests 100 tokens whose names and IDs are as long as a picker shows, full of
+// characters JSON spells out at length, most relevant first.
+type bigOrg struct{}
+
+func (bigOrg) SuggestTokens(_ string, limit int) []commands.Choice {
+	var out []commands.Choice
+	for i := range limit {
+		out = append(out, commands.Choice{
+			Value:       fmt.Sprintf("cl%0120d", i),
+			Label:       fmt.Sprintf("deployer %03d <data-platform> & “ingestion” — production pipeline for the EU region", i),
+			Description: fmt.Sprintf("cl%0120d", i),
+		})
+	}
+	return out
+}
+func (bigOrg) Workspaces() []commands.Choice {
+	return []commands.Choice{{Value: "clwsdataplatform000000001", Label: "Data Platform"}}
+}
+func (bigOrg) TokenName(string) string           { return "" }
+func (bigOrg) CurrentRole(string, string) string { return "" }
+
+// Typing one letter in a big organization's token picker still offers tokens, the most
+// relevant first: the answer fits in an ack slack-go will send.
+func TestTokenPickerAnswersInABigOrganization(t *testing.T) {
+	t.Parallel()
+	s := newBenchSocket(t)
+	bt := New(s.sm, s.api, &twoReverts{}, Config{CommandName: "/orgtoken", Workers: 2, QueueSize: 8, Logger: benchLogger(),
+		Pickers: bigOrg{}, Views: s.api})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = bt.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	_, err := s.emu.SlashCommand(ctx, slackemu.Slash{UserID: benchUser, ChannelID: benchChannel, Command: "/orgtoken", Text: "add"})
+	require.NoError(t, err)
+	v, err := s.emu.WaitView(ctx, func(v slackemu.View) bool { return v.Open && v.CallbackID == changeModalID })
+	require.NoError(t, err, "no modal opened")
+
+	in, err := s.emu.BlockSuggestion(ctx, slackemu.Suggestion{UserID: benchUser, ViewID: v.ID, ActionID: actionToken, BlockID: blockToken, Value: "d"})
+	require.NoError(t, err)
+	ack, err := in.WaitAck(ctx)
+	require.NoError(t, err, "the picker got no answer")
+	var got struct {
+		Options []struct {
+			Value string `json:"value"`
+		} `json:"options"`
+	}
+	require.NoError(t, json.Unmarshal(ack.Payload, &got))
+	require.GreaterOrEqual(t, len(got.Options), 10, "a useful number of tokens is offered")
+	assert.Less(t, len(got.Options), 100, "not all fit")
+	assert.Equal(t, fmt.Sprintf("cl%0120d", 0), got.Options[0].Value, "the most relevant first")
+	assert.Equal(t, fmt.Sprintf("cl%0120d", len(got.Options)-1), got.Options[len(got.Options)-1].Value, "in order, none skipped")
+	assert.Less(t, ack.Size, 20*1024)
+}

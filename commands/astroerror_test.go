@@ -1,0 +1,79 @@
+package commands_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
+	"github.com/orgtoken/orgtoken-bot/reply/blockkit"
+)
+
+// Astro's explanation of a refusal is read whole under a short title, and its request ID,
+// which support asks for, is always shown, however long the explanation.
+func TestLongAstroMessageIsShownWholeWithItsRequestID(t *testing.T) {
+	t.Parallel()
+	long := "Invalid request: the role WORKSPACE_OWNER cannot be granted to an API token whose organization role is <ORGANIZATION_MEMBER>; grant ORGANIZATION_BILLING_ADMIN first & retry, or pick a lower workspace role"
+	require.Greater(t, utf8.RuneCountInString(long), 180)
+	tests := []struct {
+		name    string
+		message string
+		whole   bool
+	}{
+		{name: "LongMessage", message: long, whole: true},
+		{name: "HugeMessage", message: strings.Repeat("far too much detail & more <x> ", 300)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.emu.ScriptFaults(astroemu.EndpointListTokens, astroemu.Fault{Status: http.StatusBadRequest, Message: tt.message})
+			r := e.run(t, "list")
+
+			assert.Equal(t, "Astro refused the request (HTTP 400).", r.Title)
+			blocks, _ := blockkit.Render(r)
+			require.NoError(t, blockkit.CheckLimits(blocks))
+			shown := mrkdwnText(t, blocks)
+			if tt.whole {
+				assert.Contains(t, shown, "Astro said: "+blockkit.Escape(tt.message))
+			}
+			assert.Regexp(t, regexp.MustCompile("Astro request ID: `emu-[0-9]+`"), shown)
+			assert.Contains(t, shown, "Nothing was changed.")
+		})
+	}
+}
+
+// mrkdwnText is every text a user reads in blocks, rendered as Slack gets it.
+func mrkdwnText(t *testing.T, blocks []slack.Block) string {
+	t.Helper()
+	raw, err := json.Marshal(blocks)
+	require.NoError(t, err)
+	var v any
+	require.NoError(t, json.Unmarshal(raw, &v))
+	var b strings.Builder
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if s, ok := x["text"].(string); ok {
+				b.WriteString(s + "\n")
+			}
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return b.String()
+}
