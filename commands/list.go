@@ -157,10 +157,10 @@ func (q listQuery) filter(toks []astro.Token) []astro.Token {
 	if q.role == "" && q.name == "" {
 		return toks
 	}
-	name := strings.ToLower(q.name)
+	name := strings.ToLower(foldQuotes(q.name))
 	out := toks[:0]
 	for _, t := range toks {
-		if name != "" && !strings.Contains(strings.ToLower(t.Name), name) {
+		if name != "" && !strings.Contains(strings.ToLower(foldQuotes(t.Name)), name) {
 			continue
 		}
 		if q.role != "" && !q.hasRole(t) {

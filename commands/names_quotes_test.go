@@ -71,6 +71,15 @@ func TestNamesWithTypographicQuotes(t *testing.T) {
 		}
 		assert.Zero(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
 	})
+	t.Run("ListFilterByName", func(t *testing.T) {
+		t.Parallel()
+		e := withCurly(t)
+		require.NoError(t, e.emu.SetRoles(bobsCurly, []astroemu.Role{orgMember(e), wsRole(wsData, astro.RoleWorkspaceMember)}))
+		for _, typed := range []string{`list --name "bob's"`, `list --name "Bob’s dep"`} {
+			r := e.run(t, typed)
+			assert.Contains(t, text(r), bobsCurly, typed)
+		}
+	})
 	t.Run("SameNameTwiceIsAmbiguousAsBefore", func(t *testing.T) {
 		t.Parallel()
 		e := withCurly(t)
