@@ -61,14 +61,18 @@ rules:
 `
 
 // policyAuth decides with a real policy; groups maps users to their Slack user groups. err, when
-// set, makes every approver check fail (a Slack outage).
+// set, makes every approver check fail (a Slack outage); decideErr makes every decision fail.
 type policyAuth struct {
-	p      *policy.Policy
-	groups map[string][]string
-	err    atomic.Pointer[error]
+	p         *policy.Policy
+	groups    map[string][]string
+	err       atomic.Pointer[error]
+	decideErr atomic.Pointer[error]
 }
 
 func (a *policyAuth) Decide(_ context.Context, in policy.Input) (policy.Decision, error) {
+	if e := a.decideErr.Load(); e != nil {
+		return policy.Decision{}, *e
+	}
 	in.UserGroups = a.groups[in.UserID]
 	return a.p.Decide(in), nil
 }
@@ -873,4 +877,35 @@ func TestDoubleClickRacingItselfIsToldPlainly(t *testing.T) {
 	assert.Contains(t, text(r), "You already approved "+id+".")
 	assert.Contains(t, text(r), "It needs 2 approvals from different people.")
 	assert.Len(t, e.state(t, id).Approvals, 1)
+}
+
+func TestApprovalIsRefusedWhenTheRequesterCannotBeChecked(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, oneReq)
+	outage := errors.New("usergroups.users.list: ratelimited")
+	e.auth.decideErr.Store(&outage)
+
+	r := e.click(t, bob, commands.ActionApprove, id)
+	assert.Equal(t, reply.Failure, r.Tone)
+	assert.Contains(t, text(r), "Could not check whether the requester may still make this change, so the click was refused.")
+	assert.NotContains(t, text(r), "ratelimited", "the cause goes to the log, with the ref the reply gives")
+	assert.Equal(t, store.StatePending, e.state(t, id).State, "fails closed: nothing recorded, the request still open")
+	assert.Empty(t, e.state(t, id).Approvals)
+	assert.Zero(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
+
+	// The sweeper, finding it approved while the check still fails, leaves it for later.
+	_, won, err := e.st.AddApproval(t.Context(), id, bob, testNow)
+	require.NoError(t, err)
+	require.True(t, won)
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), testNow.Add(2*time.Minute)))
+	assert.Equal(t, store.StateApproved, e.state(t, id).State)
+	assert.Zero(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
+
+	e.auth.decideErr.Store(nil)
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), testNow.Add(4*time.Minute)))
+	assert.Equal(t, store.StateApplied, e.state(t, id).State)
+	assert.Equal(t, "WORKSPACE_OPERATOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
 }
