@@ -56,6 +56,9 @@ func runChange(ctx context.Context, s *Service, req Request, a *args) (reply.Rep
 func (s *Service) vetChange(ctx context.Context, req *Request, c *change) (r *reply.Reply, done bool, err error) {
 	r = new(reply.Reply)
 	if *r, done, err = s.checkChange(*c); done || err != nil {
+		if done && err == nil {
+			*r = s.noteTimeBoxes(ctx, *c, *r)
+		}
 		return r, done, err
 	}
 	decision, err := s.authorize(ctx, policy.Input{

@@ -22,6 +22,10 @@ type Reverts interface {
 	CompleteRevert(ctx context.Context, id, outcome string) (store.Revert, error)
 	CancelRevert(ctx context.Context, id, by string) (store.Revert, error)
 	ListPendingReverts(ctx context.Context, tokenID string) ([]store.Revert, error)
+	// SupersedeRevert ends a pending revert, leased or not, that a change made wrong; the
+	// caller holds the token's lock. GetRevert reads one revert whatever its state.
+	SupersedeRevert(ctx context.Context, id, by, outcome string) (store.Revert, error)
+	GetRevert(ctx context.Context, id string) (store.Revert, error)
 }
 
 // Announcer posts a message in a channel on the bot's own initiative; *bot.Messenger
@@ -117,28 +121,119 @@ func (s *Service) checkElevation(c change, d policy.Decision) error {
 	return nil
 }
 
-// timeBox schedules the revert of an applied time-boxed change and says when it will happen.
-// The change has landed whatever happens here, so a failure to schedule is told loudly rather
-// than returned as an error.
+// timeBox follows a change that has landed: it ends the earlier time-boxes of the token in that
+// workspace that the change makes wrong (settleTimeBoxes), schedules the change's own revert if
+// it is time-boxed, and says both. The change has landed whatever happens here, so a failure is
+// told loudly rather than returned as an error.
 func (s *Service) timeBox(ctx context.Context, req Request, c change, r reply.Reply) reply.Reply {
-	return s.scheduleTimeBox(ctx, req, c, r, true)
+	if s.reverts == nil {
+		return r
+	}
+	revertTo, r := s.settleTimeBoxes(ctx, req, c, r)
+	return s.scheduleTimeBox(ctx, req, c, revertTo, r, true)
 }
 
 // timeBoxUnconfirmed schedules the revert of a time-boxed change that may or may not have
 // landed. Without it a change that did land would last for good; one that did not leaves the
-// revert nothing to do, as the worker undoes only the role the bot set.
+// revert nothing to do, as the worker undoes only the role the bot set. Earlier time-boxes are
+// left alone: they too undo only the role they set, and are still wanted if this one did not land.
 func (s *Service) timeBoxUnconfirmed(ctx context.Context, req Request, c change, r reply.Reply) reply.Reply {
-	return s.scheduleTimeBox(ctx, req, c, r, false)
+	return s.scheduleTimeBox(ctx, req, c, c.from, r, false)
 }
 
-func (s *Service) scheduleTimeBox(ctx context.Context, req Request, c change, r reply.Reply, landed bool) reply.Reply {
+// settleTimeBoxes ends the pending time-boxes of c's token and workspace that c, now landed,
+// has made wrong, and returns the role c's own revert is to put back. A revert undoes only the
+// role the bot set, so without this a later change back to that role would be undone when the
+// earlier time-box ends, and a longer time-box on top of a shorter one would leave the shorter
+// one's role for good.
+//   - A lasting change ends them all: the user has said what the role is to be from now on.
+//   - A time-boxed change ends those due no later than its own and takes over their promise:
+//     its revert puts back the role they would have left by then. Those due after it stay, and
+//     end the elevation they began once this one has ended, as nested time-boxes do.
+//
+// It runs under the token's lock, which the revert worker also holds from its check of the
+// revert's state until it has marked it done.
+func (s *Service) settleTimeBoxes(ctx context.Context, req Request, c change, r reply.Reply) (revertTo string, _ reply.Reply) {
+	pending, err := s.reverts.ListPendingReverts(ctx, c.token.ID)
+	if err != nil {
+		ref := newRef()
+		s.log.ErrorContext(ctx, "could not read the token's pending reverts", "ref", ref, "token", c.token.ID, "err", err)
+		r.Tone = reply.Warning
+		r.Body = append(r.Body, reply.Line{
+			reply.Textf("The bot could not check for earlier time-boxes of this token in this workspace (ref %s): one may still put its role back when it ends. Check with ", ref),
+			reply.Literal(s.commandName + " show " + c.token.ID), reply.Text("."),
+		})
+		return c.from, r
+	}
+	due := s.now().Add(c.elevation)
+	role := c.from
+	for _, rv := range pending { // earliest due first, the order the worker would take them in
+		if rv.WorkspaceID != c.workspace || (c.elevation > 0 && rv.DueAt.After(due)) {
+			continue
+		}
+		why := "superseded by a lasting change"
+		if c.elevation > 0 {
+			why = "taken over by a longer time-boxed change"
+		}
+		when := rv.DueAt.UTC().Format("2006-01-02 15:04 UTC")
+		if _, err := s.reverts.SupersedeRevert(context.WithoutCancel(ctx), rv.ID, req.UserID, why); err != nil {
+			if errors.Is(err, store.ErrStateConflict) {
+				continue // someone ended it meanwhile (revert now); it is theirs to finish
+			}
+			ref := newRef()
+			s.log.ErrorContext(ctx, "could not end an earlier time-box", "ref", ref, "revert", rv.ID, "token", c.token.ID, "err", err)
+			r.Tone = reply.Warning
+			r.Body = append(r.Body, reply.Line{
+				reply.Textf("The bot could NOT end the earlier time-box %s (ref %s): at %s it may still put the role back to ", rv.ID, ref, when),
+				roleSpan(rv.RevertTo), reply.Text("."),
+			})
+			continue
+		}
+		s.log.InfoContext(ctx, "earlier time-box ended", "revert", rv.ID, "token", c.token.ID, "workspace", c.workspace, "why", why)
+		if role == rv.ExpectedRole {
+			role = rv.RevertTo
+		}
+		if c.elevation == 0 {
+			r.Body = append(r.Body, reply.Line{reply.Text("This ends the earlier time-box "), reply.Literal(rv.ID),
+				reply.Text(": it would have put the role back to "), roleSpan(rv.RevertTo), reply.Textf(" at %s.", when)})
+		} else {
+			r.Body = append(r.Body, reply.Line{reply.Text("This takes over the earlier time-box "), reply.Literal(rv.ID),
+				reply.Textf(" (due %s, before this one): when this one ends, the role goes back to what that one would have left.", when)})
+		}
+	}
+	return role, r
+}
+
+// noteTimeBoxes adds to a "nothing to do" answer the time-boxes that will change the role it
+// found in place, so that nobody takes a role that is about to end for a lasting one.
+func (s *Service) noteTimeBoxes(ctx context.Context, c change, r reply.Reply) reply.Reply {
+	if s.reverts == nil {
+		return r
+	}
+	pending, err := s.reverts.ListPendingReverts(ctx, c.token.ID)
+	if err != nil {
+		s.log.WarnContext(ctx, "could not read the token's pending reverts", "token", c.token.ID, "err", err)
+		return r
+	}
+	for _, rv := range pending {
+		if rv.WorkspaceID != c.workspace || rv.ExpectedRole != c.from {
+			continue
+		}
+		r.Body = append(r.Body, reply.Line{reply.Text("The role is time-boxed: revert "), reply.Literal(rv.ID), reply.Text(" puts it back to "), roleSpan(rv.RevertTo),
+			reply.Textf(" at %s. A lasting change to another role ends it; ", rv.DueAt.UTC().Format("2006-01-02 15:04 UTC")),
+			reply.Literal(s.commandName + " revert-now " + rv.ID), reply.Text(" ends it now.")})
+	}
+	return r
+}
+
+func (s *Service) scheduleTimeBox(ctx context.Context, req Request, c change, revertTo string, r reply.Reply, landed bool) reply.Reply {
 	if c.elevation == 0 || s.reverts == nil {
 		return r
 	}
 	due := s.now().Add(c.elevation)
 	rv, err := s.reverts.ScheduleRevert(context.WithoutCancel(ctx), store.Revert{
 		RequestID: c.requestID, TokenID: c.token.ID, TokenName: c.token.Name, WorkspaceID: c.workspace,
-		RevertTo: c.from, ExpectedRole: c.to, DueAt: due, RequestedBy: req.UserID, ChannelID: req.ChannelID,
+		RevertTo: revertTo, ExpectedRole: c.to, DueAt: due, RequestedBy: req.UserID, ChannelID: req.ChannelID,
 	})
 	if err != nil {
 		ref := newRef()
@@ -218,7 +313,10 @@ func (s *Service) ProcessDueReverts(ctx context.Context, owner string) error {
 type revertOutcome struct {
 	done    bool   // finished one way or another; false means try again later
 	outcome string // for the store
-	reply   reply.Reply
+	// superseded: a change to the same token and workspace ended the revert before it began;
+	// there is nothing to do or tell.
+	superseded bool
+	reply      reply.Reply
 	// action, before and after are its audit entry: revert.done, revert.skipped (the role was
 	// left as it is: before = after) or revert.failed.
 	action, before, after string
@@ -228,22 +326,14 @@ type revertOutcome struct {
 // someone changed the role since the bot set it: then it reports instead. by is the user who
 // ended the elevation early, or "" for the worker.
 func (s *Service) revertOne(ctx context.Context, rv store.Revert, by string) revertOutcome {
-	out := s.doRevert(ctx, rv, by)
-	if !out.done && rv.Attempts >= maxRevertAttempts {
-		out.done = true
-		out.reply.Title = "Could not put a token's role back"
-		out.reply.Notes = append(out.reply.Notes, reply.Para("The bot has given up retrying; please restore the role by hand."))
-		out.outcome = "failed: " + out.outcome
-		out.action, out.before, out.after = "revert.failed", "", ""
-	}
-	if !out.done {
+	out := s.revertUnderLock(ctx, rv, by)
+	switch {
+	case out.superseded:
+		s.log.InfoContext(ctx, "revert was superseded before it began", "revert", rv.ID, "token", rv.TokenID, "outcome", out.outcome)
+		return out
+	case !out.done:
 		s.log.WarnContext(ctx, "revert failed; will retry", "revert", rv.ID, "token", rv.TokenID, "attempt", rv.Attempts, "outcome", out.outcome)
 		return out
-	}
-	if by == "" {
-		if _, err := s.reverts.CompleteRevert(context.WithoutCancel(ctx), rv.ID, out.outcome); err != nil {
-			s.log.ErrorContext(ctx, "could not mark a revert done", "revert", rv.ID, "err", err)
-		}
 	}
 	s.log.InfoContext(ctx, "revert finished", "revert", rv.ID, "token", rv.TokenID, "workspace", rv.WorkspaceID, "by", by, "outcome", out.outcome)
 	actor := by
@@ -262,24 +352,66 @@ func (s *Service) revertOne(ctx context.Context, rv store.Revert, by string) rev
 	return out
 }
 
-func (s *Service) doRevert(ctx context.Context, rv store.Revert, by string) revertOutcome {
-	tok := &astro.Token{ID: rv.TokenID, Name: rv.TokenName}
-	ref := concat(tokenRef(tok), reply.Line{reply.Text(" in workspace ")}, s.workspaceSpans(rv.WorkspaceID))
-	failed := func(why string, err error) revertOutcome {
-		s.log.WarnContext(ctx, "revert attempt failed", "revert", rv.ID, "token", rv.TokenID, "err", err)
-		return revertOutcome{outcome: why, reply: reply.Reply{
-			Visibility: reply.InChannel, Tone: reply.Failure, Title: "Could not put a token's role back yet",
-			Body: []reply.Line{concat(reply.Line{reply.Textf("Revert %s of ", rv.ID)}, ref, reply.Line{reply.Text(": " + why + ".")})},
-		}}
-	}
+// revertUnderLock carries out rv holding the token's lock and, for the worker, settles it in
+// the store before letting the lock go. A change to the token, which ends the reverts it makes
+// wrong under the same lock (see settleTimeBoxes), so finds each revert either finished or not
+// begun, and the worker sees the ending before it writes.
+func (s *Service) revertUnderLock(ctx context.Context, rv store.Revert, by string) revertOutcome {
 	if _, err := s.workspaces.load(ctx); err != nil {
 		s.log.WarnContext(ctx, "could not read workspace names", "err", err)
 	}
 	unlock, err := s.locker.LockToken(ctx, rv.TokenID)
 	if err != nil {
-		return failed("the token is busy", err)
+		return s.settleRevert(ctx, rv, by, s.revertNotYet(ctx, rv, s.revertRef(rv, &astro.Token{ID: rv.TokenID, Name: rv.TokenName}), "the token is busy", err))
 	}
 	defer unlock()
+	if by == "" {
+		now, err := s.reverts.GetRevert(ctx, rv.ID)
+		if err != nil {
+			return s.settleRevert(ctx, rv, by, s.revertNotYet(ctx, rv, s.revertRef(rv, &astro.Token{ID: rv.TokenID, Name: rv.TokenName}), "its state could not be read", err))
+		}
+		if now.State != store.RevertPending {
+			return revertOutcome{done: true, superseded: true, outcome: now.Outcome}
+		}
+	}
+	return s.settleRevert(ctx, rv, by, s.doRevert(ctx, rv, by))
+}
+
+// settleRevert gives up on a revert that failed too often, and marks one the worker finished
+// as done.
+func (s *Service) settleRevert(ctx context.Context, rv store.Revert, by string, out revertOutcome) revertOutcome {
+	if !out.done && rv.Attempts >= maxRevertAttempts {
+		out.done = true
+		out.reply.Title = "Could not put a token's role back"
+		out.reply.Notes = append(out.reply.Notes, reply.Para("The bot has given up retrying; please restore the role by hand."))
+		out.outcome = "failed: " + out.outcome
+		out.action, out.before, out.after = "revert.failed", "", ""
+	}
+	if out.done && by == "" {
+		if _, err := s.reverts.CompleteRevert(context.WithoutCancel(ctx), rv.ID, out.outcome); err != nil {
+			s.log.ErrorContext(ctx, "could not mark a revert done", "revert", rv.ID, "err", err)
+		}
+	}
+	return out
+}
+
+func (s *Service) revertRef(rv store.Revert, tok *astro.Token) reply.Line {
+	return concat(tokenRef(tok), reply.Line{reply.Text(" in workspace ")}, s.workspaceSpans(rv.WorkspaceID))
+}
+
+// revertNotYet is a revert attempt that failed and is to be tried again.
+func (s *Service) revertNotYet(ctx context.Context, rv store.Revert, ref reply.Line, why string, err error) revertOutcome {
+	s.log.WarnContext(ctx, "revert attempt failed", "revert", rv.ID, "token", rv.TokenID, "err", err)
+	return revertOutcome{outcome: why, reply: reply.Reply{
+		Visibility: reply.InChannel, Tone: reply.Failure, Title: "Could not put a token's role back yet",
+		Body: []reply.Line{concat(reply.Line{reply.Textf("Revert %s of ", rv.ID)}, ref, reply.Line{reply.Text(": " + why + ".")})},
+	}}
+}
+
+// doRevert is one attempt at rv; the caller holds the token's lock.
+func (s *Service) doRevert(ctx context.Context, rv store.Revert, by string) revertOutcome {
+	ref := s.revertRef(rv, &astro.Token{ID: rv.TokenID, Name: rv.TokenName})
+	failed := func(why string, err error) revertOutcome { return s.revertNotYet(ctx, rv, ref, why, err) }
 	cur, err := s.tokens.GetToken(ctx, rv.TokenID)
 	if astro.IsNotFound(err) {
 		return revertOutcome{done: true, outcome: "skipped: the token no longer exists", action: "revert.skipped", reply: reply.Reply{
@@ -290,8 +422,7 @@ func (s *Service) doRevert(ctx context.Context, rv store.Revert, by string) reve
 	if err != nil {
 		return failed("Astro could not be read", err)
 	}
-	tok = cur
-	ref = concat(tokenRef(tok), reply.Line{reply.Text(" in workspace ")}, s.workspaceSpans(rv.WorkspaceID))
+	ref = s.revertRef(rv, cur)
 	now := astro.WorkspaceRoleOf(cur.Roles, rv.WorkspaceID)
 	who := reply.Line{reply.Text("The time-boxed change")}
 	if rv.RequestedBy != "" {

@@ -625,7 +625,7 @@ func TestGoldenOncallBlockKit(t *testing.T) {
 		}},
 		{name: "revert-skipped", get: func(t *testing.T, e *oncallEnv) reply.Reply {
 			e.runAs(t, alice, opsChan, elevate)
-			e.runAs(t, alice, opsChan, "update -n airflow-ci-deployer -r member -w 'Data Platform'")
+			e.setRoleOutside(t, astroemu.SampleTokenCIDeployer, wsData, astro.RoleWorkspaceMember)
 			e.clock.Advance(2 * time.Hour)
 			require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "a"))
 			require.Len(t, e.ann.all(), 1)

@@ -345,6 +345,31 @@ func TestReverts(t *testing.T) {
 			assert.ErrorIs(t, err, ErrNotFound)
 		})
 
+		t.Run("SupersedeIgnoresTheLeaseAndIsSeenByTheClaimer", func(t *testing.T) {
+			s := newTestDB(t, db.backend).open(t)
+			busy, err := s.ScheduleRevert(ctx, newRevert("tok_busy", now.Add(-time.Minute)))
+			require.NoError(t, err)
+			claimed, err := s.ClaimDueReverts(ctx, now, "replica-a", time.Hour)
+			require.NoError(t, err)
+			require.Len(t, claimed, 1)
+
+			gone, err := s.SupersedeRevert(ctx, busy.ID, "U_ALICE", "superseded by a lasting change")
+			require.NoError(t, err)
+			assert.Equal(t, RevertCancelled, gone.State)
+			assert.Equal(t, "U_ALICE", gone.CancelledBy)
+			assert.Equal(t, "superseded by a lasting change", gone.Outcome)
+
+			seen, err := s.GetRevert(ctx, busy.ID)
+			require.NoError(t, err)
+			assert.Equal(t, RevertCancelled, seen.State, "the worker that holds the lease sees it ended")
+			_, err = s.CompleteRevert(ctx, busy.ID, "reverted")
+			assert.ErrorIs(t, err, ErrStateConflict)
+			_, err = s.SupersedeRevert(ctx, busy.ID, "U_ALICE", "again")
+			assert.ErrorIs(t, err, ErrStateConflict)
+			_, err = s.GetRevert(ctx, "vmissing")
+			assert.ErrorIs(t, err, ErrNotFound)
+		})
+
 		t.Run("RejectsBadArguments", func(t *testing.T) {
 			s := newTestDB(t, db.backend).open(t)
 			_, err := s.ScheduleRevert(ctx, Revert{TokenID: "tok_1"})

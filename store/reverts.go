@@ -150,6 +150,27 @@ func (s *Store) CancelRevert(ctx context.Context, id, by string) (Revert, error)
 		string(RevertCancelled), by, now, id, string(RevertPending), now)
 }
 
+// SupersedeRevert cancels a pending revert whatever its lease, recording by and outcome: a later
+// change to the same role has made it wrong. Only a caller holding the token's lock may call it;
+// a worker that claimed the revert checks its state under that lock before writing, and
+// completes it before letting the lock go, so the revert is either finished or not begun.
+func (s *Store) SupersedeRevert(ctx context.Context, id, by, outcome string) (Revert, error) {
+	return s.finishRevert(ctx, id, `UPDATE reverts SET state = ?, cancelled_by = ?, outcome = ?, finished_at = ? WHERE id = ? AND state = ?`,
+		string(RevertCancelled), by, outcome, toDB(s.clock(time.Time{})), id, string(RevertPending))
+}
+
+// GetRevert returns the revert with id, whatever its state.
+func (s *Store) GetRevert(ctx context.Context, id string) (Revert, error) {
+	r, err := scanRevert(s.db.QueryRowContext(ctx, s.rebind(`SELECT `+revertColumns+` FROM reverts WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Revert{}, fmt.Errorf("%w: revert %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return Revert{}, fmt.Errorf("store: read revert: %w", err)
+	}
+	return r, nil
+}
+
 func (s *Store) finishRevert(ctx context.Context, id, update string, args ...any) (Revert, error) {
 	var out Revert
 	err := s.inTx(ctx, func(tx *sql.Tx) error {

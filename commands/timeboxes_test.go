@@ -1,0 +1,193 @@
+package commands_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orgtoken/orgtoken-bot/astro"
+	"github.com/orgtoken/orgtoken-bot/commands"
+	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
+	"github.com/orgtoken/orgtoken-bot/reply"
+	"github.com/orgtoken/orgtoken-bot/store"
+)
+
+// In the sample organization airflow-ci-deployer is WORKSPACE_AUTHOR in Data Platform.
+const ciDeployerIn = " -n airflow-ci-deployer -w 'Data Platform'"
+
+func (e *oncallEnv) pendingReverts(t *testing.T) []store.Revert {
+	t.Helper()
+	pending, err := e.st.ListPendingReverts(t.Context(), astroemu.SampleTokenCIDeployer)
+	require.NoError(t, err)
+	return pending
+}
+
+func (e *oncallEnv) ciDeployerRole(t *testing.T) string {
+	t.Helper()
+	return e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData)
+}
+
+func TestLastingChangeEndsEarlierTimeBoxes(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t)
+	r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 2h")
+	require.Equal(t, reply.Success, r.Tone, text(r))
+	first := e.pendingReverts(t)
+	require.Len(t, first, 1)
+
+	r = e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator")
+	require.Equal(t, reply.Success, r.Tone, text(r))
+	assert.Contains(t, text(r), "This ends the earlier time-box `"+first[0].ID+"`: it would have put the role back to `WORKSPACE_AUTHOR` at 2025-11-05 14:00 UTC.")
+	assert.Empty(t, e.pendingReverts(t))
+
+	// Back to the role the time-box set, for good this time: its end must not undo it.
+	r = e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner")
+	require.Equal(t, reply.Success, r.Tone, text(r))
+	assert.NotContains(t, text(r), "time-box")
+	writes := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
+
+	e.clock.Advance(3 * time.Hour)
+	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+	assert.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t), "the lasting change stands")
+	assert.Equal(t, writes, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "nothing is written")
+	assert.Empty(t, e.ann.all(), "an ended time-box is not announced again")
+	gone, err := e.st.GetRevert(t.Context(), first[0].ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.RevertCancelled, gone.State)
+	assert.Equal(t, alice, gone.CancelledBy)
+}
+
+func TestRemovingATimeBoxedTokenEndsItsTimeBox(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t)
+	r := e.runAs(t, alice, opsChan, "add "+astroemu.SampleTokenTerraform+" -r operator -w Sandbox --for 1d")
+	require.Equal(t, reply.Success, r.Tone, text(r))
+	r = e.runAs(t, alice, opsChan, "remove "+astroemu.SampleTokenTerraform+" -w Sandbox")
+	require.Equal(t, reply.Success, r.Tone, text(r))
+	assert.Contains(t, text(r), "it would have put the role back to no role at 2025-11-06 12:00 UTC.")
+	pending, err := e.st.ListPendingReverts(t.Context(), astroemu.SampleTokenTerraform)
+	require.NoError(t, err)
+	assert.Empty(t, pending)
+}
+
+func TestTimeBoxOnTopOfAnother(t *testing.T) {
+	t.Parallel()
+	t.Run("LongerOneTakesOverAndPutsBackTheRoleFromBeforeBoth", func(t *testing.T) {
+		t.Parallel()
+		e := newOncallEnv(t)
+		r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator --for 1h")
+		require.Equal(t, reply.Success, r.Tone, text(r))
+		first := e.pendingReverts(t)
+		require.Len(t, first, 1)
+
+		r = e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 3h")
+		require.Equal(t, reply.Success, r.Tone, text(r))
+		assert.Contains(t, text(r), "in 3h (2025-11-05 15:00 UTC) the bot puts it back to `WORKSPACE_AUTHOR`")
+		assert.Contains(t, text(r), "This takes over the earlier time-box `"+first[0].ID+"` (due 2025-11-05 13:00 UTC, before this one)")
+
+		e.clock.Advance(90 * time.Minute)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		assert.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t))
+		assert.Empty(t, e.ann.all(), "the shorter time-box ended quietly")
+
+		e.clock.Advance(2 * time.Hour)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t), "no elevation outlives its time-box")
+		posts := e.ann.all()
+		require.Len(t, posts, 1)
+		assert.Equal(t, "Time-boxed change reverted", posts[0].r.Title)
+	})
+	t.Run("ShorterOneNestsInsideTheLongerOne", func(t *testing.T) {
+		t.Parallel()
+		e := newOncallEnv(t)
+		require.Equal(t, reply.Success, e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator --for 3h").Tone)
+		r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 1h")
+		require.Equal(t, reply.Success, r.Tone, text(r))
+		assert.Contains(t, text(r), "the bot puts it back to `WORKSPACE_OPERATOR`")
+		assert.NotContains(t, text(r), "takes over")
+		assert.Len(t, e.pendingReverts(t), 2)
+
+		e.clock.Advance(90 * time.Minute)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		assert.Equal(t, astro.RoleWorkspaceOperator, e.ciDeployerRole(t))
+		e.clock.Advance(2 * time.Hour)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t))
+		assert.Len(t, e.ann.all(), 2)
+	})
+}
+
+func TestUnconfirmedChangeLeavesEarlierTimeBoxes(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t)
+	require.Equal(t, reply.Success, e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 2h").Tone)
+	lostWrite(e.emu, false, 0) // by name: no read of the token before the write
+	r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator")
+	require.Equal(t, "Could not confirm whether the change was applied.", r.Title, text(r))
+	assert.Len(t, e.pendingReverts(t), 1, "the change may not have landed, so the elevation must still end")
+
+	e.clock.Advance(3 * time.Hour)
+	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+	assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t))
+}
+
+func TestNothingToDoSaysTheRoleIsTimeBoxed(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t)
+	require.Equal(t, reply.Success, e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 2h").Tone)
+	rv := e.pendingReverts(t)
+	require.Len(t, rv, 1)
+	r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner")
+	assert.Equal(t, "Nothing to do", r.Title)
+	assert.Contains(t, text(r), "The role is time-boxed: revert `"+rv[0].ID+"` puts it back to `WORKSPACE_AUTHOR` at 2025-11-05 14:00 UTC.")
+	assert.Contains(t, text(r), "`/orgtoken revert-now "+rv[0].ID+"` ends it now")
+}
+
+// gatedLocker holds back the revert worker's lock until the test opens the gate, so that a
+// change can land between the worker's claim and its write.
+type gatedLocker struct {
+	commands.Locker
+	gate chan struct{}
+}
+
+type workerKey struct{}
+
+func (l gatedLocker) LockToken(ctx context.Context, tokenID string) (func(), error) {
+	if ctx.Value(workerKey{}) != nil {
+		<-l.gate
+	}
+	return l.Locker.LockToken(ctx, tokenID)
+}
+
+func TestClaimedRevertDoesNotUndoALaterChange(t *testing.T) {
+	t.Parallel()
+	locker := gatedLocker{Locker: commands.NewKeyedLocker(), gate: make(chan struct{})}
+	e := newOncallEnv(t, func(c *commands.Config) { c.Locker = locker })
+	require.Equal(t, reply.Success, e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 2h").Tone)
+	rv := e.pendingReverts(t)
+	require.Len(t, rv, 1)
+	e.clock.Advance(2 * time.Hour)
+
+	worked := make(chan error)
+	go func() {
+		worked <- e.svc.ProcessDueReverts(context.WithValue(t.Context(), workerKey{}, true), "replica-a")
+	}()
+	require.Eventually(t, func() bool {
+		got, err := e.st.GetRevert(t.Context(), rv[0].ID)
+		return err == nil && got.LeaseOwner == "replica-a"
+	}, 10*time.Second, time.Millisecond, "the worker claims the revert")
+
+	// While the worker waits for the token, someone moves the role away and back for good.
+	require.Equal(t, reply.Success, e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator").Tone)
+	require.Equal(t, reply.Success, e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner").Tone)
+	writes := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
+	close(locker.gate)
+	require.NoError(t, <-worked)
+
+	assert.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t), "the lasting change stands")
+	assert.Equal(t, writes, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "the worker writes nothing")
+	assert.Empty(t, e.ann.all())
+}
