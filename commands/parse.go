@@ -217,7 +217,7 @@ func parseArgs(cmd *command, words []string) (args, error) {
 			fs.Var(v, spec.Short, spec.Help)
 		}
 	}
-	if err := checkFlagValues(cmd, words); err != nil {
+	if err := checkFlagWords(cmd, words); err != nil {
 		return a, err
 	}
 	rest := words
@@ -240,22 +240,33 @@ func parseArgs(cmd *command, words []string) (args, error) {
 	return a, nil
 }
 
-// checkFlagValues refuses a value flag whose next word is another of the verb's flags. The flag
-// package would take that flag as the value, so "-n --role member" named the token "--role" and
-// the user was told something unrelated about names. A value that really starts with a dash can
-// still be given after "=" (-n=--role), which this leaves alone.
-func checkFlagValues(cmd *command, words []string) error {
-	for i := 0; i < len(words)-1; i++ {
+// checkFlagWords reads the words where flags may stand before the flag package does. It
+// refuses, in the bot's words, what the flag package would refuse in its own ("---role",
+// "--=x") or would misread: a value flag followed by another of the verb's flags would take
+// that flag as its value, so "-n --role member" named the token "--role". A value that really
+// starts with a dash can still be given after "=" (-n=--role), which this leaves alone.
+func checkFlagWords(cmd *command, words []string) error {
+	for i := 0; i < len(words); i++ {
 		w := words[i]
 		if w == "--" {
 			return nil
 		}
 		name, isFlag := flagWord(w)
-		if !isFlag || strings.Contains(name, "=") {
+		if !isFlag {
+			if err := badFlagSyntax(cmd, w, w); err != nil {
+				return err
+			}
+			continue
+		}
+		if strings.Contains(name, "=") {
 			continue
 		}
 		spec, ok := cmd.flag(name)
-		if !ok || spec.Bool {
+		if !ok {
+			// Help, or an unknown flag: the flag package stops there and says which.
+			return nil
+		}
+		if spec.Bool || i+1 == len(words) {
 			continue
 		}
 		next := words[i+1]
@@ -277,7 +288,41 @@ func flagWord(w string) (name string, ok bool) {
 		return "", false
 	}
 	name = strings.TrimPrefix(w[1:], "-")
-	return name, name != "" && name[0] != '-'
+	return name, name != "" && name[0] != '-' && name[0] != '='
+}
+
+// badFlagSyntax refuses w, a word where a flag may stand that flagWord does not take as one,
+// if the flag package would refuse it as "bad flag syntax": three or more dashes, or none of a
+// name before "=". typed is the word as the user wrote it, for the message.
+func badFlagSyntax(cmd *command, typed, w string) error {
+	if len(w) < 2 || w[0] != '-' || w == "--" {
+		return nil // a positional argument, or the end of the flags
+	}
+	core := strings.TrimLeft(w, "-")
+	if strings.HasPrefix(core, "=") {
+		e := usageErr(cmd, "%s has no flag name before the \"=\".", quote(typed))
+		e.Hint = flagFormHint(cmd, typed)
+		return e
+	}
+	e := usageErr(cmd, "%s has too many dashes: a flag starts with - or --.", quote(typed))
+	if name, _, _ := strings.Cut(core, "="); name != "" && closestFlag(cmd, name) != "" {
+		e.Hint = "Did you mean " + closestFlag(cmd, name) + "?"
+	} else {
+		e.Hint = flagFormHint(cmd, typed)
+	}
+	return e
+}
+
+// flagFormHint says how flags are written, with one of the verb's own, or that it takes none.
+func flagFormHint(cmd *command, typed string) string {
+	if len(cmd.Flags) == 0 {
+		return fmt.Sprintf("%s takes no flags. If %s is an argument, put -- before it.", cmd.Verb, quote(typed))
+	}
+	f := cmd.Flags[0]
+	if spec, ok := cmd.flag(flagRole.Long); ok {
+		f = spec
+	}
+	return fmt.Sprintf("Flags look like --%s %s or --%s=%s.", f.Long, f.Arg, f.Long, f.Arg)
 }
 
 // flagValue feeds a flag's value to its spec and refuses a second value: with "last one wins"
@@ -370,7 +415,7 @@ func errorText(err error) string {
 }
 
 func dashed(name string) string {
-	if len(name) == 1 {
+	if utf8.RuneCountInString(name) == 1 {
 		return "-" + name
 	}
 	return "--" + name

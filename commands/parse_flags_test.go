@@ -149,3 +149,55 @@ func TestParseUnicodeSpaces(t *testing.T) {
 		})
 	}
 }
+
+// TestParseBadFlagSyntax: words the flag package refuses as "bad flag syntax" get a message of
+// the bot's own, with the usage line, and a hint at the flag meant.
+func TestParseBadFlagSyntax(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	tests := []struct {
+		name, text, message, hint, usage string
+	}{
+		{name: "ThreeDashes", text: "add tok ---role member",
+			message: `"---role" has too many dashes: a flag starts with - or --.`, hint: "Did you mean --role?", usage: "add"},
+		{name: "ThreeDashesShortFlag", text: "add tok ---r member",
+			message: `"---r" has too many dashes: a flag starts with - or --.`, hint: "Did you mean --role?", usage: "add"},
+		{name: "ThreeDashesWithValue", text: "list ---page=2",
+			message: `"---page=2" has too many dashes: a flag starts with - or --.`, hint: "Did you mean --page?", usage: "list"},
+		{name: "ThreeDashesTypo", text: "list ---pgae 2",
+			message: `"---pgae" has too many dashes: a flag starts with - or --.`, hint: "Did you mean --page?", usage: "list"},
+		{name: "DashesOnly", text: "add tok -r member ---",
+			message: `"---" has too many dashes: a flag starts with - or --.`, hint: "Flags look like --role ROLE or --role=ROLE.", usage: "add"},
+		{name: "DashesOnlyWithoutRoleFlag", text: "remove tok ----",
+			message: `"----" has too many dashes: a flag starts with - or --.`, hint: "Flags look like --org-token-name NAME or --org-token-name=NAME.", usage: "remove"},
+		{name: "NoNameBeforeEquals", text: "list --=member",
+			message: `"--=member" has no flag name before the "=".`, hint: "Flags look like --role ROLE or --role=ROLE.", usage: "list"},
+		{name: "ShortNoNameBeforeEquals", text: "add tok -=x",
+			message: `"-=x" has no flag name before the "=".`, hint: "Flags look like --role ROLE or --role=ROLE.", usage: "add"},
+		{name: "VerbWithoutFlags", text: "show ---legacy",
+			message: `"---legacy" has too many dashes: a flag starts with - or --.`,
+			hint:    `show takes no flags. If "---legacy" is an argument, put -- before it.`, usage: "show"},
+		{name: "HelpVerb", text: "help ---",
+			message: `"---" has too many dashes: a flag starts with - or --.`, hint: "help takes no flags.", usage: "help"},
+		// Not bad syntax, but the same rough edge: a one-letter name was shown with two dashes.
+		{name: "UnknownNonASCIIShortFlag", text: "list -ü",
+			message: "Unknown flag -ü for list.", usage: "list"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, usage := rejected(t, s, tt.text)
+			assert.Equal(t, tt.message, e.Message)
+			assert.Contains(t, e.Hint, tt.hint)
+			assert.Contains(t, usage, "Usage: /orgtoken "+tt.usage)
+		})
+	}
+}
+
+func TestParseArgumentAfterEndOfFlagsMayStartWithDashes(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	_, a, err := s.parse("show -- ---legacy")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"---legacy"}, a.Positionals)
+}

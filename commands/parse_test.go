@@ -106,7 +106,7 @@ func TestParseRejects(t *testing.T) {
 		{name: "ListTakesNoArguments", text: "list foo", message: `Unexpected extra arguments: "foo".`, usage: "list"},
 		{name: "ShowNeedsAToken", text: "show", message: "Missing the token's ID or name.", usage: "show"},
 		{name: "HelpTakesOneVerb", text: "help add list", message: `Unexpected extra arguments: "list".`, usage: "help"},
-		{name: "BadFlagSyntax", text: "add tok ---role member", message: "Could not read the flags", usage: "add"},
+		{name: "BadFlagSyntax", text: "add tok ---role member", message: `"---role" has too many dashes`, usage: "add", hint: "Did you mean --role?"},
 		{name: "TooLong", text: "list " + strings.Repeat("x", MaxInputRunes), message: "the limit is 4,000"},
 		{name: "ControlCharacter", text: "list\x1b[31m", message: "control character (U+001B)"},
 		{name: "BidiOverride", text: "add -n \u202etok -r member", message: "control character (U+202E)"},
