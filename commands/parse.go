@@ -242,9 +242,10 @@ func parseArgs(cmd *command, words []string) (args, error) {
 
 // checkFlagWords reads the words where flags may stand before the flag package does. It
 // refuses, in the bot's words, what the flag package would refuse in its own ("---role",
-// "--=x") or would misread: a value flag followed by another of the verb's flags would take
-// that flag as its value, so "-n --role member" named the token "--role". A value that really
-// starts with a dash can still be given after "=" (-n=--role), which this leaves alone.
+// "--=x") or would misread: a value flag followed by another of the verb's flags, or by help,
+// would take that word as its value, so "-n --role member" named the token "--role" and
+// "-n -h" named it "-h". A value that really starts with a dash can still be given after "="
+// (-n=--role), which this leaves alone.
 func checkFlagWords(cmd *command, words []string) error {
 	for i := 0; i < len(words); i++ {
 		w := words[i]
@@ -270,10 +271,13 @@ func checkFlagWords(cmd *command, words []string) error {
 			continue
 		}
 		next := words[i+1]
-		if nextName, nextIsFlag := flagWord(next); next == "--" || nextIsFlag && cmd.defines(nextName) {
+		if next == "--" || cmd.namesFlag(next) {
 			e := usageErr(cmd, "The flag %s needs a value (%s), but the next word is %s.", dashed(name), spec.Arg, quote(next))
 			e.Hint = fmt.Sprintf("Put the value right after %s. If the value really is %s, write %s=%s.",
 				dashed(name), quote(next), dashed(name), reply.Truncate(next, 60))
+			if nextName, _ := flagWord(next); isHelpFlag(nextName) {
+				e.Hint += fmt.Sprintf(" For help with %s, give %s without %s.", cmd.Verb, reply.Truncate(next, 60), dashed(name))
+			}
 			return e
 		}
 		i++ // the value
@@ -311,6 +315,20 @@ func badFlagSyntax(cmd *command, typed, w string) error {
 		e.Hint = flagFormHint(cmd, typed)
 	}
 	return e
+}
+
+// namesFlag reports whether w is written as one of the verb's flags or as help, either of which
+// the user more likely meant as a flag than as a value.
+func (c *command) namesFlag(w string) bool {
+	name, ok := flagWord(w)
+	return ok && (c.defines(name) || isHelpFlag(name))
+}
+
+// isHelpFlag reports whether nameValue is -h or -help, which the flag package answers with
+// the verb's help (whatever follows an "=").
+func isHelpFlag(nameValue string) bool {
+	name, _, _ := strings.Cut(nameValue, "=")
+	return name == "h" || name == "help"
 }
 
 // flagFormHint says how flags are written, with one of the verb's own, or that it takes none.

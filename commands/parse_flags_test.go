@@ -41,6 +41,17 @@ func TestParseValueFlagFollowedByAFlag(t *testing.T) {
 			message: `The flag --for needs a value (DURATION), but the next word is "--reason".`, usage: "update"},
 		{name: "NameThenEndOfFlags", text: "remove -n -- tok",
 			message: `The flag -n needs a value (NAME), but the next word is "--".`, usage: "remove"},
+		// -h anywhere else shows the verb's help, so a value flag does not swallow it either.
+		{name: "NameThenDashH", text: "add -n -h -r member",
+			message: `The flag -n needs a value (NAME), but the next word is "-h".`,
+			hint:    `If the value really is "-h", write -n=-h. For help with add, give -h without -n.`, usage: "add"},
+		{name: "LongNameThenDashDashHelp", text: "update tok --org-token-name --help",
+			message: `The flag --org-token-name needs a value (NAME), but the next word is "--help".`,
+			hint:    "write --org-token-name=--help. For help with update, give --help without --org-token-name.", usage: "update"},
+		{name: "WorkspaceThenDashHelp", text: "list -w -help",
+			message: `The flag -w needs a value (WS), but the next word is "-help".`, hint: "For help with list, give -help without -w.", usage: "list"},
+		{name: "ReasonThenHelpWithValue", text: "remove tok --reason -h=x",
+			message: `The flag --reason needs a value (TEXT), but the next word is "-h=x".`, usage: "remove"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,6 +77,9 @@ func TestParseValueStartingWithADash(t *testing.T) {
 		{name: "LongAfterEquals", text: "add --org-token-name=-r -r member", tokenName: "-r"},
 		{name: "QuotedAfterEquals", text: `add tok -r member --reason="-w is broken"`, reason: "-w is broken"},
 		{name: "NumberAfterReason", text: "add tok -r member --reason -1", reason: "-1"},
+		{name: "DashHAfterEquals", text: "add -n=-h -r member", tokenName: "-h"},
+		{name: "HelpAfterEquals", text: "add --org-token-name=--help -r member", tokenName: "--help"},
+		{name: "HelpInsideAReason", text: `add tok -r member --reason "-h is what I typed"`, reason: "-h is what I typed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
