@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -217,7 +218,8 @@ func parseArgs(cmd *command, words []string) (args, error) {
 			fs.Var(v, spec.Short, spec.Help)
 		}
 	}
-	if err := checkFlagWords(cmd, words); err != nil {
+	words, err := checkFlagWords(cmd, words)
+	if err != nil {
 		return a, err
 	}
 	rest := words
@@ -240,22 +242,29 @@ func parseArgs(cmd *command, words []string) (args, error) {
 	return a, nil
 }
 
-// checkFlagWords reads the words where flags may stand before the flag package does. It
-// refuses, in the bot's words, what the flag package would refuse in its own ("---role",
-// "--=x") or would misread: a value flag followed by another of the verb's flags, or by help,
-// would take that word as its value, so "-n --role member" named the token "--role" and
-// "-n -h" named it "-h". A value that really starts with a dash can still be given after "="
-// (-n=--role), which this leaves alone.
-func checkFlagWords(cmd *command, words []string) error {
+// checkFlagWords reads the words where flags may stand before the flag package does, and
+// returns the words for it to parse. It refuses, in the bot's words, what the flag package
+// would refuse in its own ("---role", "--=x") or would misread: a value flag followed by
+// another of the verb's flags, or by help, would take that word as its value, so
+// "-n --role member" named the token "--role" and "-n -h" named it "-h". A value that really
+// starts with a dash can still be given after "=" (-n=--role), which this leaves alone.
+func checkFlagWords(cmd *command, words []string) ([]string, error) {
+	out, cloned := words, false // the caller's words stay as typed
 	for i := 0; i < len(words); i++ {
-		w := words[i]
+		w := cmd.plainDashes(words[i])
+		if w != words[i] {
+			if !cloned {
+				out, cloned = slices.Clone(words), true
+			}
+			out[i] = w
+		}
 		if w == "--" {
-			return nil
+			return out, nil
 		}
 		name, isFlag := flagWord(w)
 		if !isFlag {
-			if err := badFlagSyntax(cmd, w, w); err != nil {
-				return err
+			if err := badFlagSyntax(cmd, words[i], w); err != nil {
+				return nil, err
 			}
 			continue
 		}
@@ -265,24 +274,24 @@ func checkFlagWords(cmd *command, words []string) error {
 		spec, ok := cmd.flag(name)
 		if !ok {
 			// Help, or an unknown flag: the flag package stops there and says which.
-			return nil
+			return out, nil
 		}
 		if spec.Bool || i+1 == len(words) {
 			continue
 		}
 		next := words[i+1]
-		if next == "--" || cmd.namesFlag(next) {
+		if nw := cmd.plainDashes(next); nw == "--" || cmd.namesFlag(nw) {
 			e := usageErr(cmd, "The flag %s needs a value (%s), but the next word is %s.", dashed(name), spec.Arg, quote(next))
 			e.Hint = fmt.Sprintf("Put the value right after %s. If the value really is %s, write %s=%s.",
 				dashed(name), quote(next), dashed(name), reply.Truncate(next, 60))
-			if nextName, _ := flagWord(next); isHelpFlag(nextName) {
+			if nextName, _ := flagWord(nw); isHelpFlag(nextName) {
 				e.Hint += fmt.Sprintf(" For help with %s, give %s without %s.", cmd.Verb, reply.Truncate(next, 60), dashed(name))
 			}
-			return e
+			return nil, e
 		}
-		i++ // the value
+		i++ // the value, kept as typed
 	}
-	return nil
+	return out, nil
 }
 
 // flagWord reports whether w is written as a flag, and its name (with any =value) without the
@@ -330,6 +339,24 @@ func isHelpFlag(nameValue string) bool {
 	name, _, _ := strings.Cut(nameValue, "=")
 	return name == "h" || name == "help"
 }
+
+// plainDashes rewrites the em and en dashes that lead a word as the hyphens they stand for:
+// Slack clients turn "--" into "—" as people type, so "—role member" was an unexpected
+// argument. Each counts as two, so "—-role" has too many, like "---role". A verb without flags
+// takes names as arguments, which may start with a dash, so there only help is rewritten.
+func (c *command) plainDashes(w string) string {
+	if w == "" || w[0] != '-' && w[0] != 0xe2 { // 0xe2 starts both dashes in UTF-8
+		return w
+	}
+	core := strings.TrimLeft(w, "-—–")
+	lead := w[:len(w)-len(core)]
+	if !strings.ContainsAny(lead, "—–") || len(c.Flags) == 0 && !isHelpFlag(core) {
+		return w
+	}
+	return typedDashes.Replace(lead) + core
+}
+
+var typedDashes = strings.NewReplacer("—", "--", "–", "--")
 
 // flagFormHint says how flags are written, with one of the verb's own, or that it takes none.
 func flagFormHint(cmd *command, typed string) string {
