@@ -446,6 +446,8 @@ func flagError(cmd *command, err, setErr error) *Error {
 		}
 		return e
 	default:
+		// Not expected: checkFlagWords refuses bad syntax first. An error a newer flag package
+		// adds still gets the usage line.
 		e := usageErr(cmd, "Could not read the flags: %s.", strings.TrimSuffix(msg, "."))
 		e.Hint = "Flags look like --role member or --role=member."
 		return e
