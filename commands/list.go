@@ -238,16 +238,26 @@ func (q listQuery) ref(page int) string {
 	if q.all {
 		b.WriteString("--all-workspaces")
 	} else {
-		b.WriteString("-w " + shellQuote(q.workspace))
+		b.WriteString(flagArg("-w", q.workspace))
 	}
 	if q.role != "" {
 		b.WriteString(" --role " + shortRole(q.role))
 	}
 	if q.name != "" {
-		b.WriteString(" --name " + shellQuote(q.name))
+		b.WriteString(" " + flagArg("--name", q.name))
 	}
 	fmt.Fprintf(&b, " --page %d", page)
 	return b.String()
+}
+
+// flagArg writes a flag and its value so that the parser reads the value back. One that starts
+// with a dash (or a dash a Slack client typed) goes after "=": "--name -r" would be refused as
+// a flag missing its value.
+func flagArg(flag, v string) string {
+	if strings.HasPrefix(v, "-") || strings.HasPrefix(v, "—") || strings.HasPrefix(v, "–") {
+		return flag + "=" + shellQuote(v)
+	}
+	return flag + " " + shellQuote(v)
 }
 
 func pluralPages(n int) string {

@@ -723,3 +723,22 @@ func TestPageStateKeepsAwkwardFilters(t *testing.T) {
 		assert.Equal(t, r.Table.Rows, shared.Table.Rows)
 	}
 }
+
+// TestPageStateKeepsFiltersStartingWithADash: "--name -r" would read as a flag missing its
+// value, so Next must carry such a filter after "=".
+func TestPageStateKeepsFiltersStartingWithADash(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t, func(c *commands.Config) { c.PageSize = 1 })
+	for _, name := range []string{"etl-hourly-report-1", "etl-hourly-report-2", "old —role a", "old —role b"} {
+		e.emu.AddToken(astroemu.Token{Name: name})
+	}
+	for _, filter := range []string{"-r", "-h", "-hourly", "—role"} {
+		r := e.runAs(t, alice, otherChan, "list --all-workspaces --name="+filter)
+		require.NotNil(t, r.Table, text(r))
+		require.Len(t, r.Table.Rows, 1, "filter %q", filter)
+		page2 := e.click(t, dora, button(t, r, commands.ActionListNext))
+		require.NotNil(t, page2.Table, "filter %q: %s", filter, text(page2))
+		assert.Equal(t, "Showing 2–2 of "+reply.Count(r.Table.Total), page2.Table.Range(), "filter %q", filter)
+		assert.Contains(t, page2.Table.Rows[0][1], filter)
+	}
+}

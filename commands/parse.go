@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -217,7 +218,8 @@ func parseArgs(cmd *command, words []string) (args, error) {
 			fs.Var(v, spec.Short, spec.Help)
 		}
 	}
-	if err := checkFlagValues(cmd, words); err != nil {
+	words, err := checkFlagWords(cmd, words)
+	if err != nil {
 		return a, err
 	}
 	rest := words
@@ -240,34 +242,56 @@ func parseArgs(cmd *command, words []string) (args, error) {
 	return a, nil
 }
 
-// checkFlagValues refuses a value flag whose next word is another of the verb's flags. The flag
-// package would take that flag as the value, so "-n --role member" named the token "--role" and
-// the user was told something unrelated about names. A value that really starts with a dash can
-// still be given after "=" (-n=--role), which this leaves alone.
-func checkFlagValues(cmd *command, words []string) error {
-	for i := 0; i < len(words)-1; i++ {
-		w := words[i]
+// checkFlagWords reads the words where flags may stand before the flag package does, and
+// returns the words for it to parse. It refuses, in the bot's words, what the flag package
+// would refuse in its own ("---role", "--=x") or would misread: a value flag followed by
+// another of the verb's flags, or by help, would take that word as its value, so
+// "-n --role member" named the token "--role" and "-n -h" named it "-h". A value that really
+// starts with a dash can still be given after "=" (-n=--role), which this leaves alone.
+func checkFlagWords(cmd *command, words []string) ([]string, error) {
+	out, cloned := words, false // the caller's words stay as typed
+	for i := 0; i < len(words); i++ {
+		w := cmd.plainDashes(words[i])
+		if w != words[i] {
+			if !cloned {
+				out, cloned = slices.Clone(words), true
+			}
+			out[i] = w
+		}
 		if w == "--" {
-			return nil
+			return out, nil
 		}
 		name, isFlag := flagWord(w)
-		if !isFlag || strings.Contains(name, "=") {
+		if !isFlag {
+			if err := badFlagSyntax(cmd, words[i], w); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if strings.Contains(name, "=") {
 			continue
 		}
 		spec, ok := cmd.flag(name)
-		if !ok || spec.Bool {
+		if !ok {
+			// Help, or an unknown flag: the flag package stops there and says which.
+			return out, nil
+		}
+		if spec.Bool || i+1 == len(words) {
 			continue
 		}
 		next := words[i+1]
-		if nextName, nextIsFlag := flagWord(next); next == "--" || nextIsFlag && cmd.defines(nextName) {
+		if nw := cmd.plainDashes(next); nw == "--" || cmd.namesFlag(nw) {
 			e := usageErr(cmd, "The flag %s needs a value (%s), but the next word is %s.", dashed(name), spec.Arg, quote(next))
 			e.Hint = fmt.Sprintf("Put the value right after %s. If the value really is %s, write %s=%s.",
 				dashed(name), quote(next), dashed(name), reply.Truncate(next, 60))
-			return e
+			if nextName, _ := flagWord(nw); isHelpFlag(nextName) {
+				e.Hint += fmt.Sprintf(" For help with %s, give %s without %s.", cmd.Verb, reply.Truncate(next, 60), dashed(name))
+			}
+			return nil, e
 		}
-		i++ // the value
+		i++ // the value, kept as typed
 	}
-	return nil
+	return out, nil
 }
 
 // flagWord reports whether w is written as a flag, and its name (with any =value) without the
@@ -277,7 +301,73 @@ func flagWord(w string) (name string, ok bool) {
 		return "", false
 	}
 	name = strings.TrimPrefix(w[1:], "-")
-	return name, name != "" && name[0] != '-'
+	return name, name != "" && name[0] != '-' && name[0] != '='
+}
+
+// badFlagSyntax refuses w, a word where a flag may stand that flagWord does not take as one,
+// if the flag package would refuse it as "bad flag syntax": three or more dashes, or none of a
+// name before "=". typed is the word as the user wrote it, for the message.
+func badFlagSyntax(cmd *command, typed, w string) error {
+	if len(w) < 2 || w[0] != '-' || w == "--" {
+		return nil // a positional argument, or the end of the flags
+	}
+	core := strings.TrimLeft(w, "-")
+	if strings.HasPrefix(core, "=") {
+		e := usageErr(cmd, "%s has no flag name before the \"=\".", quote(typed))
+		e.Hint = flagFormHint(cmd, typed)
+		return e
+	}
+	e := usageErr(cmd, "%s has too many dashes: a flag starts with - or --.", quote(typed))
+	if name, _, _ := strings.Cut(core, "="); name != "" && closestFlag(cmd, name) != "" {
+		e.Hint = "Did you mean " + closestFlag(cmd, name) + "?"
+	} else {
+		e.Hint = flagFormHint(cmd, typed)
+	}
+	return e
+}
+
+// namesFlag reports whether w is written as one of the verb's flags or as help, either of which
+// the user more likely meant as a flag than as a value.
+func (c *command) namesFlag(w string) bool {
+	name, ok := flagWord(w)
+	return ok && (c.defines(name) || isHelpFlag(name))
+}
+
+// isHelpFlag reports whether nameValue is -h or -help, which the flag package answers with
+// the verb's help (whatever follows an "=").
+func isHelpFlag(nameValue string) bool {
+	name, _, _ := strings.Cut(nameValue, "=")
+	return name == "h" || name == "help"
+}
+
+// plainDashes rewrites the em and en dashes that lead a word as the hyphens they stand for:
+// Slack clients turn "--" into "—" as people type, so "—role member" was an unexpected
+// argument. Each counts as two, so "—-role" has too many, like "---role". A verb without flags
+// takes names as arguments, which may start with a dash, so there only help is rewritten.
+func (c *command) plainDashes(w string) string {
+	if w == "" || w[0] != '-' && w[0] != 0xe2 { // 0xe2 starts both dashes in UTF-8
+		return w
+	}
+	core := strings.TrimLeft(w, "-—–")
+	lead := w[:len(w)-len(core)]
+	if !strings.ContainsAny(lead, "—–") || len(c.Flags) == 0 && !isHelpFlag(core) {
+		return w
+	}
+	return typedDashes.Replace(lead) + core
+}
+
+var typedDashes = strings.NewReplacer("—", "--", "–", "--")
+
+// flagFormHint says how flags are written, with one of the verb's own, or that it takes none.
+func flagFormHint(cmd *command, typed string) string {
+	if len(cmd.Flags) == 0 {
+		return fmt.Sprintf("%s takes no flags. If %s is an argument, put -- before it.", cmd.Verb, quote(typed))
+	}
+	f := cmd.Flags[0]
+	if spec, ok := cmd.flag(flagRole.Long); ok {
+		f = spec
+	}
+	return fmt.Sprintf("Flags look like --%s %s or --%s=%s.", f.Long, f.Arg, f.Long, f.Arg)
 }
 
 // flagValue feeds a flag's value to its spec and refuses a second value: with "last one wins"
@@ -356,6 +446,8 @@ func flagError(cmd *command, err, setErr error) *Error {
 		}
 		return e
 	default:
+		// Not expected: checkFlagWords refuses bad syntax first. An error a newer flag package
+		// adds still gets the usage line.
 		e := usageErr(cmd, "Could not read the flags: %s.", strings.TrimSuffix(msg, "."))
 		e.Hint = "Flags look like --role member or --role=member."
 		return e
@@ -370,7 +462,7 @@ func errorText(err error) string {
 }
 
 func dashed(name string) string {
-	if len(name) == 1 {
+	if utf8.RuneCountInString(name) == 1 {
 		return "-" + name
 	}
 	return "--" + name

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -41,6 +42,17 @@ func TestParseValueFlagFollowedByAFlag(t *testing.T) {
 			message: `The flag --for needs a value (DURATION), but the next word is "--reason".`, usage: "update"},
 		{name: "NameThenEndOfFlags", text: "remove -n -- tok",
 			message: `The flag -n needs a value (NAME), but the next word is "--".`, usage: "remove"},
+		// -h anywhere else shows the verb's help, so a value flag does not swallow it either.
+		{name: "NameThenDashH", text: "add -n -h -r member",
+			message: `The flag -n needs a value (NAME), but the next word is "-h".`,
+			hint:    `If the value really is "-h", write -n=-h. For help with add, give -h without -n.`, usage: "add"},
+		{name: "LongNameThenDashDashHelp", text: "update tok --org-token-name --help",
+			message: `The flag --org-token-name needs a value (NAME), but the next word is "--help".`,
+			hint:    "write --org-token-name=--help. For help with update, give --help without --org-token-name.", usage: "update"},
+		{name: "WorkspaceThenDashHelp", text: "list -w -help",
+			message: `The flag -w needs a value (WS), but the next word is "-help".`, hint: "For help with list, give -help without -w.", usage: "list"},
+		{name: "ReasonThenHelpWithValue", text: "remove tok --reason -h=x",
+			message: `The flag --reason needs a value (TEXT), but the next word is "-h=x".`, usage: "remove"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,6 +78,9 @@ func TestParseValueStartingWithADash(t *testing.T) {
 		{name: "LongAfterEquals", text: "add --org-token-name=-r -r member", tokenName: "-r"},
 		{name: "QuotedAfterEquals", text: `add tok -r member --reason="-w is broken"`, reason: "-w is broken"},
 		{name: "NumberAfterReason", text: "add tok -r member --reason -1", reason: "-1"},
+		{name: "DashHAfterEquals", text: "add -n=-h -r member", tokenName: "-h"},
+		{name: "HelpAfterEquals", text: "add --org-token-name=--help -r member", tokenName: "--help"},
+		{name: "HelpInsideAReason", text: `add tok -r member --reason "-h is what I typed"`, reason: "-h is what I typed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,5 +162,145 @@ func TestParseUnicodeSpaces(t *testing.T) {
 			assert.Equal(t, tt.tokenName, a.Name)
 			assert.Equal(t, "WORKSPACE_MEMBER", a.Role)
 		})
+	}
+}
+
+// TestParseBadFlagSyntax: words the flag package refuses as "bad flag syntax" get a message of
+// the bot's own, with the usage line, and a hint at the flag meant.
+func TestParseBadFlagSyntax(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	tests := []struct {
+		name, text, message, hint, usage string
+	}{
+		{name: "ThreeDashes", text: "add tok ---role member",
+			message: `"---role" has too many dashes: a flag starts with - or --.`, hint: "Did you mean --role?", usage: "add"},
+		{name: "ThreeDashesShortFlag", text: "add tok ---r member",
+			message: `"---r" has too many dashes: a flag starts with - or --.`, hint: "Did you mean --role?", usage: "add"},
+		{name: "ThreeDashesWithValue", text: "list ---page=2",
+			message: `"---page=2" has too many dashes: a flag starts with - or --.`, hint: "Did you mean --page?", usage: "list"},
+		{name: "ThreeDashesTypo", text: "list ---pgae 2",
+			message: `"---pgae" has too many dashes: a flag starts with - or --.`, hint: "Did you mean --page?", usage: "list"},
+		{name: "DashesOnly", text: "add tok -r member ---",
+			message: `"---" has too many dashes: a flag starts with - or --.`, hint: "Flags look like --role ROLE or --role=ROLE.", usage: "add"},
+		{name: "DashesOnlyWithoutRoleFlag", text: "remove tok ----",
+			message: `"----" has too many dashes: a flag starts with - or --.`, hint: "Flags look like --org-token-name NAME or --org-token-name=NAME.", usage: "remove"},
+		{name: "NoNameBeforeEquals", text: "list --=member",
+			message: `"--=member" has no flag name before the "=".`, hint: "Flags look like --role ROLE or --role=ROLE.", usage: "list"},
+		{name: "ShortNoNameBeforeEquals", text: "add tok -=x",
+			message: `"-=x" has no flag name before the "=".`, hint: "Flags look like --role ROLE or --role=ROLE.", usage: "add"},
+		{name: "VerbWithoutFlags", text: "show ---legacy",
+			message: `"---legacy" has too many dashes: a flag starts with - or --.`,
+			hint:    `show takes no flags. If "---legacy" is an argument, put -- before it.`, usage: "show"},
+		{name: "HelpVerb", text: "help ---",
+			message: `"---" has too many dashes: a flag starts with - or --.`, hint: "help takes no flags.", usage: "help"},
+		// Not bad syntax, but the same rough edge: a one-letter name was shown with two dashes.
+		{name: "UnknownNonASCIIShortFlag", text: "list -ü",
+			message: "Unknown flag -ü for list.", usage: "list"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, usage := rejected(t, s, tt.text)
+			assert.Equal(t, tt.message, e.Message)
+			assert.Contains(t, e.Hint, tt.hint)
+			assert.Contains(t, usage, "Usage: /orgtoken "+tt.usage)
+		})
+	}
+}
+
+func TestParseArgumentAfterEndOfFlagsMayStartWithDashes(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	_, a, err := s.parse("show -- ---legacy")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"---legacy"}, a.Positionals)
+}
+
+// TestParseSlackDashes: Slack clients turn "--" into an em dash (some into an en dash) as people
+// type, so "—role member" is read as "--role member".
+func TestParseSlackDashes(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	tests := []struct {
+		name, text  string
+		positionals []string
+		tokenName   string
+		role        string
+		reason      string
+		allWS       bool
+		page        int
+	}{
+		{name: "EmDashLongFlag", text: "add tok1 —role member", positionals: []string{"tok1"}, role: "WORKSPACE_MEMBER"},
+		{name: "EnDashLongFlag", text: "add tok1 –role member", positionals: []string{"tok1"}, role: "WORKSPACE_MEMBER"},
+		{name: "EmDashShortFlag", text: "add tok1 —r member", positionals: []string{"tok1"}, role: "WORKSPACE_MEMBER"},
+		{name: "EmDashEquals", text: "update tok1 —role=owner", positionals: []string{"tok1"}, role: "WORKSPACE_OWNER"},
+		{name: "EmDashName", text: `add —org-token-name “CI deployer” —role author —reason "new job"`, tokenName: "CI deployer", role: "WORKSPACE_AUTHOR", reason: "new job"},
+		{name: "EmDashSwitch", text: "list —all-workspaces —page 2", allWS: true, page: 2},
+		{name: "EmDashEndsFlags", text: "remove -w ws — tok9", positionals: []string{"tok9"}},
+		// A value is kept as typed: only one of the verb's flags is refused as a value.
+		{name: "ValueStartingWithEmDash", text: "add -n —legacy -r member", tokenName: "—legacy", role: "WORKSPACE_MEMBER"},
+		{name: "ValueAfterEqualsNamingAFlag", text: "add -n=—role -r member", tokenName: "—role", role: "WORKSPACE_MEMBER"},
+		// show takes no flags: a name that starts with a dash is its argument.
+		{name: "NameForVerbWithoutFlags", text: "show —legacy", positionals: []string{"—legacy"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, a, err := s.parse(tt.text)
+			require.NoError(t, err)
+			assert.Equal(t, tt.positionals, a.Positionals)
+			assert.Equal(t, tt.tokenName, a.Name)
+			assert.Equal(t, tt.role, a.Role)
+			assert.Equal(t, tt.reason, a.Reason)
+			assert.Equal(t, tt.allWS, a.AllWS)
+			assert.Equal(t, tt.page, a.Page)
+		})
+	}
+}
+
+func TestParseSlackDashesRefused(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	tests := []struct {
+		name, text, message, hint, usage string
+	}{
+		{name: "UnknownFlag", text: "add tok —rol member",
+			message: "Unknown flag --rol for add.", hint: "Did you mean --role?", usage: "add"},
+		{name: "TooManyDashes", text: "add tok —-role member",
+			message: `"—-role" has too many dashes: a flag starts with - or --.`, hint: "Did you mean --role?", usage: "add"},
+		{name: "HyphenThenEmDash", text: "list -—page 2",
+			message: `"-—page" has too many dashes: a flag starts with - or --.`, hint: "Did you mean --page?", usage: "list"},
+		{name: "ValueFlagThenEmDashFlag", text: "add -n —role member",
+			message: `The flag -n needs a value (NAME), but the next word is "—role".`, hint: "write -n=—role.", usage: "add"},
+		{name: "ValueFlagThenLoneEmDash", text: "remove -n — tok",
+			message: `The flag -n needs a value (NAME), but the next word is "—".`, hint: "write -n=—.", usage: "remove"},
+		{name: "MissingValue", text: "add tok —role",
+			message: "The flag --role needs a value (ROLE).", usage: "add"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, usage := rejected(t, s, tt.text)
+			assert.Equal(t, tt.message, e.Message)
+			assert.Contains(t, e.Hint, tt.hint)
+			assert.Contains(t, usage, "Usage: /orgtoken "+tt.usage)
+		})
+	}
+}
+
+func TestParseSlackDashHelpShowsVerbHelp(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	for _, text := range []string{"add —help", "list tok –h", "show —help"} {
+		// Parsed first: without the help, show would go on to look the token up.
+		_, _, err := s.parse(text)
+		var e *Error
+		require.ErrorAs(t, err, &e, text)
+		require.Equal(t, EHelp, e.Code, "%s: %s", text, e.Message)
+		r := s.Run(t.Context(), Request{UserID: "U1", Text: text})
+		verb, _, _ := strings.Cut(text, " ")
+		assert.Contains(t, r.Title, "/orgtoken "+verb+": ", text)
+		assert.Contains(t, r.Body[0].Plain(), "Usage: /orgtoken "+verb, text)
 	}
 }

@@ -106,7 +106,7 @@ func TestParseRejects(t *testing.T) {
 		{name: "ListTakesNoArguments", text: "list foo", message: `Unexpected extra arguments: "foo".`, usage: "list"},
 		{name: "ShowNeedsAToken", text: "show", message: "Missing the token's ID or name.", usage: "show"},
 		{name: "HelpTakesOneVerb", text: "help add list", message: `Unexpected extra arguments: "list".`, usage: "help"},
-		{name: "BadFlagSyntax", text: "add tok ---role member", message: "Could not read the flags", usage: "add"},
+		{name: "BadFlagSyntax", text: "add tok ---role member", message: `"---role" has too many dashes`, usage: "add", hint: "Did you mean --role?"},
 		{name: "TooLong", text: "list " + strings.Repeat("x", MaxInputRunes), message: "the limit is 4,000"},
 		{name: "ControlCharacter", text: "list\x1b[31m", message: "control character (U+001B)"},
 		{name: "BidiOverride", text: "add -n \u202etok -r member", message: "control character (U+202E)"},
@@ -147,12 +147,80 @@ func TestParseDashHShowsVerbHelp(t *testing.T) {
 	assert.Contains(t, r.Body[0].Plain(), "Usage: /orgtoken add [TOKEN_ID]")
 }
 
-// FuzzParse checks that no input panics the parser and that every refusal says something.
+// rawParserWords are phrases of Go's flag, strconv and shlex errors, and of the fallback that
+// quotes them: a user should never see them.
+var rawParserWords = []string{"bad flag syntax", "flag provided but not defined", "flag needs an argument",
+	"invalid value", "invalid boolean", "Could not read the flags", "strconv.", "EOF found", "Unknown token type",
+	"Unexpected state"}
+
+func assertNoRawParserWords(t *testing.T, text string, e *Error) {
+	t.Helper()
+	for _, raw := range rawParserWords {
+		// A reply may quote what was typed, which may hold anything.
+		if (strings.Contains(e.Message, raw) || strings.Contains(e.Hint, raw)) && !strings.Contains(text, raw) {
+			t.Errorf("parse(%q) shows the parser's own words %q: %s (hint %q)", text, raw, e.Message, e.Hint)
+		}
+	}
+}
+
+// TestParseOddInputs: odd input gets a message that says what is wrong, in the bot's words,
+// rather than the parser's, or a panic.
+func TestParseOddInputs(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	tests := []struct{ text, message string }{
+		{`add -n "abc -r member`, "The command has an unbalanced quote or a trailing backslash."},
+		{"add -n 'Bob's token' -r member", "The command has an unbalanced quote or a trailing backslash."},
+		{`list -w ws \`, "The command has an unbalanced quote or a trailing backslash."},
+		{"list -", `Unexpected extra arguments: "-".`},
+		{"add tok -r member -", `Unexpected extra arguments: "-".`},
+		{"show --", "Missing the token's ID or name."},
+		{"list -- -- x", `Unexpected extra arguments: "--" "x".`},
+		{"list =member", `Unexpected extra arguments: "=member".`},
+		{"list --=member", `"--=member" has no flag name before the "=".`},
+		{"list -=", `"-=" has no flag name before the "=".`},
+		{"list --role=", `Invalid value for --role: "" is not a Workspace role.`},
+		{"add tok --role= member", `Invalid value for --role: "" is not a Workspace role.`},
+		{"list -w ''", "Invalid value for -w: the workspace is empty."},
+		{"list -w=", "Invalid value for -w: the workspace is empty."},
+		{`add -n '' -r member`, "Invalid value for -n: the token name is empty."},
+		{`add tok -r member --reason ""`, "Invalid value for --reason: the reason is empty."},
+		{"list --name=", "Invalid value for --name: the text to look for is empty."},
+		{"list --page=", `Invalid value for --page: "" is not a page number.`},
+		{"list --page 99999999999999999999", `Invalid value for --page: "99999999999999999999" is not a page number.`},
+		{"list --page -1", `Invalid value for --page: "-1" is not a page number.`},
+		{"add tok -r member --for=", `Invalid value for --for: "" is not a duration such as 30m, 2h or 3d.`},
+		{"list -r member -r member", "The flag --role is given more than once."},
+		{"list -w a -w a", "The flag --workspace-id is given more than once."},
+		{"list --page 1 --page=1", "The flag --page is given more than once."},
+		{"list -w", "The flag -w needs a value (WS)."},
+		{"add tok ---role member", `"---role" has too many dashes: a flag starts with - or --.`},
+		{"list ---", `"---" has too many dashes: a flag starts with - or --.`},
+		{"add tok -r member —-", `"—-" has too many dashes: a flag starts with - or --.`},
+		{"add tok ——role member", `"——role" has too many dashes: a flag starts with - or --.`},
+		{"list —rol member", "Unknown flag --rol for list."},
+		{"add -n -h", `The flag -n needs a value (NAME), but the next word is "-h".`},
+		{"list -ü", "Unknown flag -ü for list."},
+		{"show -x", "Unknown flag -x for show."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			t.Parallel()
+			e, _ := rejected(t, s, tt.text)
+			assert.Equal(t, tt.message, e.Message)
+			assertNoRawParserWords(t, tt.text, e)
+		})
+	}
+}
+
+// FuzzParse checks that no input panics the parser and that every refusal says something, in
+// the bot's words.
 func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
 		"add tok123 --role member", `add -n "My token" -r owner -w ws1`, "add -n “x” --role=author",
 		"list --page 2", "show 'a b'", "help add", `add -n "abc`, "---", "-- --", "add -r", "\\",
 		"update tok -r member -r owner", "remove -n # -w", "help help help",
+		"add tok ---role member", "list --=x", "add -n -h", "add tok —role member", "list —-page 2", "show —",
 	} {
 		f.Add(seed)
 	}
@@ -167,6 +235,7 @@ func FuzzParse(f *testing.F) {
 			if strings.TrimSpace(e.Message) == "" {
 				t.Fatalf("parse(%q) returned an error without a message", text)
 			}
+			assertNoRawParserWords(t, text, e)
 			return
 		}
 		if cmd != nil && a == nil {
