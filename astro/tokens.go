@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -50,7 +51,7 @@ func (c *Client) ListTokenSummaries(ctx context.Context, opts ListTokensOptions)
 	if opts.Limit <= 0 || opts.Limit > MaxPageSize {
 		opts.Limit = MaxPageSize
 	}
-	return collectPages(opts.Offset, opts.Limit, func(offset int) ([]TokenSummary, int, error) {
+	return collectPages(ctx, c.logger, "tokens", opts.Offset, opts.Limit, func(offset int) ([]TokenSummary, int, error) {
 		opts.Offset = offset
 		q, err := tokensQuery(opts)
 		if err != nil {
@@ -202,15 +203,16 @@ func (c *Client) noteRoles(toks []Token) {
 }
 
 // ListAllTokens walks every page from opts.Offset on, MaxPageSize tokens a request unless
-// opts.Limit asks for smaller pages, so 2,500 tokens cost 3 requests. A token that moves
-// between pages while we walk is returned once.
+// opts.Limit asks for smaller pages, so 2,500 tokens cost 3 requests. A walk that sees the list
+// change under it starts over (collectPages), and fails with ErrListKeptChanging if it keeps
+// changing.
 //
 // GET /organizations/{organizationId}/tokens (repeated with increasing offset)
 func (c *Client) ListAllTokens(ctx context.Context, opts ListTokensOptions) ([]Token, error) {
 	if opts.Limit <= 0 || opts.Limit > MaxPageSize {
 		opts.Limit = MaxPageSize
 	}
-	return collectPages(opts.Offset, opts.Limit, func(offset int) ([]Token, int, error) {
+	return collectPages(ctx, c.logger, "tokens", opts.Offset, opts.Limit, func(offset int) ([]Token, int, error) {
 		opts.Offset = offset
 		page, err := c.ListTokens(ctx, opts)
 		if err != nil {
@@ -296,31 +298,89 @@ func (c *Client) orgPath(segments ...string) string {
 	return p
 }
 
-// collectPages calls fetch with increasing offsets until the total is reached or a page comes
-// back short or empty, and drops items already seen (by key) in case the list shifted.
-func collectPages[T any](offset, limit int, fetch func(offset int) ([]T, int, error), key func(T) string) ([]T, error) {
-	var all []T
-	var seen map[string]bool
+// maxWalks bounds how many times a walk page by page starts over because the list moved.
+// Each try costs a request a page; three lets a one-off change (a token deleted in the Astro UI)
+// cost one more walk, and an organization busy enough to defeat three gets a clear error.
+const maxWalks = 3
+
+// ErrListKeptChanging is returned (wrapped) when every try at reading a list page by page saw
+// it change under the walk. Trying again later usually succeeds.
+var ErrListKeptChanging = errors.New("astro: the list kept changing while it was read page by page")
+
+// errListMoved marks one walk that saw the list change; collectPages starts over on it.
+var errListMoved = errors.New("astro: the list changed between two page reads")
+
+// collectPages reads a list page by page from offset, limit items a page, and returns it as one
+// consistent read, starting the walk over (up to maxWalks times) when the list moved under it.
+//
+// Pages are addressed by offset, so a token deleted (or created) ahead of the next offset
+// between two reads slides the rest of the list: the next page skips a token (or repeats one).
+// A skip is silent, and a lookup by name must not miss the second holder of a name. What a
+// walk can see is a totalCount that differs from the first page's, a token it already has, and
+// a page boundary that moved: a page read one item early must start with the item the last
+// page ended with. That last check catches a deletion paired with a creation, which keeps the
+// total; it is made wherever it costs no extra request (the rest of the list is not a whole
+// number of pages), so a paired change across any other boundary goes unseen.
+//
+// A list of n items costs ceil(n/limit) requests a walk: one for the common single page.
+func collectPages[T any](ctx context.Context, log *slog.Logger, what string, offset, limit int, fetch func(offset int) ([]T, int, error), key func(T) string) ([]T, error) {
+	for walk := 1; walk <= maxWalks; walk++ {
+		items, err := walkPages(offset, limit, fetch, key)
+		if !errors.Is(err, errListMoved) {
+			return items, err
+		}
+		log.WarnContext(ctx, "astro: list changed while it was read page by page", "list", what, "walk", walk, "max_walks", maxWalks)
+	}
+	return nil, fmt.Errorf("%w (%s, %d tries)", ErrListKeptChanging, what, maxWalks)
+}
+
+// walkPages is one try of collectPages: every page from start, or errListMoved.
+func walkPages[T any](start, limit int, fetch func(offset int) ([]T, int, error), key func(T) string) ([]T, error) {
+	items, total, err := fetch(start)
+	if err != nil {
+		return nil, err
+	}
+	next := start + len(items)
+	if len(items) == 0 || len(items) < limit || next >= total {
+		return items, nil // one page: nothing can have moved, and nothing to copy
+	}
+	all := items
+	seen := make(map[string]bool, len(items))
+	for _, it := range items {
+		seen[key(it)] = true
+	}
 	for {
-		items, total, err := fetch(offset)
+		// Reading one item early adds no request when the rest is not a whole number of
+		// pages (limit 1 never is read early, so every read makes progress).
+		early := (total-next)%limit != 0
+		at := next
+		if early {
+			at--
+		}
+		items, pageTotal, err := fetch(at)
 		if err != nil {
 			return nil, err
 		}
-		last := len(items) == 0 || len(items) < limit || offset+len(items) >= total
-		if all == nil && last {
-			return items, nil // one page: nothing can have shifted, and nothing to copy
+		if pageTotal != total {
+			return nil, errListMoved
 		}
-		if seen == nil {
-			seen = make(map[string]bool, len(items))
+		got := len(items)
+		if early {
+			if got == 0 || key(items[0]) != key(all[len(all)-1]) {
+				return nil, errListMoved
+			}
+			items = items[1:]
 		}
 		for _, it := range items {
-			if k := key(it); !seen[k] {
-				seen[k] = true
-				all = append(all, it)
+			k := key(it)
+			if seen[k] {
+				return nil, errListMoved // the list slid down, and may also have slid past one
 			}
+			seen[k] = true
+			all = append(all, it)
 		}
-		offset += len(items)
-		if len(items) == 0 || len(items) < limit || offset >= total {
+		next = at + got
+		if got == 0 || got < limit || next >= total {
 			return all, nil
 		}
 	}

@@ -178,15 +178,20 @@ func TestListAllTokensKeepsFiltersOnEveryPage(t *testing.T) {
 		assert.Equal(t, "1000", q.Get("limit"))
 		offsets = append(offsets, q.Get("offset"))
 	}
-	assert.Equal(t, []string{"", "1000", "2000"}, offsets)
+	// Each later page is read one token early, to check the list did not move: free here,
+	// as 1,500 tokens after the first page fit in two pages either way.
+	assert.Equal(t, []string{"", "999", "1998"}, offsets)
 }
 
-func TestListAllTokensDropsTokensSeenOnAnEarlierPage(t *testing.T) {
+func TestListAllTokensStartsOverOnATokenSeenTwice(t *testing.T) {
 	t.Parallel()
-	// A token created during the walk shifts the list by one: the next page repeats one.
+	// The second page repeats b with the total unchanged: the list slid down (a token created
+	// ahead, another deleted behind), so this walk may have missed one. The next one sees d.
 	ts := newTestServer(t, script(
-		writeJSON(http.StatusOK, `{"tokens":[{"id":"a"},{"id":"b"}],"totalCount":3,"offset":0,"limit":2}`),
-		writeJSON(http.StatusOK, `{"tokens":[{"id":"b"}],"totalCount":3,"offset":2,"limit":2}`),
+		writeJSON(http.StatusOK, `{"tokens":[{"id":"a"},{"id":"b"}],"totalCount":4,"offset":0,"limit":2}`),
+		writeJSON(http.StatusOK, `{"tokens":[{"id":"b"},{"id":"c"}],"totalCount":4,"offset":2,"limit":2}`),
+		writeJSON(http.StatusOK, `{"tokens":[{"id":"a"},{"id":"b"}],"totalCount":4,"offset":0,"limit":2}`),
+		writeJSON(http.StatusOK, `{"tokens":[{"id":"c"},{"id":"d"}],"totalCount":4,"offset":2,"limit":2}`),
 	))
 	c, _ := newTestClient(t, ts)
 
@@ -197,7 +202,8 @@ func TestListAllTokensDropsTokensSeenOnAnEarlierPage(t *testing.T) {
 	for _, tok := range tokens {
 		ids = append(ids, tok.ID)
 	}
-	assert.Equal(t, []string{"a", "b"}, ids)
+	assert.Equal(t, []string{"a", "b", "c", "d"}, ids)
+	assert.Equal(t, 4, ts.Requests())
 }
 
 func TestListAllTokensFailsWholeOnAPageError(t *testing.T) {
@@ -410,4 +416,42 @@ func TestReadsAreNeverOutcomeUnknown(t *testing.T) {
 
 	require.Error(t, err)
 	assert.False(t, IsOutcomeUnknown(err))
+}
+
+// Workspaces are walked like tokens: one deleted between the two page reads of a 1,001-workspace
+// organization slides the last one onto the first page, where the second read misses it.
+func TestListWorkspacesStartsOverWhenTheListChanges(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var list []Workspace
+	for i := range 1001 {
+		list = append(list, Workspace{ID: fmt.Sprintf("ws-%04d", i)})
+	}
+	reads := 0
+	ts := newTestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if reads++; reads == 2 {
+			list = append(list[:5:5], list[6:]...) // ws-0005 deleted just before the second read
+		}
+		offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+		offset = min(offset, len(list))
+		page := WorkspacesPage{Workspaces: list[offset:min(offset+MaxPageSize, len(list))], TotalCount: len(list), Offset: offset, Limit: MaxPageSize}
+		body, err := json.Marshal(page)
+		assert.NoError(t, err)
+		writeJSON(http.StatusOK, string(body))(w, r)
+	}))
+	c, _ := newTestClient(t, ts)
+
+	got, err := c.ListWorkspaces(t.Context())
+
+	require.NoError(t, err)
+	ids := make(map[string]bool, len(got))
+	for _, ws := range got {
+		ids[ws.ID] = true
+	}
+	assert.Equal(t, 1000, len(got))
+	assert.True(t, ids["ws-1000"], "the last workspace is listed")
+	assert.False(t, ids["ws-0005"], "the deleted workspace is not")
+	assert.Equal(t, 3, ts.Requests(), "one walk of two pages, then one of one")
 }

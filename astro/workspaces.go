@@ -11,7 +11,7 @@ import (
 //
 // GET /organizations/{organizationId}/workspaces (repeated with increasing offset)
 func (c *Client) ListWorkspaces(ctx context.Context) ([]Workspace, error) {
-	return collectPages(0, MaxPageSize, func(offset int) ([]Workspace, int, error) {
+	return collectPages(ctx, c.logger, "workspaces", 0, MaxPageSize, func(offset int) ([]Workspace, int, error) {
 		q := url.Values{"limit": {strconv.Itoa(MaxPageSize)}}
 		if offset > 0 {
 			q.Set("offset", strconv.Itoa(offset))

@@ -94,7 +94,9 @@ func (b *Bot) changeModal(meta modalMeta, tokenID, workspaceID string) slack.Mod
 		if len(wsOptions) == 100 { // Slack's limit for a static select
 			break
 		}
-		wsOptions = append(wsOptions, slack.NewOptionBlockObject(w.Value, plain(truncateRunes(w.Label, 75)), plain(truncateRunes(w.Description, 75))))
+		if o, ok := menuOption(w); ok {
+			wsOptions = append(wsOptions, o)
+		}
 	}
 	wsSelect := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a workspace"), actionWorkspace, wsOptions...)
 	wsInput := slack.NewInputBlock(blockWorkspace, plain("Workspace"), nil, wsSelect)
@@ -140,6 +142,25 @@ func (b *Bot) changeModal(meta modalMeta, tokenID, workspaceID string) slack.Mod
 // would leave the picker empty; the rest is room for the envelope ID and framing.
 const maxSuggestBytes = 16 << 10
 
+// maxOptionValue is the longest value Slack takes in an option
+// (docs.slack.dev/reference/block-kit/composition-objects/option-object).
+const maxOptionValue = 150
+
+// menuOption is c as a select menu option, or false when Slack could not take it. Slack refuses
+// a menu (or drops a type-ahead answer) holding one option it cannot show whole: a value over
+// 150 characters cannot be cut, as it would then pick nothing, and an option needs text, so a
+// choice without a label goes by its value.
+func menuOption(c commands.Choice) (*slack.OptionBlockObject, bool) {
+	if utf8.RuneCountInString(c.Value) > maxOptionValue {
+		return nil, false
+	}
+	label := c.Label
+	if strings.TrimSpace(label) == "" {
+		label = c.Value
+	}
+	return slack.NewOptionBlockObject(c.Value, plain(truncateRunes(label, 75)), plain(truncateRunes(c.Description, 75))), true
+}
+
 // suggest answers a type-ahead request from memory, inside the ack: the most relevant
 // suggestions that fit.
 func (b *Bot) suggest(cb *slack.InteractionCallback) slack.OptionsResponse {
@@ -147,7 +168,10 @@ func (b *Bot) suggest(cb *slack.InteractionCallback) slack.OptionsResponse {
 	if b.cfg.Pickers != nil && cb.ActionID == actionToken {
 		size := len("[]")
 		for _, c := range b.cfg.Pickers.SuggestTokens(cb.Value, 100) {
-			o := slack.NewOptionBlockObject(c.Value, plain(truncateRunes(c.Label, 75)), plain(truncateRunes(c.Description, 75)))
+			o, ok := menuOption(c)
+			if !ok {
+				continue
+			}
 			raw, err := json.Marshal(o)
 			if err != nil || size+len(raw)+1 > maxSuggestBytes {
 				break

@@ -69,4 +69,61 @@ func TestTokenPickerAnswersInABigOrganization(t *testing.T) {
 	assert.Equal(t, fmt.Sprintf("cl%0120d", 0), got.Options[0].Value, "the most relevant first")
 	assert.Equal(t, fmt.Sprintf("cl%0120d", len(got.Options)-1), got.Options[len(got.Options)-1].Value, "in order, none skipped")
 	assert.Less(t, ack.Size, 20*1024)
+	assert.Empty(t, ack.Error, "Slack would show the options: %v", ack.Errors)
+}
+
+// oddOrg suggests, among ordinary tokens, one without a name and one whose ID is longer
+// than an option's value may be.
+type oddOrg struct{ bigOrg }
+
+func (oddOrg) SuggestTokens(string, int) []commands.Choice {
+	return []commands.Choice{
+		{Value: "cltkfirst0000000000000001", Label: "deployer", Description: "cltkfirst0000000000000001"},
+		{Value: "cltkblank0000000000000002", Label: "", Description: "cltkblank0000000000000002"},
+		{Value: fmt.Sprintf("cl%0149d", 3), Label: "deployer-long-id", Description: "cl…"},
+		{Value: "cltklast00000000000000004", Label: "deployer-2", Description: "cltklast00000000000000004"},
+	}
+}
+
+// One odd token must not empty the picker: Slack drops an answer with an option it cannot
+// show whole. A token without a name is offered under its ID; one whose ID is too long to be
+// an option's value (it could not be picked) is left out.
+func TestTokenPickerOffersTheRestPastAnOddToken(t *testing.T) {
+	t.Parallel()
+	s := newBenchSocket(t)
+	bt := New(s.sm, s.api, &twoReverts{}, Config{CommandName: "/orgtoken", Workers: 2, QueueSize: 8, Logger: benchLogger(),
+		Pickers: oddOrg{}, Views: s.api})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = bt.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	_, err := s.emu.SlashCommand(ctx, slackemu.Slash{UserID: benchUser, ChannelID: benchChannel, Command: "/orgtoken", Text: "add"})
+	require.NoError(t, err)
+	v, err := s.emu.WaitView(ctx, func(v slackemu.View) bool { return v.Open && v.CallbackID == changeModalID })
+	require.NoError(t, err, "no modal opened")
+
+	in, err := s.emu.BlockSuggestion(ctx, slackemu.Suggestion{UserID: benchUser, ViewID: v.ID, ActionID: actionToken, BlockID: blockToken, Value: "d"})
+	require.NoError(t, err)
+	ack, err := in.WaitAck(ctx)
+
+	require.NoError(t, err, "the picker got no answer")
+	require.Empty(t, ack.Error, "Slack would show no options: %v", ack.Errors)
+	var got struct {
+		Options []struct {
+			Text  struct{ Text string } `json:"text"`
+			Value string                `json:"value"`
+		} `json:"options"`
+	}
+	require.NoError(t, json.Unmarshal(ack.Payload, &got))
+	var offered []string
+	for _, o := range got.Options {
+		offered = append(offered, o.Text.Text+"="+o.Value)
+	}
+	assert.Equal(t, []string{
+		"deployer=cltkfirst0000000000000001",
+		"cltkblank0000000000000002=cltkblank0000000000000002",
+		"deployer-2=cltklast00000000000000004",
+	}, offered)
 }

@@ -112,6 +112,12 @@ func astroFailure(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &Error{Code: EUnavailable, Message: "Astro did not answer in time.", Hint: "Try again in a moment."}
 	}
+	if errors.Is(err, astro.ErrListKeptChanging) {
+		// Not the bot's fault, and not worth an operator's look: tokens were being added or
+		// deleted faster than the bot could read them page by page.
+		return &Error{Code: EUnavailable, Message: "Astro's list of tokens kept changing while the bot read it.",
+			Hint: "Someone may be adding or deleting tokens right now; try again in a moment."}
+	}
 	var apiErr *astro.Error
 	if !errors.As(err, &apiErr) {
 		return err

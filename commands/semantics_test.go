@@ -332,6 +332,29 @@ func TestAstroFailures(t *testing.T) {
 	}
 }
 
+// A lookup by name in an organization of more than one page, whose tokens change under every
+// read, says so instead of "something went wrong on the bot's side".
+func TestListThatKeepsChangingIsExplained(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.emu.SeedLarge(1200)
+	var faults []astroemu.Fault
+	for _, tok := range e.emu.Tokens()[:100] { // generated tokens, the oldest
+		if tok.Type == astroemu.TypeOrganization {
+			faults = append(faults, astroemu.Fault{Before: func() { e.emu.RemoveToken(tok.ID) }})
+		}
+	}
+	e.emu.ScriptFaults(astroemu.EndpointListTokens, faults...)
+
+	r := e.run(t, "add -n dbt-cloud-sync -r owner")
+
+	assert.Equal(t, "Astro's list of tokens kept changing while the bot read it.", r.Title, text(r))
+	assert.Equal(t, reply.Failure, r.Tone)
+	assert.Contains(t, text(r), "try again in a moment")
+	assert.Contains(t, text(r), "Nothing was changed.")
+	assert.Equal(t, 0, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
+}
+
 func TestOutcomeUnknownIsConfirmedByReading(t *testing.T) {
 	t.Parallel()
 	t.Run("WriteLanded", func(t *testing.T) {

@@ -37,14 +37,16 @@ func TestChangeModal(t *testing.T) {
 
 	t.Run("TypeAheadFromTheOrganization", func(t *testing.T) {
 		var in *slackemu.Interaction
+		var ack slackemu.Ack
 		require.Eventually(t, func() bool { // the catalog fills in the background right after start
 			var err error
 			in, err = w.slack.BlockSuggestion(ctx, slackemu.Suggestion{UserID: adminID, ViewID: v.ID, ActionID: "token_select", BlockID: "token", Value: "terra"})
 			require.NoError(t, err)
-			ack, err := in.WaitAck(ctx)
+			ack, err = in.WaitAck(ctx)
 			require.NoError(t, err)
 			return strings.Contains(string(ack.Payload), astroemu.SampleTokenTerraform)
 		}, 10*time.Second, 100*time.Millisecond)
+		assert.Empty(t, ack.Error, "Slack would show the options: %v", ack.Errors)
 	})
 
 	t.Run("InlineValidationError", func(t *testing.T) {

@@ -27,6 +27,10 @@ const (
 // otherwise a non-zero Status answers with the error envelope (and Retry-After, in whole
 // seconds rounded up, when RetryAfter is set). A fault with neither only adds Delay.
 //
+// Before, when set, runs first, before Delay: a change made elsewhere (the Astro UI, another
+// client) just as the request arrives, such as a token deleted between two page reads. A fault
+// with only Before serves the request normally, after the change.
+//
 // Go's http.Transport transparently retries an idempotent request (GET) whose reused
 // keep-alive connection was reset, so a Reset on a GET may be invisible to such a client.
 type Fault struct {
@@ -36,6 +40,7 @@ type Fault struct {
 	Reset      bool
 	ApplyFirst bool
 	Delay      time.Duration
+	Before     func()
 }
 
 // SetLatency delays every request to ep by d before it is served (0 removes it).

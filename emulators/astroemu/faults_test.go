@@ -108,6 +108,25 @@ func TestFaultsAreConsumedInOrderPerEndpoint(t *testing.T) {
 	assert.Equal(t, http.StatusOK, call(t, srv, http.MethodGet, path, nil).status, "after the script, requests succeed")
 }
 
+// A change scripted with Before lands before the request is served: the answer already shows
+// it, as a list read just after someone deleted a token in the Astro UI would.
+func TestFaultBeforeChangesStateAheadOfTheAnswer(t *testing.T) {
+	t.Parallel()
+	srv := newSample(t)
+	srv.ScriptFaults(astroemu.EndpointListTokens, astroemu.Fault{Before: func() {
+		srv.RemoveToken(astroemu.SampleTokenCIFirst)
+	}})
+
+	resp := call(t, srv, http.MethodGet, "/organizations/"+testOrg+"/tokens", nil)
+
+	require.Equal(t, http.StatusOK, resp.status, "%s", resp.body)
+	var page tokenPage
+	resp.decode(t, &page)
+	assert.NotContains(t, ids(page.Tokens), astroemu.SampleTokenCIFirst)
+	assert.Equal(t, sampleTokenCount-1, page.TotalCount)
+	assert.Equal(t, 0, srv.PendingFaults(astroemu.EndpointListTokens))
+}
+
 func TestLatencyAndDelayEndWithTheClient(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -287,6 +287,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		handle(w)
 		return
 	}
+	if f.Before != nil {
+		f.Before()
+	}
 	if !s.sleep(r, f.Delay) {
 		abandon(w, r)
 		return

@@ -320,3 +320,64 @@ func (bc *blockChecker) options(opts []any, ptr string, textMax int) {
 		bc.maxLen(m, "value", 150, p)
 	}
 }
+
+// Limits of a block_suggestion answer (an external select's options), from Slack's option and
+// option group objects (docs.slack.dev/reference/block-kit/composition-objects/option-object,
+// …/option-group-object) and the select menu element (…/block-elements/select-menu-element).
+const (
+	maxMenuOptions     = 100 // options in a menu, or in one option group
+	maxMenuGroups      = 100
+	maxOptionText      = 75 // option text and description, group label
+	maxOptionValue     = 150
+	invalidOptionsCode = "invalid_options"
+)
+
+// validateSuggestionOptions checks the payload an app acks a block_suggestion with:
+// {"options":[…]} or {"option_groups":[…]}, each option plain_text (select menus take no
+// mrkdwn) with a value. Violations are worded like invalid_blocks'. badFormat means the payload
+// is not a JSON object at all.
+func validateSuggestionOptions(raw json.RawMessage) (errs []string, badFormat bool) {
+	var body map[string]any
+	if err := json.Unmarshal(raw, &body); err != nil || body == nil {
+		return nil, true
+	}
+	bc := &blockChecker{surface: surfaceModal, blockIDs: map[string]bool{}}
+	_, hasOptions := body["options"]
+	_, hasGroups := body["option_groups"]
+	if hasOptions && hasGroups {
+		bc.add("must provide either options or option_groups, not both", "")
+	}
+	for i, o := range bc.array(body, "options", 0, maxMenuOptions, "") {
+		bc.menuOption(o, fmt.Sprintf("/options/%d", i))
+	}
+	for i, g := range bc.array(body, "option_groups", 0, maxMenuGroups, "") {
+		p := fmt.Sprintf("/option_groups/%d", i)
+		group, isObj := g.(map[string]any)
+		if !isObj {
+			bc.add("must provide an object", p)
+			continue
+		}
+		bc.text(group["label"], p+"/label", maxOptionText, true, true)
+		for j, o := range bc.array(group, "options", 1, maxMenuOptions, p) {
+			bc.menuOption(o, fmt.Sprintf("%s/options/%d", p, j))
+		}
+	}
+	return bc.errs, false
+}
+
+// menuOption checks one option of a select menu.
+func (bc *blockChecker) menuOption(o any, ptr string) {
+	m, isObj := o.(map[string]any)
+	if !isObj {
+		bc.add("must provide an object", ptr)
+		return
+	}
+	bc.text(m["text"], ptr+"/text", maxOptionText, true, true)
+	if _, has := m["value"]; !has {
+		bc.add("missing required field: value", ptr)
+	}
+	bc.maxLen(m, "value", maxOptionValue, ptr)
+	if d, has := m["description"]; has {
+		bc.text(d, ptr+"/description", maxOptionText, true, true)
+	}
+}

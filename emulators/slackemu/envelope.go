@@ -71,8 +71,13 @@ type Ack struct {
 	Unknown bool
 	// Malformed: the frame was not an ack object.
 	Malformed bool
-	// Error: what the user would see go wrong applying the payload (e.g. "invalid_blocks").
+	// Error: what the user would see go wrong applying the payload (e.g. "invalid_blocks";
+	// "invalid_options" for a block_suggestion answer Slack would not show, which leaves the
+	// menu without options).
 	Error string
+	// Errors: the violations behind Error, worded like invalid_blocks' errors
+	// ("<message> [json-pointer:<path>]"), where there are any.
+	Errors []string
 }
 
 // Failure is a user-visible failure of an interaction.
@@ -253,7 +258,7 @@ func (e *Emulator) handleAck(c *wsConn, data []byte, arrived, read time.Time) {
 	e.mu.Unlock()
 
 	if counts {
-		ack.Error = e.applyAckPayload(in, ack.Payload)
+		ack.Error, ack.Errors = e.applyAckPayload(in, ack.Payload)
 	}
 
 	e.mu.Lock()
@@ -271,21 +276,36 @@ func (e *Emulator) handleAck(c *wsConn, data []byte, arrived, read time.Time) {
 }
 
 // applyAckPayload makes the ack's payload visible the way Slack would and returns the error a
-// user would see, if any.
-func (e *Emulator) applyAckPayload(in *Interaction, payload json.RawMessage) string {
+// user would see, if any, with its details.
+func (e *Emulator) applyAckPayload(in *Interaction, payload json.RawMessage) (string, []string) {
 	if len(payload) == 0 {
 		if in.PayloadType == "view_submission" {
 			e.closeSubmittedView(in)
 		}
-		return ""
+		return "", nil
 	}
 	switch {
 	case in.Type == EnvelopeSlashCommands:
-		return e.applySlashAck(in, payload)
+		return e.applySlashAck(in, payload), nil
 	case in.PayloadType == "view_submission":
-		return e.applyViewSubmissionAck(in, payload)
+		return e.applyViewSubmissionAck(in, payload), nil
+	case in.PayloadType == "block_suggestion":
+		return applySuggestionAck(payload)
 	}
-	return ""
+	return "", nil
+}
+
+// applySuggestionAck checks the options an app offers a user typing into an external select.
+// Slack drops an answer over its limits whole, so the menu shows nothing to pick.
+func applySuggestionAck(payload json.RawMessage) (string, []string) {
+	errs, badFormat := validateSuggestionOptions(payload)
+	switch {
+	case badFormat:
+		return "invalid_payload", nil
+	case len(errs) > 0:
+		return invalidOptionsCode, errs
+	}
+	return "", nil
 }
 
 // Acks returns every ack frame read, in order.

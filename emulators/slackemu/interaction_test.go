@@ -3,7 +3,9 @@ package slackemu_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -287,6 +289,64 @@ func TestInteraction_ModalSuggestionSubmitAndUpdate(t *testing.T) {
 	assert.Equal(t, viewID, upd.View.ID)
 	_, err = api.UpdateViewContext(ctx, modal("Stale", section("x")), "", v.Hash, viewID)
 	assert.Equal(t, "hash_conflict", slackErr(t, err).Err)
+}
+
+// An app's answer to a type-ahead is checked as Slack checks it: over a limit, Slack shows the
+// person nothing to pick, and the ack says why.
+func TestInteraction_SuggestionAnswerOverSlacksLimitsIsRefused(t *testing.T) {
+	t.Parallel()
+	option := func(text, value string) *slack.OptionBlockObject {
+		return slack.NewOptionBlockObject(value, slack.NewTextBlockObject(slack.PlainTextType, text, false, false), nil)
+	}
+	many := make([]*slack.OptionBlockObject, 101)
+	for i := range many {
+		many[i] = option(fmt.Sprintf("token %d", i), fmt.Sprintf("v%d", i))
+	}
+	tests := []struct {
+		name       string
+		answer     any
+		wantError  string
+		wantDetail string
+	}{
+		{name: "Valid", answer: slack.OptionsResponse{Options: many[:100]}},
+		{name: "TooManyOptions", answer: slack.OptionsResponse{Options: many},
+			wantError: "invalid_options", wantDetail: "no more than 100 items allowed [json-pointer:/options]"},
+		{name: "TextTooLong", answer: slack.OptionsResponse{Options: []*slack.OptionBlockObject{option(strings.Repeat("x", 76), "v")}},
+			wantError: "invalid_options", wantDetail: "must be less than 76 characters [json-pointer:/options/0/text/text]"},
+		{name: "ValueTooLong", answer: slack.OptionsResponse{Options: []*slack.OptionBlockObject{option("x", strings.Repeat("v", 151))}},
+			wantError: "invalid_options", wantDetail: "must be less than 151 characters [json-pointer:/options/0/value]"},
+		{name: "NotAnObject", answer: []string{"a"}, wantError: "invalid_payload"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			emu := newEmu(t)
+			cbs := make(callbacks, 4)
+			connectedBot(t, emu, cbs.handler(func(cb slack.InteractionCallback) any {
+				if cb.Type == slack.InteractionTypeBlockSuggestion {
+					return tt.answer
+				}
+				return nil
+			}))
+			ctx := testCtx(t)
+			slash, err := emu.SlashCommand(ctx, slackemu.Slash{UserID: alice, ChannelID: general, Command: "/orgtoken"})
+			require.NoError(t, err)
+			opened, err := apiClient(emu).OpenViewContext(ctx, slash.TriggerID, modal("Edit roles", roleInput()))
+			require.NoError(t, err)
+
+			sug, err := emu.BlockSuggestion(ctx, slackemu.Suggestion{UserID: alice, ViewID: opened.View.ID, ActionID: "role_select", BlockID: "role", Value: "t"})
+			require.NoError(t, err)
+			ack, err := sug.WaitAck(ctx)
+
+			require.NoError(t, err, "the ack arrived in time")
+			assert.Equal(t, tt.wantError, ack.Error)
+			if tt.wantDetail != "" {
+				assert.Contains(t, ack.Errors, tt.wantDetail)
+			} else {
+				assert.Empty(t, ack.Errors)
+			}
+		})
+	}
 }
 
 func TestInteraction_PayloadsAreExactJSON(t *testing.T) {
