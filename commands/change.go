@@ -104,7 +104,7 @@ func (s *Service) checkChange(c change) (r reply.Reply, done bool, err error) {
 	case c.action != policy.ActionAdd && c.from == "":
 		e := &Error{Code: EConflict,
 			Message: fmt.Sprintf("%s has no role in this workspace.", tokenName(c.token)),
-			Details: []reply.Line{concat(ref, reply.Line{reply.Text(" is not in")}, in)}}
+			Details: []reply.Line{concat(ref, reply.Line{reply.Text(" has no role")}, in)}}
 		if c.action == policy.ActionUpdate {
 			e.Hint = fmt.Sprintf("To add it, use %s add %s --role %s -w %s.", s.commandName, c.token.ID, shortRole(c.to), c.workspace)
 		}
