@@ -176,7 +176,12 @@ func extraArgs(cmd *command, extra []string) error {
 		quoted = append(quoted, "…")
 	}
 	e := usageErr(cmd, "Unexpected extra arguments: %s.", strings.Join(quoted, " "))
-	e.Hint = `Put a name with spaces in quotes: -n "My token".`
+	// Most often a name with spaces, unquoted: show how to quote it the way this verb takes it.
+	if _, ok := cmd.flag(flagName.Long); ok {
+		e.Hint = `Put a name with spaces in quotes: -n "My token".`
+	} else {
+		e.Hint = `Put a value with spaces in quotes: "My token".`
+	}
 	return e
 }
 

@@ -426,7 +426,9 @@ func flagError(cmd *command, err, setErr error) *Error {
 	case missingValue.MatchString(msg):
 		name := missingValue.FindStringSubmatch(msg)[1]
 		spec, _ := cmd.flag(name)
-		return usageErr(cmd, "The flag %s needs a value (%s).", dashed(name), spec.Arg)
+		e := usageErr(cmd, "The flag %s needs a value (%s).", dashed(name), spec.Arg)
+		e.Hint = fmt.Sprintf("--%s %s: %s", spec.Long, spec.Arg, spec.Help)
+		return e
 	case badValueFlag.MatchString(msg):
 		name := badValueFlag.FindStringSubmatch(msg)[1]
 		spec, _ := cmd.flag(name)

@@ -304,3 +304,24 @@ func TestParseSlackDashHelpShowsVerbHelp(t *testing.T) {
 		assert.Contains(t, r.Body[0].Plain(), "Usage: /orgtoken "+verb, text)
 	}
 }
+
+func TestParseHintsFitTheVerb(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	tests := []struct{ name, text, message, hint string }{
+		{name: "ExtraWordsWithNameFlag", text: "add tok extra -r member",
+			message: `Unexpected extra arguments: "extra".`, hint: `Put a name with spaces in quotes: -n "My token".`},
+		{name: "ExtraWordsWithoutNameFlag", text: "show my token",
+			message: `Unexpected extra arguments: "token".`, hint: `Put a value with spaces in quotes: "My token".`},
+		{name: "MissingValueSaysWhatItTakes", text: "update tok -r member --for",
+			message: "The flag --for needs a value (DURATION).", hint: "--for DURATION: Make the change for a while only, e.g. --for 2h"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, _ := rejected(t, s, tt.text)
+			assert.Equal(t, tt.message, e.Message)
+			assert.Contains(t, e.Hint, tt.hint)
+		})
+	}
+}
