@@ -44,7 +44,9 @@ type Requests interface {
 	SetRequestMessage(ctx context.Context, id, channel, ts string) error
 	ListRequests(ctx context.Context, f store.RequestFilter) ([]store.Request, error)
 	ListExpiredPending(ctx context.Context, now time.Time) ([]store.Request, error)
-	AddApproval(ctx context.Context, id, userID string, at time.Time) (store.Request, bool, error)
+	AddApproval(ctx context.Context, id, userID string, at time.Time, t store.Tally) (store.Request, bool, error)
+	CompleteApproval(ctx context.Context, id, by string, at time.Time, t store.Tally) (store.Request, bool, error)
+	Reopen(ctx context.Context, id string, void []store.Approval, at time.Time) (store.Request, error)
 	Transition(ctx context.Context, id string, from, to store.State, upd store.TransitionUpdate) (store.Request, error)
 }
 
@@ -254,9 +256,18 @@ func approveClicked(ctx context.Context, s *Service, act Action) (reply.Reply, e
 		return reply.Reply{}, staleError(r, now)
 	}
 
+	// Approvals recorded earlier are checked again, as the clicker's own was, once this one could
+	// complete the quorum: an approver who has since left the approver groups no longer counts.
+	t := store.Tally{Counted: []string{act.UserID}}
+	if len(r.Approvals)+1 >= r.ApprovalsNeeded {
+		if err := s.recheckApprovers(ctx, r, &t); err != nil {
+			return reply.Reply{}, s.approversUnchecked(ctx, r, err)
+		}
+	}
+
 	// On a duplicate approval (a double click racing itself) the store returns no request, so
 	// the reply keeps the one already read.
-	approved, won, err := s.requests.AddApproval(ctx, r.ID, act.UserID, s.now())
+	approved, won, err := s.requests.AddApproval(ctx, r.ID, act.UserID, s.now(), t)
 	var stateErr *store.StateError
 	switch {
 	case errors.Is(err, store.ErrDuplicateApproval):
@@ -270,21 +281,129 @@ func approveClicked(ctx context.Context, s *Service, act Action) (reply.Reply, e
 	}
 	r = approved
 	s.recordRequest(ctx, "request.approved", act.UserID, r, fmt.Sprintf("%d of %d", len(r.Approvals), r.ApprovalsNeeded))
+	s.recordVoid(ctx, r, t.Void)
+	var unchecked string
+	if !won && uncheckedCouldComplete(r, t) {
+		// Approvals recorded while this click was being checked were not among those checked.
+		// Whichever click records last sees them all, so it checks them and decides.
+		voided := len(t.Void)
+		if err := s.recheckApprovers(ctx, r, &t); err != nil {
+			unchecked = newRef()
+			s.log.ErrorContext(ctx, "approver re-check failed", "ref", unchecked, "request", r.ID, "err", err)
+		} else {
+			decided, ok, err := s.requests.CompleteApproval(ctx, r.ID, act.UserID, s.now(), t)
+			switch {
+			case errors.Is(err, store.ErrExpired):
+				return reply.Reply{}, s.expiredClick(ctx, act.Value)
+			case errors.As(err, &stateErr):
+				// Another click decided it first; that click applies it.
+				return reply.Reply{
+					Visibility: reply.Ephemeral, Tone: reply.Success,
+					Title: fmt.Sprintf("Your approval of %s is recorded; it was %s.", r.ID, stateWords(store.State(stateErr.State))),
+					Body:  []reply.Line{describeChange(changeOf(r))},
+				}, nil
+			case err != nil:
+				return reply.Reply{}, fmt.Errorf("completing approval of %s: %w", act.Value, err)
+			}
+			r, won = decided, ok
+			s.recordVoid(ctx, r, t.Void[voided:])
+		}
+	}
 	if !won {
-		s.updateMessage(ctx, r)
-		return reply.Reply{
+		voidLines := s.voidLines(r, t.Void)
+		s.updateMessage(ctx, r, voidLines...)
+		out := reply.Reply{
 			Visibility: reply.Ephemeral, Tone: reply.Success,
 			Title: fmt.Sprintf("Your approval of %s is recorded (%d of %d).", r.ID, len(r.Approvals), r.ApprovalsNeeded),
-			Body:  []reply.Line{describeChange(changeOf(r))},
+			Body:  append([]reply.Line{describeChange(changeOf(r))}, voidLines...),
 			Notes: []reply.Line{reply.Para("The change is applied when the last approval arrives.")},
-		}, nil
+		}
+		if unchecked != "" {
+			out.Tone = reply.Warning
+			out.Body = append(out.Body, reply.Para("Other approvals were recorded at the same moment and the bot could not check that their approvers still may approve, so the change was not applied."))
+			out.Notes = []reply.Line{reply.Para("The next approval checks them again and can complete it (ref " + unchecked + ").")}
+		}
+		return out, nil
 	}
-	r = s.finishApproved(ctx, r)
+	r = s.finishApproved(ctx, r, true)
 	return reply.Reply{
 		Visibility: reply.Ephemeral, Tone: toneOf(r.State),
 		Title: fmt.Sprintf("You gave the last approval of %s: %s.", r.ID, stateWords(r.State)),
 		Body:  []reply.Line{describeChange(changeOf(r)), reply.Para(upperFirst(r.Result) + ".")},
 	}, nil
+}
+
+// recheckApprovers checks again, as of now, whoever recorded an approval on r that t does not
+// account for yet, adding them to t.Counted or, when they may no longer approve r, their
+// approval to t.Void. An error leaves t as it was before the failed check: nothing is guessed.
+func (s *Service) recheckApprovers(ctx context.Context, r store.Request, t *store.Tally) error {
+	if s.approvers == nil {
+		return errors.New("no approver check is configured")
+	}
+	for _, a := range r.Approvals {
+		if accounted(*t, a.UserID) {
+			continue
+		}
+		ok, err := s.approvers.CanApprove(ctx, a.UserID, approvalOf(r))
+		if err != nil {
+			return fmt.Errorf("checking %s's approval of %s: %w", a.UserID, r.ID, err)
+		}
+		if ok {
+			t.Counted = append(t.Counted, a.UserID)
+		} else {
+			t.Void = append(t.Void, a)
+		}
+	}
+	return nil
+}
+
+func accounted(t store.Tally, userID string) bool {
+	return slices.Contains(t.Counted, userID) || slices.ContainsFunc(t.Void, func(a store.Approval) bool { return a.UserID == userID })
+}
+
+// uncheckedCouldComplete reports whether r, still pending, holds approvals t does not account
+// for, enough of them to complete the quorum if they count.
+func uncheckedCouldComplete(r store.Request, t store.Tally) bool {
+	counted, unchecked := 0, 0
+	for _, a := range r.Approvals {
+		switch {
+		case slices.Contains(t.Counted, a.UserID):
+			counted++
+		case !accounted(t, a.UserID):
+			unchecked++
+		}
+	}
+	return r.State == store.StatePending && unchecked > 0 && counted+unchecked >= r.ApprovalsNeeded
+}
+
+// approversUnchecked refuses a click that could complete r's quorum when the earlier approvers
+// could not be checked again; nothing has been recorded.
+func (s *Service) approversUnchecked(ctx context.Context, r store.Request, err error) *Error {
+	ref := newRef()
+	s.log.ErrorContext(ctx, "approver re-check failed", "ref", ref, "request", r.ID, "err", err)
+	return &Error{Code: EDenied, Message: fmt.Sprintf("Could not check whether the earlier approvals of %s still count, so your click was refused.", r.ID),
+		Hint: "Nothing was recorded. Try again; if it keeps happening give the bot's operator this reference: ref " + ref + "."}
+}
+
+// voidWhy says why an approval no longer counts, to follow "'s approval no longer counts".
+func (s *Service) voidWhy(r store.Request) string {
+	return "because they are no longer in " + s.groupNames(r.ApproverGroups)
+}
+
+// voidLines tell, one line each, whose approvals of r no longer count and why.
+func (s *Service) voidLines(r store.Request, void []store.Approval) []reply.Line {
+	var out []reply.Line
+	for _, a := range void {
+		out = append(out, reply.Line{userSpan(a.UserID), reply.Textf("'s approval no longer counts %s.", s.voidWhy(r))})
+	}
+	return out
+}
+
+// recordVoid audits each approval of r found no longer to count.
+func (s *Service) recordVoid(ctx context.Context, r store.Request, void []store.Approval) {
+	for _, a := range void {
+		s.recordRequest(ctx, "request.approval_void", "", r, fmt.Sprintf("%s's approval no longer counts %s", a.UserID, s.voidWhy(r)))
+	}
 }
 
 // denyClicked ends a request: one denial by an eligible approver is enough.
@@ -490,8 +609,9 @@ func (s *Service) supersedeStale(ctx context.Context, r store.Request, now, acto
 
 // finishApproved applies an approved request once and records the outcome. It runs under the
 // token's lock and re-reads the request there, so a second caller (a crash-recovery sweep, another
-// replica) finds it already settled and writes nothing.
-func (s *Service) finishApproved(ctx context.Context, r store.Request) store.Request {
+// replica) finds it already settled and writes nothing. approversChecked says the approvals were
+// just checked again by the click that completed them; otherwise they are checked here.
+func (s *Service) finishApproved(ctx context.Context, r store.Request, approversChecked bool) store.Request {
 	unlock, err := s.locker.LockToken(ctx, r.TokenID)
 	if err != nil {
 		// Left approved: the sweeper retries it.
@@ -518,6 +638,18 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request) store.Req
 		return r
 	} else if why != "" {
 		return s.settle(ctx, r, store.StateStale, why+"; nothing was changed")
+	}
+	if !approversChecked {
+		var t store.Tally
+		if err := s.recheckApprovers(ctx, r, &t); err != nil {
+			// Left approved: the sweeper retries it.
+			s.log.WarnContext(ctx, "could not re-check the approvers of an approved request", "request", r.ID, "err", err)
+			s.updateMessage(ctx, r)
+			return r
+		}
+		if len(t.Counted) < r.ApprovalsNeeded {
+			return s.reopen(ctx, r, t.Void)
+		}
 	}
 
 	tok, err := s.getToken(ctx, r.TokenID)
@@ -546,6 +678,51 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request) store.Req
 	}
 }
 
+// reopen puts approved request r back to waiting for approval, without its void approvals, which
+// left it short of its quorum. One that has expired meanwhile, or whose change another request
+// now asks for, is closed instead. Nothing is written to Astro.
+func (s *Service) reopen(ctx context.Context, r store.Request, void []store.Approval) store.Request {
+	var why []string
+	for _, a := range void {
+		why = append(why, fmt.Sprintf("%s's approval no longer counts %s", a.UserID, s.voidWhy(r)))
+	}
+	if !s.now().Before(r.ExpiresAt) {
+		return s.settle(ctx, r, store.StateExpired, strings.Join(why, "; ")+"; it expired before enough approvals; nothing was changed")
+	}
+	out, err := s.requests.Reopen(ctx, r.ID, void, s.now())
+	switch {
+	case errors.Is(err, store.ErrPendingExists):
+		return s.settle(ctx, r, store.StateStale, strings.Join(why, "; ")+"; another request for the same change is waiting; nothing was changed")
+	case err != nil:
+		// Left approved: the sweeper retries it.
+		s.log.WarnContext(ctx, "could not reopen an approved request", "request", r.ID, "err", err)
+		return r
+	}
+	s.recordVoid(ctx, out, void)
+	s.log.InfoContext(ctx, "approved request reopened: approvals no longer count", "request", r.ID, "void", len(void))
+	lines := s.voidLines(out, void)
+	s.updateMessage(ctx, out, lines...)
+	if s.messenger != nil && out.MessageTS != "" && reply.ValidUserID(out.RequesterID) {
+		msg := reply.Reply{
+			Visibility: reply.InChannel, Tone: reply.Warning,
+			Body: []reply.Line{{reply.Mention(out.RequesterID), reply.Textf(" your request %s needs approval again: ", out.ID)}},
+		}
+		for i, l := range lines {
+			if i > 0 {
+				msg.Body[0] = append(msg.Body[0], reply.Text(" "))
+			}
+			msg.Body[0] = append(msg.Body[0], l...)
+		}
+		msg.Body = append(msg.Body, reply.Para(fmt.Sprintf("It has %d of the %d approvals it needs. Nothing was changed.", len(out.Approvals), out.ApprovalsNeeded)))
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyTimeout)
+		defer cancel()
+		if err := s.messenger.PostThread(tctx, out.ApprovalChannel, out.MessageTS, msg); err != nil {
+			s.log.WarnContext(ctx, "could not tell the requester", "request", out.ID, "err", err)
+		}
+	}
+	return out
+}
+
 // settle moves an approved request to its final state and tells everyone.
 func (s *Service) settle(ctx context.Context, r store.Request, to store.State, result string) store.Request {
 	out, err := s.requests.Transition(context.WithoutCancel(ctx), r.ID, store.StateApproved, to, store.TransitionUpdate{Result: result, At: s.now()})
@@ -556,6 +733,8 @@ func (s *Service) settle(ctx context.Context, r store.Request, to store.State, r
 		return r
 	}
 	switch to {
+	case store.StateExpired:
+		s.recordRequest(ctx, "request.expired", "", out, result)
 	case store.StateStale:
 		s.recordRequest(ctx, "request.stale", "", out, result)
 	case store.StateFailed:
@@ -605,21 +784,22 @@ func (s *Service) closed(ctx context.Context, r store.Request) {
 	}
 }
 
-// updateMessage redraws r's approval message from its stored state.
-func (s *Service) updateMessage(ctx context.Context, r store.Request) {
+// updateMessage redraws r's approval message from its stored state, with extra lines below who
+// approved.
+func (s *Service) updateMessage(ctx context.Context, r store.Request, extra ...reply.Line) {
 	if s.messenger == nil || r.MessageTS == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyTimeout)
 	defer cancel()
-	if err := s.messenger.Update(ctx, r.ApprovalChannel, r.MessageTS, s.requestMessage(r)); err != nil {
+	if err := s.messenger.Update(ctx, r.ApprovalChannel, r.MessageTS, s.requestMessage(r, extra...)); err != nil {
 		s.log.WarnContext(ctx, "could not update the approval message", "request", r.ID, "err", err)
 	}
 }
 
-// requestMessage is the approval message for r in its current state. It shows buttons only while
-// the request is pending.
-func (s *Service) requestMessage(r store.Request) reply.Reply {
+// requestMessage is the approval message for r in its current state, with extra lines below who
+// approved. It shows buttons only while the request is pending.
+func (s *Service) requestMessage(r store.Request, extra ...reply.Line) reply.Reply {
 	c := changeOf(r)
 	m := reply.Reply{Visibility: reply.InChannel, Tone: toneOf(r.State)}
 	asks := " asks to: "
@@ -638,6 +818,7 @@ func (s *Service) requestMessage(r store.Request) reply.Reply {
 	}
 	m.Body = append(m.Body, reply.Line{reply.Text("Same as: "), reply.Literal(cliCommand(r))})
 	m.Body = append(m.Body, s.approversLine(r))
+	m.Body = append(m.Body, extra...)
 
 	switch r.State {
 	case store.StatePending:

@@ -61,11 +61,13 @@ rules:
 `
 
 // policyAuth decides with a real policy; groups maps users to their Slack user groups. err, when
-// set, makes every approver check fail (a Slack outage); decideErr makes every decision fail.
+// set, makes every approver check fail (a Slack outage); errFor makes only the checks of that one
+// user fail; decideErr makes every decision fail.
 type policyAuth struct {
 	p         *policy.Policy
 	groups    map[string][]string
 	err       atomic.Pointer[error]
+	errFor    atomic.Pointer[string]
 	decideErr atomic.Pointer[error]
 }
 
@@ -81,6 +83,9 @@ func (a *policyAuth) CanApprove(_ context.Context, userID string, ap policy.Appr
 	if e := a.err.Load(); e != nil {
 		return false, *e
 	}
+	if u := a.errFor.Load(); u != nil && *u == userID {
+		return false, errors.New("usergroups.users.list: ratelimited")
+	}
 	return a.p.CanApprove(userID, a.groups[userID], ap), nil
 }
 
@@ -90,6 +95,7 @@ type fakeMessenger struct {
 	n        int
 	posts    map[string]postedMsg // by ts
 	threads  []postedMsg
+	shown    []string // every version of every channel message, in order
 	failPost bool
 }
 
@@ -111,6 +117,7 @@ func (m *fakeMessenger) Post(_ context.Context, channel string, r reply.Reply) (
 		m.posts = map[string]postedMsg{}
 	}
 	m.posts[ts] = postedMsg{channel: channel, ts: ts, r: r}
+	m.shown = append(m.shown, text(r))
 	return ts, nil
 }
 
@@ -130,6 +137,7 @@ func (m *fakeMessenger) Update(_ context.Context, channel, ts string, r reply.Re
 	}
 	p.r, p.edits = r, p.edits+1
 	m.posts[ts] = p
+	m.shown = append(m.shown, text(r))
 	return nil
 }
 
@@ -145,6 +153,24 @@ func (m *fakeMessenger) only(t *testing.T) postedMsg {
 		return p
 	}
 	return postedMsg{}
+}
+
+// message returns the message the request with ID id was posted as.
+func (m *fakeMessenger) message(t *testing.T, e *approvalEnv, id string) postedMsg {
+	t.Helper()
+	ts := e.state(t, id).MessageTS
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.posts[ts]
+	require.True(t, ok, "no message for %s", id)
+	return p
+}
+
+// everShown joins every version of every channel message posted so far.
+func (m *fakeMessenger) everShown() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return strings.Join(m.shown, "\n----\n")
 }
 
 func (m *fakeMessenger) threadTexts() []string {
@@ -189,10 +215,16 @@ func newApprovalEnv(t *testing.T) *approvalEnv {
 // newService builds a Service over the env's store, Astro and Slack, like a bot replica.
 func (e *approvalEnv) newService(t *testing.T, now func() time.Time) *commands.Service {
 	t.Helper()
+	return e.serviceOver(t, e.st, now)
+}
+
+// serviceOver is newService with reqs in front of the env's store for requests.
+func (e *approvalEnv) serviceOver(t *testing.T, reqs commands.Requests, now func() time.Time) *commands.Service {
+	t.Helper()
 	svc, err := commands.New(commands.Config{
 		Tokens:     astro.New(e.emu.OrganizationID(), e.emu.APIToken(), astro.WithBaseURL(e.emu.URL()), astro.WithRetryPolicy(astro.RetryPolicy{MaxAttempts: 1})),
 		Authorizer: e.auth, Approvers: e.auth, Groups: e.auth.p,
-		Requests: e.st, Messenger: e.msgs, Audit: e.st, Locker: e.st, Reverts: e.st,
+		Requests: reqs, Messenger: e.msgs, Audit: e.st, Locker: e.st, Reverts: e.st,
 		Clock: now, DefaultWorkspace: wsData, Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
 	})
 	require.NoError(t, err)
@@ -200,6 +232,8 @@ func (e *approvalEnv) newService(t *testing.T, now func() time.Time) *commands.S
 }
 
 func (e *approvalEnv) advance(d time.Duration) { e.clock.Add(int64(d)) }
+
+func (e *approvalEnv) now() time.Time { return time.Unix(0, e.clock.Load()).UTC() }
 
 // restartWith replaces the env's service with one deciding under policyYAML, as a replica
 // restarted with a new policy file; groups maps users to their Slack user groups.
@@ -636,7 +670,7 @@ func TestSweepFinishesARequestLeftApproved(t *testing.T) {
 	e := newApprovalEnv(t)
 	id := e.request(t, alice, oneReq)
 	// As if the bot died right after the winning approval was stored.
-	_, won, err := e.st.AddApproval(t.Context(), id, bob, testNow)
+	_, won, err := e.st.AddApproval(t.Context(), id, bob, testNow, store.Tally{})
 	require.NoError(t, err)
 	require.True(t, won)
 
@@ -834,7 +868,7 @@ func TestSweeperRechecksTheRequesterBeforeApplying(t *testing.T) {
 	e.restartWith(t, engPolicy, map[string][]string{alice: {"S0ENG"}})
 	id := e.request(t, alice, oneReq)
 	// As if the bot died right after the winning approval was stored.
-	_, won, err := e.st.AddApproval(t.Context(), id, bob, testNow)
+	_, won, err := e.st.AddApproval(t.Context(), id, bob, testNow, store.Tally{})
 	require.NoError(t, err)
 	require.True(t, won)
 
@@ -895,7 +929,7 @@ func TestApprovalIsRefusedWhenTheRequesterCannotBeChecked(t *testing.T) {
 	assert.Zero(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
 
 	// The sweeper, finding it approved while the check still fails, leaves it for later.
-	_, won, err := e.st.AddApproval(t.Context(), id, bob, testNow)
+	_, won, err := e.st.AddApproval(t.Context(), id, bob, testNow, store.Tally{})
 	require.NoError(t, err)
 	require.True(t, won)
 	e.advance(2 * time.Minute)
@@ -908,4 +942,130 @@ func TestApprovalIsRefusedWhenTheRequesterCannotBeChecked(t *testing.T) {
 	require.NoError(t, e.svc.SweepExpired(t.Context(), testNow.Add(4*time.Minute)))
 	assert.Equal(t, store.StateApplied, e.state(t, id).State)
 	assert.Equal(t, "WORKSPACE_OPERATOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+}
+
+// approversWithoutSec is approvalPolicy with another user group among the approvers in place of S0SEC.
+var approversWithoutSec = strings.Replace(approvalPolicy, "approvers: [U0BOB0001, U0CAROL01, S0SEC]", "approvers: [U0BOB0001, U0CAROL01, S0SRE]", 1)
+
+func TestApprovalFromSomeoneNoLongerAnApproverDoesNotCount(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		leave func(t *testing.T, e *approvalEnv)
+	}{
+		{"LeftTheUserGroup", func(_ *testing.T, e *approvalEnv) { e.auth.groups = map[string][]string{} }},
+		{"PolicyNoLongerNamesTheirGroup", func(t *testing.T, e *approvalEnv) {
+			e.restartWith(t, approversWithoutSec, map[string][]string{dave: {secGroup}})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newApprovalEnv(t)
+			id := e.request(t, alice, ownerReq)
+			e.click(t, dave, commands.ActionApprove, id)
+			tt.leave(t, e)
+			e.advance(time.Minute)
+
+			r := e.click(t, carol, commands.ActionApprove, id)
+			assert.Equal(t, "Your approval of "+id+" is recorded (1 of 2).", r.Title, text(r))
+			assert.Contains(t, text(r), "@"+dave+"'s approval no longer counts because they are no longer in group approvers.")
+			assert.Equal(t, "WORKSPACE_AUTHOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData), "one valid approval is not enough")
+			assert.Zero(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
+			got := e.state(t, id)
+			assert.Equal(t, store.StatePending, got.State)
+			msg := e.msgs.only(t)
+			assert.Len(t, msg.r.Buttons, 2, "still open for another approver")
+			assert.Contains(t, text(msg.r), "Approval needed (1 of 2)")
+			assert.Contains(t, text(msg.r), "Approved by @"+carol+" (12:01 UTC).")
+			assert.Contains(t, text(msg.r), "@"+dave+"'s approval no longer counts because they are no longer in group approvers.")
+			assert.Equal(t, []string{"request.created", "request.approved", "request.approved", "request.approval_void"}, e.auditActions(t, id))
+
+			e.advance(time.Minute)
+			last := e.click(t, bob, commands.ActionApprove, id)
+			assert.Contains(t, last.Title, "approved and applied", text(last))
+			assert.Equal(t, "WORKSPACE_OWNER", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+			assert.Equal(t, 1, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
+			assert.Contains(t, text(e.msgs.only(t).r), "Approved by @"+carol+" (12:01 UTC), @"+bob+" (12:02 UTC).")
+		})
+	}
+}
+
+func TestApprovalIsRefusedWhenAnEarlierApproverCannotBeChecked(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, ownerReq)
+	e.click(t, dave, commands.ActionApprove, id)
+	who := dave
+	e.auth.errFor.Store(&who)
+
+	r := e.click(t, carol, commands.ActionApprove, id)
+	assert.Equal(t, reply.Failure, r.Tone)
+	assert.Contains(t, text(r), "Could not check whether the earlier approvals of "+id+" still count, so your click was refused.")
+	assert.NotContains(t, text(r), "ratelimited", "the cause goes to the log, with the ref the reply gives")
+	got := e.state(t, id)
+	assert.Equal(t, store.StatePending, got.State, "fails closed")
+	require.Len(t, got.Approvals, 1, "nothing recorded")
+	assert.Equal(t, dave, got.Approvals[0].UserID)
+	assert.Zero(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
+	assert.Contains(t, text(e.msgs.only(t).r), "Approval needed (1 of 2)")
+
+	e.auth.errFor.Store(nil)
+	r = e.click(t, carol, commands.ActionApprove, id)
+	assert.Contains(t, r.Title, "approved and applied", text(r))
+}
+
+func TestSweeperRechecksTheApproversBeforeApplying(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, ownerReq)
+	e.click(t, dave, commands.ActionApprove, id)
+	// As if the bot died right after carol's winning approval was stored.
+	_, won, err := e.st.AddApproval(t.Context(), id, carol, testNow, store.Tally{Counted: []string{dave}})
+	require.NoError(t, err)
+	require.True(t, won)
+
+	e.auth.groups = map[string][]string{} // dave leaves the S0SEC user group
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	assert.Equal(t, "WORKSPACE_AUTHOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+	assert.Zero(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
+	assert.Equal(t, store.StatePending, e.state(t, id).State, "waiting for approval again")
+	msg := e.msgs.only(t)
+	assert.Len(t, msg.r.Buttons, 2)
+	assert.Contains(t, text(msg.r), "Approval needed (1 of 2)")
+	assert.Contains(t, text(msg.r), "@"+dave+"'s approval no longer counts because they are no longer in group approvers.")
+	require.Len(t, e.msgs.threadTexts(), 1)
+	assert.Contains(t, e.msgs.threadTexts()[0], "@"+alice+" your request "+id+" needs approval again: @"+dave+"'s approval no longer counts")
+
+	last := e.click(t, bob, commands.ActionApprove, id)
+	assert.Contains(t, last.Title, "approved and applied", text(last))
+	assert.Equal(t, "WORKSPACE_OWNER", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+}
+
+func TestConcurrentClicksAfterAnApproverLeftApplyOnceWithoutThem(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, ownerReq)
+	e.click(t, dave, commands.ActionApprove, id)
+	e.auth.groups = map[string][]string{}
+	replicas := []*commands.Service{e.svc, e.newService(t, e.now)}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user := []string{bob, carol}[i%2]
+			replicas[i%len(replicas)].Act(context.Background(), commands.Action{UserID: user, ActionID: commands.ActionApprove, Value: id})
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 1, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "exactly one write")
+	got := e.state(t, id)
+	assert.Equal(t, store.StateApplied, got.State)
+	var approvers []string
+	for _, a := range got.Approvals {
+		approvers = append(approvers, a.UserID)
+	}
+	assert.ElementsMatch(t, []string{bob, carol}, approvers, "dave's approval was dropped")
 }

@@ -178,7 +178,7 @@ func (s *Service) SweepExpired(ctx context.Context, now time.Time) error {
 			continue
 		}
 		s.log.WarnContext(ctx, "finishing a request left approved (the bot may have restarted while applying it)", "request", r.ID)
-		s.finishApproved(ctx, r)
+		s.finishApproved(ctx, r, false)
 	}
 	return errors.Join(errs...)
 }
