@@ -325,12 +325,35 @@ func approveClicked(ctx context.Context, s *Service, act Action) (reply.Reply, e
 		}
 		return out, nil
 	}
-	r = s.finishApproved(ctx, r, true)
-	return reply.Reply{
+	r, unrecorded := s.finishApproved(ctx, r, true)
+	if unrecorded {
+		return outcomeUnrecorded(r), nil
+	}
+	out := reply.Reply{
 		Visibility: reply.Ephemeral, Tone: toneOf(r.State),
 		Title: fmt.Sprintf("You gave the last approval of %s: %s.", r.ID, stateWords(r.State)),
-		Body:  []reply.Line{describeChange(changeOf(r)), reply.Para(upperFirst(r.Result) + ".")},
-	}, nil
+		Body:  []reply.Line{describeChange(changeOf(r))},
+	}
+	if r.Result != "" {
+		out.Body = append(out.Body, reply.Para(upperFirst(r.Result)+"."))
+	}
+	return out, nil
+}
+
+// outcomeUnrecorded answers the last approval of r when its outcome could not be stored. It does
+// not say what the outcome was: what the bot says must never disagree with what it records later.
+func outcomeUnrecorded(r store.Request) reply.Reply {
+	out := reply.Reply{
+		Visibility: reply.Ephemeral, Tone: reply.Warning,
+		Title: fmt.Sprintf("You gave the last approval of %s, but its outcome could not be recorded.", r.ID),
+		Body:  []reply.Line{describeChange(changeOf(r))},
+	}
+	if r.State == store.StateApplying {
+		out.Body = append(out.Body, reply.Para("The change was sent to Astro, but Astro's answer could not be stored. The bot will not write to Astro again for it: it reads the token's role back shortly, records the outcome from that, and tells the requester in the request's thread."))
+	} else {
+		out.Body = append(out.Body, reply.Para("Nothing was written to Astro. The request stays approved; the bot tries again shortly and tells the requester in the request's thread how it ends."))
+	}
+	return out
 }
 
 // recheckApprovers checks again, as of now, whoever recorded an approval on r that t does not
@@ -611,22 +634,23 @@ func (s *Service) supersedeStale(ctx context.Context, r store.Request, now, acto
 // token's lock and re-reads the request there, so a second caller (a crash-recovery sweep, another
 // replica) finds it already settled and writes nothing. approversChecked says the approvals were
 // just checked again by the click that completed them; otherwise they are checked here.
-func (s *Service) finishApproved(ctx context.Context, r store.Request, approversChecked bool) store.Request {
+// unrecorded says the outcome could not be stored, so nobody has been told it.
+func (s *Service) finishApproved(ctx context.Context, r store.Request, approversChecked bool) (_ store.Request, unrecorded bool) {
 	unlock, err := s.locker.LockToken(ctx, r.TokenID)
 	if err != nil {
 		// Left approved: the sweeper retries it.
 		s.log.WarnContext(ctx, "could not lock the token to apply an approved request", "request", r.ID, "err", err)
 		s.updateMessage(ctx, r)
-		return r
+		return r, false
 	}
 	defer unlock()
 	cur, err := s.requests.GetRequest(ctx, r.ID)
 	if err != nil {
 		s.log.WarnContext(ctx, "could not re-read an approved request", "request", r.ID, "err", err)
-		return r
+		return r, false
 	}
 	if cur.State != store.StateApproved {
-		return cur
+		return cur, false
 	}
 	r = cur
 	// Checked again here, at the moment of writing: a request left approved can be applied
@@ -635,7 +659,7 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request, approvers
 		// Left approved: the sweeper retries it.
 		s.log.WarnContext(ctx, "could not re-check the requester of an approved request", "request", r.ID, "err", err)
 		s.updateMessage(ctx, r)
-		return r
+		return r, false
 	} else if why != "" {
 		return s.settle(ctx, r, store.StateStale, why+"; nothing was changed")
 	}
@@ -645,7 +669,7 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request, approvers
 			// Left approved: the sweeper retries it.
 			s.log.WarnContext(ctx, "could not re-check the approvers of an approved request", "request", r.ID, "err", err)
 			s.updateMessage(ctx, r)
-			return r
+			return r, false
 		}
 		if len(t.Counted) < r.ApprovalsNeeded {
 			return s.reopen(ctx, r, t.Void)
@@ -664,6 +688,23 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request, approvers
 		return s.settle(ctx, r, store.StateStale, fmt.Sprintf("the token's role changed from %s to %s before the change could be applied; nothing was changed",
 			roleOrNone(r.CurrentRole), roleOrNone(now)))
 	}
+	// Claimed before the write: a request left approved is retried by the sweeper, which must
+	// never happen once a write may have reached Astro, or a request the bot already called
+	// failed could be applied after all.
+	claimed, err := s.requests.Transition(ctx, r.ID, store.StateApproved, store.StateApplying, store.TransitionUpdate{At: s.now()})
+	var stateErr *store.StateError
+	if errors.As(err, &stateErr) {
+		if cur, err := s.requests.GetRequest(ctx, r.ID); err == nil {
+			return cur, false
+		}
+		return r, false
+	}
+	if err != nil {
+		// Nothing written and left approved: the sweeper retries it.
+		s.log.WarnContext(ctx, "could not claim an approved request before applying it", "request", r.ID, "err", err)
+		return r, false
+	}
+	r = claimed
 	c := changeOf(r)
 	c.token = tok
 	c.from = now
@@ -678,10 +719,45 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request, approvers
 	}
 }
 
+// resolveApplying settles a request left applying: the bot sent (or was about to send) its write
+// but never recorded Astro's answer. It never writes again; the outcome recorded is what the
+// token's role, read back from Astro, shows.
+func (s *Service) resolveApplying(ctx context.Context, r store.Request) {
+	unlock, err := s.locker.LockToken(ctx, r.TokenID)
+	if err != nil {
+		s.log.WarnContext(ctx, "could not lock the token to settle a request left applying", "request", r.ID, "err", err)
+		return
+	}
+	defer unlock()
+	cur, err := s.requests.GetRequest(ctx, r.ID)
+	if err != nil || cur.State != store.StateApplying {
+		return
+	}
+	const lost = "the bot could not record Astro's answer; "
+	tok, err := s.tokens.GetToken(ctx, cur.TokenID)
+	var now string
+	switch {
+	case astro.IsNotFound(err):
+		s.settle(ctx, cur, store.StateFailed, lost+"the token no longer exists; nothing more was written")
+		return
+	case err != nil:
+		// Tried again at the next sweep.
+		s.log.WarnContext(ctx, "could not read the token to settle a request left applying", "request", r.ID, "err", err)
+		return
+	default:
+		now = astro.WorkspaceRoleOf(tok.Roles, cur.WorkspaceID)
+	}
+	if now == cur.RequestedRole {
+		s.settle(ctx, cur, store.StateApplied, lost+"reading the token back, it has the requested "+roleOrNone(now))
+		return
+	}
+	s.settle(ctx, cur, store.StateFailed, fmt.Sprintf(lost+"the token has %s, not the requested %s; nothing more was written", roleOrNone(now), roleOrNone(cur.RequestedRole)))
+}
+
 // reopen puts approved request r back to waiting for approval, without its void approvals, which
 // left it short of its quorum. One that has expired meanwhile, or whose change another request
 // now asks for, is closed instead. Nothing is written to Astro.
-func (s *Service) reopen(ctx context.Context, r store.Request, void []store.Approval) store.Request {
+func (s *Service) reopen(ctx context.Context, r store.Request, void []store.Approval) (store.Request, bool) {
 	var why []string
 	for _, a := range void {
 		why = append(why, fmt.Sprintf("%s's approval no longer counts %s", a.UserID, s.voidWhy(r)))
@@ -696,7 +772,7 @@ func (s *Service) reopen(ctx context.Context, r store.Request, void []store.Appr
 	case err != nil:
 		// Left approved: the sweeper retries it.
 		s.log.WarnContext(ctx, "could not reopen an approved request", "request", r.ID, "err", err)
-		return r
+		return r, false
 	}
 	s.recordVoid(ctx, out, void)
 	s.log.InfoContext(ctx, "approved request reopened: approvals no longer count", "request", r.ID, "void", len(void))
@@ -720,17 +796,24 @@ func (s *Service) reopen(ctx context.Context, r store.Request, void []store.Appr
 			s.log.WarnContext(ctx, "could not tell the requester", "request", out.ID, "err", err)
 		}
 	}
-	return out
+	return out, false
 }
 
-// settle moves an approved request to its final state and tells everyone.
-func (s *Service) settle(ctx context.Context, r store.Request, to store.State, result string) store.Request {
-	out, err := s.requests.Transition(context.WithoutCancel(ctx), r.ID, store.StateApproved, to, store.TransitionUpdate{Result: result, At: s.now()})
+// settle moves an approved or applying request to its final state and tells everyone. An outcome
+// that cannot be stored is told to nobody (unrecorded): the request stays as it was, which the
+// sweeper finishes later without contradicting anything said.
+func (s *Service) settle(ctx context.Context, r store.Request, to store.State, result string) (_ store.Request, unrecorded bool) {
+	out, err := s.requests.Transition(context.WithoutCancel(ctx), r.ID, r.State, to, store.TransitionUpdate{Result: result, At: s.now()})
 	if err != nil {
+		if cur, rerr := s.requests.GetRequest(context.WithoutCancel(ctx), r.ID); rerr == nil && cur.State != r.State {
+			// Stored after all (the error came after the commit), or settled by someone else.
+			return cur, false
+		}
 		s.log.ErrorContext(ctx, "could not record the outcome of an approved request", "request", r.ID, "state", to, "result", result, "err", err)
-		r.State, r.Result = to, result
-		s.updateMessage(ctx, r)
-		return r
+		if r.State == store.StateApplying {
+			s.updateMessage(ctx, r)
+		}
+		return r, true
 	}
 	switch to {
 	case store.StateExpired:
@@ -742,7 +825,7 @@ func (s *Service) settle(ctx context.Context, r store.Request, to store.State, r
 	}
 	s.log.InfoContext(ctx, "approved request settled", "request", r.ID, "state", to, "result", result)
 	s.closed(ctx, out)
-	return out
+	return out, false
 }
 
 // expire closes a pending request whose time ran out. Another replica having done it already is
@@ -827,6 +910,8 @@ func (s *Service) requestMessage(r store.Request, extra ...reply.Line) reply.Rep
 			{Label: "Approve", ActionID: ActionApprove, Value: r.ID, Style: reply.Primary},
 			{Label: "Deny", ActionID: ActionDeny, Value: r.ID, Style: reply.Danger},
 		}
+	case store.StateApplying:
+		m.Body = append(m.Body, reply.Para("Its outcome is not recorded yet: the bot reads the token's role back from Astro shortly and records it from that. It will not write to Astro again for this request."))
 	case store.StateDenied, store.StateCancelled:
 		line := reply.Line{reply.Text(upperFirst(stateWords(r.State)))}
 		if reply.ValidUserID(r.DecidedBy) {
@@ -999,7 +1084,7 @@ func stateWords(st store.State) string {
 	switch st {
 	case store.StatePending:
 		return "still waiting for approval"
-	case store.StateApproved:
+	case store.StateApproved, store.StateApplying:
 		return "approved and is being applied"
 	case store.StateApplied:
 		return "approved and applied"
@@ -1021,7 +1106,7 @@ func toneOf(st store.State) reply.Tone {
 	switch st {
 	case store.StateApplied:
 		return reply.Success
-	case store.StatePending, store.StateApproved, store.StateStale:
+	case store.StatePending, store.StateApproved, store.StateApplying, store.StateStale:
 		return reply.Warning
 	case store.StateFailed, store.StateDenied:
 		return reply.Failure

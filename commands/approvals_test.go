@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1068,4 +1069,121 @@ func TestConcurrentClicksAfterAnApproverLeftApplyOnceWithoutThem(t *testing.T) {
 		approvers = append(approvers, a.UserID)
 	}
 	assert.ElementsMatch(t, []string{bob, carol}, approvers, "dave's approval was dropped")
+}
+
+// outcomeLost fails the store writes that move a request to one of states (by default applied
+// or failed: how an approved request ended), fail times, as a database that goes away just after
+// Astro has answered.
+type outcomeLost struct {
+	*store.Store
+	states []store.State
+	fail   atomic.Int32
+}
+
+func (s *outcomeLost) Transition(ctx context.Context, id string, from, to store.State, upd store.TransitionUpdate) (store.Request, error) {
+	states := s.states
+	if states == nil {
+		states = []store.State{store.StateApplied, store.StateFailed}
+	}
+	if slices.Contains(states, to) && s.fail.Add(-1) >= 0 {
+		return store.Request{}, errors.New("driver: bad connection")
+	}
+	return s.Store.Transition(ctx, id, from, to, upd)
+}
+
+func TestAnOutcomeThatCouldNotBeRecordedIsNeverContradicted(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// astroRefuses makes Astro refuse the write; adminReverts puts the token's role back by
+		// hand after the click, before the sweeper looks.
+		astroRefuses, adminReverts bool
+		wantRole                   string
+		wantState                  store.State
+		wantTitle, wantResult      string
+		neverSaid                  []string // before the outcome is recorded
+	}{
+		{name: "AstroRefused", astroRefuses: true, wantRole: "WORKSPACE_AUTHOR", wantState: store.StateFailed,
+			wantTitle: "Failed: airflow-ci-deployer to WORKSPACE_OPERATOR", neverSaid: []string{"pproved and applied", "failed", "Failed", "refused"},
+			wantResult: "the bot could not record Astro's answer; the token has WORKSPACE_AUTHOR, not the requested WORKSPACE_OPERATOR; nothing more was written"},
+		{name: "AstroAppliedThenAnAdminReverted", adminReverts: true, wantRole: "WORKSPACE_AUTHOR", wantState: store.StateFailed,
+			wantTitle: "Failed: airflow-ci-deployer to WORKSPACE_OPERATOR", neverSaid: []string{"pproved and applied", "failed", "Failed"},
+			wantResult: "the bot could not record Astro's answer; the token has WORKSPACE_AUTHOR, not the requested WORKSPACE_OPERATOR; nothing more was written"},
+		{name: "AstroApplied", wantRole: "WORKSPACE_OPERATOR", wantState: store.StateApplied,
+			wantTitle: "Approved and applied: airflow-ci-deployer to WORKSPACE_OPERATOR", neverSaid: []string{"pproved and applied", "failed", "Failed"},
+			wantResult: "the bot could not record Astro's answer; reading the token back, it has the requested WORKSPACE_OPERATOR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newApprovalEnv(t)
+			lost := &outcomeLost{Store: e.st}
+			lost.fail.Store(1)
+			e.svc = e.serviceOver(t, lost, e.now)
+			id := e.request(t, alice, oneReq)
+			if tt.astroRefuses {
+				e.emu.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{Status: 403})
+			}
+
+			r := e.click(t, bob, commands.ActionApprove, id)
+			assert.Equal(t, "You gave the last approval of "+id+", but its outcome could not be recorded.", r.Title, text(r))
+			assert.Contains(t, text(r), "The bot will not write to Astro again for it")
+			msg := e.msgs.only(t)
+			assert.Empty(t, msg.r.Buttons)
+			assert.Contains(t, text(msg.r), "Its outcome is not recorded yet")
+			if tt.adminReverts {
+				require.NoError(t, e.emu.SetRoles(astroemu.SampleTokenCIDeployer, []astroemu.Role{
+					{EntityType: astroemu.EntityOrganization, EntityID: e.emu.OrganizationID(), Role: "ORGANIZATION_MEMBER"},
+					wsRole(wsData, "WORKSPACE_AUTHOR"),
+				}))
+			}
+
+			for range 3 { // later sweeps, in this replica or another, after the store is back
+				e.advance(2 * time.Minute)
+				require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+			}
+			assert.Equal(t, tt.wantRole, e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+			assert.Equal(t, 1, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "one write, never retried")
+			got := e.state(t, id)
+			assert.Equal(t, tt.wantState, got.State)
+			assert.Equal(t, tt.wantResult, got.Result)
+			msg = e.msgs.only(t)
+			assert.Contains(t, text(msg.r), tt.wantTitle)
+			require.Len(t, e.msgs.threadTexts(), 1, "the requester is told once, when the outcome is recorded")
+			assert.Contains(t, e.msgs.threadTexts()[0], "your request "+id+" "+stateWordsFor(tt.wantState))
+			// Before the outcome was recorded nothing said how it ended.
+			before := text(r) + strings.Join(e.msgs.shown[:len(e.msgs.shown)-1], "\n")
+			for _, w := range tt.neverSaid {
+				assert.NotContains(t, before, w)
+			}
+		})
+	}
+}
+
+func stateWordsFor(st store.State) string {
+	if st == store.StateApplied {
+		return "approved and applied"
+	}
+	return string(st)
+}
+
+func TestAnApprovedRequestThatCannotBeClaimedIsNotWrittenUntilRetried(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	lost := &outcomeLost{Store: e.st, states: []store.State{store.StateApplying}}
+	lost.fail.Store(1)
+	e.svc = e.serviceOver(t, lost, e.now)
+	id := e.request(t, alice, oneReq)
+
+	r := e.click(t, bob, commands.ActionApprove, id)
+	assert.Equal(t, "You gave the last approval of "+id+": approved and is being applied.", r.Title, text(r))
+	assert.Zero(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "no write without the claim")
+	assert.Equal(t, store.StateApproved, e.state(t, id).State)
+
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	assert.Equal(t, store.StateApplied, e.state(t, id).State)
+	assert.Equal(t, "WORKSPACE_OPERATOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+	assert.Equal(t, 1, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
+	assert.Contains(t, text(e.msgs.only(t).r), "Approved and applied")
 }

@@ -15,11 +15,14 @@ import (
 type State string
 
 // Request states. pending → approved (quorum reached, being applied) →
-// applied | failed; pending → denied | expired | cancelled | stale; approved →
-// pending again when approvals it was approved with no longer count.
+// applying (a write to Astro is about to be sent) → applied | failed;
+// approved → applied | failed | stale | expired when no write is needed or
+// made, or pending again when approvals it was approved with no longer
+// count; pending → denied | expired | cancelled | stale.
 const (
 	StatePending   State = "pending"
 	StateApproved  State = "approved"
+	StateApplying  State = "applying"
 	StateApplied   State = "applied"
 	StateFailed    State = "failed"
 	StateDenied    State = "denied"
@@ -526,8 +529,9 @@ func (s *Store) Reopen(ctx context.Context, id string, void []Approval, at time.
 // Transition moves request id from state from to state to, recording upd,
 // as a compare-and-set: if the request is not in from, nothing changes and
 // a *StateError wrapping ErrStateConflict names the state found. Used for
-// deny, cancel, expire, stale (from pending) and applied, failed (from
-// approved).
+// deny, cancel, expire, stale (from pending); applying, and applied, failed,
+// stale, expired without a write (from approved); applied, failed (from
+// applying).
 func (s *Store) Transition(ctx context.Context, id string, from, to State, upd TransitionUpdate) (Request, error) {
 	at := s.clock(upd.At)
 	var out Request
