@@ -115,11 +115,21 @@ func (s *Service) needsApproval(ctx context.Context, req Request, c change, d po
 		ExpiresAt:       now.Add(expiresAfter),
 	}
 	r, created, err := s.requests.CreateRequest(ctx, want)
-	if err == nil && !created && r.CurrentRole != c.from {
-		// The pending one was made against a role the token no longer has (c.from was just
-		// read under the token's lock): it can only ever close as stale, so it must not
-		// swallow this request.
-		if err = s.supersedeStale(ctx, r, c.from, req.UserID); err == nil {
+	if err == nil && !created {
+		// A pending request that can only ever close must not swallow this one: its time ran
+		// out (the sweeper has not got to it yet), or it was made against a role the token no
+		// longer has (c.from was just read under the token's lock). It is closed the usual way,
+		// so its message loses its buttons and says why, and this request is opened.
+		superseded := true
+		switch {
+		case !now.Before(r.ExpiresAt):
+			err = s.expire(ctx, r, now)
+		case r.CurrentRole != c.from:
+			err = s.supersedeStale(ctx, r, c.from, req.UserID)
+		default:
+			superseded = false
+		}
+		if superseded && err == nil {
 			r, created, err = s.requests.CreateRequest(ctx, want)
 		}
 	}

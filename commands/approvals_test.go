@@ -1187,3 +1187,48 @@ func TestAnApprovedRequestThatCannotBeClaimedIsNotWrittenUntilRetried(t *testing
 	assert.Equal(t, 1, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
 	assert.Contains(t, text(e.msgs.only(t).r), "Approved and applied")
 }
+
+func TestARequestClosedToMakeWayForANewOneLosesItsButtons(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		outdate  func(t *testing.T, e *approvalEnv)
+		state    store.State
+		title    string
+		result   string
+		told     string
+		auditEnd string
+	}{
+		{name: "Expired", outdate: func(_ *testing.T, e *approvalEnv) { e.advance(time.Hour) }, // the sweeper has not run
+			state: store.StateExpired, title: "Expired: airflow-ci-deployer to WORKSPACE_OPERATOR",
+			result: "Result: expired before enough approvals; nothing was changed", told: "expired", auditEnd: "request.expired"},
+		{name: "MadeAgainstAnOldRole", outdate: func(t *testing.T, e *approvalEnv) {
+			require.NoError(t, e.emu.SetRoles(astroemu.SampleTokenCIDeployer, []astroemu.Role{
+				{EntityType: astroemu.EntityOrganization, EntityID: e.emu.OrganizationID(), Role: "ORGANIZATION_MEMBER"},
+				wsRole(wsData, "WORKSPACE_MEMBER"),
+			}))
+		}, state: store.StateStale, title: "Closed as stale: airflow-ci-deployer to WORKSPACE_OPERATOR",
+			result: "Result: the token's role changed from WORKSPACE_AUTHOR to WORKSPACE_MEMBER after the request; nothing was changed",
+			told:   "closed as stale", auditEnd: "request.stale"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newApprovalEnv(t)
+			old := e.request(t, alice, oneReq)
+			tt.outdate(t, e)
+
+			fresh := e.request(t, mallory, oneReq)
+			require.NotEqual(t, old, fresh)
+			msg := e.msgs.message(t, e, old)
+			assert.Empty(t, msg.r.Buttons, "the old request cannot be clicked any more")
+			assert.Contains(t, text(msg.r), tt.title)
+			assert.Contains(t, text(msg.r), tt.result)
+			assert.Equal(t, tt.state, e.state(t, old).State)
+			require.Len(t, e.msgs.threadTexts(), 1)
+			assert.Contains(t, e.msgs.threadTexts()[0], "@"+alice+" your request "+old+" "+tt.told)
+			assert.Equal(t, []string{"request.created", tt.auditEnd}, e.auditActions(t, old))
+			assert.Len(t, e.msgs.message(t, e, fresh).r.Buttons, 2, "the new one is open")
+		})
+	}
+}

@@ -120,10 +120,10 @@ func scanRequest(row rowScanner) (Request, error) {
 
 // CreateRequest stores r as a new pending request with a fresh ID. If an
 // identical request is already pending — same token, workspace, action and
-// requested role, whoever asked — that one is returned with created=false.
-// An identical pending request whose ExpiresAt has passed does not block a
-// new one: it is marked expired in the same transaction (result
-// "superseded"), and the expiry sweeper will not see it.
+// requested role, whoever asked — that one is returned with created=false,
+// even when its ExpiresAt has passed: the caller closes it (expires it,
+// redrawing its message) and tries again, rather than the store closing it
+// where nobody would tell its requester or approvers.
 func (s *Store) CreateRequest(ctx context.Context, r Request) (Request, bool, error) {
 	if err := validateRequest(r); err != nil {
 		return Request{}, false, err
@@ -149,11 +149,6 @@ func (s *Store) CreateRequest(ctx context.Context, r Request) (Request, bool, er
 		)
 		r.ID = newID("r") // fresh each try: a (vanishingly rare) ID collision also lands here
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE requests SET state = ?, result = 'superseded', decided_at = ?
-				WHERE token_id = ? AND workspace_id = ? AND action = ? AND role_requested = ? AND state = ? AND expires_at <= ?`),
-				string(StateExpired), toDB(r.CreatedAt), r.TokenID, r.WorkspaceID, r.Action, r.RequestedRole, string(StatePending), toDB(r.CreatedAt)); err != nil {
-				return err
-			}
 			res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO requests (`+requestColumns+`)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT DO NOTHING`),

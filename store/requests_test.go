@@ -103,21 +103,24 @@ func TestCreateRequest(t *testing.T) {
 			assert.NotEqual(t, first.ID, second.ID)
 		})
 
-		t.Run("LapsedPendingRequestIsSuperseded", func(t *testing.T) {
+		t.Run("LapsedPendingRequestIsLeftForTheCallerToClose", func(t *testing.T) {
 			s := newTestDB(t, db.backend).open(t)
 			old, _, err := s.CreateRequest(ctx, newRequest(func(r *Request) {
 				r.CreatedAt, r.ExpiresAt = baseTime.Add(-2*time.Hour), baseTime.Add(-time.Hour)
 			}))
 			require.NoError(t, err)
 
+			got, created, err := s.CreateRequest(ctx, newRequest())
+			require.NoError(t, err)
+			assert.False(t, created, "closing it is the caller's, who tells its approvers")
+			assert.Equal(t, old.ID, got.ID)
+
+			_, err = s.Transition(ctx, old.ID, StatePending, StateExpired, TransitionUpdate{})
+			require.NoError(t, err)
 			fresh, created, err := s.CreateRequest(ctx, newRequest())
 			require.NoError(t, err)
 			assert.True(t, created)
 			assert.NotEqual(t, old.ID, fresh.ID)
-			old, err = s.GetRequest(ctx, old.ID)
-			require.NoError(t, err)
-			assert.Equal(t, StateExpired, old.State)
-			assert.Equal(t, "superseded", old.Result)
 		})
 
 		t.Run("ConcurrentIdenticalRequestsCreateOne", func(t *testing.T) {
