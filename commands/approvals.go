@@ -710,9 +710,15 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request, approvers
 		return r, false
 	}
 	if err != nil {
-		// Nothing written and left approved: the sweeper retries it.
-		s.log.WarnContext(ctx, "could not claim an approved request before applying it", "request", r.ID, "err", err)
-		return r, false
+		cur, rerr := s.requests.GetRequest(ctx, r.ID)
+		if rerr != nil || cur.State != store.StateApplying {
+			// Nothing written and left approved: the sweeper retries it.
+			s.log.WarnContext(ctx, "could not claim an approved request before applying it", "request", r.ID, "err", err)
+			return r, false
+		}
+		// Claimed after all (the error came after the commit); under the token's lock the
+		// claim can only be this caller's.
+		claimed = cur
 	}
 	r = claimed
 	c := changeOf(r)
@@ -815,10 +821,17 @@ func (s *Service) reopen(ctx context.Context, r store.Request, void []store.Appr
 func (s *Service) settle(ctx context.Context, r store.Request, to store.State, result string) (_ store.Request, unrecorded bool) {
 	out, err := s.requests.Transition(context.WithoutCancel(ctx), r.ID, r.State, to, store.TransitionUpdate{Result: result, At: s.now()})
 	if err != nil {
-		if cur, rerr := s.requests.GetRequest(context.WithoutCancel(ctx), r.ID); rerr == nil && cur.State != r.State {
-			// Stored after all (the error came after the commit), or settled by someone else.
+		cur, rerr := s.requests.GetRequest(context.WithoutCancel(ctx), r.ID)
+		switch {
+		case rerr == nil && cur.State == to && cur.Result == result:
+			// Stored after all: the error came after the commit.
+			out, err = cur, nil
+		case rerr == nil && cur.State != r.State:
+			// Settled by someone else, who told everyone.
 			return cur, false
 		}
+	}
+	if err != nil {
 		s.log.ErrorContext(ctx, "could not record the outcome of an approved request", "request", r.ID, "state", to, "result", result, "err", err)
 		if r.State == store.StateApplying {
 			s.updateMessage(ctx, r)

@@ -1078,6 +1078,9 @@ type outcomeLost struct {
 	*store.Store
 	states []store.State
 	fail   atomic.Int32
+	// committed makes the failing writes happen all the same, as a connection lost just after
+	// the commit.
+	committed bool
 }
 
 func (s *outcomeLost) Transition(ctx context.Context, id string, from, to store.State, upd store.TransitionUpdate) (store.Request, error) {
@@ -1086,6 +1089,9 @@ func (s *outcomeLost) Transition(ctx context.Context, id string, from, to store.
 		states = []store.State{store.StateApplied, store.StateFailed}
 	}
 	if slices.Contains(states, to) && s.fail.Add(-1) >= 0 {
+		if s.committed {
+			_, _ = s.Store.Transition(ctx, id, from, to, upd)
+		}
 		return store.Request{}, errors.New("driver: bad connection")
 	}
 	return s.Store.Transition(ctx, id, from, to, upd)
@@ -1231,4 +1237,24 @@ func TestARequestClosedToMakeWayForANewOneLosesItsButtons(t *testing.T) {
 			assert.Len(t, e.msgs.message(t, e, fresh).r.Buttons, 2, "the new one is open")
 		})
 	}
+}
+
+func TestAnOutcomeStoredDespiteAnErrorIsToldAsStored(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	lost := &outcomeLost{Store: e.st, committed: true}
+	lost.fail.Store(1)
+	e.svc = e.serviceOver(t, lost, e.now)
+	id := e.request(t, alice, oneReq)
+
+	r := e.click(t, bob, commands.ActionApprove, id)
+	assert.Equal(t, "You gave the last approval of "+id+": approved and applied.", r.Title, text(r))
+	assert.Contains(t, text(e.msgs.only(t).r), "Approved and applied")
+	require.Len(t, e.msgs.threadTexts(), 1)
+	assert.Contains(t, e.msgs.threadTexts()[0], "your request "+id+" approved and applied")
+
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	assert.Equal(t, 1, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
+	assert.Len(t, e.msgs.threadTexts(), 1, "told once")
 }
