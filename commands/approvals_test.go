@@ -167,13 +167,6 @@ func (m *fakeMessenger) message(t *testing.T, e *approvalEnv, id string) postedM
 	return p
 }
 
-// everShown joins every version of every channel message posted so far.
-func (m *fakeMessenger) everShown() string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return strings.Join(m.shown, "\n----\n")
-}
-
 func (m *fakeMessenger) threadTexts() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
