@@ -44,7 +44,9 @@ type Requests interface {
 	SetRequestMessage(ctx context.Context, id, channel, ts string) error
 	ListRequests(ctx context.Context, f store.RequestFilter) ([]store.Request, error)
 	ListExpiredPending(ctx context.Context, now time.Time) ([]store.Request, error)
-	AddApproval(ctx context.Context, id, userID string, at time.Time) (store.Request, bool, error)
+	AddApproval(ctx context.Context, id, userID string, at time.Time, t store.Tally) (store.Request, bool, error)
+	CompleteApproval(ctx context.Context, id, by string, at time.Time, t store.Tally) (store.Request, bool, error)
+	Reopen(ctx context.Context, id string, void []store.Approval, at time.Time) (store.Request, error)
 	Transition(ctx context.Context, id string, from, to store.State, upd store.TransitionUpdate) (store.Request, error)
 }
 
@@ -113,11 +115,21 @@ func (s *Service) needsApproval(ctx context.Context, req Request, c change, d po
 		ExpiresAt:       now.Add(expiresAfter),
 	}
 	r, created, err := s.requests.CreateRequest(ctx, want)
-	if err == nil && !created && r.CurrentRole != c.from {
-		// The pending one was made against a role the token no longer has (c.from was just
-		// read under the token's lock): it can only ever close as stale, so it must not
-		// swallow this request.
-		if err = s.supersedeStale(ctx, r, c.from, req.UserID); err == nil {
+	if err == nil && !created {
+		// A pending request that can only ever close must not swallow this one: its time ran
+		// out (the sweeper has not got to it yet), or it was made against a role the token no
+		// longer has (c.from was just read under the token's lock). It is closed the usual way,
+		// so its message loses its buttons and says why, and this request is opened.
+		superseded := true
+		switch {
+		case !now.Before(r.ExpiresAt):
+			err = s.expire(ctx, r, now)
+		case r.CurrentRole != c.from:
+			err = s.supersedeStale(ctx, r, c.from, req.UserID)
+		default:
+			superseded = false
+		}
+		if superseded && err == nil {
 			r, created, err = s.requests.CreateRequest(ctx, want)
 		}
 	}
@@ -254,9 +266,18 @@ func approveClicked(ctx context.Context, s *Service, act Action) (reply.Reply, e
 		return reply.Reply{}, staleError(r, now)
 	}
 
+	// Approvals recorded earlier are checked again, as the clicker's own was, once this one could
+	// complete the quorum: an approver who has since left the approver groups no longer counts.
+	t := store.Tally{Counted: []string{act.UserID}}
+	if len(r.Approvals)+1 >= r.ApprovalsNeeded {
+		if err := s.recheckApprovers(ctx, r, &t); err != nil {
+			return reply.Reply{}, s.approversUnchecked(ctx, r, err)
+		}
+	}
+
 	// On a duplicate approval (a double click racing itself) the store returns no request, so
 	// the reply keeps the one already read.
-	approved, won, err := s.requests.AddApproval(ctx, r.ID, act.UserID, s.now())
+	approved, won, err := s.requests.AddApproval(ctx, r.ID, act.UserID, s.now(), t)
 	var stateErr *store.StateError
 	switch {
 	case errors.Is(err, store.ErrDuplicateApproval):
@@ -270,21 +291,152 @@ func approveClicked(ctx context.Context, s *Service, act Action) (reply.Reply, e
 	}
 	r = approved
 	s.recordRequest(ctx, "request.approved", act.UserID, r, fmt.Sprintf("%d of %d", len(r.Approvals), r.ApprovalsNeeded))
+	s.recordVoid(ctx, r, t.Void)
+	var unchecked string
+	if !won && uncheckedCouldComplete(r, t) {
+		// Approvals recorded while this click was being checked were not among those checked.
+		// Whichever click records last sees them all, so it checks them and decides.
+		voided := len(t.Void)
+		if err := s.recheckApprovers(ctx, r, &t); err != nil {
+			unchecked = newRef()
+			s.log.ErrorContext(ctx, "approver re-check failed", "ref", unchecked, "request", r.ID, "err", err)
+		} else {
+			decided, ok, err := s.requests.CompleteApproval(ctx, r.ID, act.UserID, s.now(), t)
+			switch {
+			case errors.Is(err, store.ErrExpired):
+				return reply.Reply{}, s.expiredClick(ctx, act.Value)
+			case errors.As(err, &stateErr):
+				// Another click decided it first; that click applies it.
+				return reply.Reply{
+					Visibility: reply.Ephemeral, Tone: reply.Success,
+					Title: fmt.Sprintf("Your approval of %s is recorded; it was %s.", r.ID, stateWords(store.State(stateErr.State))),
+					Body:  []reply.Line{describeChange(changeOf(r))},
+				}, nil
+			case err != nil:
+				return reply.Reply{}, fmt.Errorf("completing approval of %s: %w", act.Value, err)
+			}
+			r, won = decided, ok
+			s.recordVoid(ctx, r, t.Void[voided:])
+		}
+	}
 	if !won {
-		s.updateMessage(ctx, r)
-		return reply.Reply{
+		voidLines := s.voidLines(r, t.Void)
+		s.updateMessage(ctx, r, voidLines...)
+		out := reply.Reply{
 			Visibility: reply.Ephemeral, Tone: reply.Success,
 			Title: fmt.Sprintf("Your approval of %s is recorded (%d of %d).", r.ID, len(r.Approvals), r.ApprovalsNeeded),
-			Body:  []reply.Line{describeChange(changeOf(r))},
+			Body:  append([]reply.Line{describeChange(changeOf(r))}, voidLines...),
 			Notes: []reply.Line{reply.Para("The change is applied when the last approval arrives.")},
-		}, nil
+		}
+		if unchecked != "" {
+			out.Tone = reply.Warning
+			out.Body = append(out.Body, reply.Para("Other approvals were recorded at the same moment and the bot could not check that their approvers still may approve, so the change was not applied."))
+			out.Notes = []reply.Line{reply.Para("The next approval checks them again and can complete it (ref " + unchecked + ").")}
+		}
+		return out, nil
 	}
-	r = s.finishApproved(ctx, r)
-	return reply.Reply{
+	r, unrecorded := s.finishApproved(ctx, r, true)
+	if unrecorded {
+		return outcomeUnrecorded(r), nil
+	}
+	out := reply.Reply{
 		Visibility: reply.Ephemeral, Tone: toneOf(r.State),
 		Title: fmt.Sprintf("You gave the last approval of %s: %s.", r.ID, stateWords(r.State)),
-		Body:  []reply.Line{describeChange(changeOf(r)), reply.Para(upperFirst(r.Result) + ".")},
-	}, nil
+		Body:  []reply.Line{describeChange(changeOf(r))},
+	}
+	if r.Result != "" {
+		out.Body = append(out.Body, reply.Para(upperFirst(r.Result)+"."))
+	}
+	return out, nil
+}
+
+// outcomeUnrecorded answers the last approval of r when its outcome could not be stored. It does
+// not say what the outcome was: what the bot says must never disagree with what it records later.
+func outcomeUnrecorded(r store.Request) reply.Reply {
+	out := reply.Reply{
+		Visibility: reply.Ephemeral, Tone: reply.Warning,
+		Title: fmt.Sprintf("You gave the last approval of %s, but its outcome could not be recorded.", r.ID),
+		Body:  []reply.Line{describeChange(changeOf(r))},
+	}
+	if r.State == store.StateApplying {
+		out.Body = append(out.Body, reply.Para("The change was sent to Astro, but Astro's answer could not be stored. The bot will not write to Astro again for it: it reads the token's role back shortly, records the outcome from that, and tells the requester in the request's thread."))
+	} else {
+		out.Body = append(out.Body, reply.Para("Nothing was written to Astro. The request stays approved; the bot tries again shortly and tells the requester in the request's thread how it ends."))
+	}
+	return out
+}
+
+// recheckApprovers checks again, as of now, whoever recorded an approval on r that t does not
+// account for yet, adding them to t.Counted or, when they may no longer approve r, their
+// approval to t.Void. An error leaves t as it was before the failed check: nothing is guessed.
+func (s *Service) recheckApprovers(ctx context.Context, r store.Request, t *store.Tally) error {
+	if s.approvers == nil {
+		return errors.New("no approver check is configured")
+	}
+	for _, a := range r.Approvals {
+		if accounted(*t, a.UserID) {
+			continue
+		}
+		ok, err := s.approvers.CanApprove(ctx, a.UserID, approvalOf(r))
+		if err != nil {
+			return fmt.Errorf("checking %s's approval of %s: %w", a.UserID, r.ID, err)
+		}
+		if ok {
+			t.Counted = append(t.Counted, a.UserID)
+		} else {
+			t.Void = append(t.Void, a)
+		}
+	}
+	return nil
+}
+
+func accounted(t store.Tally, userID string) bool {
+	return slices.Contains(t.Counted, userID) || slices.ContainsFunc(t.Void, func(a store.Approval) bool { return a.UserID == userID })
+}
+
+// uncheckedCouldComplete reports whether r, still pending, holds approvals t does not account
+// for, enough of them to complete the quorum if they count.
+func uncheckedCouldComplete(r store.Request, t store.Tally) bool {
+	counted, unchecked := 0, 0
+	for _, a := range r.Approvals {
+		switch {
+		case slices.Contains(t.Counted, a.UserID):
+			counted++
+		case !accounted(t, a.UserID):
+			unchecked++
+		}
+	}
+	return r.State == store.StatePending && unchecked > 0 && counted+unchecked >= r.ApprovalsNeeded
+}
+
+// approversUnchecked refuses a click that could complete r's quorum when the earlier approvers
+// could not be checked again; nothing has been recorded.
+func (s *Service) approversUnchecked(ctx context.Context, r store.Request, err error) *Error {
+	ref := newRef()
+	s.log.ErrorContext(ctx, "approver re-check failed", "ref", ref, "request", r.ID, "err", err)
+	return &Error{Code: EDenied, Message: fmt.Sprintf("Could not check whether the earlier approvals of %s still count, so your click was refused.", r.ID),
+		Hint: "Nothing was recorded. Try again; if it keeps happening give the bot's operator this reference: ref " + ref + "."}
+}
+
+// voidWhy says why an approval no longer counts, to follow "'s approval no longer counts".
+func (s *Service) voidWhy(r store.Request) string {
+	return "because they are no longer in " + s.groupNames(r.ApproverGroups)
+}
+
+// voidLines tell, one line each, whose approvals of r no longer count and why.
+func (s *Service) voidLines(r store.Request, void []store.Approval) []reply.Line {
+	var out []reply.Line
+	for _, a := range void {
+		out = append(out, reply.Line{userSpan(a.UserID), reply.Textf("'s approval no longer counts %s.", s.voidWhy(r))})
+	}
+	return out
+}
+
+// recordVoid audits each approval of r found no longer to count.
+func (s *Service) recordVoid(ctx context.Context, r store.Request, void []store.Approval) {
+	for _, a := range void {
+		s.recordRequest(ctx, "request.approval_void", "", r, fmt.Sprintf("%s's approval no longer counts %s", a.UserID, s.voidWhy(r)))
+	}
 }
 
 // denyClicked ends a request: one denial by an eligible approver is enough.
@@ -490,23 +642,25 @@ func (s *Service) supersedeStale(ctx context.Context, r store.Request, now, acto
 
 // finishApproved applies an approved request once and records the outcome. It runs under the
 // token's lock and re-reads the request there, so a second caller (a crash-recovery sweep, another
-// replica) finds it already settled and writes nothing.
-func (s *Service) finishApproved(ctx context.Context, r store.Request) store.Request {
+// replica) finds it already settled and writes nothing. approversChecked says the approvals were
+// just checked again by the click that completed them; otherwise they are checked here.
+// unrecorded says the outcome could not be stored, so nobody has been told it.
+func (s *Service) finishApproved(ctx context.Context, r store.Request, approversChecked bool) (_ store.Request, unrecorded bool) {
 	unlock, err := s.locker.LockToken(ctx, r.TokenID)
 	if err != nil {
 		// Left approved: the sweeper retries it.
 		s.log.WarnContext(ctx, "could not lock the token to apply an approved request", "request", r.ID, "err", err)
 		s.updateMessage(ctx, r)
-		return r
+		return r, false
 	}
 	defer unlock()
 	cur, err := s.requests.GetRequest(ctx, r.ID)
 	if err != nil {
 		s.log.WarnContext(ctx, "could not re-read an approved request", "request", r.ID, "err", err)
-		return r
+		return r, false
 	}
 	if cur.State != store.StateApproved {
-		return cur
+		return cur, false
 	}
 	r = cur
 	// Checked again here, at the moment of writing: a request left approved can be applied
@@ -515,9 +669,21 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request) store.Req
 		// Left approved: the sweeper retries it.
 		s.log.WarnContext(ctx, "could not re-check the requester of an approved request", "request", r.ID, "err", err)
 		s.updateMessage(ctx, r)
-		return r
+		return r, false
 	} else if why != "" {
 		return s.settle(ctx, r, store.StateStale, why+"; nothing was changed")
+	}
+	if !approversChecked {
+		var t store.Tally
+		if err := s.recheckApprovers(ctx, r, &t); err != nil {
+			// Left approved: the sweeper retries it.
+			s.log.WarnContext(ctx, "could not re-check the approvers of an approved request", "request", r.ID, "err", err)
+			s.updateMessage(ctx, r)
+			return r, false
+		}
+		if len(t.Counted) < r.ApprovalsNeeded {
+			return s.reopen(ctx, r, t.Void)
+		}
 	}
 
 	tok, err := s.getToken(ctx, r.TokenID)
@@ -532,6 +698,29 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request) store.Req
 		return s.settle(ctx, r, store.StateStale, fmt.Sprintf("the token's role changed from %s to %s before the change could be applied; nothing was changed",
 			roleOrNone(r.CurrentRole), roleOrNone(now)))
 	}
+	// Claimed before the write: a request left approved is retried by the sweeper, which must
+	// never happen once a write may have reached Astro, or a request the bot already called
+	// failed could be applied after all.
+	claimed, err := s.requests.Transition(ctx, r.ID, store.StateApproved, store.StateApplying, store.TransitionUpdate{At: s.now()})
+	var stateErr *store.StateError
+	if errors.As(err, &stateErr) {
+		if cur, err := s.requests.GetRequest(ctx, r.ID); err == nil {
+			return cur, false
+		}
+		return r, false
+	}
+	if err != nil {
+		cur, rerr := s.requests.GetRequest(ctx, r.ID)
+		if rerr != nil || cur.State != store.StateApplying {
+			// Nothing written and left approved: the sweeper retries it.
+			s.log.WarnContext(ctx, "could not claim an approved request before applying it", "request", r.ID, "err", err)
+			return r, false
+		}
+		// Claimed after all (the error came after the commit); under the token's lock the
+		// claim can only be this caller's.
+		claimed = cur
+	}
+	r = claimed
 	c := changeOf(r)
 	c.token = tok
 	c.from = now
@@ -546,16 +735,112 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request) store.Req
 	}
 }
 
-// settle moves an approved request to its final state and tells everyone.
-func (s *Service) settle(ctx context.Context, r store.Request, to store.State, result string) store.Request {
-	out, err := s.requests.Transition(context.WithoutCancel(ctx), r.ID, store.StateApproved, to, store.TransitionUpdate{Result: result, At: s.now()})
+// resolveApplying settles a request left applying: the bot sent (or was about to send) its write
+// but never recorded Astro's answer. It never writes again; the outcome recorded is what the
+// token's role, read back from Astro, shows.
+func (s *Service) resolveApplying(ctx context.Context, r store.Request) {
+	unlock, err := s.locker.LockToken(ctx, r.TokenID)
+	if err != nil {
+		s.log.WarnContext(ctx, "could not lock the token to settle a request left applying", "request", r.ID, "err", err)
+		return
+	}
+	defer unlock()
+	cur, err := s.requests.GetRequest(ctx, r.ID)
+	if err != nil || cur.State != store.StateApplying {
+		return
+	}
+	const lost = "the bot could not record Astro's answer; "
+	tok, err := s.tokens.GetToken(ctx, cur.TokenID)
+	var now string
+	switch {
+	case astro.IsNotFound(err):
+		s.settle(ctx, cur, store.StateFailed, lost+"the token no longer exists; nothing more was written")
+		return
+	case err != nil:
+		// Tried again at the next sweep.
+		s.log.WarnContext(ctx, "could not read the token to settle a request left applying", "request", r.ID, "err", err)
+		return
+	default:
+		now = astro.WorkspaceRoleOf(tok.Roles, cur.WorkspaceID)
+	}
+	if now == cur.RequestedRole {
+		s.settle(ctx, cur, store.StateApplied, lost+"reading the token back, it has the requested "+roleOrNone(now))
+		return
+	}
+	s.settle(ctx, cur, store.StateFailed, fmt.Sprintf(lost+"the token has %s, not the requested %s; nothing more was written", roleOrNone(now), roleOrNone(cur.RequestedRole)))
+}
+
+// reopen puts approved request r back to waiting for approval, without its void approvals, which
+// left it short of its quorum. One that has expired meanwhile, or whose change another request
+// now asks for, is closed instead. Nothing is written to Astro.
+func (s *Service) reopen(ctx context.Context, r store.Request, void []store.Approval) (store.Request, bool) {
+	var why []string
+	for _, a := range void {
+		why = append(why, fmt.Sprintf("%s's approval no longer counts %s", a.UserID, s.voidWhy(r)))
+	}
+	if !s.now().Before(r.ExpiresAt) {
+		return s.settle(ctx, r, store.StateExpired, strings.Join(why, "; ")+"; it expired before enough approvals; nothing was changed")
+	}
+	out, err := s.requests.Reopen(ctx, r.ID, void, s.now())
+	switch {
+	case errors.Is(err, store.ErrPendingExists):
+		return s.settle(ctx, r, store.StateStale, strings.Join(why, "; ")+"; another request for the same change is waiting; nothing was changed")
+	case err != nil:
+		// Left approved: the sweeper retries it.
+		s.log.WarnContext(ctx, "could not reopen an approved request", "request", r.ID, "err", err)
+		return r, false
+	}
+	s.recordVoid(ctx, out, void)
+	s.log.InfoContext(ctx, "approved request reopened: approvals no longer count", "request", r.ID, "void", len(void))
+	lines := s.voidLines(out, void)
+	s.updateMessage(ctx, out, lines...)
+	if s.messenger != nil && out.MessageTS != "" && reply.ValidUserID(out.RequesterID) {
+		msg := reply.Reply{
+			Visibility: reply.InChannel, Tone: reply.Warning,
+			Body: []reply.Line{{reply.Mention(out.RequesterID), reply.Textf(" your request %s needs approval again: ", out.ID)}},
+		}
+		for i, l := range lines {
+			if i > 0 {
+				msg.Body[0] = append(msg.Body[0], reply.Text(" "))
+			}
+			msg.Body[0] = append(msg.Body[0], l...)
+		}
+		msg.Body = append(msg.Body, reply.Para(fmt.Sprintf("It has %d of the %d approvals it needs. Nothing was changed.", len(out.Approvals), out.ApprovalsNeeded)))
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyTimeout)
+		defer cancel()
+		if err := s.messenger.PostThread(tctx, out.ApprovalChannel, out.MessageTS, msg); err != nil {
+			s.log.WarnContext(ctx, "could not tell the requester", "request", out.ID, "err", err)
+		}
+	}
+	return out, false
+}
+
+// settle moves an approved or applying request to its final state and tells everyone. An outcome
+// that cannot be stored is told to nobody (unrecorded): the request stays as it was, which the
+// sweeper finishes later without contradicting anything said.
+func (s *Service) settle(ctx context.Context, r store.Request, to store.State, result string) (_ store.Request, unrecorded bool) {
+	out, err := s.requests.Transition(context.WithoutCancel(ctx), r.ID, r.State, to, store.TransitionUpdate{Result: result, At: s.now()})
+	if err != nil {
+		cur, rerr := s.requests.GetRequest(context.WithoutCancel(ctx), r.ID)
+		switch {
+		case rerr == nil && cur.State == to && cur.Result == result:
+			// Stored after all: the error came after the commit.
+			out, err = cur, nil
+		case rerr == nil && cur.State != r.State:
+			// Settled by someone else, who told everyone.
+			return cur, false
+		}
+	}
 	if err != nil {
 		s.log.ErrorContext(ctx, "could not record the outcome of an approved request", "request", r.ID, "state", to, "result", result, "err", err)
-		r.State, r.Result = to, result
-		s.updateMessage(ctx, r)
-		return r
+		if r.State == store.StateApplying {
+			s.updateMessage(ctx, r)
+		}
+		return r, true
 	}
 	switch to {
+	case store.StateExpired:
+		s.recordRequest(ctx, "request.expired", "", out, result)
 	case store.StateStale:
 		s.recordRequest(ctx, "request.stale", "", out, result)
 	case store.StateFailed:
@@ -563,7 +848,7 @@ func (s *Service) settle(ctx context.Context, r store.Request, to store.State, r
 	}
 	s.log.InfoContext(ctx, "approved request settled", "request", r.ID, "state", to, "result", result)
 	s.closed(ctx, out)
-	return out
+	return out, false
 }
 
 // expire closes a pending request whose time ran out. Another replica having done it already is
@@ -605,21 +890,22 @@ func (s *Service) closed(ctx context.Context, r store.Request) {
 	}
 }
 
-// updateMessage redraws r's approval message from its stored state.
-func (s *Service) updateMessage(ctx context.Context, r store.Request) {
+// updateMessage redraws r's approval message from its stored state, with extra lines below who
+// approved.
+func (s *Service) updateMessage(ctx context.Context, r store.Request, extra ...reply.Line) {
 	if s.messenger == nil || r.MessageTS == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyTimeout)
 	defer cancel()
-	if err := s.messenger.Update(ctx, r.ApprovalChannel, r.MessageTS, s.requestMessage(r)); err != nil {
+	if err := s.messenger.Update(ctx, r.ApprovalChannel, r.MessageTS, s.requestMessage(r, extra...)); err != nil {
 		s.log.WarnContext(ctx, "could not update the approval message", "request", r.ID, "err", err)
 	}
 }
 
-// requestMessage is the approval message for r in its current state. It shows buttons only while
-// the request is pending.
-func (s *Service) requestMessage(r store.Request) reply.Reply {
+// requestMessage is the approval message for r in its current state, with extra lines below who
+// approved. It shows buttons only while the request is pending.
+func (s *Service) requestMessage(r store.Request, extra ...reply.Line) reply.Reply {
 	c := changeOf(r)
 	m := reply.Reply{Visibility: reply.InChannel, Tone: toneOf(r.State)}
 	asks := " asks to: "
@@ -638,6 +924,7 @@ func (s *Service) requestMessage(r store.Request) reply.Reply {
 	}
 	m.Body = append(m.Body, reply.Line{reply.Text("Same as: "), reply.Literal(cliCommand(r))})
 	m.Body = append(m.Body, s.approversLine(r))
+	m.Body = append(m.Body, extra...)
 
 	switch r.State {
 	case store.StatePending:
@@ -646,6 +933,8 @@ func (s *Service) requestMessage(r store.Request) reply.Reply {
 			{Label: "Approve", ActionID: ActionApprove, Value: r.ID, Style: reply.Primary},
 			{Label: "Deny", ActionID: ActionDeny, Value: r.ID, Style: reply.Danger},
 		}
+	case store.StateApplying:
+		m.Body = append(m.Body, reply.Para("Its outcome is not recorded yet: the bot reads the token's role back from Astro shortly and records it from that. It will not write to Astro again for this request."))
 	case store.StateDenied, store.StateCancelled:
 		line := reply.Line{reply.Text(upperFirst(stateWords(r.State)))}
 		if reply.ValidUserID(r.DecidedBy) {
@@ -818,7 +1107,7 @@ func stateWords(st store.State) string {
 	switch st {
 	case store.StatePending:
 		return "still waiting for approval"
-	case store.StateApproved:
+	case store.StateApproved, store.StateApplying:
 		return "approved and is being applied"
 	case store.StateApplied:
 		return "approved and applied"
@@ -840,7 +1129,7 @@ func toneOf(st store.State) reply.Tone {
 	switch st {
 	case store.StateApplied:
 		return reply.Success
-	case store.StatePending, store.StateApproved, store.StateStale:
+	case store.StatePending, store.StateApproved, store.StateApplying, store.StateStale:
 		return reply.Warning
 	case store.StateFailed, store.StateDenied:
 		return reply.Failure

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,11 +62,13 @@ rules:
 `
 
 // policyAuth decides with a real policy; groups maps users to their Slack user groups. err, when
-// set, makes every approver check fail (a Slack outage); decideErr makes every decision fail.
+// set, makes every approver check fail (a Slack outage); errFor makes only the checks of that one
+// user fail; decideErr makes every decision fail.
 type policyAuth struct {
 	p         *policy.Policy
 	groups    map[string][]string
 	err       atomic.Pointer[error]
+	errFor    atomic.Pointer[string]
 	decideErr atomic.Pointer[error]
 }
 
@@ -81,6 +84,9 @@ func (a *policyAuth) CanApprove(_ context.Context, userID string, ap policy.Appr
 	if e := a.err.Load(); e != nil {
 		return false, *e
 	}
+	if u := a.errFor.Load(); u != nil && *u == userID {
+		return false, errors.New("usergroups.users.list: ratelimited")
+	}
 	return a.p.CanApprove(userID, a.groups[userID], ap), nil
 }
 
@@ -90,6 +96,7 @@ type fakeMessenger struct {
 	n        int
 	posts    map[string]postedMsg // by ts
 	threads  []postedMsg
+	shown    []string // every version of every channel message, in order
 	failPost bool
 }
 
@@ -111,6 +118,7 @@ func (m *fakeMessenger) Post(_ context.Context, channel string, r reply.Reply) (
 		m.posts = map[string]postedMsg{}
 	}
 	m.posts[ts] = postedMsg{channel: channel, ts: ts, r: r}
+	m.shown = append(m.shown, text(r))
 	return ts, nil
 }
 
@@ -130,6 +138,7 @@ func (m *fakeMessenger) Update(_ context.Context, channel, ts string, r reply.Re
 	}
 	p.r, p.edits = r, p.edits+1
 	m.posts[ts] = p
+	m.shown = append(m.shown, text(r))
 	return nil
 }
 
@@ -145,6 +154,17 @@ func (m *fakeMessenger) only(t *testing.T) postedMsg {
 		return p
 	}
 	return postedMsg{}
+}
+
+// message returns the message the request with ID id was posted as.
+func (m *fakeMessenger) message(t *testing.T, e *approvalEnv, id string) postedMsg {
+	t.Helper()
+	ts := e.state(t, id).MessageTS
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.posts[ts]
+	require.True(t, ok, "no message for %s", id)
+	return p
 }
 
 func (m *fakeMessenger) threadTexts() []string {
@@ -189,10 +209,16 @@ func newApprovalEnv(t *testing.T) *approvalEnv {
 // newService builds a Service over the env's store, Astro and Slack, like a bot replica.
 func (e *approvalEnv) newService(t *testing.T, now func() time.Time) *commands.Service {
 	t.Helper()
+	return e.serviceOver(t, e.st, now)
+}
+
+// serviceOver is newService with reqs in front of the env's store for requests.
+func (e *approvalEnv) serviceOver(t *testing.T, reqs commands.Requests, now func() time.Time) *commands.Service {
+	t.Helper()
 	svc, err := commands.New(commands.Config{
 		Tokens:     astro.New(e.emu.OrganizationID(), e.emu.APIToken(), astro.WithBaseURL(e.emu.URL()), astro.WithRetryPolicy(astro.RetryPolicy{MaxAttempts: 1})),
 		Authorizer: e.auth, Approvers: e.auth, Groups: e.auth.p,
-		Requests: e.st, Messenger: e.msgs, Audit: e.st, Locker: e.st, Reverts: e.st,
+		Requests: reqs, Messenger: e.msgs, Audit: e.st, Locker: e.st, Reverts: e.st,
 		Clock: now, DefaultWorkspace: wsData, Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
 	})
 	require.NoError(t, err)
@@ -200,6 +226,8 @@ func (e *approvalEnv) newService(t *testing.T, now func() time.Time) *commands.S
 }
 
 func (e *approvalEnv) advance(d time.Duration) { e.clock.Add(int64(d)) }
+
+func (e *approvalEnv) now() time.Time { return time.Unix(0, e.clock.Load()).UTC() }
 
 // restartWith replaces the env's service with one deciding under policyYAML, as a replica
 // restarted with a new policy file; groups maps users to their Slack user groups.
@@ -636,7 +664,7 @@ func TestSweepFinishesARequestLeftApproved(t *testing.T) {
 	e := newApprovalEnv(t)
 	id := e.request(t, alice, oneReq)
 	// As if the bot died right after the winning approval was stored.
-	_, won, err := e.st.AddApproval(t.Context(), id, bob, testNow)
+	_, won, err := e.st.AddApproval(t.Context(), id, bob, testNow, store.Tally{})
 	require.NoError(t, err)
 	require.True(t, won)
 
@@ -834,7 +862,7 @@ func TestSweeperRechecksTheRequesterBeforeApplying(t *testing.T) {
 	e.restartWith(t, engPolicy, map[string][]string{alice: {"S0ENG"}})
 	id := e.request(t, alice, oneReq)
 	// As if the bot died right after the winning approval was stored.
-	_, won, err := e.st.AddApproval(t.Context(), id, bob, testNow)
+	_, won, err := e.st.AddApproval(t.Context(), id, bob, testNow, store.Tally{})
 	require.NoError(t, err)
 	require.True(t, won)
 
@@ -895,7 +923,7 @@ func TestApprovalIsRefusedWhenTheRequesterCannotBeChecked(t *testing.T) {
 	assert.Zero(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
 
 	// The sweeper, finding it approved while the check still fails, leaves it for later.
-	_, won, err := e.st.AddApproval(t.Context(), id, bob, testNow)
+	_, won, err := e.st.AddApproval(t.Context(), id, bob, testNow, store.Tally{})
 	require.NoError(t, err)
 	require.True(t, won)
 	e.advance(2 * time.Minute)
@@ -908,4 +936,318 @@ func TestApprovalIsRefusedWhenTheRequesterCannotBeChecked(t *testing.T) {
 	require.NoError(t, e.svc.SweepExpired(t.Context(), testNow.Add(4*time.Minute)))
 	assert.Equal(t, store.StateApplied, e.state(t, id).State)
 	assert.Equal(t, "WORKSPACE_OPERATOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+}
+
+// approversWithoutSec is approvalPolicy with another user group among the approvers in place of S0SEC.
+var approversWithoutSec = strings.Replace(approvalPolicy, "approvers: [U0BOB0001, U0CAROL01, S0SEC]", "approvers: [U0BOB0001, U0CAROL01, S0SRE]", 1)
+
+func TestApprovalFromSomeoneNoLongerAnApproverDoesNotCount(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		leave func(t *testing.T, e *approvalEnv)
+	}{
+		{"LeftTheUserGroup", func(_ *testing.T, e *approvalEnv) { e.auth.groups = map[string][]string{} }},
+		{"PolicyNoLongerNamesTheirGroup", func(t *testing.T, e *approvalEnv) {
+			e.restartWith(t, approversWithoutSec, map[string][]string{dave: {secGroup}})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newApprovalEnv(t)
+			id := e.request(t, alice, ownerReq)
+			e.click(t, dave, commands.ActionApprove, id)
+			tt.leave(t, e)
+			e.advance(time.Minute)
+
+			r := e.click(t, carol, commands.ActionApprove, id)
+			assert.Equal(t, "Your approval of "+id+" is recorded (1 of 2).", r.Title, text(r))
+			assert.Contains(t, text(r), "@"+dave+"'s approval no longer counts because they are no longer in group approvers.")
+			assert.Equal(t, "WORKSPACE_AUTHOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData), "one valid approval is not enough")
+			assert.Zero(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
+			got := e.state(t, id)
+			assert.Equal(t, store.StatePending, got.State)
+			msg := e.msgs.only(t)
+			assert.Len(t, msg.r.Buttons, 2, "still open for another approver")
+			assert.Contains(t, text(msg.r), "Approval needed (1 of 2)")
+			assert.Contains(t, text(msg.r), "Approved by @"+carol+" (12:01 UTC).")
+			assert.Contains(t, text(msg.r), "@"+dave+"'s approval no longer counts because they are no longer in group approvers.")
+			assert.Equal(t, []string{"request.created", "request.approved", "request.approved", "request.approval_void"}, e.auditActions(t, id))
+
+			e.advance(time.Minute)
+			last := e.click(t, bob, commands.ActionApprove, id)
+			assert.Contains(t, last.Title, "approved and applied", text(last))
+			assert.Equal(t, "WORKSPACE_OWNER", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+			assert.Equal(t, 1, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
+			assert.Contains(t, text(e.msgs.only(t).r), "Approved by @"+carol+" (12:01 UTC), @"+bob+" (12:02 UTC).")
+		})
+	}
+}
+
+func TestApprovalIsRefusedWhenAnEarlierApproverCannotBeChecked(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, ownerReq)
+	e.click(t, dave, commands.ActionApprove, id)
+	who := dave
+	e.auth.errFor.Store(&who)
+
+	r := e.click(t, carol, commands.ActionApprove, id)
+	assert.Equal(t, reply.Failure, r.Tone)
+	assert.Contains(t, text(r), "Could not check whether the earlier approvals of "+id+" still count, so your click was refused.")
+	assert.NotContains(t, text(r), "ratelimited", "the cause goes to the log, with the ref the reply gives")
+	got := e.state(t, id)
+	assert.Equal(t, store.StatePending, got.State, "fails closed")
+	require.Len(t, got.Approvals, 1, "nothing recorded")
+	assert.Equal(t, dave, got.Approvals[0].UserID)
+	assert.Zero(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
+	assert.Contains(t, text(e.msgs.only(t).r), "Approval needed (1 of 2)")
+
+	e.auth.errFor.Store(nil)
+	r = e.click(t, carol, commands.ActionApprove, id)
+	assert.Contains(t, r.Title, "approved and applied", text(r))
+}
+
+func TestSweeperRechecksTheApproversBeforeApplying(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, ownerReq)
+	e.click(t, dave, commands.ActionApprove, id)
+	// As if the bot died right after carol's winning approval was stored.
+	_, won, err := e.st.AddApproval(t.Context(), id, carol, testNow, store.Tally{Counted: []string{dave}})
+	require.NoError(t, err)
+	require.True(t, won)
+
+	e.auth.groups = map[string][]string{} // dave leaves the S0SEC user group
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	assert.Equal(t, "WORKSPACE_AUTHOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+	assert.Zero(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
+	assert.Equal(t, store.StatePending, e.state(t, id).State, "waiting for approval again")
+	msg := e.msgs.only(t)
+	assert.Len(t, msg.r.Buttons, 2)
+	assert.Contains(t, text(msg.r), "Approval needed (1 of 2)")
+	assert.Contains(t, text(msg.r), "@"+dave+"'s approval no longer counts because they are no longer in group approvers.")
+	require.Len(t, e.msgs.threadTexts(), 1)
+	assert.Contains(t, e.msgs.threadTexts()[0], "@"+alice+" your request "+id+" needs approval again: @"+dave+"'s approval no longer counts")
+
+	last := e.click(t, bob, commands.ActionApprove, id)
+	assert.Contains(t, last.Title, "approved and applied", text(last))
+	assert.Equal(t, "WORKSPACE_OWNER", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+}
+
+func TestConcurrentClicksAfterAnApproverLeftApplyOnceWithoutThem(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, ownerReq)
+	e.click(t, dave, commands.ActionApprove, id)
+	e.auth.groups = map[string][]string{}
+	replicas := []*commands.Service{e.svc, e.newService(t, e.now)}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user := []string{bob, carol}[i%2]
+			replicas[i%len(replicas)].Act(context.Background(), commands.Action{UserID: user, ActionID: commands.ActionApprove, Value: id})
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 1, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "exactly one write")
+	got := e.state(t, id)
+	assert.Equal(t, store.StateApplied, got.State)
+	var approvers []string
+	for _, a := range got.Approvals {
+		approvers = append(approvers, a.UserID)
+	}
+	assert.ElementsMatch(t, []string{bob, carol}, approvers, "dave's approval was dropped")
+}
+
+// outcomeLost fails the store writes that move a request to one of states (by default applied
+// or failed: how an approved request ended), fail times, as a database that goes away just after
+// Astro has answered.
+type outcomeLost struct {
+	*store.Store
+	states []store.State
+	fail   atomic.Int32
+	// committed makes the failing writes happen all the same, as a connection lost just after
+	// the commit.
+	committed bool
+}
+
+func (s *outcomeLost) Transition(ctx context.Context, id string, from, to store.State, upd store.TransitionUpdate) (store.Request, error) {
+	states := s.states
+	if states == nil {
+		states = []store.State{store.StateApplied, store.StateFailed}
+	}
+	if slices.Contains(states, to) && s.fail.Add(-1) >= 0 {
+		if s.committed {
+			_, _ = s.Store.Transition(ctx, id, from, to, upd)
+		}
+		return store.Request{}, errors.New("driver: bad connection")
+	}
+	return s.Store.Transition(ctx, id, from, to, upd)
+}
+
+func TestAnOutcomeThatCouldNotBeRecordedIsNeverContradicted(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// astroRefuses makes Astro refuse the write; adminReverts puts the token's role back by
+		// hand after the click, before the sweeper looks.
+		astroRefuses, adminReverts bool
+		wantRole                   string
+		wantState                  store.State
+		wantTitle, wantResult      string
+		neverSaid                  []string // before the outcome is recorded
+	}{
+		{name: "AstroRefused", astroRefuses: true, wantRole: "WORKSPACE_AUTHOR", wantState: store.StateFailed,
+			wantTitle: "Failed: airflow-ci-deployer to WORKSPACE_OPERATOR", neverSaid: []string{"pproved and applied", "failed", "Failed", "refused"},
+			wantResult: "the bot could not record Astro's answer; the token has WORKSPACE_AUTHOR, not the requested WORKSPACE_OPERATOR; nothing more was written"},
+		{name: "AstroAppliedThenAnAdminReverted", adminReverts: true, wantRole: "WORKSPACE_AUTHOR", wantState: store.StateFailed,
+			wantTitle: "Failed: airflow-ci-deployer to WORKSPACE_OPERATOR", neverSaid: []string{"pproved and applied", "failed", "Failed"},
+			wantResult: "the bot could not record Astro's answer; the token has WORKSPACE_AUTHOR, not the requested WORKSPACE_OPERATOR; nothing more was written"},
+		{name: "AstroApplied", wantRole: "WORKSPACE_OPERATOR", wantState: store.StateApplied,
+			wantTitle: "Approved and applied: airflow-ci-deployer to WORKSPACE_OPERATOR", neverSaid: []string{"pproved and applied", "failed", "Failed"},
+			wantResult: "the bot could not record Astro's answer; reading the token back, it has the requested WORKSPACE_OPERATOR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newApprovalEnv(t)
+			lost := &outcomeLost{Store: e.st}
+			lost.fail.Store(1)
+			e.svc = e.serviceOver(t, lost, e.now)
+			id := e.request(t, alice, oneReq)
+			if tt.astroRefuses {
+				e.emu.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{Status: 403})
+			}
+
+			r := e.click(t, bob, commands.ActionApprove, id)
+			assert.Equal(t, "You gave the last approval of "+id+", but its outcome could not be recorded.", r.Title, text(r))
+			assert.Contains(t, text(r), "The bot will not write to Astro again for it")
+			msg := e.msgs.only(t)
+			assert.Empty(t, msg.r.Buttons)
+			assert.Contains(t, text(msg.r), "Its outcome is not recorded yet")
+			if tt.adminReverts {
+				require.NoError(t, e.emu.SetRoles(astroemu.SampleTokenCIDeployer, []astroemu.Role{
+					{EntityType: astroemu.EntityOrganization, EntityID: e.emu.OrganizationID(), Role: "ORGANIZATION_MEMBER"},
+					wsRole(wsData, "WORKSPACE_AUTHOR"),
+				}))
+			}
+
+			for range 3 { // later sweeps, in this replica or another, after the store is back
+				e.advance(2 * time.Minute)
+				require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+			}
+			assert.Equal(t, tt.wantRole, e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+			assert.Equal(t, 1, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "one write, never retried")
+			got := e.state(t, id)
+			assert.Equal(t, tt.wantState, got.State)
+			assert.Equal(t, tt.wantResult, got.Result)
+			msg = e.msgs.only(t)
+			assert.Contains(t, text(msg.r), tt.wantTitle)
+			require.Len(t, e.msgs.threadTexts(), 1, "the requester is told once, when the outcome is recorded")
+			assert.Contains(t, e.msgs.threadTexts()[0], "your request "+id+" "+stateWordsFor(tt.wantState))
+			// Before the outcome was recorded nothing said how it ended.
+			before := text(r) + strings.Join(e.msgs.shown[:len(e.msgs.shown)-1], "\n")
+			for _, w := range tt.neverSaid {
+				assert.NotContains(t, before, w)
+			}
+		})
+	}
+}
+
+func stateWordsFor(st store.State) string {
+	if st == store.StateApplied {
+		return "approved and applied"
+	}
+	return string(st)
+}
+
+func TestAnApprovedRequestThatCannotBeClaimedIsNotWrittenUntilRetried(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	lost := &outcomeLost{Store: e.st, states: []store.State{store.StateApplying}}
+	lost.fail.Store(1)
+	e.svc = e.serviceOver(t, lost, e.now)
+	id := e.request(t, alice, oneReq)
+
+	r := e.click(t, bob, commands.ActionApprove, id)
+	assert.Equal(t, "You gave the last approval of "+id+": approved and is being applied.", r.Title, text(r))
+	assert.Zero(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "no write without the claim")
+	assert.Equal(t, store.StateApproved, e.state(t, id).State)
+
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	assert.Equal(t, store.StateApplied, e.state(t, id).State)
+	assert.Equal(t, "WORKSPACE_OPERATOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+	assert.Equal(t, 1, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
+	assert.Contains(t, text(e.msgs.only(t).r), "Approved and applied")
+}
+
+func TestARequestClosedToMakeWayForANewOneLosesItsButtons(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		outdate  func(t *testing.T, e *approvalEnv)
+		state    store.State
+		title    string
+		result   string
+		told     string
+		auditEnd string
+	}{
+		{name: "Expired", outdate: func(_ *testing.T, e *approvalEnv) { e.advance(time.Hour) }, // the sweeper has not run
+			state: store.StateExpired, title: "Expired: airflow-ci-deployer to WORKSPACE_OPERATOR",
+			result: "Result: expired before enough approvals; nothing was changed", told: "expired", auditEnd: "request.expired"},
+		{name: "MadeAgainstAnOldRole", outdate: func(t *testing.T, e *approvalEnv) {
+			require.NoError(t, e.emu.SetRoles(astroemu.SampleTokenCIDeployer, []astroemu.Role{
+				{EntityType: astroemu.EntityOrganization, EntityID: e.emu.OrganizationID(), Role: "ORGANIZATION_MEMBER"},
+				wsRole(wsData, "WORKSPACE_MEMBER"),
+			}))
+		}, state: store.StateStale, title: "Closed as stale: airflow-ci-deployer to WORKSPACE_OPERATOR",
+			result: "Result: the token's role changed from WORKSPACE_AUTHOR to WORKSPACE_MEMBER after the request; nothing was changed",
+			told:   "closed as stale", auditEnd: "request.stale"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newApprovalEnv(t)
+			old := e.request(t, alice, oneReq)
+			tt.outdate(t, e)
+
+			fresh := e.request(t, mallory, oneReq)
+			require.NotEqual(t, old, fresh)
+			msg := e.msgs.message(t, e, old)
+			assert.Empty(t, msg.r.Buttons, "the old request cannot be clicked any more")
+			assert.Contains(t, text(msg.r), tt.title)
+			assert.Contains(t, text(msg.r), tt.result)
+			assert.Equal(t, tt.state, e.state(t, old).State)
+			require.Len(t, e.msgs.threadTexts(), 1)
+			assert.Contains(t, e.msgs.threadTexts()[0], "@"+alice+" your request "+old+" "+tt.told)
+			assert.Equal(t, []string{"request.created", tt.auditEnd}, e.auditActions(t, old))
+			assert.Len(t, e.msgs.message(t, e, fresh).r.Buttons, 2, "the new one is open")
+		})
+	}
+}
+
+func TestAnOutcomeStoredDespiteAnErrorIsToldAsStored(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	lost := &outcomeLost{Store: e.st, committed: true}
+	lost.fail.Store(1)
+	e.svc = e.serviceOver(t, lost, e.now)
+	id := e.request(t, alice, oneReq)
+
+	r := e.click(t, bob, commands.ActionApprove, id)
+	assert.Equal(t, "You gave the last approval of "+id+": approved and applied.", r.Title, text(r))
+	assert.Contains(t, text(e.msgs.only(t).r), "Approved and applied")
+	require.Len(t, e.msgs.threadTexts(), 1)
+	assert.Contains(t, e.msgs.threadTexts()[0], "your request "+id+" approved and applied")
+
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	assert.Equal(t, 1, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
+	assert.Len(t, e.msgs.threadTexts(), 1, "told once")
 }

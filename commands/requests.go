@@ -146,9 +146,9 @@ func runCancel(ctx context.Context, s *Service, req Request, a *args) (reply.Rep
 	}, nil
 }
 
-// approvedRecoveryAfter is how long a request may sit approved before the sweeper assumes the
-// process applying it died and finishes the job. finishApproved re-checks under the token lock,
-// so a slow but live apply elsewhere is never repeated.
+// approvedRecoveryAfter is how long a request may sit approved or applying before the sweeper
+// assumes the process applying it died and finishes the job. Both run under the token lock, so a
+// slow but live apply elsewhere is never repeated.
 const approvedRecoveryAfter = time.Minute
 
 // SweepExpired closes every pending request whose expiry has passed at now, updating its message,
@@ -169,7 +169,7 @@ func (s *Service) SweepExpired(ctx context.Context, now time.Time) error {
 			errs = append(errs, err)
 		}
 	}
-	stuck, err := s.requests.ListRequests(ctx, store.RequestFilter{States: []store.State{store.StateApproved}, Limit: 100})
+	stuck, err := s.requests.ListRequests(ctx, store.RequestFilter{States: []store.State{store.StateApproved, store.StateApplying}, Limit: 100})
 	if err != nil {
 		errs = append(errs, fmt.Errorf("listing approved requests: %w", err))
 	}
@@ -177,8 +177,14 @@ func (s *Service) SweepExpired(ctx context.Context, now time.Time) error {
 		if now.Sub(r.DecidedAt) < approvedRecoveryAfter {
 			continue
 		}
-		s.log.WarnContext(ctx, "finishing a request left approved (the bot may have restarted while applying it)", "request", r.ID)
-		s.finishApproved(ctx, r)
+		if r.State == store.StateApplying {
+			// Its write may have reached Astro: it is settled from the token, never written again.
+			s.log.WarnContext(ctx, "settling a request whose outcome was not recorded", "request", r.ID)
+			s.resolveApplying(ctx, r)
+			continue
+		}
+		s.log.WarnContext(ctx, "finishing a request left approved (the bot may have restarted before applying it)", "request", r.ID)
+		s.finishApproved(ctx, r, false)
 	}
 	return errors.Join(errs...)
 }

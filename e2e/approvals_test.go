@@ -286,3 +286,52 @@ func requestID(t *testing.T, s string) string {
 	require.GreaterOrEqual(t, len(rest), 13, s)
 	return rest[:13]
 }
+
+func TestApprovalFromSomeoneWhoLeftTheApproverGroupDoesNotCount(t *testing.T) {
+	t.Parallel()
+	w := newApprovalWorld(t, "1h")
+	w.startBot(map[string]string{"ORGTOKEN_GROUP_CACHE_TTL": "0s"}) // group membership read live
+	dp := astroemu.SampleWorkspaceDataPlatform
+	msg, _ := w.requestChange(t, outsiderID, "update "+astroemu.SampleTokenCIDeployer+" --role operator -w "+dp, astroemu.SampleTokenCIDeployer)
+	writes := w.astro.CountRequests(astroemu.EndpointUpdateRoles)
+
+	first := w.click(t, approverGroup1, msg.TS, actionApprove)
+	assert.Contains(t, text(first.Blocks), "recorded (1 of 2)")
+	w.slack.SetUserGroup(approverSlack, approverGroup2) // gina leaves the approvers' user group
+
+	second := w.click(t, approverDirect, msg.TS, actionApprove)
+	assert.Contains(t, text(second.Blocks), "recorded (1 of 2)")
+	assert.Contains(t, text(second.Blocks), "<@"+approverGroup1+">'s approval no longer counts because they are no longer in group approvers.")
+	assert.Equal(t, writes, w.astro.CountRequests(astroemu.EndpointUpdateRoles), "nothing written")
+	assert.Equal(t, "WORKSPACE_AUTHOR", w.workspaceRole(t, astroemu.SampleTokenCIDeployer, dp))
+	open := w.waitMessage(t, msg.TS, "no longer counts")
+	assert.Len(t, open.Buttons(), 2, "still open for another approver")
+
+	last := w.click(t, approverGroup2, msg.TS, actionApprove)
+	assert.Contains(t, text(last.Blocks), "approved and applied")
+	assert.Equal(t, "WORKSPACE_OPERATOR", w.workspaceRole(t, astroemu.SampleTokenCIDeployer, dp))
+	assert.Equal(t, writes+1, w.astro.CountRequests(astroemu.EndpointUpdateRoles), "exactly one write")
+}
+
+func TestAskingAgainAfterARequestLapsedClosesItsMessage(t *testing.T) {
+	t.Parallel()
+	w := newApprovalWorld(t, "2s")
+	w.startBot(map[string]string{"ORGTOKEN_SWEEP_INTERVAL": "1h"}) // the sweeper runs only at start-up
+	tok, sandbox := astroemu.SampleTokenSandboxPlayroom, astroemu.SampleWorkspaceSandbox
+	command := "add " + tok + " --role member -w " + sandbox
+	old, _ := w.requestChange(t, outsiderID, command, tok)
+	time.Sleep(2500 * time.Millisecond) // past its expiry, long before the next sweep
+
+	p := reply(t, w.slash(outsiderID, opsChannel, command))
+	require.Contains(t, text(p.Blocks), "Approval requested")
+	closed := w.waitMessage(t, old.TS, "Expired")
+	assert.Empty(t, closed.Buttons(), "a lapsed request cannot be clicked")
+	assert.Contains(t, text(w.threadReply(t, old.TS).Blocks), "expired")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	fresh, err := w.slack.WaitMessage(ctx, func(m slackemu.Message) bool {
+		return m.Channel == approveChannel && m.ThreadTS == "" && m.TS != old.TS && strings.Contains(text(m.Blocks), tok)
+	})
+	require.NoError(t, err)
+	assert.Len(t, fresh.Buttons(), 2, "the new request is open")
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -14,10 +15,14 @@ import (
 type State string
 
 // Request states. pending → approved (quorum reached, being applied) →
-// applied | failed; pending → denied | expired | cancelled | stale.
+// applying (a write to Astro is about to be sent) → applied | failed;
+// approved → applied | failed | stale | expired when no write is needed or
+// made, or pending again when approvals it was approved with no longer
+// count; pending → denied | expired | cancelled | stale.
 const (
 	StatePending   State = "pending"
 	StateApproved  State = "approved"
+	StateApplying  State = "applying"
 	StateApplied   State = "applied"
 	StateFailed    State = "failed"
 	StateDenied    State = "denied"
@@ -115,10 +120,10 @@ func scanRequest(row rowScanner) (Request, error) {
 
 // CreateRequest stores r as a new pending request with a fresh ID. If an
 // identical request is already pending — same token, workspace, action and
-// requested role, whoever asked — that one is returned with created=false.
-// An identical pending request whose ExpiresAt has passed does not block a
-// new one: it is marked expired in the same transaction (result
-// "superseded"), and the expiry sweeper will not see it.
+// requested role, whoever asked — that one is returned with created=false,
+// even when its ExpiresAt has passed: the caller closes it (expires it,
+// redrawing its message) and tries again, rather than the store closing it
+// where nobody would tell its requester or approvers.
 func (s *Store) CreateRequest(ctx context.Context, r Request) (Request, bool, error) {
 	if err := validateRequest(r); err != nil {
 		return Request{}, false, err
@@ -144,11 +149,6 @@ func (s *Store) CreateRequest(ctx context.Context, r Request) (Request, bool, er
 		)
 		r.ID = newID("r") // fresh each try: a (vanishingly rare) ID collision also lands here
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE requests SET state = ?, result = 'superseded', decided_at = ?
-				WHERE token_id = ? AND workspace_id = ? AND action = ? AND role_requested = ? AND state = ? AND expires_at <= ?`),
-				string(StateExpired), toDB(r.CreatedAt), r.TokenID, r.WorkspaceID, r.Action, r.RequestedRole, string(StatePending), toDB(r.CreatedAt)); err != nil {
-				return err
-			}
 			res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO requests (`+requestColumns+`)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT DO NOTHING`),
@@ -347,30 +347,36 @@ func clampLimit(n, def, max int) int {
 	return n
 }
 
+// Tally is a caller's fresh check of the approvals already recorded on a request, given to
+// AddApproval and CompleteApproval: group membership and policy change while a request waits, so
+// only the caller, who asked again, knows which still count. Approvals by Counted count; Void
+// ones no longer do and are removed (matched by user and time, so a later approval by the same
+// person is kept); any other recorded approval was not checked and counts for nothing.
+type Tally struct {
+	Counted []string
+	Void    []Approval
+}
+
 // AddApproval records userID's approval of request id at at (zero = now).
-// When this approval completes the quorum, the same transaction moves the
-// request from pending to approved and won is true: exactly one caller, in
-// any replica, sees won and must apply the change. Once approved, further
-// approvals fail with ErrNotPending.
+// When userID and the recorded approvals t counts reach the quorum, the same
+// transaction moves the request from pending to approved and won is true:
+// exactly one caller, in any replica, sees won and must apply the change.
+// t's void approvals are removed either way. The request returned holds
+// every approval recorded, counted or not. Once approved, further approvals
+// fail with ErrNotPending.
 //
 // Errors: ErrNotFound; ErrNotPending (a *StateError naming the current
 // state); ErrExpired when ExpiresAt has passed (nothing is recorded);
-// ErrDuplicateApproval when userID already approved.
-func (s *Store) AddApproval(ctx context.Context, id, userID string, at time.Time) (req Request, won bool, err error) {
+// ErrDuplicateApproval when userID already approved (nothing is recorded).
+func (s *Store) AddApproval(ctx context.Context, id, userID string, at time.Time, t Tally) (req Request, won bool, err error) {
 	if userID == "" {
 		return Request{}, false, fmt.Errorf("%w: empty approver id", ErrInvalid)
 	}
 	at = s.clock(at)
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		r, err := s.getRequest(ctx, tx, id, true)
+		r, err := s.pendingForApproval(ctx, tx, id, at)
 		if err != nil {
 			return err
-		}
-		if r.State != StatePending {
-			return &StateError{ID: id, State: string(r.State), Err: ErrNotPending}
-		}
-		if !at.Before(r.ExpiresAt) {
-			return fmt.Errorf("%w: request %s expired at %s", ErrExpired, id, r.ExpiresAt.Format(time.RFC3339))
 		}
 		res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO approvals (request_id, user_id, approved_at) VALUES (?, ?, ?)
 			ON CONFLICT DO NOTHING`), id, userID, toDB(at))
@@ -383,15 +389,9 @@ func (s *Store) AddApproval(ctx context.Context, id, userID string, at time.Time
 			return fmt.Errorf("%w: %s on %s", ErrDuplicateApproval, userID, id)
 		}
 		r.Approvals = append(r.Approvals, Approval{UserID: userID, At: at})
-		if len(r.Approvals) >= r.ApprovalsNeeded {
-			// The row is locked (PostgreSQL) or the database is (SQLite),
-			// so this cannot race; the state guard is belt and braces.
-			if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE requests SET state = ?, decided_at = ?, decided_by = ?
-				WHERE id = ? AND state = ?`), string(StateApproved), toDB(at), userID, id, string(StatePending)); err != nil {
-				return fmt.Errorf("store: approve: %w", err)
-			}
-			r.State, r.DecidedAt, r.DecidedBy = StateApproved, at, userID
-			won = true
+		t.Counted = append(slices.Clip(t.Counted), userID)
+		if won, err = s.decideApproval(ctx, tx, &r, userID, at, t); err != nil {
+			return err
 		}
 		req = r
 		return nil
@@ -402,11 +402,131 @@ func (s *Store) AddApproval(ctx context.Context, id, userID string, at time.Time
 	return req, won, nil
 }
 
+// CompleteApproval moves pending request id to approved, on by's behalf, when
+// the recorded approvals t counts reach the quorum (won), after removing t's
+// void approvals. It is for approvals recorded concurrently, which the caller
+// that saw them last checks and counts. Errors as AddApproval.
+func (s *Store) CompleteApproval(ctx context.Context, id, by string, at time.Time, t Tally) (req Request, won bool, err error) {
+	at = s.clock(at)
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		r, err := s.pendingForApproval(ctx, tx, id, at)
+		if err != nil {
+			return err
+		}
+		if won, err = s.decideApproval(ctx, tx, &r, by, at, t); err != nil {
+			return err
+		}
+		req = r
+		return nil
+	})
+	if err != nil {
+		return Request{}, false, err
+	}
+	return req, won, nil
+}
+
+// pendingForApproval reads request id with a lock, and fails unless it is
+// pending and unexpired at at.
+func (s *Store) pendingForApproval(ctx context.Context, tx *sql.Tx, id string, at time.Time) (Request, error) {
+	r, err := s.getRequest(ctx, tx, id, true)
+	if err != nil {
+		return Request{}, err
+	}
+	if r.State != StatePending {
+		return Request{}, &StateError{ID: id, State: string(r.State), Err: ErrNotPending}
+	}
+	if !at.Before(r.ExpiresAt) {
+		return Request{}, fmt.Errorf("%w: request %s expired at %s", ErrExpired, id, r.ExpiresAt.Format(time.RFC3339))
+	}
+	return r, nil
+}
+
+// decideApproval removes t's void approvals from locked pending request r and
+// approves it, on by's behalf, when the approvals t counts reach the quorum.
+func (s *Store) decideApproval(ctx context.Context, tx *sql.Tx, r *Request, by string, at time.Time, t Tally) (won bool, err error) {
+	if err := s.removeVoid(ctx, tx, r, t.Void); err != nil {
+		return false, err
+	}
+	counted := 0
+	for _, a := range r.Approvals {
+		if slices.Contains(t.Counted, a.UserID) {
+			counted++
+		}
+	}
+	if counted < r.ApprovalsNeeded {
+		return false, nil
+	}
+	// The row is locked (PostgreSQL) or the database is (SQLite), so this
+	// cannot race; the state guard is belt and braces.
+	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE requests SET state = ?, decided_at = ?, decided_by = ?
+		WHERE id = ? AND state = ?`), string(StateApproved), toDB(at), by, r.ID, string(StatePending)); err != nil {
+		return false, fmt.Errorf("store: approve: %w", err)
+	}
+	r.State, r.DecidedAt, r.DecidedBy = StateApproved, at, by
+	return true, nil
+}
+
+// removeVoid deletes the void approvals from r, in the store and in r.
+func (s *Store) removeVoid(ctx context.Context, tx *sql.Tx, r *Request, void []Approval) error {
+	for _, v := range void {
+		if _, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM approvals WHERE request_id = ? AND user_id = ? AND approved_at = ?`),
+			r.ID, v.UserID, toDB(v.At)); err != nil {
+			return fmt.Errorf("store: remove approval: %w", err)
+		}
+		r.Approvals = slices.DeleteFunc(r.Approvals, func(a Approval) bool { return a.UserID == v.UserID && a.At.Equal(v.At) })
+	}
+	return nil
+}
+
+// Reopen moves approved request id back to pending, removing its void
+// approvals, for when approvals it was approved with no longer count.
+// Errors: ErrNotFound; a *StateError wrapping ErrStateConflict when it is not
+// approved; ErrPendingExists when an identical request was opened meanwhile
+// (only one may be pending).
+func (s *Store) Reopen(ctx context.Context, id string, void []Approval, at time.Time) (Request, error) {
+	at = s.clock(at)
+	var out Request
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		r, err := s.getRequest(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if r.State != StateApproved {
+			return &StateError{ID: id, State: string(r.State), Err: ErrStateConflict}
+		}
+		var other string
+		err = tx.QueryRowContext(ctx, s.rebind(`SELECT id FROM requests
+			WHERE token_id = ? AND workspace_id = ? AND action = ? AND role_requested = ? AND state = ?`),
+			r.TokenID, r.WorkspaceID, r.Action, r.RequestedRole, string(StatePending)).Scan(&other)
+		switch {
+		case err == nil:
+			return fmt.Errorf("%w: %s", ErrPendingExists, other)
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("store: reopen: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE requests SET state = ?, decided_at = ?, decided_by = '' WHERE id = ?`),
+			string(StatePending), toDB(at), id); err != nil {
+			return fmt.Errorf("store: reopen: %w", err)
+		}
+		if err := s.removeVoid(ctx, tx, &r, void); err != nil {
+			return err
+		}
+		r.State, r.DecidedAt, r.DecidedBy = StatePending, at, ""
+		out = r
+		return nil
+	})
+	if err != nil {
+		return Request{}, err
+	}
+	return out, nil
+}
+
 // Transition moves request id from state from to state to, recording upd,
 // as a compare-and-set: if the request is not in from, nothing changes and
 // a *StateError wrapping ErrStateConflict names the state found. Used for
-// deny, cancel, expire, stale (from pending) and applied, failed (from
-// approved).
+// deny, cancel, expire, stale (from pending); applying, and applied, failed,
+// stale, expired without a write (from approved); applied, failed (from
+// applying).
 func (s *Store) Transition(ctx context.Context, id string, from, to State, upd TransitionUpdate) (Request, error) {
 	at := s.clock(upd.At)
 	var out Request

@@ -103,21 +103,24 @@ func TestCreateRequest(t *testing.T) {
 			assert.NotEqual(t, first.ID, second.ID)
 		})
 
-		t.Run("LapsedPendingRequestIsSuperseded", func(t *testing.T) {
+		t.Run("LapsedPendingRequestIsLeftForTheCallerToClose", func(t *testing.T) {
 			s := newTestDB(t, db.backend).open(t)
 			old, _, err := s.CreateRequest(ctx, newRequest(func(r *Request) {
 				r.CreatedAt, r.ExpiresAt = baseTime.Add(-2*time.Hour), baseTime.Add(-time.Hour)
 			}))
 			require.NoError(t, err)
 
+			got, created, err := s.CreateRequest(ctx, newRequest())
+			require.NoError(t, err)
+			assert.False(t, created, "closing it is the caller's, who tells its approvers")
+			assert.Equal(t, old.ID, got.ID)
+
+			_, err = s.Transition(ctx, old.ID, StatePending, StateExpired, TransitionUpdate{})
+			require.NoError(t, err)
 			fresh, created, err := s.CreateRequest(ctx, newRequest())
 			require.NoError(t, err)
 			assert.True(t, created)
 			assert.NotEqual(t, old.ID, fresh.ID)
-			old, err = s.GetRequest(ctx, old.ID)
-			require.NoError(t, err)
-			assert.Equal(t, StateExpired, old.State)
-			assert.Equal(t, "superseded", old.Result)
 		})
 
 		t.Run("ConcurrentIdenticalRequestsCreateOne", func(t *testing.T) {
@@ -232,13 +235,13 @@ func TestAddApproval(t *testing.T) {
 			r, _, err := s.CreateRequest(ctx, newRequest())
 			require.NoError(t, err)
 
-			got, won, err := s.AddApproval(ctx, r.ID, "U_A1", baseTime.Add(time.Minute))
+			got, won, err := s.AddApproval(ctx, r.ID, "U_A1", baseTime.Add(time.Minute), Tally{})
 			require.NoError(t, err)
 			assert.False(t, won)
 			assert.Equal(t, StatePending, got.State)
 			assert.Equal(t, []Approval{{UserID: "U_A1", At: baseTime.Add(time.Minute)}}, got.Approvals)
 
-			got, won, err = s.AddApproval(ctx, r.ID, "U_A2", baseTime.Add(2*time.Minute))
+			got, won, err = s.AddApproval(ctx, r.ID, "U_A2", baseTime.Add(2*time.Minute), Tally{Counted: []string{"U_A1"}})
 			require.NoError(t, err)
 			assert.True(t, won)
 			assert.Equal(t, StateApproved, got.State)
@@ -265,7 +268,7 @@ func TestAddApproval(t *testing.T) {
 					setup: func(t *testing.T) string {
 						r, _, err := s.CreateRequest(ctx, newRequest(func(r *Request) { r.TokenID = "dup" }))
 						require.NoError(t, err)
-						_, _, err = s.AddApproval(ctx, r.ID, "U_A1", baseTime)
+						_, _, err = s.AddApproval(ctx, r.ID, "U_A1", baseTime, Tally{})
 						require.NoError(t, err)
 						return r.ID
 					},
@@ -296,7 +299,7 @@ func TestAddApproval(t *testing.T) {
 					setup: func(t *testing.T) string {
 						r, _, err := s.CreateRequest(ctx, newRequest(func(r *Request) { r.TokenID = "done"; r.ApprovalsNeeded = 1 }))
 						require.NoError(t, err)
-						_, _, err = s.AddApproval(ctx, r.ID, "U_A1", baseTime)
+						_, _, err = s.AddApproval(ctx, r.ID, "U_A1", baseTime, Tally{})
 						require.NoError(t, err)
 						return r.ID
 					},
@@ -311,7 +314,7 @@ func TestAddApproval(t *testing.T) {
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
 					id := tt.setup(t)
-					_, won, err := s.AddApproval(ctx, id, tt.user, tt.at)
+					_, won, err := s.AddApproval(ctx, id, tt.user, tt.at, Tally{})
 					require.ErrorIs(t, err, tt.wantErr)
 					assert.False(t, won)
 					if tt.wantErr == ErrNotFound {
@@ -330,7 +333,7 @@ func TestAddApproval(t *testing.T) {
 			require.NoError(t, err)
 			_, err = s.Transition(ctx, r.ID, StatePending, StateCancelled, TransitionUpdate{})
 			require.NoError(t, err)
-			_, _, err = s.AddApproval(ctx, r.ID, "U_A1", baseTime)
+			_, _, err = s.AddApproval(ctx, r.ID, "U_A1", baseTime, Tally{})
 			var stateErr *StateError
 			require.ErrorAs(t, err, &stateErr)
 			assert.Equal(t, string(StateCancelled), stateErr.State)
@@ -341,9 +344,14 @@ func TestAddApproval(t *testing.T) {
 			r, _, err := s.CreateRequest(ctx, newRequest())
 			require.NoError(t, err)
 			const n = 20
+			// Every caller counts every approver, as if each had checked them all.
+			var everyone []string
+			for i := range n {
+				everyone = append(everyone, fmt.Sprintf("U_APPROVER_%02d", i))
+			}
 			var winners, recorded, notPending atomic.Int32
 			parallel(n, func(i int) {
-				_, won, err := s.AddApproval(ctx, r.ID, fmt.Sprintf("U_APPROVER_%02d", i), baseTime.Add(time.Minute))
+				_, won, err := s.AddApproval(ctx, r.ID, everyone[i], baseTime.Add(time.Minute), Tally{Counted: everyone})
 				switch {
 				case err == nil:
 					recorded.Add(1)
@@ -363,6 +371,97 @@ func TestAddApproval(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, StateApproved, got.State)
 			assert.Len(t, got.Approvals, 2)
+		})
+	})
+}
+
+func TestApprovalTally(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		s := db.open(t)
+		at := baseTime.Add(time.Minute)
+
+		t.Run("UncountedApprovalsDoNotCompleteTheQuorum", func(t *testing.T) {
+			r, _, err := s.CreateRequest(ctx, newRequest(func(r *Request) { r.TokenID = "uncounted" }))
+			require.NoError(t, err)
+			_, _, err = s.AddApproval(ctx, r.ID, "U_A1", at, Tally{})
+			require.NoError(t, err)
+			got, won, err := s.AddApproval(ctx, r.ID, "U_A2", at, Tally{})
+			require.NoError(t, err)
+			assert.False(t, won)
+			assert.Equal(t, StatePending, got.State)
+			assert.Len(t, got.Approvals, 2, "recorded, just not counted")
+
+			got, won, err = s.CompleteApproval(ctx, r.ID, "U_A2", at, Tally{Counted: []string{"U_A1", "U_A2"}})
+			require.NoError(t, err)
+			assert.True(t, won)
+			assert.Equal(t, StateApproved, got.State)
+			assert.Equal(t, "U_A2", got.DecidedBy)
+			_, won, err = s.CompleteApproval(ctx, r.ID, "U_A1", at, Tally{Counted: []string{"U_A1", "U_A2"}})
+			assert.ErrorIs(t, err, ErrNotPending, "decided once")
+			assert.False(t, won)
+		})
+
+		t.Run("VoidApprovalsAreRemoved", func(t *testing.T) {
+			r, _, err := s.CreateRequest(ctx, newRequest(func(r *Request) { r.TokenID = "void" }))
+			require.NoError(t, err)
+			first, _, err := s.AddApproval(ctx, r.ID, "U_A1", baseTime, Tally{})
+			require.NoError(t, err)
+			got, won, err := s.AddApproval(ctx, r.ID, "U_A2", at, Tally{Void: first.Approvals})
+			require.NoError(t, err)
+			assert.False(t, won)
+			assert.Equal(t, []Approval{{UserID: "U_A2", At: at}}, got.Approvals)
+			stored, err := s.GetRequest(ctx, r.ID)
+			require.NoError(t, err)
+			assert.Equal(t, got.Approvals, stored.Approvals)
+
+			// An approval given again after the check is not the one found void.
+			_, _, err = s.AddApproval(ctx, r.ID, "U_A1", at.Add(time.Second), Tally{})
+			require.NoError(t, err)
+			got, won, err = s.CompleteApproval(ctx, r.ID, "U_A2", at, Tally{Counted: []string{"U_A2"}, Void: first.Approvals})
+			require.NoError(t, err)
+			assert.False(t, won)
+			assert.Len(t, got.Approvals, 2)
+		})
+
+		t.Run("ReopenMovesApprovedBackToPending", func(t *testing.T) {
+			r, _, err := s.CreateRequest(ctx, newRequest(func(r *Request) { r.TokenID = "reopen" }))
+			require.NoError(t, err)
+			first, _, err := s.AddApproval(ctx, r.ID, "U_A1", baseTime, Tally{})
+			require.NoError(t, err)
+			_, won, err := s.AddApproval(ctx, r.ID, "U_A2", at, Tally{Counted: []string{"U_A1"}})
+			require.NoError(t, err)
+			require.True(t, won)
+
+			got, err := s.Reopen(ctx, r.ID, first.Approvals, at.Add(time.Minute))
+			require.NoError(t, err)
+			assert.Equal(t, StatePending, got.State)
+			assert.Empty(t, got.DecidedBy)
+			assert.Equal(t, []Approval{{UserID: "U_A2", At: at}}, got.Approvals)
+			stored, err := s.GetRequest(ctx, r.ID)
+			require.NoError(t, err)
+			assert.Equal(t, got, stored)
+
+			_, err = s.Reopen(ctx, r.ID, nil, at)
+			assert.ErrorIs(t, err, ErrStateConflict, "only an approved request reopens")
+		})
+
+		t.Run("ReopenRefusedWhileAnIdenticalRequestIsPending", func(t *testing.T) {
+			r, _, err := s.CreateRequest(ctx, newRequest(func(r *Request) { r.TokenID = "twin"; r.ApprovalsNeeded = 1 }))
+			require.NoError(t, err)
+			_, won, err := s.AddApproval(ctx, r.ID, "U_A1", at, Tally{})
+			require.NoError(t, err)
+			require.True(t, won)
+			_, created, err := s.CreateRequest(ctx, newRequest(func(r *Request) { r.TokenID = "twin" }))
+			require.NoError(t, err)
+			require.True(t, created)
+
+			_, err = s.Reopen(ctx, r.ID, nil, at)
+			assert.ErrorIs(t, err, ErrPendingExists)
+			stored, err := s.GetRequest(ctx, r.ID)
+			require.NoError(t, err)
+			assert.Equal(t, StateApproved, stored.State, "nothing changed")
 		})
 	})
 }
@@ -388,7 +487,7 @@ func TestTransition(t *testing.T) {
 		t.Run("EmptyUpdateKeepsDecider", func(t *testing.T) {
 			r, _, err := s.CreateRequest(ctx, newRequest(func(r *Request) { r.TokenID = "apply"; r.ApprovalsNeeded = 1 }))
 			require.NoError(t, err)
-			_, won, err := s.AddApproval(ctx, r.ID, "U_A1", baseTime)
+			_, won, err := s.AddApproval(ctx, r.ID, "U_A1", baseTime, Tally{})
 			require.NoError(t, err)
 			require.True(t, won)
 			got, err := s.Transition(ctx, r.ID, StateApproved, StateApplied, TransitionUpdate{Result: "role set"})

@@ -49,6 +49,7 @@ var (
 	ErrDuplicateApproval = errors.New("store: user already approved this request")
 	ErrExpired           = errors.New("store: request has expired")
 	ErrStateConflict     = errors.New("store: state changed concurrently")
+	ErrPendingExists     = errors.New("store: an identical request is pending")
 	ErrAuditTampered     = errors.New("store: audit record does not verify")
 )
 
