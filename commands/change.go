@@ -26,6 +26,8 @@ type change struct {
 	// time-boxed change lasts before it is reverted (0 = for good).
 	wsName    string
 	elevation time.Duration
+	// earlier is the token's pending reverts, read beside the write (see readTimeBoxes).
+	earlier *timeBoxesRead
 }
 
 // runChange handles add, update and remove: find and lock the token, check that the change
@@ -121,6 +123,7 @@ func (s *Service) checkChange(c change) (r reply.Reply, done bool, err error) {
 // What follows the write is in applied and writeFailed, so that apply's frame, on the stack
 // while the write waits on Astro, stays small (see bot's processSlash).
 func (s *Service) apply(ctx context.Context, req *Request, c *change) (reply.Reply, error) {
+	c.earlier = s.readTimeBoxes(ctx, c.token.ID)
 	after, err := s.tokens.UpdateTokenRoles(ctx, c.token.ID, astro.WithWorkspaceRole(c.token.Roles, c.workspace, c.to))
 	if err != nil {
 		return s.writeFailed(ctx, req, c, err)

@@ -154,7 +154,12 @@ func (s *Service) timeBoxUnconfirmed(ctx context.Context, req Request, c change,
 // It runs under the token's lock, which the revert worker also holds from its check of the
 // revert's state until it has marked it done.
 func (s *Service) settleTimeBoxes(ctx context.Context, req Request, c change, r reply.Reply) (revertTo string, _ reply.Reply) {
-	pending, err := s.reverts.ListPendingReverts(ctx, c.token.ID)
+	earlier := c.earlier
+	if earlier == nil {
+		earlier = s.readTimeBoxes(ctx, c.token.ID)
+	}
+	<-earlier.done
+	pending, err := earlier.pending, earlier.err
 	if err != nil {
 		ref := newRef()
 		s.log.ErrorContext(ctx, "could not read the token's pending reverts", "ref", ref, "token", c.token.ID, "err", err)
@@ -202,6 +207,31 @@ func (s *Service) settleTimeBoxes(ctx context.Context, req Request, c change, r 
 		}
 	}
 	return role, r
+}
+
+// timeBoxesRead is a read of a token's pending reverts, made beside the change's write to Astro
+// so that settling them afterwards (settleTimeBoxes) adds no store round trip to the change.
+// The token's lock, held across both, keeps what it reads true: the revert worker completes a
+// revert and a change schedules one only under that lock, and a revert ended by hand meanwhile
+// (revert now) is found ended when settled.
+type timeBoxesRead struct {
+	done    chan struct{} // closed once pending and err are set
+	pending []store.Revert
+	err     error
+}
+
+func (s *Service) readTimeBoxes(ctx context.Context, tokenID string) *timeBoxesRead {
+	read := &timeBoxesRead{done: make(chan struct{})}
+	if s.reverts == nil {
+		close(read.done)
+		return read
+	}
+	go func() {
+		defer close(read.done)
+		// Not cut short with the command: a change that lands needs the answer.
+		read.pending, read.err = s.reverts.ListPendingReverts(context.WithoutCancel(ctx), tokenID)
+	}()
+	return read
 }
 
 // noteTimeBoxes adds to a "nothing to do" answer the time-boxes that will change the role it
