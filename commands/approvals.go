@@ -749,7 +749,8 @@ func (s *Service) resolveApplying(ctx context.Context, r store.Request) {
 	if err != nil || cur.State != store.StateApplying {
 		return
 	}
-	const lost = "the bot could not record Astro's answer; "
+	// The bot may have stopped before sending the write, so this does not say Astro answered.
+	const lost = "the outcome of the bot's write was never recorded (it may not have been sent); "
 	tok, err := s.tokens.GetToken(ctx, cur.TokenID)
 	var now string
 	switch {

@@ -1104,13 +1104,13 @@ func TestAnOutcomeThatCouldNotBeRecordedIsNeverContradicted(t *testing.T) {
 	}{
 		{name: "AstroRefused", astroRefuses: true, wantRole: "WORKSPACE_AUTHOR", wantState: store.StateFailed,
 			wantTitle: "Failed: airflow-ci-deployer to WORKSPACE_OPERATOR", neverSaid: []string{"pproved and applied", "failed", "Failed", "refused"},
-			wantResult: "the bot could not record Astro's answer; the token has WORKSPACE_AUTHOR, not the requested WORKSPACE_OPERATOR; nothing more was written"},
+			wantResult: "the outcome of the bot's write was never recorded (it may not have been sent); the token has WORKSPACE_AUTHOR, not the requested WORKSPACE_OPERATOR; nothing more was written"},
 		{name: "AstroAppliedThenAnAdminReverted", adminReverts: true, wantRole: "WORKSPACE_AUTHOR", wantState: store.StateFailed,
 			wantTitle: "Failed: airflow-ci-deployer to WORKSPACE_OPERATOR", neverSaid: []string{"pproved and applied", "failed", "Failed"},
-			wantResult: "the bot could not record Astro's answer; the token has WORKSPACE_AUTHOR, not the requested WORKSPACE_OPERATOR; nothing more was written"},
+			wantResult: "the outcome of the bot's write was never recorded (it may not have been sent); the token has WORKSPACE_AUTHOR, not the requested WORKSPACE_OPERATOR; nothing more was written"},
 		{name: "AstroApplied", wantRole: "WORKSPACE_OPERATOR", wantState: store.StateApplied,
 			wantTitle: "Approved and applied: airflow-ci-deployer to WORKSPACE_OPERATOR", neverSaid: []string{"pproved and applied", "failed", "Failed"},
-			wantResult: "the bot could not record Astro's answer; reading the token back, it has the requested WORKSPACE_OPERATOR"},
+			wantResult: "the outcome of the bot's write was never recorded (it may not have been sent); reading the token back, it has the requested WORKSPACE_OPERATOR"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
