@@ -121,45 +121,16 @@ func (s *Service) checkElevation(c change, d policy.Decision) error {
 	return nil
 }
 
-// timeBox follows a change that has landed: it ends the earlier time-boxes of the token in that
-// workspace that the change makes wrong (settleTimeBoxes), schedules the change's own revert if
-// it is time-boxed, and says both. The change has landed whatever happens here, so a failure is
-// told loudly rather than returned as an error.
+// timeBox follows a change that has landed: it schedules the change's own revert if it is
+// time-boxed, then ends the earlier time-boxes of the token in that workspace that the change
+// makes wrong (planTimeBoxes), and says both. In that order, so that a failure or a crash in
+// between leaves an earlier revert in place rather than an elevation without one. The change
+// has landed whatever happens here, so a failure is told loudly rather than returned as an error.
 func (s *Service) timeBox(ctx context.Context, req Request, c change, r reply.Reply) reply.Reply {
 	if s.reverts == nil {
 		return r
 	}
-	revertTo, r := s.settleTimeBoxes(ctx, req, c, r)
-	return s.scheduleTimeBox(ctx, req, c, revertTo, r, true)
-}
-
-// timeBoxUnconfirmed schedules the revert of a time-boxed change that may or may not have
-// landed. Without it a change that did land would last for good; one that did not leaves the
-// revert nothing to do, as the worker undoes only the role the bot set. Earlier time-boxes are
-// left alone: they too undo only the role they set, and are still wanted if this one did not land.
-func (s *Service) timeBoxUnconfirmed(ctx context.Context, req Request, c change, r reply.Reply) reply.Reply {
-	return s.scheduleTimeBox(ctx, req, c, c.from, r, false)
-}
-
-// settleTimeBoxes ends the pending time-boxes of c's token and workspace that c, now landed,
-// has made wrong, and returns the role c's own revert is to put back. A revert undoes only the
-// role the bot set, so without this a later change back to that role would be undone when the
-// earlier time-box ends, and a longer time-box on top of a shorter one would leave the shorter
-// one's role for good.
-//   - A lasting change ends them all: the user has said what the role is to be from now on.
-//   - A time-boxed change ends those due no later than its own and takes over their promise:
-//     its revert puts back the role they would have left by then. Those due after it stay, and
-//     end the elevation they began once this one has ended, as nested time-boxes do.
-//
-// It runs under the token's lock, which the revert worker also holds from its check of the
-// revert's state until it has marked it done.
-func (s *Service) settleTimeBoxes(ctx context.Context, req Request, c change, r reply.Reply) (revertTo string, _ reply.Reply) {
-	earlier := c.earlier
-	if earlier == nil {
-		earlier = s.readTimeBoxes(ctx, c.token.ID)
-	}
-	<-earlier.done
-	pending, err := earlier.pending, earlier.err
+	plan, err := s.planTimeBoxes(ctx, c)
 	if err != nil {
 		ref := newRef()
 		s.log.ErrorContext(ctx, "could not read the token's pending reverts", "ref", ref, "token", c.token.ID, "err", err)
@@ -168,18 +139,81 @@ func (s *Service) settleTimeBoxes(ctx context.Context, req Request, c change, r 
 			reply.Textf("The bot could not check for earlier time-boxes of this token in this workspace (ref %s): one may still put its role back when it ends. Check with ", ref),
 			reply.Literal(s.commandName + " show " + c.token.ID), reply.Text("."),
 		})
-		return c.from, r
+	}
+	r, scheduled := s.scheduleTimeBox(ctx, req, c, plan.revertTo, r, true)
+	if !scheduled {
+		// The earlier reverts are all that will end the elevation now; they stay.
+		return r
+	}
+	return s.endTimeBoxes(ctx, req, c, plan.ended, r)
+}
+
+// timeBoxUnconfirmed schedules the revert of a time-boxed change that may or may not have
+// landed. Without it a change that did land would last for good; one that did not leaves the
+// revert nothing to do, as the worker undoes only the role the bot set. Earlier time-boxes are
+// left in place: they too undo only the role they set, and are still wanted if this one did not
+// land. Its revert still puts back the role they would have left (planTimeBoxes).
+func (s *Service) timeBoxUnconfirmed(ctx context.Context, req Request, c change, r reply.Reply) reply.Reply {
+	if c.elevation == 0 || s.reverts == nil {
+		return r
+	}
+	plan, err := s.planTimeBoxes(ctx, c)
+	if err != nil {
+		s.log.WarnContext(ctx, "could not read the token's pending reverts", "token", c.token.ID, "err", err)
+	}
+	r, _ = s.scheduleTimeBox(ctx, req, c, plan.revertTo, r, false)
+	return r
+}
+
+// timeBoxPlan is what a change does to the earlier time-boxes of its token and workspace.
+type timeBoxPlan struct {
+	revertTo string         // the role the change's own revert is to put back
+	ended    []store.Revert // the earlier reverts it makes wrong, earliest due first
+}
+
+// planTimeBoxes works out which pending time-boxes of c's token and workspace c makes wrong,
+// and the role c's own revert is to put back. A revert undoes only the role the bot set, so
+// without this a later change back to that role would be undone when the earlier time-box
+// ends, and a longer time-box on top of a shorter one would leave the shorter one's role for
+// good.
+//   - A lasting change ends them all: the user has said what the role is to be from now on.
+//   - A time-boxed change ends those due no later than its own and takes over their promise:
+//     its revert puts back the role they would have left by then. Those due after it stay, and
+//     end the elevation they began once this one has ended, as nested time-boxes do.
+//
+// On an error the plan is to end nothing and put back c.from.
+func (s *Service) planTimeBoxes(ctx context.Context, c change) (timeBoxPlan, error) {
+	plan := timeBoxPlan{revertTo: c.from}
+	earlier := c.earlier
+	if earlier == nil {
+		earlier = s.readTimeBoxes(ctx, c.token.ID)
+	}
+	<-earlier.done
+	if earlier.err != nil {
+		return plan, earlier.err
 	}
 	due := s.now().Add(c.elevation)
-	role := c.from
-	for _, rv := range pending { // earliest due first, the order the worker would take them in
+	for _, rv := range earlier.pending { // earliest due first, the order the worker would take them in
 		if rv.WorkspaceID != c.workspace || (c.elevation > 0 && rv.DueAt.After(due)) {
 			continue
 		}
-		why := "superseded by a lasting change"
-		if c.elevation > 0 {
-			why = "taken over by a longer time-boxed change"
+		if plan.revertTo == rv.ExpectedRole {
+			plan.revertTo = rv.RevertTo
 		}
+		plan.ended = append(plan.ended, rv)
+	}
+	return plan, nil
+}
+
+// endTimeBoxes ends the earlier time-boxes a landed change made wrong, and says so. It runs under
+// the token's lock, which the revert worker also holds from its check of a revert's state until
+// it has marked it done, so none of them is half carried out.
+func (s *Service) endTimeBoxes(ctx context.Context, req Request, c change, ended []store.Revert, r reply.Reply) reply.Reply {
+	why := "superseded by a lasting change"
+	if c.elevation > 0 {
+		why = "taken over by a longer time-boxed change"
+	}
+	for _, rv := range ended {
 		when := rv.DueAt.UTC().Format("2006-01-02 15:04 UTC")
 		if _, err := s.reverts.SupersedeRevert(context.WithoutCancel(ctx), rv.ID, req.UserID, why); err != nil {
 			if errors.Is(err, store.ErrStateConflict) {
@@ -195,9 +229,6 @@ func (s *Service) settleTimeBoxes(ctx context.Context, req Request, c change, r 
 			continue
 		}
 		s.log.InfoContext(ctx, "earlier time-box ended", "revert", rv.ID, "token", c.token.ID, "workspace", c.workspace, "why", why)
-		if role == rv.ExpectedRole {
-			role = rv.RevertTo
-		}
 		if c.elevation == 0 {
 			r.Body = append(r.Body, reply.Line{reply.Text("This ends the earlier time-box "), reply.Literal(rv.ID),
 				reply.Text(": it would have put the role back to "), roleSpan(rv.RevertTo), reply.Textf(" at %s.", when)})
@@ -206,7 +237,7 @@ func (s *Service) settleTimeBoxes(ctx context.Context, req Request, c change, r 
 				reply.Textf(" (due %s, before this one): when this one ends, the role goes back to what that one would have left.", when)})
 		}
 	}
-	return role, r
+	return r
 }
 
 // timeBoxesRead is a read of a token's pending reverts, made beside the change's write to Astro
@@ -256,9 +287,11 @@ func (s *Service) noteTimeBoxes(ctx context.Context, c change, r reply.Reply) re
 	return r
 }
 
-func (s *Service) scheduleTimeBox(ctx context.Context, req Request, c change, revertTo string, r reply.Reply, landed bool) reply.Reply {
+// scheduleTimeBox schedules the revert of time-boxed change c and says so; scheduled is false only
+// when that failed.
+func (s *Service) scheduleTimeBox(ctx context.Context, req Request, c change, revertTo string, r reply.Reply, landed bool) (_ reply.Reply, scheduled bool) {
 	if c.elevation == 0 || s.reverts == nil {
-		return r
+		return r, true
 	}
 	due := s.now().Add(c.elevation)
 	rv, err := s.reverts.ScheduleRevert(context.WithoutCancel(ctx), store.Revert{
@@ -279,7 +312,7 @@ func (s *Service) scheduleTimeBox(ctx context.Context, req Request, c change, re
 				reply.Textf(" If the change landed, it lasts until someone reverts it by hand (ref %s).", ref),
 			})
 		}
-		return r
+		return r, false
 	}
 	when := due.UTC().Format("2006-01-02 15:04 UTC")
 	var back reply.Line
@@ -298,7 +331,7 @@ func (s *Service) scheduleTimeBox(ctx context.Context, req Request, c change, re
 	back = append(back, reply.Text(". Revert "), reply.Literal(rv.ID), reply.Text("."))
 	r.Body = append(r.Body, back)
 	r.Buttons = append(r.Buttons, reply.Button{Label: "Revert now", ActionID: ActionRevertNow, Value: rv.ID})
-	return r
+	return r, true
 }
 
 // RunReverts carries out due reverts every interval until ctx ends. owner names this replica

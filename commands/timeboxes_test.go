@@ -2,6 +2,8 @@ package commands_test
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -190,4 +192,54 @@ func TestClaimedRevertDoesNotUndoALaterChange(t *testing.T) {
 	assert.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t), "the lasting change stands")
 	assert.Equal(t, writes, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "the worker writes nothing")
 	assert.Empty(t, e.ann.all())
+}
+
+// schedulingFails refuses to schedule reverts once fail is set, as a store that went down.
+type schedulingFails struct {
+	commands.Reverts
+	fail atomic.Bool
+}
+
+func (r *schedulingFails) ScheduleRevert(ctx context.Context, rv store.Revert) (store.Revert, error) {
+	if r.fail.Load() {
+		return store.Revert{}, errors.New("database is down")
+	}
+	return r.Reverts.ScheduleRevert(ctx, rv)
+}
+
+func TestEarlierTimeBoxStaysWhenTheNewOneCannotBeScheduled(t *testing.T) {
+	t.Parallel()
+	var reverts *schedulingFails
+	e := newOncallEnv(t, func(c *commands.Config) {
+		reverts = &schedulingFails{Reverts: c.Reverts}
+		c.Reverts = reverts
+	})
+	require.Equal(t, reply.Success, e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator --for 1h").Tone)
+	first := e.pendingReverts(t)
+	require.Len(t, first, 1)
+
+	reverts.fail.Store(true)
+	r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 3h")
+	assert.Equal(t, reply.Warning, r.Tone, text(r))
+	assert.Contains(t, text(r), "The bot could NOT schedule putting the role back after 3h")
+	assert.NotContains(t, text(r), "takes over", "nothing has taken its place")
+	assert.Equal(t, first, e.pendingReverts(t), "the earlier time-box is all that ends the elevation now")
+}
+
+func TestUnconfirmedTimeBoxOnTopPutsBackTheRoleFromBeforeBoth(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t)
+	require.Equal(t, reply.Success, e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator --for 1h").Tone)
+	lostWrite(e.emu, true, 0)
+	r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 3h")
+	require.Equal(t, "Could not confirm whether the change was applied.", r.Title, text(r))
+	assert.Contains(t, text(r), "if the change landed, the bot puts it back to `WORKSPACE_AUTHOR` in 3h")
+	assert.Len(t, e.pendingReverts(t), 2, "the earlier one stays: the write may not have landed")
+
+	e.clock.Advance(90 * time.Minute)
+	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+	assert.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t), "it landed; the earlier time-box leaves it")
+	e.clock.Advance(2 * time.Hour)
+	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+	assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t), "no elevation outlives its time-box")
 }
