@@ -359,7 +359,7 @@ func outcomeUnrecorded(r store.Request) reply.Reply {
 		Body:  []reply.Line{describeChange(changeOf(r))},
 	}
 	if r.State == store.StateApplying {
-		out.Body = append(out.Body, reply.Para("The change was sent to Astro, but Astro's answer could not be stored. The bot will not write to Astro again for it: it reads the token's role back shortly, records the outcome from that, and tells the requester in the request's thread."))
+		out.Body = append(out.Body, reply.Para("The change was sent to Astro, but its outcome is not known yet: Astro did not confirm it, or its answer could not be stored. The bot will not write to Astro again for it: in a minute or two it reads the token's role back, records the outcome from that, and tells the requester in the request's thread."))
 	} else {
 		out.Body = append(out.Body, reply.Para("Nothing was written to Astro. The request stays approved; the bot tries again shortly and tells the requester in the request's thread how it ends."))
 	}
@@ -728,8 +728,15 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request, approvers
 	switch {
 	case err != nil:
 		return s.settle(ctx, r, store.StateFailed, "Astro refused the change: "+errorMessage(err)+"; nothing was changed")
-	case rep.Tone == reply.Success: // apply answers Success only when Astro confirmed the new role
+	case c.outcome == writeLanded:
 		return s.settle(ctx, r, store.StateApplied, "applied")
+	case c.outcome == writeUnknown:
+		// Astro may carry out a write that timed out after any read says it did not, so the
+		// request stays applying: the sweeper settles it from the token's role once Astro has
+		// had time (approvedRecoveryAfter), and never writes again.
+		s.log.WarnContext(ctx, "outcome of an approved request's write unknown; left for the sweeper to read back", "request", r.ID)
+		s.updateMessage(ctx, r)
+		return r, true
 	default:
 		return s.settle(ctx, r, store.StateFailed, strings.TrimSuffix(rep.Title, ".")+"; check with "+s.commandName+" show "+r.TokenID)
 	}

@@ -213,14 +213,18 @@ func (e *approvalEnv) newService(t *testing.T, now func() time.Time) *commands.S
 }
 
 // serviceOver is newService with reqs in front of the env's store for requests.
-func (e *approvalEnv) serviceOver(t *testing.T, reqs commands.Requests, now func() time.Time) *commands.Service {
+func (e *approvalEnv) serviceOver(t *testing.T, reqs commands.Requests, now func() time.Time, tweak ...func(*commands.Config)) *commands.Service {
 	t.Helper()
-	svc, err := commands.New(commands.Config{
+	cfg := commands.Config{
 		Tokens:     astro.New(e.emu.OrganizationID(), e.emu.APIToken(), astro.WithBaseURL(e.emu.URL()), astro.WithRetryPolicy(astro.RetryPolicy{MaxAttempts: 1})),
 		Authorizer: e.auth, Approvers: e.auth, Groups: e.auth.p,
 		Requests: reqs, Messenger: e.msgs, Audit: e.st, Locker: e.st, Reverts: e.st,
 		Clock: now, DefaultWorkspace: wsData, Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
-	})
+	}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	svc, err := commands.New(cfg)
 	require.NoError(t, err)
 	return svc
 }

@@ -28,7 +28,20 @@ type change struct {
 	elevation time.Duration
 	// earlier is the token's pending reverts, read beside the write (see readTimeBoxes).
 	earlier *timeBoxesRead
+	// outcome is what Astro showed of the write, set by apply when it answers without an error.
+	outcome writeOutcome
 }
+
+// writeOutcome is what a role write is known to have done. A reply's tone cannot tell: a landed
+// change can carry warnings (a time-box not set up).
+type writeOutcome int
+
+const (
+	writeNotMade writeOutcome = iota
+	writeLanded               // Astro confirmed the requested role
+	writeUnknown              // Astro did not confirm it: the write may land yet, or may not
+	writeOther                // the token has neither the old nor the requested role
+)
 
 // runChange handles add, update and remove: find and lock the token, check that the change
 // makes sense, ask policy, then write and confirm from Astro's answer.
@@ -137,7 +150,7 @@ func (s *Service) writeFailed(ctx context.Context, req *Request, c *change, err 
 	var apiErr *astro.Error
 	if astro.IsOutcomeUnknown(err) || !errors.As(err, &apiErr) {
 		// The write may have landed: only a fresh read can say.
-		return s.confirmByReading(ctx, *req, *c, err), nil
+		return s.confirmByReading(ctx, *req, c, err), nil
 	}
 	return reply.Reply{}, astroFailure(err)
 }
@@ -148,13 +161,17 @@ func (s *Service) applied(ctx context.Context, req *Request, c *change, now stri
 		"from", c.from, "to", c.to, "now", now)
 	s.recordChange(ctx, *req, *c, now, "")
 	if now != c.to {
+		c.outcome = writeOther
 		return s.unexpectedOutcome(*req, *c, now, "Astro accepted the change but reports a different role now.")
 	}
+	c.outcome = writeLanded
 	return s.timeBox(ctx, *req, *c, s.changed(*req, *c))
 }
 
 // confirmByReading handles a write whose outcome is unknown: it may or may not have landed.
-func (s *Service) confirmByReading(ctx context.Context, req Request, c change, writeErr error) reply.Reply {
+func (s *Service) confirmByReading(ctx context.Context, req Request, cp *change, writeErr error) reply.Reply {
+	cp.outcome = writeUnknown
+	c := *cp
 	ref := newRef()
 	s.log.WarnContext(ctx, "role update outcome unknown; re-reading", "ref", ref, "user", req.UserID,
 		"token", c.token.ID, "workspace", c.workspace, "err", writeErr)
@@ -178,6 +195,7 @@ func (s *Service) confirmByReading(ctx context.Context, req Request, c change, w
 	c.token = tok
 	switch now {
 	case c.to:
+		cp.outcome = writeLanded
 		s.recordChange(ctx, req, c, now, "Astro's answer was lost; a re-read confirmed the change")
 		r := s.timeBox(ctx, req, c, s.changed(req, c))
 		r.Notes = append(r.Notes, reply.Para("Astro's answer was lost; reading the token again confirmed the change."))
@@ -197,6 +215,7 @@ func (s *Service) confirmByReading(ctx context.Context, req Request, c change, w
 			},
 		})
 	default:
+		cp.outcome = writeOther
 		return s.unexpectedOutcome(req, c, now, "The request to Astro failed midway, and the token now has a role nobody asked for here; someone else may have changed it.")
 	}
 }

@@ -1,0 +1,72 @@
+package commands_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orgtoken/orgtoken-bot/commands"
+	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
+	"github.com/orgtoken/orgtoken-bot/store"
+)
+
+// revertsUnreadable cannot list pending reverts, as a store having a bad moment.
+type revertsUnreadable struct{ commands.Reverts }
+
+func (revertsUnreadable) ListPendingReverts(context.Context, string) ([]store.Revert, error) {
+	return nil, errors.New("database is busy")
+}
+
+func TestApprovedChangeThatLandedIsAppliedWhateverItsNotes(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	e.svc = e.serviceOver(t, e.st, e.now, func(c *commands.Config) { c.Reverts = revertsUnreadable{c.Reverts} })
+	id := e.request(t, alice, oneReq)
+
+	r := e.click(t, bob, commands.ActionApprove, id)
+	assert.Contains(t, r.Title, "approved and applied", text(r))
+	assert.Equal(t, "WORKSPACE_OPERATOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+	got := e.state(t, id)
+	assert.Equal(t, store.StateApplied, got.State, "the role landed; a warning about time-boxes does not make it fail")
+	require.Len(t, e.msgs.threadTexts(), 1)
+	assert.Contains(t, e.msgs.threadTexts()[0], "approved and applied")
+}
+
+func TestApprovedChangeWithAnUnknownOutcomeIsSettledFromTheToken(t *testing.T) {
+	t.Parallel()
+	for _, landed := range []bool{true, false} {
+		t.Run(map[bool]string{true: "WriteLanded", false: "WriteDidNotLand"}[landed], func(t *testing.T) {
+			t.Parallel()
+			e := newApprovalEnv(t)
+			id := e.request(t, alice, oneReq)
+			lostWrite(e.emu, landed, 2) // the reads before the write (stale check, apply) work; the write and the re-read fail
+
+			r := e.click(t, bob, commands.ActionApprove, id)
+			assert.Equal(t, "You gave the last approval of "+id+", but its outcome could not be recorded.", r.Title, text(r))
+			assert.Contains(t, text(r), "its outcome is not known yet")
+			assert.Equal(t, store.StateApplying, e.state(t, id).State, "not called failed: Astro may still carry it out")
+			assert.Empty(t, e.msgs.threadTexts(), "the requester is told nothing before the outcome is known")
+
+			e.advance(30 * time.Second)
+			require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+			assert.Equal(t, store.StateApplying, e.state(t, id).State, "Astro is given time first")
+
+			e.advance(2 * time.Minute)
+			require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+			got := e.state(t, id)
+			assert.Equal(t, 1, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "never written twice")
+			require.Len(t, e.msgs.threadTexts(), 1)
+			if landed {
+				assert.Equal(t, store.StateApplied, got.State)
+				assert.Contains(t, e.msgs.threadTexts()[0], "approved and applied")
+			} else {
+				assert.Equal(t, store.StateFailed, got.State)
+				assert.Contains(t, got.Result, "the token has WORKSPACE_AUTHOR, not the requested WORKSPACE_OPERATOR")
+			}
+		})
+	}
+}
