@@ -772,10 +772,40 @@ func (s *Service) resolveApplying(ctx context.Context, r store.Request) {
 		now = astro.WorkspaceRoleOf(tok.Roles, cur.WorkspaceID)
 	}
 	if now == cur.RequestedRole {
-		s.settle(ctx, cur, store.StateApplied, lost+"reading the token back, it has the requested "+roleOrNone(now))
+		result := lost + "reading the token back, it has the requested " + roleOrNone(now)
+		if tb := s.timeBoxLanded(ctx, cur, tok); tb != "" {
+			result += "; " + tb
+		}
+		s.settle(ctx, cur, store.StateApplied, result)
 		return
 	}
 	s.settle(ctx, cur, store.StateFailed, fmt.Sprintf(lost+"the token has %s, not the requested %s; nothing more was written", roleOrNone(now), roleOrNone(cur.RequestedRole)))
+}
+
+// timeBoxLanded does for request r, found landed by reading tok back, what a confirmed write
+// does at once (timeBox): schedule its revert if it is time-boxed, and end the earlier
+// time-boxes it overrides. A revert scheduled for r when its write's outcome was unknown stands
+// instead. It says what it did, for the request's result.
+func (s *Service) timeBoxLanded(ctx context.Context, r store.Request, tok *astro.Token) string {
+	if s.reverts == nil {
+		return ""
+	}
+	c := changeOf(r)
+	c.token = tok
+	c.earlier = s.readTimeBoxes(ctx, tok.ID)
+	<-c.earlier.done
+	if r.Elevation > 0 && slices.ContainsFunc(c.earlier.pending, func(rv store.Revert) bool { return rv.RequestID == r.ID }) {
+		return ""
+	}
+	if r.Elevation > 0 {
+		// The write went out about when the request was claimed for applying.
+		c.elevation = max(r.Elevation-s.now().Sub(r.DecidedAt), time.Minute)
+	}
+	var notes []string
+	for _, l := range s.timeBox(ctx, Request{UserID: r.RequesterID, ChannelID: r.ChannelID}, c, reply.Reply{}).Body {
+		notes = append(notes, strings.TrimSuffix(l.Plain(), "."))
+	}
+	return strings.Join(notes, "; ")
 }
 
 // reopen puts approved request r back to waiting for approval, without its void approvals, which

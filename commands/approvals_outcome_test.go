@@ -70,3 +70,39 @@ func TestApprovedChangeWithAnUnknownOutcomeIsSettledFromTheToken(t *testing.T) {
 		})
 	}
 }
+
+func TestTimeBoxOfAnApprovedChangeSurvivesALostOutcome(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	lost := &outcomeLost{Store: e.st}
+	lost.fail.Store(1)
+	reverts := &schedulingFails{Reverts: e.st}
+	reverts.fail.Store(true) // the store is down when Astro answers: no revert, no outcome
+	e.svc = e.serviceOver(t, lost, e.now, func(c *commands.Config) { c.Reverts = reverts })
+	id := e.request(t, alice, oneReq+" --for 2h")
+
+	r := e.click(t, bob, commands.ActionApprove, id)
+	require.Equal(t, "You gave the last approval of "+id+", but its outcome could not be recorded.", r.Title, text(r))
+	require.Equal(t, "WORKSPACE_OPERATOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+	pending, err := e.st.ListPendingReverts(t.Context(), astroemu.SampleTokenCIDeployer)
+	require.NoError(t, err)
+	require.Empty(t, pending)
+
+	reverts.fail.Store(false) // the store is back for the sweeper
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	got := e.state(t, id)
+	require.Equal(t, store.StateApplied, got.State)
+	assert.Contains(t, got.Result, "Time-boxed: in 1h 58m (2025-11-05 14:00 UTC) the bot puts it back to WORKSPACE_AUTHOR")
+	pending, err = e.st.ListPendingReverts(t.Context(), astroemu.SampleTokenCIDeployer)
+	require.NoError(t, err)
+	require.Len(t, pending, 1, "the approved elevation still ends")
+	assert.Equal(t, id, pending[0].RequestID)
+	assert.Equal(t, "WORKSPACE_AUTHOR", pending[0].RevertTo)
+	assert.WithinDuration(t, e.now().Add(2*time.Hour-2*time.Minute), pending[0].DueAt, time.Second, "due when it would have been")
+
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	pending, err = e.st.ListPendingReverts(t.Context(), astroemu.SampleTokenCIDeployer)
+	require.NoError(t, err)
+	assert.Len(t, pending, 1, "scheduled once")
+}

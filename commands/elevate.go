@@ -194,8 +194,8 @@ func (s *Service) planTimeBoxes(ctx context.Context, c change) (timeBoxPlan, err
 	}
 	due := s.now().Add(c.elevation)
 	for _, rv := range earlier.pending { // earliest due first, the order the worker would take them in
-		if rv.WorkspaceID != c.workspace || (c.elevation > 0 && rv.DueAt.After(due)) {
-			continue
+		if rv.WorkspaceID != c.workspace || (c.elevation > 0 && rv.DueAt.After(due)) || (c.requestID != "" && rv.RequestID == c.requestID) {
+			continue // a change never ends its own revert
 		}
 		if plan.revertTo == rv.ExpectedRole {
 			plan.revertTo = rv.RevertTo
