@@ -455,6 +455,17 @@ func (s *Service) settleRevert(ctx context.Context, rv store.Revert, by string, 
 			s.log.ErrorContext(ctx, "could not mark a revert done", "revert", rv.ID, "err", err)
 		}
 	}
+	if !out.done && by != "" {
+		// Ended early by hand but not carried out: handed back to the worker, due now, so a
+		// passing Astro failure does not leave the elevation in place for good. Scheduled before
+		// the token's lock goes, so that a change made next finds it and ends it if it must.
+		retry := rv
+		retry.DueAt = s.now()
+		if _, err := s.reverts.ScheduleRevert(context.WithoutCancel(ctx), retry); err != nil {
+			s.log.ErrorContext(ctx, "could not reschedule a failed early revert", "revert", rv.ID, "err", err)
+		}
+		out.reply.Notes = append(out.reply.Notes, reply.Para("The bot will keep trying in the background."))
+	}
 	return out
 }
 
@@ -613,16 +624,6 @@ func (s *Service) revertNow(ctx context.Context, req Request, id string) (reply.
 		rv.ChannelID = req.ChannelID
 	}
 	out := s.revertOne(ctx, *rv, req.UserID)
-	if !out.done {
-		// Hand it back to the worker, due now, so a passing Astro failure does not leave the
-		// elevation in place for good.
-		retry := *rv
-		retry.DueAt = s.now()
-		if _, err := s.reverts.ScheduleRevert(context.WithoutCancel(ctx), retry); err != nil {
-			s.log.ErrorContext(ctx, "could not reschedule a failed early revert", "revert", rv.ID, "err", err)
-		}
-		out.reply.Notes = append(out.reply.Notes, reply.Para("The bot will keep trying in the background."))
-	}
 	r := out.reply
 	if s.announcer != nil && rv.ChannelID != "" && out.done {
 		// The channel has been told; the clicker gets a short confirmation.

@@ -3,6 +3,8 @@ package commands_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -242,4 +244,54 @@ func TestUnconfirmedTimeBoxOnTopPutsBackTheRoleFromBeforeBoth(t *testing.T) {
 	e.clock.Advance(2 * time.Hour)
 	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
 	assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t), "no elevation outlives its time-box")
+}
+
+// unlockHookLocker runs next, once, just after the next lock it hands out is released: a change
+// that takes the token at the first moment it can.
+type unlockHookLocker struct {
+	commands.Locker
+	mu   sync.Mutex
+	next func()
+}
+
+func (l *unlockHookLocker) LockToken(ctx context.Context, tokenID string) (func(), error) {
+	unlock, err := l.Locker.LockToken(ctx, tokenID)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		unlock()
+		l.mu.Lock()
+		next := l.next
+		l.next = nil
+		l.mu.Unlock()
+		if next != nil {
+			next()
+		}
+	}, nil
+}
+
+func TestRetryOfAnEarlyRevertIsEndedByTheNextChange(t *testing.T) {
+	t.Parallel()
+	locker := &unlockHookLocker{Locker: commands.NewKeyedLocker()}
+	e := newOncallEnv(t, func(c *commands.Config) { c.Locker = locker })
+	r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 2h")
+	require.Equal(t, reply.Success, r.Tone, text(r))
+
+	// Revert now: the write lands but Astro's answer is lost, so the bot will try again; the
+	// moment the token is free, someone makes OWNER lasting.
+	e.emu.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{ApplyFirst: true, Status: http.StatusBadGateway})
+	var lasting reply.Reply
+	locker.mu.Lock()
+	locker.next = func() { lasting = e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner") }
+	locker.mu.Unlock()
+	early := e.click(t, alice, button(t, r, commands.ActionRevertNow))
+	assert.Contains(t, text(early), "The bot will keep trying in the background.")
+	require.Equal(t, reply.Success, lasting.Tone, text(lasting))
+	assert.Contains(t, text(lasting), "This ends the earlier time-box", "the retry is ended by the lasting change")
+
+	e.clock.Advance(time.Minute)
+	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+	assert.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t), "the lasting change stands")
+	assert.Empty(t, e.pendingReverts(t))
 }
