@@ -252,7 +252,10 @@ func approveClicked(ctx context.Context, s *Service, act Action) (reply.Reply, e
 	if err := s.checkApprover(ctx, act.UserID, r); err != nil {
 		return reply.Reply{}, err
 	}
-	if approvedBy(r, act.UserID) {
+	// Enough approvals recorded on a request still pending means a click could not check the
+	// approvers it raced with; any approver's click, this one's included, checks and decides.
+	stranded := len(r.Approvals) >= r.ApprovalsNeeded
+	if approvedBy(r, act.UserID) && !stranded {
 		return reply.Reply{}, alreadyApproved(r)
 	}
 	if err := s.closeIfNoLongerAllowed(ctx, r, act.UserID); err != nil {
@@ -264,6 +267,20 @@ func approveClicked(ctx context.Context, s *Service, act Action) (reply.Reply, e
 		return reply.Reply{}, err
 	} else if closed {
 		return reply.Reply{}, staleError(r, now)
+	}
+
+	if approvedBy(r, act.UserID) {
+		// A stranded quorum (above): nothing new to record, only to check and decide.
+		t := store.Tally{}
+		if err := s.recheckApprovers(ctx, r, &t); err != nil {
+			return reply.Reply{}, s.approversUnchecked(ctx, r, err)
+		}
+		decided, won, answer, err := s.completeApproval(ctx, act, r, t)
+		if answer != nil || err != nil {
+			return deref(answer), err
+		}
+		s.recordVoid(ctx, decided, t.Void)
+		return s.afterApproval(ctx, decided, won, t, "")
 	}
 
 	// Approvals recorded earlier are checked again, as the clicker's own was, once this one could
@@ -301,24 +318,49 @@ func approveClicked(ctx context.Context, s *Service, act Action) (reply.Reply, e
 			unchecked = newRef()
 			s.log.ErrorContext(ctx, "approver re-check failed", "ref", unchecked, "request", r.ID, "err", err)
 		} else {
-			decided, ok, err := s.requests.CompleteApproval(ctx, r.ID, act.UserID, s.now(), t)
-			switch {
-			case errors.Is(err, store.ErrExpired):
-				return reply.Reply{}, s.expiredClick(ctx, act.Value)
-			case errors.As(err, &stateErr):
-				// Another click decided it first; that click applies it.
-				return reply.Reply{
-					Visibility: reply.Ephemeral, Tone: reply.Success,
-					Title: fmt.Sprintf("Your approval of %s is recorded; it was %s.", r.ID, stateWords(store.State(stateErr.State))),
-					Body:  []reply.Line{describeChange(changeOf(r))},
-				}, nil
-			case err != nil:
-				return reply.Reply{}, fmt.Errorf("completing approval of %s: %w", act.Value, err)
+			decided, ok, answer, err := s.completeApproval(ctx, act, r, t)
+			if answer != nil || err != nil {
+				return deref(answer), err
 			}
 			r, won = decided, ok
 			s.recordVoid(ctx, r, t.Void[voided:])
 		}
 	}
+	return s.afterApproval(ctx, r, won, t, unchecked)
+}
+
+// completeApproval decides pending request r from the approvals t counts. A non-nil answer is
+// the whole reply to the click: the request expired, or another click decided it first.
+func (s *Service) completeApproval(ctx context.Context, act Action, r store.Request, t store.Tally) (_ store.Request, won bool, answer *reply.Reply, err error) {
+	decided, won, err := s.requests.CompleteApproval(ctx, r.ID, act.UserID, s.now(), t)
+	var stateErr *store.StateError
+	switch {
+	case errors.Is(err, store.ErrExpired):
+		return r, false, nil, s.expiredClick(ctx, act.Value)
+	case errors.As(err, &stateErr):
+		// Another click decided it first; that click applies it.
+		return r, false, &reply.Reply{
+			Visibility: reply.Ephemeral, Tone: reply.Success,
+			Title: fmt.Sprintf("Your approval of %s is recorded; it was %s.", r.ID, stateWords(store.State(stateErr.State))),
+			Body:  []reply.Line{describeChange(changeOf(r))},
+		}, nil
+	case err != nil:
+		return r, false, nil, fmt.Errorf("completing approval of %s: %w", act.Value, err)
+	}
+	return decided, won, nil, nil
+}
+
+func deref(r *reply.Reply) reply.Reply {
+	if r == nil {
+		return reply.Reply{}
+	}
+	return *r
+}
+
+// afterApproval answers an approval of r once it is recorded: the count while r waits (and, with
+// unchecked, that approvals recorded at the same moment could not be checked), or the outcome of
+// applying it when this click decided it (won).
+func (s *Service) afterApproval(ctx context.Context, r store.Request, won bool, t store.Tally, unchecked string) (reply.Reply, error) {
 	if !won {
 		voidLines := s.voidLines(r, t.Void)
 		s.updateMessage(ctx, r, voidLines...)
@@ -331,7 +373,7 @@ func approveClicked(ctx context.Context, s *Service, act Action) (reply.Reply, e
 		if unchecked != "" {
 			out.Tone = reply.Warning
 			out.Body = append(out.Body, reply.Para("Other approvals were recorded at the same moment and the bot could not check that their approvers still may approve, so the change was not applied."))
-			out.Notes = []reply.Line{reply.Para("The next approval checks them again and can complete it (ref " + unchecked + ").")}
+			out.Notes = []reply.Line{reply.Para("Pressing Approve again — you, or any approver — checks them again and can complete it (ref " + unchecked + ").")}
 		}
 		return out, nil
 	}
@@ -373,8 +415,9 @@ func (s *Service) recheckApprovers(ctx context.Context, r store.Request, t *stor
 	if s.approvers == nil {
 		return errors.New("no approver check is configured")
 	}
+	next := store.Tally{Counted: slices.Clone(t.Counted), Void: slices.Clone(t.Void)}
 	for _, a := range r.Approvals {
-		if accounted(*t, a.UserID) {
+		if accounted(next, a.UserID) {
 			continue
 		}
 		ok, err := s.approvers.CanApprove(ctx, a.UserID, approvalOf(r))
@@ -382,11 +425,12 @@ func (s *Service) recheckApprovers(ctx context.Context, r store.Request, t *stor
 			return fmt.Errorf("checking %s's approval of %s: %w", a.UserID, r.ID, err)
 		}
 		if ok {
-			t.Counted = append(t.Counted, a.UserID)
+			next.Counted = append(next.Counted, a.UserID)
 		} else {
-			t.Void = append(t.Void, a)
+			next.Void = append(next.Void, a)
 		}
 	}
+	*t = next
 	return nil
 }
 

@@ -106,3 +106,27 @@ func TestTimeBoxOfAnApprovedChangeSurvivesALostOutcome(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, pending, 1, "scheduled once")
 }
+
+func TestAQuorumLeftUndecidedIsDecidedByTheNextClick(t *testing.T) {
+	t.Parallel()
+	for _, clicker := range []string{bob, dave} {
+		t.Run(map[string]string{bob: "ByAnApproverWhoApproved", dave: "ByAnotherApprover"}[clicker], func(t *testing.T) {
+			t.Parallel()
+			e := newApprovalEnv(t)
+			id := e.request(t, alice, ownerReq)
+			// Two approvals recorded at the same moment whose clicks could not check each other's
+			// approver (a Slack error): both recorded, neither decided.
+			for _, u := range []string{bob, carol} {
+				_, won, err := e.st.AddApproval(t.Context(), id, u, e.now(), store.Tally{})
+				require.NoError(t, err)
+				require.False(t, won)
+			}
+			require.Equal(t, store.StatePending, e.state(t, id).State)
+
+			r := e.click(t, clicker, commands.ActionApprove, id)
+			assert.Contains(t, r.Title, "approved and applied", text(r))
+			assert.Equal(t, "WORKSPACE_OWNER", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+			assert.Equal(t, store.StateApplied, e.state(t, id).State)
+		})
+	}
+}
