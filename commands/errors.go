@@ -113,10 +113,10 @@ func astroFailure(err error) error {
 		return &Error{Code: EUnavailable, Message: "Astro did not answer in time.", Hint: "Try again in a moment."}
 	}
 	if errors.Is(err, astro.ErrListKeptChanging) {
-		// Not the bot's fault, and not worth an operator's look: tokens were being added or
-		// deleted faster than the bot could read them page by page.
-		return &Error{Code: EUnavailable, Message: "Astro's list of tokens kept changing while the bot read it.",
-			Hint: "Someone may be adding or deleting tokens right now; try again in a moment."}
+		// Not the bot's fault, and not worth an operator's look: tokens or workspaces were
+		// being added or deleted faster than the bot could read them page by page.
+		return &Error{Code: EUnavailable, Message: "Astro's list kept changing while the bot read it page by page.",
+			Hint: "Someone may be adding or deleting tokens or workspaces right now; try again in a moment."}
 	}
 	var apiErr *astro.Error
 	if !errors.As(err, &apiErr) {

@@ -349,7 +349,7 @@ func TestListThatKeepsChangingIsExplained(t *testing.T) {
 
 	r := e.run(t, "add -n dbt-cloud-sync -r owner")
 
-	assert.Equal(t, "Astro's list of tokens kept changing while the bot read it.", r.Title, text(r))
+	assert.Equal(t, "Astro's list kept changing while the bot read it page by page.", r.Title, text(r))
 	assert.Equal(t, reply.Failure, r.Tone)
 	assert.Contains(t, text(r), "try again in a moment")
 	assert.Contains(t, text(r), "Nothing was changed.")
