@@ -773,7 +773,12 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request, approvers
 	case err != nil:
 		return s.settle(ctx, r, store.StateFailed, "Astro refused the change: "+errorMessage(err)+"; nothing was changed")
 	case c.outcome == writeLanded:
-		return s.settle(ctx, r, store.StateApplied, "applied")
+		// What became of time-boxes (warnings included) follows the announcement changed() makes.
+		result := "applied"
+		if len(rep.Body) > 1 {
+			result += "; " + plainLines(rep.Body[1:])
+		}
+		return s.settle(ctx, r, store.StateApplied, result)
 	case c.outcome == writeUnknown:
 		// Astro may carry out a write that timed out after any read says it did not, so the
 		// request stays applying: the sweeper settles it from the token's role once Astro has
@@ -817,7 +822,13 @@ func (s *Service) resolveApplying(ctx context.Context, r store.Request) {
 	}
 	if now == cur.RequestedRole {
 		result := lost + "reading the token back, it has the requested " + roleOrNone(now)
-		if tb := s.timeBoxLanded(ctx, cur, tok); tb != "" {
+		tb, err := s.timeBoxLanded(ctx, cur, tok)
+		if err != nil {
+			// Tried again at the next sweep: settled without its time-box, it could last for good.
+			s.log.WarnContext(ctx, "could not settle the time-boxes of a request left applying", "request", r.ID, "err", err)
+			return
+		}
+		if tb != "" {
 			result += "; " + tb
 		}
 		s.settle(ctx, cur, store.StateApplied, result)
@@ -827,26 +838,68 @@ func (s *Service) resolveApplying(ctx context.Context, r store.Request) {
 }
 
 // timeBoxLanded does for request r, found landed by reading tok back, what a confirmed write
-// does at once (timeBox): schedule its revert if it is time-boxed, and end the earlier
-// time-boxes it overrides. A revert scheduled for r when its write's outcome was unknown stands
-// instead. It says what it did, for the request's result.
-func (s *Service) timeBoxLanded(ctx context.Context, r store.Request, tok *astro.Token) string {
+// does at once (timeBox): schedule its revert if it is time-boxed and none was (a revert
+// scheduled when its outcome was unknown stands, whatever became of it since), and end the
+// earlier time-boxes it overrides. Unless the bot recorded another change to the token in that
+// workspace since r's write went out: the role read back may then be that change's, and so are
+// the time-boxes. It says what it did, for the request's result; an error means try again.
+func (s *Service) timeBoxLanded(ctx context.Context, r store.Request, tok *astro.Token) (string, error) {
 	if s.reverts == nil {
-		return ""
+		return "", nil
+	}
+	if s.history == nil {
+		return "its time-boxes were not checked (no audit record tells whether the role is this request's doing)", nil
+	}
+	if later, err := s.changedSince(ctx, r); err != nil {
+		return "", err
+	} else if later {
+		return "the bot recorded another change to the token in this workspace since, so time-boxes were left as they are", nil
+	}
+	own, err := s.reverts.RevertsOfRequest(ctx, r.ID)
+	if err != nil {
+		return "", err
 	}
 	c := changeOf(r)
 	c.token = tok
-	c.earlier = s.readTimeBoxes(ctx, tok.ID)
-	<-c.earlier.done
-	if r.Elevation > 0 && slices.ContainsFunc(c.earlier.pending, func(rv store.Revert) bool { return rv.RequestID == r.ID }) {
-		return ""
-	}
 	if r.Elevation > 0 {
 		// The write went out about when the request was claimed for applying.
 		c.elevation = max(r.Elevation-s.now().Sub(r.DecidedAt), time.Minute)
 	}
+	c.earlier = s.readTimeBoxes(ctx, tok.ID)
+	<-c.earlier.done
+	if c.earlier.err != nil {
+		return "", c.earlier.err
+	}
+	req := Request{UserID: r.RequesterID, ChannelID: r.ChannelID}
+	var rep reply.Reply
+	if len(own) == 0 {
+		rep = s.timeBox(ctx, req, c, reply.Reply{})
+	} else {
+		plan, _ := s.planTimeBoxes(ctx, c) // the read above succeeded
+		rep = s.endTimeBoxes(ctx, req, c, plan.ended, reply.Reply{})
+	}
+	return plainLines(rep.Body), nil
+}
+
+// changedSince reports whether the audit record holds a role change or a revert of r's token in
+// r's workspace, other than r's own, since r's write went out (when it was claimed, DecidedAt).
+func (s *Service) changedSince(ctx context.Context, r store.Request) (bool, error) {
+	entries, err := s.history.ListAudit(ctx, store.AuditFilter{TokenID: r.TokenID, Since: r.DecidedAt, Limit: 1000})
+	if err != nil {
+		return false, err
+	}
+	for _, e := range entries {
+		if e.WorkspaceID == r.WorkspaceID && e.RequestID != r.ID && (e.Action == "role.changed" || strings.HasPrefix(e.Action, "revert.")) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// plainLines is lines as one sentence-ish string for a request's result.
+func plainLines(lines []reply.Line) string {
 	var notes []string
-	for _, l := range s.timeBox(ctx, Request{UserID: r.RequesterID, ChannelID: r.ChannelID}, c, reply.Reply{}).Body {
+	for _, l := range lines {
 		notes = append(notes, strings.TrimSuffix(l.Plain(), "."))
 	}
 	return strings.Join(notes, "; ")

@@ -130,3 +130,91 @@ func TestAQuorumLeftUndecidedIsDecidedByTheNextClick(t *testing.T) {
 		})
 	}
 }
+
+func TestSweeperLeavesTheTimeBoxesOfALaterChangeAlone(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, oneReq+" --for 2h")
+	lostWrite(e.emu, false, 2) // the write does not land, and the read after it fails
+	r := e.click(t, bob, commands.ActionApprove, id)
+	require.Equal(t, "You gave the last approval of "+id+", but its outcome could not be recorded.", r.Title, text(r))
+	require.Equal(t, store.StateApplying, e.state(t, id).State)
+
+	// Within the minute an admin makes WORKSPACE_OPERATOR lasting, which ends the request's
+	// revert (scheduled in case its write had landed).
+	admin := e.runAs(t, "U0ADMIN01", "update "+astroemu.SampleTokenCIDeployer+" --role operator")
+	require.Contains(t, admin.Title, "Token role updated", text(admin))
+
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	got := e.state(t, id)
+	assert.Equal(t, store.StateApplied, got.State)
+	assert.Contains(t, got.Result, "the bot recorded another change to the token in this workspace since")
+	pending, err := e.st.ListPendingReverts(t.Context(), astroemu.SampleTokenCIDeployer)
+	require.NoError(t, err)
+	assert.Empty(t, pending, "nothing is scheduled to undo the admin's lasting change")
+}
+
+func TestApprovedTimeBoxThatCannotBeSetUpIsToldInTheResult(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	reverts := &schedulingFails{Reverts: e.st}
+	reverts.fail.Store(true)
+	e.svc = e.serviceOver(t, e.st, e.now, func(c *commands.Config) { c.Reverts = reverts })
+	id := e.request(t, alice, oneReq+" --for 2h")
+
+	r := e.click(t, bob, commands.ActionApprove, id)
+	assert.Contains(t, r.Title, "approved and applied", text(r))
+	assert.Contains(t, text(r), "The bot could NOT schedule putting the role back after 2h")
+	require.Len(t, e.msgs.threadTexts(), 1)
+	assert.Contains(t, e.msgs.threadTexts()[0], "The bot could NOT schedule putting the role back after 2h", "the requester is told too")
+}
+
+func TestSweeperEndsTheEarlierTimeBoxesALandedRequestOverrides(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	admin := e.runAs(t, "U0ADMIN01", "update "+astroemu.SampleTokenCIDeployer+" --role owner --for 1h")
+	require.Contains(t, admin.Title, "Token role updated", text(admin))
+	e.advance(time.Minute)
+	id := e.request(t, alice, oneReq+" --for 2h")
+	lostWrite(e.emu, true, 2) // the write lands; the read after it fails
+	e.click(t, bob, commands.ActionApprove, id)
+	require.Equal(t, store.StateApplying, e.state(t, id).State)
+	require.Len(t, e.pendingRevertsOf(t, astroemu.SampleTokenCIDeployer), 2)
+
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	got := e.state(t, id)
+	assert.Equal(t, store.StateApplied, got.State)
+	assert.Contains(t, got.Result, "This takes over the earlier time-box")
+	pending := e.pendingRevertsOf(t, astroemu.SampleTokenCIDeployer)
+	require.Len(t, pending, 1, "the admin's shorter time-box is ended, the request's own stays")
+	assert.Equal(t, id, pending[0].RequestID)
+	assert.Equal(t, "WORKSPACE_AUTHOR", pending[0].RevertTo, "back to the role from before both")
+}
+
+func (e *approvalEnv) pendingRevertsOf(t *testing.T, tokenID string) []store.Revert {
+	t.Helper()
+	pending, err := e.st.ListPendingReverts(t.Context(), tokenID)
+	require.NoError(t, err)
+	return pending
+}
+
+func TestSweeperWaitsToSettleUntilTimeBoxesCanBeRead(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, oneReq+" --for 2h")
+	lostWrite(e.emu, true, 2) // the write lands; the read after it fails
+	e.click(t, bob, commands.ActionApprove, id)
+	require.Equal(t, store.StateApplying, e.state(t, id).State)
+
+	e.advance(2 * time.Minute)
+	unreadable := e.serviceOver(t, e.st, e.now, func(c *commands.Config) { c.Reverts = revertsUnreadable{c.Reverts} })
+	require.NoError(t, unreadable.SweepExpired(t.Context(), e.now()))
+	assert.Equal(t, store.StateApplying, e.state(t, id).State, "not settled without its time-boxes")
+	assert.Empty(t, e.msgs.threadTexts())
+
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	assert.Equal(t, store.StateApplied, e.state(t, id).State)
+	assert.Len(t, e.pendingRevertsOf(t, astroemu.SampleTokenCIDeployer), 1, "its one revert")
+}

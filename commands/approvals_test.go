@@ -218,7 +218,7 @@ func (e *approvalEnv) serviceOver(t *testing.T, reqs commands.Requests, now func
 	cfg := commands.Config{
 		Tokens:     astro.New(e.emu.OrganizationID(), e.emu.APIToken(), astro.WithBaseURL(e.emu.URL()), astro.WithRetryPolicy(astro.RetryPolicy{MaxAttempts: 1})),
 		Authorizer: e.auth, Approvers: e.auth, Groups: e.auth.p,
-		Requests: reqs, Messenger: e.msgs, Audit: e.st, Locker: e.st, Reverts: e.st,
+		Requests: reqs, Messenger: e.msgs, Audit: e.st, History: e.st, Locker: e.st, Reverts: e.st,
 		Clock: now, DefaultWorkspace: wsData, Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
 	}
 	for _, f := range tweak {

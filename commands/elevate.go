@@ -26,6 +26,8 @@ type Reverts interface {
 	// caller holds the token's lock. GetRevert reads one revert whatever its state.
 	SupersedeRevert(ctx context.Context, id, by, outcome string) (store.Revert, error)
 	GetRevert(ctx context.Context, id string) (store.Revert, error)
+	// RevertsOfRequest lists every revert scheduled for an approval request, whatever its state.
+	RevertsOfRequest(ctx context.Context, requestID string) ([]store.Revert, error)
 }
 
 // Announcer posts a message in a channel on the bot's own initiative; *bot.Messenger
@@ -132,17 +134,12 @@ func (s *Service) timeBox(ctx context.Context, req Request, c change, r reply.Re
 	}
 	plan, err := s.planTimeBoxes(ctx, c)
 	if err != nil {
-		ref := newRef()
-		s.log.ErrorContext(ctx, "could not read the token's pending reverts", "ref", ref, "token", c.token.ID, "err", err)
-		r.Tone = reply.Warning
-		r.Body = append(r.Body, reply.Line{
-			reply.Textf("The bot could not check for earlier time-boxes of this token in this workspace (ref %s): one may still put its role back when it ends. Check with ", ref),
-			reply.Literal(s.commandName + " show " + c.token.ID), reply.Text("."),
-		})
+		r = s.earlierUnchecked(ctx, c, r, err)
 	}
 	r, scheduled := s.scheduleTimeBox(ctx, req, c, plan.revertTo, r, true)
 	if !scheduled {
-		// The earlier reverts are all that will end the elevation now; they stay.
+		// Ending the earlier reverts now would lose what they would put back: left for whoever
+		// reverts this change by hand, as the reply asks.
 		return r
 	}
 	return s.endTimeBoxes(ctx, req, c, plan.ended, r)
@@ -159,9 +156,22 @@ func (s *Service) timeBoxUnconfirmed(ctx context.Context, req Request, c change,
 	}
 	plan, err := s.planTimeBoxes(ctx, c)
 	if err != nil {
-		s.log.WarnContext(ctx, "could not read the token's pending reverts", "token", c.token.ID, "err", err)
+		r = s.earlierUnchecked(ctx, c, r, err)
 	}
 	r, _ = s.scheduleTimeBox(ctx, req, c, plan.revertTo, r, false)
+	return r
+}
+
+// earlierUnchecked tells that the earlier time-boxes of c's token could not be read, so the
+// change's own revert puts back the role it found, which an earlier time-box may have set.
+func (s *Service) earlierUnchecked(ctx context.Context, c change, r reply.Reply, err error) reply.Reply {
+	ref := newRef()
+	s.log.ErrorContext(ctx, "could not read the token's pending reverts", "ref", ref, "token", c.token.ID, "err", err)
+	r.Tone = reply.Warning
+	r.Body = append(r.Body, reply.Line{
+		reply.Textf("The bot could not check for earlier time-boxes of this token in this workspace (ref %s): one may still put its role back when it ends. Check with ", ref),
+		reply.Literal(s.commandName + " show " + c.token.ID), reply.Text("."),
+	})
 	return r
 }
 

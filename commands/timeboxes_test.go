@@ -225,7 +225,7 @@ func TestEarlierTimeBoxStaysWhenTheNewOneCannotBeScheduled(t *testing.T) {
 	assert.Equal(t, reply.Warning, r.Tone, text(r))
 	assert.Contains(t, text(r), "The bot could NOT schedule putting the role back after 3h")
 	assert.NotContains(t, text(r), "takes over", "nothing has taken its place")
-	assert.Equal(t, first, e.pendingReverts(t), "the earlier time-box is all that ends the elevation now")
+	assert.Equal(t, first, e.pendingReverts(t), "nothing has replaced it, so it stays")
 }
 
 func TestUnconfirmedTimeBoxOnTopPutsBackTheRoleFromBeforeBoth(t *testing.T) {
@@ -294,4 +294,13 @@ func TestRetryOfAnEarlyRevertIsEndedByTheNextChange(t *testing.T) {
 	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
 	assert.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t), "the lasting change stands")
 	assert.Empty(t, e.pendingReverts(t))
+}
+
+func TestUnconfirmedTimeBoxSaysWhenEarlierOnesCouldNotBeChecked(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t, func(c *commands.Config) { c.Reverts = revertsUnreadable{c.Reverts} })
+	lostWrite(e.emu, true, 0)
+	r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 3h")
+	require.Equal(t, "Could not confirm whether the change was applied.", r.Title, text(r))
+	assert.Contains(t, text(r), "The bot could not check for earlier time-boxes of this token in this workspace (ref ")
 }

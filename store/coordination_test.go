@@ -370,6 +370,30 @@ func TestReverts(t *testing.T) {
 			assert.ErrorIs(t, err, ErrNotFound)
 		})
 
+		t.Run("RevertsOfRequestInAnyState", func(t *testing.T) {
+			s := newTestDB(t, db.backend).open(t)
+			mine := newRevert("tok_1", now.Add(time.Hour))
+			mine.RequestID = "r_1"
+			first, err := s.ScheduleRevert(ctx, mine)
+			require.NoError(t, err)
+			_, err = s.SupersedeRevert(ctx, first.ID, "U_ADMIN", "superseded by a lasting change")
+			require.NoError(t, err)
+			second, err := s.ScheduleRevert(ctx, mine)
+			require.NoError(t, err)
+			other := newRevert("tok_1", now.Add(time.Hour))
+			other.RequestID = "r_2"
+			_, err = s.ScheduleRevert(ctx, other)
+			require.NoError(t, err)
+
+			got, err := s.RevertsOfRequest(ctx, "r_1")
+			require.NoError(t, err)
+			assert.Equal(t, []string{first.ID, second.ID}, []string{got[0].ID, got[1].ID})
+			assert.Equal(t, RevertCancelled, got[0].State)
+			none, err := s.RevertsOfRequest(ctx, "r_none")
+			require.NoError(t, err)
+			assert.Empty(t, none)
+		})
+
 		t.Run("RejectsBadArguments", func(t *testing.T) {
 			s := newTestDB(t, db.backend).open(t)
 			_, err := s.ScheduleRevert(ctx, Revert{TokenID: "tok_1"})

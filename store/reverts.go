@@ -205,6 +205,31 @@ func (s *Store) finishRevert(ctx context.Context, id, update string, args ...any
 	return out, nil
 }
 
+// RevertsOfRequest returns every revert scheduled for approval request requestID, whatever its
+// state, oldest first.
+func (s *Store) RevertsOfRequest(ctx context.Context, requestID string) ([]Revert, error) {
+	if requestID == "" {
+		return nil, fmt.Errorf("%w: empty request id", ErrInvalid)
+	}
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT `+revertColumns+` FROM reverts WHERE request_id = ? ORDER BY created_at, id`), requestID)
+	if err != nil {
+		return nil, fmt.Errorf("store: reverts of request: %w", err)
+	}
+	defer rows.Close()
+	var out []Revert
+	for rows.Next() {
+		r, err := scanRevert(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: reverts of request: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: reverts of request: %w", err)
+	}
+	return out, nil
+}
+
 // ListPendingReverts returns pending reverts for tokenID ("" = all tokens),
 // earliest due first.
 func (s *Store) ListPendingReverts(ctx context.Context, tokenID string) ([]Revert, error) {
