@@ -230,17 +230,40 @@ func (s *Store) RevertsOfRequest(ctx context.Context, requestID string) ([]Rever
 	return out, nil
 }
 
+// pendingOfTokenStmt returns ListPendingReverts' prepared query for one token, preparing it the
+// first time.
+func (s *Store) pendingOfTokenStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	p := &s.pendingOfToken
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stmt == nil {
+		stmt, err := s.db.PrepareContext(ctx, s.rebind(query))
+		if err != nil {
+			return nil, err
+		}
+		p.stmt = stmt
+	}
+	return p.stmt, nil
+}
+
 // ListPendingReverts returns pending reverts for tokenID ("" = all tokens),
 // earliest due first.
 func (s *Store) ListPendingReverts(ctx context.Context, tokenID string) ([]Revert, error) {
-	query := `SELECT ` + revertColumns + ` FROM reverts WHERE state = ?`
-	args := []any{string(RevertPending)}
-	if tokenID != "" {
-		query += ` AND token_id = ?`
-		args = append(args, tokenID)
+	const list = `SELECT ` + revertColumns + ` FROM reverts WHERE state = ?`
+	const order = ` ORDER BY due_at, id LIMIT 1000`
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if tokenID == "" {
+		rows, err = s.db.QueryContext(ctx, s.rebind(list+order), string(RevertPending))
+	} else {
+		stmt, perr := s.pendingOfTokenStmt(ctx, list+` AND token_id = ?`+order)
+		if perr != nil {
+			return nil, fmt.Errorf("store: list reverts: %w", perr)
+		}
+		rows, err = stmt.QueryContext(ctx, string(RevertPending), tokenID)
 	}
-	query += ` ORDER BY due_at, id LIMIT 1000`
-	rows, err := s.db.QueryContext(ctx, s.rebind(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list reverts: %w", err)
 	}

@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -81,6 +82,13 @@ type Store struct {
 	checkpointer *checkpointer
 
 	lastPrune atomic.Int64 // Unix microseconds of the last envelope prune
+
+	// pendingOfToken is ListPendingReverts' query for one token, which every change the bot
+	// makes runs: prepared once, as SQLite would otherwise compile it each time (half its cost).
+	pendingOfToken struct {
+		mu   sync.Mutex
+		stmt *sql.Stmt // nil until prepared; a failed prepare is tried again next time
+	}
 }
 
 // Option configures Open.
@@ -290,6 +298,11 @@ func (s *Store) closeDBs() error {
 	if s.lockDB != nil {
 		errs = append(errs, s.lockDB.Close())
 	}
+	s.pendingOfToken.mu.Lock()
+	if s.pendingOfToken.stmt != nil {
+		errs = append(errs, s.pendingOfToken.stmt.Close())
+	}
+	s.pendingOfToken.mu.Unlock()
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
 	}
