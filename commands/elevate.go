@@ -399,7 +399,11 @@ type revertOutcome struct {
 // someone changed the role since the bot set it: then it reports instead. by is the user who
 // ended the elevation early, or "" for the worker.
 func (s *Service) revertOne(ctx context.Context, rv store.Revert, by string) revertOutcome {
-	out := s.revertUnderLock(ctx, rv, by)
+	return s.revertTold(ctx, rv, by, s.revertUnderLock(ctx, rv, by))
+}
+
+// revertTold logs, audits and announces what became of rv, once the token's lock is let go.
+func (s *Service) revertTold(ctx context.Context, rv store.Revert, by string, out revertOutcome) revertOutcome {
 	switch {
 	case out.superseded:
 		s.log.InfoContext(ctx, "revert was superseded before it began", "revert", rv.ID, "token", rv.TokenID, "outcome", out.outcome)
@@ -571,9 +575,10 @@ func actRevertNow(ctx context.Context, s *Service, act Action) (reply.Reply, err
 	return s.revertNow(ctx, req, act.Value)
 }
 
-// revertNow checks that the user may make the change the revert makes (the same policy as
-// making it by hand), then takes the revert from the worker by cancelling it, and carries it
-// out. Whoever cancels first wins, so the worker and a click never both act.
+// revertNow ends a time-boxed change early. Under the token's lock it works out what ending it
+// means (planRevertNow), checks that the user may make that change (the same policy as making it
+// by hand), then takes the revert from the worker by cancelling it, and carries it out. Whoever
+// cancels first wins, so the worker and a click never both act.
 func (s *Service) revertNow(ctx context.Context, req Request, id string) (reply.Reply, error) {
 	if s.reverts == nil {
 		return reply.Reply{}, &Error{Code: EInvalid, Message: "Time-boxed changes are not enabled on this bot."}
@@ -597,7 +602,100 @@ func (s *Service) revertNow(ctx context.Context, req Request, id string) (reply.
 		return reply.Reply{}, &Error{Code: ENotFound, Message: fmt.Sprintf("There is no pending revert %s.", quote(id)),
 			Hint: "It may already have been carried out or ended; " + s.commandName + " show TOKEN lists a token's pending reverts."}
 	}
-	in := policy.Input{UserID: req.UserID, ChannelID: req.ChannelID, WorkspaceID: rv.WorkspaceID, CurrentRole: rv.ExpectedRole}
+	if _, err := s.workspaces.load(ctx); err != nil {
+		s.log.WarnContext(ctx, "could not read workspace names", "err", err)
+	}
+	unlock, err := s.locker.LockToken(ctx, rv.TokenID)
+	if err != nil {
+		return reply.Reply{}, err
+	}
+	out, r, done, err := s.revertNowLocked(ctx, req, rv)
+	unlock()
+	if done || err != nil {
+		return r, err
+	}
+	out = s.revertTold(ctx, *rv, req.UserID, out)
+	r = out.reply
+	if s.announcer != nil && rv.ChannelID != "" && out.done {
+		// The channel has been told; the clicker gets a short confirmation.
+		return reply.Reply{Visibility: reply.Ephemeral, Tone: r.Tone, Title: r.Title, Body: r.Body}, nil
+	}
+	return r, nil
+}
+
+// revertNowPlan is what ending a time-box early does.
+type revertNowPlan struct {
+	// from is the role the user is taken to change to the revert's RevertTo, for policy.
+	from string
+	// nested are the time-boxes nested in this one that end with it, earliest due first.
+	nested []store.Revert
+}
+
+// planRevertNow works out what ending rv now means; the caller holds the token's lock. The
+// pending reverts of the same token and workspace that the worker would carry out before rv are
+// time-boxes nested in it. If, starting from the current role, they would bring the role back to
+// the one rv set (each only if the role then is the one it set, as the worker does), ending rv
+// ends them all: without rv there is nothing for them to return to, and one left in place would
+// later bring back a role the user has just ended. The revert then applies to the current role,
+// which is what policy is asked about. Otherwise, someone else changed the role, and rv is
+// carried out as it stands: the worker reports instead of overwriting.
+func (s *Service) planRevertNow(ctx context.Context, rv *store.Revert) (revertNowPlan, error) {
+	plan := revertNowPlan{from: rv.ExpectedRole}
+	pending, err := s.reverts.ListPendingReverts(ctx, rv.TokenID)
+	if err != nil {
+		return plan, err
+	}
+	var nested []store.Revert
+	found := false
+	for _, p := range pending { // earliest due first, the order the worker takes them in
+		if p.ID == rv.ID {
+			found = true
+			break
+		}
+		if p.WorkspaceID == rv.WorkspaceID {
+			nested = append(nested, p)
+		}
+	}
+	if !found {
+		return plan, s.revertGone(rv)
+	}
+	if len(nested) == 0 {
+		// The revert writes only over the role it set, so that is the change to authorize,
+		// with no read of the token.
+		return plan, nil
+	}
+	// Fail closed: without the current role the change to authorize is unknown.
+	tok, err := s.getToken(ctx, rv.TokenID)
+	if err != nil {
+		return plan, err
+	}
+	cur := astro.WorkspaceRoleOf(tok.Roles, rv.WorkspaceID)
+	role := cur
+	for _, p := range nested {
+		if role == p.ExpectedRole {
+			role = p.RevertTo
+		}
+	}
+	if role != rv.ExpectedRole {
+		return plan, nil
+	}
+	plan.nested = nested
+	// A role that already is rv's RevertTo is not written: ending rv is then the change made,
+	// authorized as it stands.
+	if cur != rv.RevertTo {
+		plan.from = cur
+	}
+	return plan, nil
+}
+
+// revertNowLocked is revertNow's part under the token's lock. done reports that r, or err, is
+// the whole answer and nothing was carried out.
+func (s *Service) revertNowLocked(ctx context.Context, req Request, rv *store.Revert) (_ revertOutcome, r reply.Reply, done bool, err error) {
+	plan, err := s.planRevertNow(ctx, rv)
+	if err != nil {
+		return revertOutcome{}, r, true, err
+	}
+	in := policy.Input{UserID: req.UserID, ChannelID: req.ChannelID, WorkspaceID: rv.WorkspaceID, CurrentRole: plan.from}
 	if rv.RevertTo == "" {
 		in.Action = policy.ActionRemove
 	} else {
@@ -605,10 +703,10 @@ func (s *Service) revertNow(ctx context.Context, req Request, id string) (reply.
 	}
 	d, err := s.authorize(ctx, in)
 	if err != nil {
-		return reply.Reply{}, err
+		return revertOutcome{}, r, true, err
 	}
 	if d.NeedsApproval() {
-		return reply.Reply{}, &Error{Code: EDenied, Message: "Ending this elevation early needs approval under the policy, so the bot cannot do it on a click.",
+		return revertOutcome{}, r, true, &Error{Code: EDenied, Message: "Ending this elevation early needs approval under the policy, so the bot cannot do it on a click.",
 			Hint: "Ask an approver, or let it end on schedule."}
 	}
 	if d.Confirm {
@@ -618,28 +716,75 @@ func (s *Service) revertNow(ctx context.Context, req Request, id string) (reply.
 			req.Text = "revert-now " + rv.ID
 		}
 		c := change{action: in.Action, token: &astro.Token{ID: rv.TokenID, Name: rv.TokenName}, workspace: rv.WorkspaceID,
-			from: rv.ExpectedRole, to: rv.RevertTo, wsName: s.workspaces.name(rv.WorkspaceID)}
+			from: plan.from, to: rv.RevertTo, wsName: s.workspaces.name(rv.WorkspaceID)}
 		if r, done, err := confirmation(req, c); done || err != nil {
-			return r, err
+			return revertOutcome{}, r, true, err
 		}
 	}
 	if _, err := s.reverts.CancelRevert(ctx, rv.ID, req.UserID); err != nil {
 		if errors.Is(err, store.ErrStateConflict) || errors.Is(err, store.ErrNotFound) {
-			return reply.Reply{}, &Error{Code: EConflict, Message: "This revert is already being carried out or has ended.",
-				Hint: "Check with " + s.commandName + " show " + rv.TokenID + "."}
+			return revertOutcome{}, r, true, s.revertGone(rv)
 		}
-		return reply.Reply{}, err
+		return revertOutcome{}, r, true, err
 	}
 	if rv.ChannelID == "" {
 		rv.ChannelID = req.ChannelID
 	}
-	out := s.revertOne(ctx, *rv, req.UserID)
-	r := out.reply
-	if s.announcer != nil && rv.ChannelID != "" && out.done {
-		// The channel has been told; the clicker gets a short confirmation.
-		return reply.Reply{Visibility: reply.Ephemeral, Tone: r.Tone, Title: r.Title, Body: r.Body}, nil
+	// The nested ones end before the write: should it fail, the retry scheduled in its place
+	// (settleRevert) puts back rv's role from the current one, with nothing left to undo it.
+	ended := s.endNested(ctx, req, *rv, plan.nested)
+	if len(plan.nested) > 0 {
+		rv.ExpectedRole = plan.from
 	}
-	return r, nil
+	out := s.settleRevert(ctx, *rv, req.UserID, s.doRevert(ctx, *rv, req.UserID))
+	out.reply.Body = append(out.reply.Body, ended.lines...)
+	if len(ended.ids) > 0 {
+		out.outcome += "; ended nested " + strings.Join(ended.ids, ", ")
+	}
+	if ended.failed {
+		out.reply.Tone = reply.Warning
+	}
+	return out, r, false, nil
+}
+
+// revertGone answers a revert-now of a revert someone else took or ended before it.
+func (s *Service) revertGone(rv *store.Revert) error {
+	return &Error{Code: EConflict, Message: "This revert is already being carried out or has ended.",
+		Hint: "Check with " + s.commandName + " show " + rv.TokenID + "."}
+}
+
+// endedNested is what endNested did, for the reply and the audit.
+type endedNested struct {
+	ids    []string
+	lines  []reply.Line
+	failed bool
+}
+
+// endNested ends the time-boxes nested in rv that end with it; the caller holds the token's
+// lock, so the worker finds each either ended or finished.
+func (s *Service) endNested(ctx context.Context, req Request, rv store.Revert, nested []store.Revert) endedNested {
+	var e endedNested
+	for _, n := range nested {
+		when := n.DueAt.UTC().Format("2006-01-02 15:04 UTC")
+		if _, err := s.reverts.SupersedeRevert(context.WithoutCancel(ctx), n.ID, req.UserID, "ended early with "+rv.ID+", the time-box it was nested in"); err != nil {
+			if errors.Is(err, store.ErrStateConflict) {
+				continue // it ended meanwhile
+			}
+			ref := newRef()
+			s.log.ErrorContext(ctx, "could not end a nested time-box", "ref", ref, "revert", n.ID, "outer", rv.ID, "token", rv.TokenID, "err", err)
+			e.failed = true
+			e.lines = append(e.lines, reply.Line{
+				reply.Textf("The bot could NOT end the time-box %s nested in it (ref %s): at %s it may still put the role back to ", n.ID, ref, when),
+				roleSpan(n.RevertTo), reply.Text("."),
+			})
+			continue
+		}
+		s.log.InfoContext(ctx, "nested time-box ended", "revert", n.ID, "outer", rv.ID, "token", rv.TokenID, "workspace", rv.WorkspaceID)
+		e.ids = append(e.ids, n.ID)
+		e.lines = append(e.lines, reply.Line{reply.Text("This also ends the time-box "), reply.Literal(n.ID),
+			reply.Text(" nested in it: it would have put the role back to "), roleSpan(n.RevertTo), reply.Textf(" at %s.", when)})
+	}
+	return e
 }
 
 func revertNowCommand() *command {

@@ -15,6 +15,7 @@ import (
 	"github.com/orgtoken/orgtoken-bot/astro"
 	"github.com/orgtoken/orgtoken-bot/commands"
 	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
+	"github.com/orgtoken/orgtoken-bot/policy"
 	"github.com/orgtoken/orgtoken-bot/reply"
 	"github.com/orgtoken/orgtoken-bot/store"
 )
@@ -303,4 +304,164 @@ func TestUnconfirmedTimeBoxSaysWhenEarlierOnesCouldNotBeChecked(t *testing.T) {
 	r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 3h")
 	require.Equal(t, "Could not confirm whether the change was applied.", r.Title, text(r))
 	assert.Contains(t, text(r), "The bot could not check for earlier time-boxes of this token in this workspace (ref ")
+}
+
+// nestedTimeBoxes makes airflow-ci-deployer (WORKSPACE_AUTHOR) OPERATOR for 3h, then OWNER for
+// 1h inside it, and returns the two "Revert now" buttons: outer (back to AUTHOR at +3h) and
+// inner (back to OPERATOR at +1h).
+func nestedTimeBoxes(t *testing.T, e *oncallEnv) (outer, inner reply.Button) {
+	t.Helper()
+	r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator --for 3h")
+	require.Equal(t, reply.Success, r.Tone, text(r))
+	outer = button(t, r, commands.ActionRevertNow)
+	r = e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 1h")
+	require.Equal(t, reply.Success, r.Tone, text(r))
+	inner = button(t, r, commands.ActionRevertNow)
+	require.Len(t, e.pendingReverts(t), 2)
+	return outer, inner
+}
+
+// runSchedule lets both time-boxes come due, as the worker would take them: the role is
+// between after the inner one's end, AUTHOR after the outer one's.
+func (e *oncallEnv) runSchedule(t *testing.T, between string) {
+	t.Helper()
+	e.clock.Advance(90 * time.Minute)
+	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+	assert.Equal(t, between, e.ciDeployerRole(t), "after the inner one's end")
+	e.clock.Advance(2 * time.Hour)
+	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+	assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t), "after the outer one's end")
+}
+
+func TestRevertNowOfAnOuterTimeBox(t *testing.T) {
+	t.Parallel()
+	t.Run("EndsTheChainItHeads", func(t *testing.T) {
+		t.Parallel()
+		e := newOncallEnv(t)
+		outer, inner := nestedTimeBoxes(t, e)
+
+		done := e.click(t, dora, outer)
+		assert.Equal(t, "Time-boxed change reverted", done.Title, text(done))
+		assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t), "the role from before both, now")
+		assert.Contains(t, text(done), "was `WORKSPACE_OWNER` — put back to `WORKSPACE_AUTHOR`.")
+		assert.Contains(t, text(done), "This also ends the time-box `"+inner.Value+"` nested in it: it would have put the role back to `WORKSPACE_OPERATOR` at 2025-11-05 13:00 UTC.")
+		assert.Equal(t, policy.Input{UserID: dora, ChannelID: opsChan, Action: policy.ActionUpdate, WorkspaceID: wsData,
+			Role: astro.RoleWorkspaceAuthor, CurrentRole: astro.RoleWorkspaceOwner}, e.auth.last(), "the change actually made is the one authorized")
+		assert.Empty(t, e.pendingReverts(t))
+		ended, err := e.st.GetRevert(t.Context(), inner.Value)
+		require.NoError(t, err)
+		assert.Equal(t, store.RevertCancelled, ended.State)
+		assert.Equal(t, dora, ended.CancelledBy)
+		posts := e.ann.all()
+		require.Len(t, posts, 1)
+		assert.Contains(t, text(posts[0].r), "This also ends the time-box `"+inner.Value+"`", "the channel is told too")
+
+		e.runSchedule(t, astro.RoleWorkspaceAuthor)
+		assert.Len(t, e.ann.all(), 1, "the ended time-box ends quietly")
+	})
+	t.Run("InnerOneRevertsAsBefore", func(t *testing.T) {
+		t.Parallel()
+		e := newOncallEnv(t)
+		outer, inner := nestedTimeBoxes(t, e)
+
+		done := e.click(t, dora, inner)
+		assert.Equal(t, "Time-boxed change reverted", done.Title, text(done))
+		assert.NotContains(t, text(done), "also ends")
+		assert.Equal(t, astro.RoleWorkspaceOperator, e.ciDeployerRole(t))
+		pending := e.pendingReverts(t)
+		require.Len(t, pending, 1)
+		assert.Equal(t, outer.Value, pending[0].ID, "the outer time-box still ends the operator role")
+		e.runSchedule(t, astro.RoleWorkspaceOperator)
+	})
+	t.Run("InnerOneBackToTheOuterOnesStartingRole", func(t *testing.T) {
+		t.Parallel()
+		e := newOncallEnv(t)
+		r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator --for 3h")
+		outer := button(t, r, commands.ActionRevertNow)
+		r = e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r author --for 1h")
+		require.Equal(t, reply.Success, r.Tone, text(r))
+		inner := button(t, r, commands.ActionRevertNow)
+
+		// The role is already the one the outer time-box puts back, but the inner one would
+		// bring OPERATOR back after 1h, for good.
+		done := e.click(t, dora, outer)
+		assert.Equal(t, "Time-boxed change ended", done.Title, text(done))
+		assert.Contains(t, text(done), "This also ends the time-box `"+inner.Value+"` nested in it")
+		assert.Empty(t, e.pendingReverts(t))
+		e.runSchedule(t, astro.RoleWorkspaceAuthor)
+	})
+	t.Run("FailedWriteIsRetriedFromTheCurrentRole", func(t *testing.T) {
+		t.Parallel()
+		e := newOncallEnv(t)
+		outer, inner := nestedTimeBoxes(t, e)
+		e.emu.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{Status: http.StatusServiceUnavailable})
+
+		early := e.click(t, dora, outer)
+		assert.Equal(t, "Could not put a token's role back yet", early.Title, text(early))
+		assert.Contains(t, text(early), "The bot will keep trying in the background.")
+		assert.Contains(t, text(early), "This also ends the time-box `"+inner.Value+"` nested in it")
+		assert.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t))
+		retry := e.pendingReverts(t)
+		require.Len(t, retry, 1, "only the retry is left")
+		assert.Equal(t, astro.RoleWorkspaceOwner, retry[0].ExpectedRole, "it undoes the role there is now")
+		assert.Equal(t, astro.RoleWorkspaceAuthor, retry[0].RevertTo)
+
+		e.clock.Advance(time.Minute)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t))
+		e.runSchedule(t, astro.RoleWorkspaceAuthor)
+	})
+	t.Run("ChangeOutsideTheBotIsReportedNotOverwritten", func(t *testing.T) {
+		t.Parallel()
+		e := newOncallEnv(t)
+		outer, inner := nestedTimeBoxes(t, e)
+		e.setRoleOutside(t, astroemu.SampleTokenCIDeployer, wsData, astro.RoleWorkspaceMember)
+		writes := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
+
+		done := e.click(t, dora, outer)
+		assert.Equal(t, "Time-boxed change not reverted: the role was changed since", done.Title, text(done))
+		assert.Equal(t, astro.RoleWorkspaceMember, e.ciDeployerRole(t))
+		assert.Equal(t, writes, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "nothing is written")
+		pending := e.pendingReverts(t)
+		require.Len(t, pending, 1)
+		assert.Equal(t, inner.Value, pending[0].ID, "the inner one is left to report on its own")
+	})
+	t.Run("PolicyRefusingTheChangeFromTheCurrentRoleRefusesTheClick", func(t *testing.T) {
+		t.Parallel()
+		auth := commands.AuthorizerFunc(func(_ context.Context, in policy.Input) (policy.Decision, error) {
+			if in.CurrentRole == astro.RoleWorkspaceOwner && in.Role == astro.RoleWorkspaceAuthor {
+				return policy.Decision{Reason: "owners are demoted by admins"}, nil
+			}
+			return policy.Decision{Allowed: true}, nil
+		})
+		e := newOncallEnv(t, func(c *commands.Config) { c.Authorizer = auth })
+		outer, _ := nestedTimeBoxes(t, e)
+		writes := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
+
+		denied := e.click(t, dora, outer)
+		assert.Equal(t, "You are not allowed to do this.", denied.Title, text(denied))
+		assert.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t))
+		assert.Equal(t, writes, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "nothing is written")
+		assert.Len(t, e.pendingReverts(t), 2, "both still end on schedule")
+		assert.Empty(t, e.ann.all())
+	})
+	t.Run("ConfirmationNamesTheChangeFromTheCurrentRole", func(t *testing.T) {
+		t.Parallel()
+		e := newOncallEnv(t)
+		outer, _ := nestedTimeBoxes(t, e)
+		e.auth.mu.Lock()
+		e.auth.decision = policy.Decision{Allowed: true, Confirm: true}
+		e.auth.mu.Unlock()
+
+		asked := e.click(t, dora, outer)
+		c := confirmOf(t, asked)
+		assert.Contains(t, text(asked), "from `WORKSPACE_OWNER` to `WORKSPACE_AUTHOR`")
+		assert.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t), "nothing changes on the click")
+		assert.Len(t, e.pendingReverts(t), 2)
+
+		done := e.svc.Run(t.Context(), commands.Request{UserID: dora, ChannelID: opsChan, Text: c.Text, ConfirmedName: "airflow-ci-deployer"})
+		assert.Equal(t, "Time-boxed change reverted", done.Title, text(done))
+		assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t))
+		assert.Empty(t, e.pendingReverts(t))
+	})
 }
