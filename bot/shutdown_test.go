@@ -1,0 +1,129 @@
+package bot
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orgtoken/orgtoken-bot/commands"
+	"github.com/orgtoken/orgtoken-bot/emulators/slackemu"
+	"github.com/orgtoken/orgtoken-bot/logging/logtest"
+	"github.com/orgtoken/orgtoken-bot/reply"
+)
+
+// memInbox is an Inbox in memory, shared by the replicas of a test as a database would be.
+type memInbox struct {
+	mu        sync.Mutex
+	saved     map[string]SavedEnvelope
+	done      map[string]bool
+	finishing chan struct{} // when set, Finish waits for it to close, like a stuck database
+}
+
+func newMemInbox() *memInbox {
+	return &memInbox{saved: map[string]SavedEnvelope{}, done: map[string]bool{}}
+}
+
+func (m *memInbox) Save(_ context.Context, id, kind string, payload []byte, _ time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.saved[id]; ok {
+		return false, nil
+	}
+	m.saved[id] = SavedEnvelope{ID: id, Kind: kind, Payload: payload}
+	return true, nil
+}
+
+func (m *memInbox) Finish(ctx context.Context, id string) error {
+	if m.finishing != nil {
+		select {
+		case <-m.finishing:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.done[id] = true
+	return nil
+}
+
+// ClaimOrphans hands out nothing: the tests here look at what is left for the next replica.
+func (m *memInbox) ClaimOrphans(context.Context, time.Duration) ([]SavedEnvelope, error) {
+	return nil, nil
+}
+
+// unanswered is what a replica started later would take up.
+func (m *memInbox) unanswered(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, saved := m.saved[id]
+	return saved && !m.done[id]
+}
+
+// holdFirst blocks its first command until its context ends; the others answer at once.
+type holdFirst struct {
+	calls   sync.Mutex
+	n       int
+	started chan struct{}
+}
+
+func (h *holdFirst) Run(ctx context.Context, req commands.Request) reply.Reply {
+	h.calls.Lock()
+	h.n++
+	first := h.n == 1
+	h.calls.Unlock()
+	if first {
+		close(h.started)
+		<-ctx.Done()
+		return reply.Reply{Tone: reply.Failure, Title: "cancelled"}
+	}
+	return reply.Reply{Title: "ran " + req.Text}
+}
+
+func (h *holdFirst) Act(context.Context, commands.Action) reply.Reply { return reply.Reply{} }
+
+// A command still queued when the shutdown timeout runs out is not lost: the user is told it
+// will run once the bot is back, so it must be in the Inbox for the next replica to take up.
+func TestCommandQueuedAtShutdownIsKeptForTheNextReplica(t *testing.T) {
+	t.Parallel()
+	s := newBenchSocket(t)
+	inbox := newMemInbox()
+	cmds := &holdFirst{started: make(chan struct{})}
+	var logs logtest.Buffer
+	bt := New(s.sm, s.api, cmds, Config{CommandName: "/orgtoken", Workers: 1, QueueSize: 4,
+		ShutdownTimeout: 200 * time.Millisecond, Inbox: inbox, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() { _ = bt.Run(ctx); close(stopped) }()
+
+	wait, waitCancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer waitCancel()
+	send := func(text string) *slackemu.Interaction {
+		in, err := s.emu.SlashCommand(wait, slackemu.Slash{UserID: benchUser, ChannelID: benchChannel, Command: "/orgtoken", Text: text})
+		require.NoError(t, err)
+		_, err = in.WaitAck(wait)
+		require.NoError(t, err)
+		return in
+	}
+	send("list")
+	<-cmds.started
+	queued := send("add deploy-bot --role WORKSPACE_MEMBER")
+
+	cancel() // SIGTERM: "list" outlasts the shutdown timeout, so the queued add never starts
+	select {
+	case <-stopped:
+	case <-wait.Done():
+		t.Fatal("the bot did not stop")
+	}
+	p, err := queued.WaitResponse(wait)
+	require.NoError(t, err)
+	require.Contains(t, string(p.Body), "it will run as soon as the bot is back")
+	assert.True(t, inbox.unanswered(queued.EnvelopeID),
+		"the user was promised the command would run after the restart, but no replica can find it")
+}
