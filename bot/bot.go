@@ -108,6 +108,7 @@ type Bot struct {
 	everUp    atomic.Bool
 	stopping  atomic.Bool
 	idle      *idleRelease
+	finishing sync.WaitGroup // turned-away envelopes being marked answered, off the read path
 }
 
 // New builds a bot. sm must have been created with socketmode.New over a *slack.Client.
@@ -219,6 +220,7 @@ loop:
 		cancelWork()
 		<-done
 	}
+	b.finishing.Wait() // before the caller closes the store
 	return err
 }
 
@@ -360,7 +362,7 @@ func (b *Bot) onSlashCommand(req *socketmode.Request, cmd slack.SlashCommand) {
 	b.cfg.Metrics.ObserveAck(time.Since(received))
 	b.cfg.Metrics.ObserveCommand(firstWord(cmd.Text), "busy", 0)
 	b.log.Warn("command turned away: all workers busy", "envelope_id", req.EnvelopeID, "user", cmd.UserID)
-	b.finish(j) // the user was told it did not run; no replica may take it up later
+	b.turnedAway(j) // the user was told it did not run; no replica may take it up later
 }
 
 func (b *Bot) onInteraction(req *socketmode.Request, cb slack.InteractionCallback) {
@@ -398,7 +400,7 @@ func (b *Bot) onInteraction(req *socketmode.Request, cb slack.InteractionCallbac
 		return
 	}
 	b.log.Warn("interaction turned away: all workers busy", "envelope_id", req.EnvelopeID, "user", cb.User.ID)
-	b.finish(j)
+	b.turnedAway(j)
 	select {
 	case b.notices <- j:
 	default:

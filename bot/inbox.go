@@ -124,6 +124,18 @@ func (b *Bot) finish(j job) {
 	}
 }
 
+// turnedAway closes an envelope the pool could not take, so no replica takes it up later. Only
+// one saved before its ack is in the Inbox; marking it answered is a store write, done off the
+// read path: the store is slowest when the bot is this busy, and the acks of the envelopes
+// behind this one must not wait on it.
+func (b *Bot) turnedAway(j job) {
+	b.held.Delete(j.envelopeID)
+	if b.cfg.Inbox == nil || j.envelopeID == "" || j.kind != "" {
+		return // never saved: j.kind is cleared once the envelope is in the Inbox
+	}
+	b.finishing.Go(func() { b.finish(j) })
+}
+
 // deferToRestart handles a queued job the bot had no time for during shutdown: it stays in the
 // Inbox for the next replica, and the user is told so.
 func (b *Bot) deferToRestart(j job) {

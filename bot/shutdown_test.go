@@ -127,3 +127,44 @@ func TestCommandQueuedAtShutdownIsKeptForTheNextReplica(t *testing.T) {
 	assert.True(t, inbox.unanswered(queued.EnvelopeID),
 		"the user was promised the command would run after the restart, but no replica can find it")
 }
+
+// A command turned away because every worker is busy must not hold up the acks of the
+// envelopes behind it: the store is at its slowest exactly when the bot is that busy, and an
+// envelope not acked within 3 s fails for its user.
+func TestTurningACommandAwayDoesNotWaitOnTheStore(t *testing.T) {
+	t.Parallel()
+	for _, saveBeforeAck := range []bool{false, true} {
+		name := map[bool]string{false: "SaveAsWorkerStarts", true: "SaveBeforeAck"}[saveBeforeAck]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := newBenchSocket(t)
+			inbox := newMemInbox()
+			inbox.finishing = make(chan struct{}) // the database is stuck
+			cmds := &holdFirst{started: make(chan struct{})}
+			bt := New(s.sm, s.api, cmds, Config{CommandName: "/orgtoken", Workers: 1, QueueSize: 1,
+				ShutdownTimeout: 100 * time.Millisecond, Inbox: inbox, SaveBeforeAck: saveBeforeAck, Logger: benchLogger()})
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			wg.Go(func() { _ = bt.Run(ctx) })
+			t.Cleanup(func() { close(inbox.finishing); cancel(); wg.Wait() })
+
+			wait, waitCancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer waitCancel()
+			send := func(text string) slackemu.Ack {
+				in, err := s.emu.SlashCommand(wait, slackemu.Slash{UserID: benchUser, ChannelID: benchChannel, Command: "/orgtoken", Text: text})
+				require.NoError(t, err)
+				ack, err := in.WaitAck(wait)
+				require.NoError(t, err, "%q was not acked in time: its user sees an error", text)
+				return ack
+			}
+			send("list")
+			<-cmds.started
+			send("list --page 2") // waits in the queue
+			busy := send("list --page 3")
+			require.Contains(t, string(busy.Payload), "busy")
+			next := send("list --page 4")
+			assert.Less(t, next.Latency, time.Second, "the ack after a turned-away command waited on the store")
+			assert.Empty(t, s.emu.Failures())
+		})
+	}
+}
