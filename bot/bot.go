@@ -185,8 +185,9 @@ func (b *Bot) Run(ctx context.Context) error {
 
 	sockCtx, cancelSock := context.WithCancel(ctx)
 	defer cancelSock()
+	var recovering sync.WaitGroup
 	if b.cfg.Inbox != nil {
-		go b.recoverOrphans(sockCtx)
+		recovering.Go(func() { b.recoverOrphans(sockCtx) })
 	}
 	runErr := make(chan error, 1)
 	go func() { runErr <- b.runSocket(sockCtx) }()
@@ -209,6 +210,9 @@ loop:
 	b.idle.stop()
 	cancelSock()
 	b.connected.Store(false)
+	// Recovery must be done before the queue closes (it enqueues) and before the caller closes
+	// the store (it claims envelopes there).
+	recovering.Wait()
 	close(b.jobs)
 	close(b.notices)
 	done := make(chan struct{})

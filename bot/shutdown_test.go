@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -167,4 +168,37 @@ func TestTurningACommandAwayDoesNotWaitOnTheStore(t *testing.T) {
 			assert.Empty(t, s.emu.Failures())
 		})
 	}
+}
+
+// slowClaims is an Inbox whose orphan query takes a while and finishes even when its caller
+// gives up, as a query already sent to the database does.
+type slowClaims struct {
+	*memInbox
+	running atomic.Int32
+}
+
+func (s *slowClaims) ClaimOrphans(context.Context, time.Duration) ([]SavedEnvelope, error) {
+	s.running.Add(1)
+	defer s.running.Add(-1)
+	time.Sleep(300 * time.Millisecond)
+	return []SavedEnvelope{{ID: "orphan-" + time.Now().Format(time.RFC3339Nano), Kind: "slash_commands",
+		Payload: []byte(`{"command":"/orgtoken","text":"list","user_id":"` + benchUser + `","channel_id":"` + benchChannel + `"}`)}}, nil
+}
+
+// When Run returns the caller closes the store, so the bot must have stopped using it: a claim
+// still running would take envelopes over for a replica that is going away (spending one of
+// their attempts), and handing them to the closed queue would crash the process.
+func TestRunReturnsOnlyOnceOrphanRecoveryHasStopped(t *testing.T) {
+	t.Parallel()
+	s := newBenchSocket(t)
+	inbox := &slowClaims{memInbox: newMemInbox()}
+	bt := New(s.sm, s.api, &holdFirst{started: make(chan struct{})}, Config{CommandName: "/orgtoken", Workers: 1, QueueSize: 1,
+		ShutdownTimeout: 100 * time.Millisecond, Inbox: inbox, InboxLease: time.Second, Logger: benchLogger()})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { _ = bt.Run(ctx); close(stopped) }()
+	require.Eventually(t, func() bool { return inbox.running.Load() == 1 }, 10*time.Second, time.Millisecond)
+	cancel()
+	<-stopped
+	assert.Zero(t, inbox.running.Load(), "Run returned while the bot was still claiming envelopes from the store")
 }
