@@ -108,6 +108,7 @@ type Bot struct {
 	everUp    atomic.Bool
 	stopping  atomic.Bool
 	idle      *idleRelease
+	finishing sync.WaitGroup // turned-away envelopes being marked answered, off the read path
 }
 
 // New builds a bot. sm must have been created with socketmode.New over a *slack.Client.
@@ -184,8 +185,9 @@ func (b *Bot) Run(ctx context.Context) error {
 
 	sockCtx, cancelSock := context.WithCancel(ctx)
 	defer cancelSock()
+	var recovering sync.WaitGroup
 	if b.cfg.Inbox != nil {
-		go b.recoverOrphans(sockCtx)
+		recovering.Go(func() { b.recoverOrphans(sockCtx) })
 	}
 	runErr := make(chan error, 1)
 	go func() { runErr <- b.runSocket(sockCtx) }()
@@ -208,6 +210,9 @@ loop:
 	b.idle.stop()
 	cancelSock()
 	b.connected.Store(false)
+	// Recovery must be done before the queue closes (it enqueues) and before the caller closes
+	// the store (it claims envelopes there).
+	recovering.Wait()
 	close(b.jobs)
 	close(b.notices)
 	done := make(chan struct{})
@@ -219,6 +224,7 @@ loop:
 		cancelWork()
 		<-done
 	}
+	b.finishing.Wait() // before the caller closes the store
 	return err
 }
 
@@ -360,7 +366,7 @@ func (b *Bot) onSlashCommand(req *socketmode.Request, cmd slack.SlashCommand) {
 	b.cfg.Metrics.ObserveAck(time.Since(received))
 	b.cfg.Metrics.ObserveCommand(firstWord(cmd.Text), "busy", 0)
 	b.log.Warn("command turned away: all workers busy", "envelope_id", req.EnvelopeID, "user", cmd.UserID)
-	b.finish(j) // the user was told it did not run; no replica may take it up later
+	b.turnedAway(j) // the user was told it did not run; no replica may take it up later
 }
 
 func (b *Bot) onInteraction(req *socketmode.Request, cb slack.InteractionCallback) {
@@ -398,7 +404,7 @@ func (b *Bot) onInteraction(req *socketmode.Request, cb slack.InteractionCallbac
 		return
 	}
 	b.log.Warn("interaction turned away: all workers busy", "envelope_id", req.EnvelopeID, "user", cb.User.ID)
-	b.finish(j)
+	b.turnedAway(j)
 	select {
 	case b.notices <- j:
 	default:

@@ -124,17 +124,40 @@ func (b *Bot) finish(j job) {
 	}
 }
 
+// turnedAway closes an envelope the pool could not take, so no replica takes it up later. Only
+// one saved before its ack is in the Inbox; marking it answered is a store write, done off the
+// read path: the store is slowest when the bot is this busy, and the acks of the envelopes
+// behind this one must not wait on it.
+func (b *Bot) turnedAway(j job) {
+	b.held.Delete(j.envelopeID)
+	if b.cfg.Inbox == nil || j.envelopeID == "" || j.kind != "" {
+		return // never saved: j.kind is cleared once the envelope is in the Inbox
+	}
+	b.finishing.Go(func() { b.finish(j) })
+}
+
 // deferToRestart handles a queued job the bot had no time for during shutdown: it stays in the
 // Inbox for the next replica, and the user is told so.
 func (b *Bot) deferToRestart(j job) {
 	defer b.held.Delete(j.envelopeID)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	note := "orgtoken-bot is restarting and has not run this yet. Nothing was changed."
-	if b.cfg.Inbox != nil {
+	// Unless it was saved before the ack (or is a recovered one), the envelope reaches the
+	// Inbox only as a worker takes it up, which this one never was: save it now, or the next
+	// replica has nothing to take up and the promise below is broken.
+	kept := b.cfg.Inbox != nil && j.envelopeID != ""
+	if kept && j.kind != "" {
+		// Not fresh: another delivery of it is in the Inbox already, which serves as well.
+		if _, err := b.cfg.Inbox.Save(ctx, j.envelopeID, j.kind, withoutToken(j.payload), b.cfg.InboxLease); err != nil {
+			b.log.Warn("could not save a command deferred to the restart", "envelope_id", j.envelopeID, "error", err)
+			kept = false
+		}
+	}
+	note := "orgtoken-bot is restarting and has not run this. Nothing was changed; please try again in a minute."
+	if kept {
 		note = "orgtoken-bot is restarting and has not run this yet; it will run as soon as the bot is back. Nothing was changed so far."
 	}
-	b.log.Warn("command not run before shutdown", "envelope_id", j.envelopeID, "kept_in_inbox", b.cfg.Inbox != nil)
+	b.log.Warn("command not run before shutdown", "envelope_id", j.envelopeID, "kept_in_inbox", kept)
 	b.deliver(ctx, targetOf(j), reply.Reply{Tone: reply.Warning, Title: "Not run yet", Body: []reply.Line{reply.Para(note)}})
 }
 

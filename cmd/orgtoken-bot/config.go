@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -204,6 +205,14 @@ func (r *rawConfig) validate() (*config, error) {
 	}
 	if err := checkBaseURL(c.AstroAPIURL); err != nil {
 		add("ASTRO_API_URL %v", err)
+	}
+
+	// A listen error would show only once the bot had connected to Slack and opened the store,
+	// and without naming the setting.
+	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		add("ORGTOKEN_HTTP_ADDR: %q must be host:port or :port, e.g. :8080", c.HTTPAddr)
+	} else if _, err := net.LookupPort("tcp", port); err != nil {
+		add("ORGTOKEN_HTTP_ADDR: %q has no valid port, e.g. :8080", c.HTTPAddr)
 	}
 
 	for _, id := range r.Admins {

@@ -115,6 +115,18 @@ func TestLoadConfig(t *testing.T) {
 				`ASTRO_API_URL "api.astronomer.io"`,
 			},
 		},
+		{
+			// Caught before the bot connects to Slack, naming the setting, rather than as a
+			// listen error in the log once everything else has started.
+			name:     "HTTPAddrWithoutAPort",
+			env:      with(fullEnv(), map[string]string{"ORGTOKEN_HTTP_ADDR": "8080"}),
+			problems: []string{`ORGTOKEN_HTTP_ADDR: "8080" must be host:port or :port`},
+		},
+		{
+			name:     "HTTPAddrWithABadPort",
+			env:      with(fullEnv(), map[string]string{"ORGTOKEN_HTTP_ADDR": ":http-alt-x"}),
+			problems: []string{`ORGTOKEN_HTTP_ADDR: ":http-alt-x"`},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
