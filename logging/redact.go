@@ -10,9 +10,11 @@ import (
 	"strings"
 )
 
-// tokenPattern matches Slack tokens (xoxb-, xoxp-, xapp-, …) and JWTs such as Astro API tokens,
-// so a secret is redacted even when it is not one the process was configured with.
-var tokenPattern = regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+|\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*|(?i:bearer\s+)[A-Za-z0-9._~+/=-]{8,}`)
+// tokenPattern matches Slack tokens (xoxb-, xoxp-, xapp-, xoxe- refresh tokens, …), JWTs such as
+// Astro API tokens, and the paths of Slack's response_url and incoming-webhook URLs (whoever holds
+// one can post into a channel: a net/http error quotes the URL whole), so a secret is redacted
+// even when it is not one the process was configured with.
+var tokenPattern = regexp.MustCompile(`\bxox[abposre]-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+|\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*|(?i:bearer\s+)[A-Za-z0-9._~+/=-]{8,}|hooks\.slack\.com/[A-Za-z0-9/_%-]+`)
 
 const mask = "[redacted]"
 
@@ -27,8 +29,11 @@ func Redact(s string, secrets []string) string {
 		return s
 	}
 	return tokenPattern.ReplaceAllStringFunc(s, func(m string) string {
-		if strings.HasPrefix(strings.ToLower(m), "bearer") {
+		switch {
+		case strings.HasPrefix(strings.ToLower(m), "bearer"):
 			return "Bearer " + mask
+		case strings.HasPrefix(m, "hooks."):
+			return "hooks.slack.com/" + mask
 		}
 		return mask
 	})
@@ -38,7 +43,7 @@ func Redact(s string, secrets []string) string {
 // what is logged (IDs, names, durations) holds none, and this scan costs a fraction of running
 // the pattern, which has no literal prefix to search for.
 func mayHoldToken(s string) bool {
-	if strings.Contains(s, "xox") || strings.Contains(s, "xapp-") || strings.Contains(s, "eyJ") {
+	if strings.Contains(s, "xox") || strings.Contains(s, "xapp-") || strings.Contains(s, "eyJ") || strings.Contains(s, "hooks.slack.com/") {
 		return true
 	}
 	for i := strings.IndexAny(s, "bB"); i >= 0 && i+len("bearer") <= len(s); {

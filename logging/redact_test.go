@@ -26,6 +26,10 @@ func TestLoggerRedactsSecrets(t *testing.T) {
 		{"BearerHeader", func(l *slog.Logger) { l.Info("x", "header", "Authorization: Bearer abcdefghijkl") }, "abcdefghijkl"},
 		{"WithAttrs", func(l *slog.Logger) { l.With("token", astroToken).Info("x") }, astroToken},
 		{"StringList", func(l *slog.Logger) { l.Info("x", "ids", []string{"ok", "xoxb-9-9-leak"}) }, "xoxb-9-9-leak"},
+		{"RefreshToken", func(l *slog.Logger) { l.Info("x", "tok", "xoxe-1-My0xLTEyMzQ1") }, "xoxe-1-My0xLTEyMzQ1"},
+		{"ResponseURLInTransportError", func(l *slog.Logger) {
+			l.Warn("x", "error", errors.New(`Post "https://hooks.slack.com/commands/T0001/1234/AbCdEfGh": dial tcp: i/o timeout`))
+		}, "T0001/1234/AbCdEfGh"},
 	}
 	for _, tc := range cases {
 		for _, format := range []string{"json", "text"} {
