@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/orgtoken/orgtoken-bot/astro"
 	"github.com/orgtoken/orgtoken-bot/commands"
@@ -86,14 +87,18 @@ func runSandbox(ctx context.Context, in io.Reader, out io.Writer, opts sandboxOp
 
 	client := astro.New(emu.OrganizationID(), emu.APIToken(), astro.WithBaseURL(emu.URL()))
 	cfg := commands.Config{
-		Tokens:           client,
-		Authorizer:       opts.Authorizer,
-		Approvers:        approvers,
-		Requests:         st,
-		Messenger:        slack,
-		Audit:            st,
-		Workspaces:       client,
-		History:          st,
+		Tokens:     client,
+		Authorizer: opts.Authorizer,
+		Approvers:  approvers,
+		Requests:   st,
+		Messenger:  slack,
+		Audit:      st,
+		Workspaces: client,
+		History:    st,
+		// Time-boxes work as in production, so --for, show's pending reverts and "Revert now"
+		// can be tried; the worker runs for as long as the sandbox does.
+		Reverts:          st,
+		Announcer:        slack,
 		DefaultWorkspace: astroemu.SampleWorkspaceDataPlatform,
 		CommandName:      "/orgtoken",
 		Logger:           slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -105,6 +110,10 @@ func runSandbox(ctx context.Context, in io.Reader, out io.Writer, opts sandboxOp
 	if err != nil {
 		return err
 	}
+	revertCtx, stopReverts := context.WithCancel(ctx)
+	revertsDone := make(chan struct{})
+	go func() { defer close(revertsDone); svc.RunReverts(revertCtx, 10*time.Second, "sandbox") }()
+	defer func() { stopReverts(); <-revertsDone }()
 
 	if _, err := io.WriteString(out, banner+"\nDefault workspace: "+astroemu.SampleWorkspaceDataPlatform+" (Data Platform). You are "+opts.UserID+".\n\n"); err != nil {
 		return err

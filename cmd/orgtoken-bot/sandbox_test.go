@@ -90,3 +90,19 @@ func TestSandboxApprovalWalkThrough(t *testing.T) {
 		rest = rest[i+len(s):]
 	}
 }
+
+func TestSandboxTimeBoxAndRevertNow(t *testing.T) {
+	t.Parallel()
+	script := strings.Join([]string{
+		"update cltkairflowcideployer0001 --role operator --for 2h",
+		"press 1", // Revert now
+		"show airflow-ci-deployer",
+	}, "\n")
+	var out bytes.Buffer
+	require.NoError(t, runSandbox(t.Context(), strings.NewReader(script), &out, sandboxOptions{UserID: "UTESTER1"}))
+	got := out.String()
+	assert.Contains(t, got, "Time-boxed: in 2h (")
+	assert.NotContains(t, got, "Time-boxed changes are not enabled")
+	assert.Contains(t, got, "Time-boxed change reverted")
+	assert.Contains(t, got, "WORKSPACE     Data Platform (clwsdataplatform00000000…  WORKSPACE_AUTHOR", "back to its role before")
+}
