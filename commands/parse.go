@@ -400,8 +400,8 @@ func (v *flagValue) Set(s string) error {
 }
 
 var (
-	undefinedFlag = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
-	missingValue  = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
+	undefinedFlag = regexp.MustCompile(`(?s)^flag provided but not defined: -+(.*)$`)
+	missingValue  = regexp.MustCompile(`(?s)^flag needs an argument: -+(.*)$`)
 	// A switch fails as `invalid boolean value "x" for -name: …` when given =x, and as
 	// `invalid boolean flag name: …` when given alone, which only a repeat can make fail.
 	badValueFlag = regexp.MustCompile(`^invalid (?:value ".*" for flag -+|boolean value ".*" for -+|boolean flag )([^:]*):`)
@@ -416,7 +416,11 @@ func flagError(cmd *command, err, setErr error) *Error {
 		return &Error{Code: EHelp, Message: "help", verb: cmd}
 	case undefinedFlag.MatchString(msg):
 		name := undefinedFlag.FindStringSubmatch(msg)[1]
-		e := usageErr(cmd, "Unknown flag %s for %s.", dashed(name), cmd.Verb)
+		shown := dashed(name)
+		if strings.ContainsFunc(name, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+			shown = strconv.Quote(shown) // a quoted word can hold a line break
+		}
+		e := usageErr(cmd, "Unknown flag %s for %s.", shown, cmd.Verb)
 		if s := closestFlag(cmd, name); s != "" {
 			e.Hint = "Did you mean " + s + "?"
 		} else if len(cmd.Flags) == 0 {

@@ -325,3 +325,9 @@ func TestParseHintsFitTheVerb(t *testing.T) {
 		})
 	}
 }
+
+func TestParseFlagWithALineBreakIsNamedQuoted(t *testing.T) {
+	t.Parallel()
+	e, _ := rejected(t, newParseService(t), "add -\"\n\" -r member")
+	assert.Equal(t, `Unknown flag "-\n" for add.`, e.Message)
+}
