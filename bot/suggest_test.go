@@ -36,15 +36,14 @@ func (bigOrg) Workspaces() []commands.Choice {
 func (bigOrg) TokenName(string) string           { return "" }
 func (bigOrg) CurrentRole(string, string) string { return "" }
 
-// Typing one letter in a big organization's token picker still offers tokens, the most
-// relevant first: the answer fits in an ack slack-go will send.
-func TestTokenPickerAnswersInABigOrganization(t *testing.T) {
-	t.Parallel()
+// pickerAnswer opens the add form with pickers behind the bot, types "d" in its token picker
+// and returns the bot's answer as Slack received it.
+func pickerAnswer(t *testing.T, pickers Pickers) slackemu.Ack {
+	t.Helper()
 	s := newBenchSocket(t)
 	bt := New(s.sm, s.api, &twoReverts{}, Config{CommandName: "/orgtoken", Workers: 2, QueueSize: 8, Logger: benchLogger(),
-		Pickers: bigOrg{}, Views: s.api})
+		Pickers: pickers, Views: s.api})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = bt.Run(ctx) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
@@ -53,11 +52,18 @@ func TestTokenPickerAnswersInABigOrganization(t *testing.T) {
 	require.NoError(t, err)
 	v, err := s.emu.WaitView(ctx, func(v slackemu.View) bool { return v.Open && v.CallbackID == changeModalID })
 	require.NoError(t, err, "no modal opened")
-
 	in, err := s.emu.BlockSuggestion(ctx, slackemu.Suggestion{UserID: benchUser, ViewID: v.ID, ActionID: actionToken, BlockID: blockToken, Value: "d"})
 	require.NoError(t, err)
 	ack, err := in.WaitAck(ctx)
 	require.NoError(t, err, "the picker got no answer")
+	return ack
+}
+
+// Typing one letter in a big organization's token picker still offers tokens, the most
+// relevant first: the answer fits in an ack slack-go will send.
+func TestTokenPickerAnswersInABigOrganization(t *testing.T) {
+	t.Parallel()
+	ack := pickerAnswer(t, bigOrg{})
 	var got struct {
 		Options []struct {
 			Value string `json:"value"`
@@ -90,25 +96,7 @@ func (oddOrg) SuggestTokens(string, int) []commands.Choice {
 // an option's value (it could not be picked) is left out.
 func TestTokenPickerOffersTheRestPastAnOddToken(t *testing.T) {
 	t.Parallel()
-	s := newBenchSocket(t)
-	bt := New(s.sm, s.api, &twoReverts{}, Config{CommandName: "/orgtoken", Workers: 2, QueueSize: 8, Logger: benchLogger(),
-		Pickers: oddOrg{}, Views: s.api})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = bt.Run(ctx) })
-	t.Cleanup(func() { cancel(); wg.Wait() })
-
-	_, err := s.emu.SlashCommand(ctx, slackemu.Slash{UserID: benchUser, ChannelID: benchChannel, Command: "/orgtoken", Text: "add"})
-	require.NoError(t, err)
-	v, err := s.emu.WaitView(ctx, func(v slackemu.View) bool { return v.Open && v.CallbackID == changeModalID })
-	require.NoError(t, err, "no modal opened")
-
-	in, err := s.emu.BlockSuggestion(ctx, slackemu.Suggestion{UserID: benchUser, ViewID: v.ID, ActionID: actionToken, BlockID: blockToken, Value: "d"})
-	require.NoError(t, err)
-	ack, err := in.WaitAck(ctx)
-
-	require.NoError(t, err, "the picker got no answer")
+	ack := pickerAnswer(t, oddOrg{})
 	require.Empty(t, ack.Error, "Slack would show no options: %v", ack.Errors)
 	var got struct {
 		Options []struct {
