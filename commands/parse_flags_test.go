@@ -170,9 +170,7 @@ func TestParseUnicodeSpaces(t *testing.T) {
 func TestParseBadFlagSyntax(t *testing.T) {
 	t.Parallel()
 	s := newParseService(t)
-	tests := []struct {
-		name, text, message, hint, usage string
-	}{
+	tests := []refusal{
 		{name: "ThreeDashes", text: "add tok ---role member",
 			message: `"---role" has too many dashes: a flag starts with - or --.`, hint: "Did you mean --role?", usage: "add"},
 		{name: "ThreeDashesShortFlag", text: "add tok ---r member",
@@ -198,15 +196,7 @@ func TestParseBadFlagSyntax(t *testing.T) {
 		{name: "UnknownNonASCIIShortFlag", text: "list -ü",
 			message: "Unknown flag -ü for list.", usage: "list"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			e, usage := rejected(t, s, tt.text)
-			assert.Equal(t, tt.message, e.Message)
-			assert.Contains(t, e.Hint, tt.hint)
-			assert.Contains(t, usage, "Usage: /orgtoken "+tt.usage)
-		})
-	}
+	checkRefusals(t, s, tests)
 }
 
 func TestParseArgumentAfterEndOfFlagsMayStartWithDashes(t *testing.T) {
@@ -262,9 +252,7 @@ func TestParseSlackDashes(t *testing.T) {
 func TestParseSlackDashesRefused(t *testing.T) {
 	t.Parallel()
 	s := newParseService(t)
-	tests := []struct {
-		name, text, message, hint, usage string
-	}{
+	tests := []refusal{
 		{name: "UnknownFlag", text: "add tok —rol member",
 			message: "Unknown flag --rol for add.", hint: "Did you mean --role?", usage: "add"},
 		{name: "TooManyDashes", text: "add tok —-role member",
@@ -278,15 +266,7 @@ func TestParseSlackDashesRefused(t *testing.T) {
 		{name: "MissingValue", text: "add tok —role",
 			message: "The flag --role needs a value (ROLE).", usage: "add"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			e, usage := rejected(t, s, tt.text)
-			assert.Equal(t, tt.message, e.Message)
-			assert.Contains(t, e.Hint, tt.hint)
-			assert.Contains(t, usage, "Usage: /orgtoken "+tt.usage)
-		})
-	}
+	checkRefusals(t, s, tests)
 }
 
 func TestParseSlackDashHelpShowsVerbHelp(t *testing.T) {
@@ -330,4 +310,24 @@ func TestParseFlagWithALineBreakIsNamedQuoted(t *testing.T) {
 	t.Parallel()
 	e, _ := rejected(t, newParseService(t), "add -\"\n\" -r member")
 	assert.Equal(t, `Unknown flag "-\n" for add.`, e.Message)
+}
+
+// refusal is input the parser must refuse, and what the user is told.
+type refusal struct {
+	name, text, message, hint, usage string
+}
+
+// checkRefusals parses each refusal's text and checks the message, that the hint says the
+// expected thing, and that the verb's usage line is shown.
+func checkRefusals(t *testing.T, s *Service, tests []refusal) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, usage := rejected(t, s, tt.text)
+			assert.Equal(t, tt.message, e.Message)
+			assert.Contains(t, e.Hint, tt.hint)
+			assert.Contains(t, usage, "Usage: /orgtoken "+tt.usage)
+		})
+	}
 }
