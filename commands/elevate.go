@@ -251,7 +251,7 @@ func (s *Service) endTimeBoxes(ctx context.Context, req Request, c change, ended
 }
 
 // timeBoxesRead is a read of a token's pending reverts, made beside the change's write to Astro
-// so that settling them afterwards (settleTimeBoxes) adds no store round trip to the change.
+// so that settling them afterwards (planTimeBoxes, endTimeBoxes) adds no store round trip to the change.
 // The token's lock, held across both, keeps what it reads true: the revert worker completes a
 // revert and a change schedules one only under that lock, and a revert ended by hand meanwhile
 // (revert now) is found ended when settled.
@@ -377,7 +377,7 @@ func (s *Service) ProcessDueReverts(ctx context.Context, owner string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		s.revertOne(ctx, rv, "")
+		s.revertOne(ctx, rv)
 	}
 	return nil
 }
@@ -395,11 +395,11 @@ type revertOutcome struct {
 	action, before, after string
 }
 
-// revertOne puts a token's role back under the token's lock, keeping every other role, unless
-// someone changed the role since the bot set it: then it reports instead. by is the user who
-// ended the elevation early, or "" for the worker.
-func (s *Service) revertOne(ctx context.Context, rv store.Revert, by string) revertOutcome {
-	return s.revertTold(ctx, rv, by, s.revertUnderLock(ctx, rv, by))
+// revertOne is the worker's carrying out of a due revert: it puts a token's role back under the
+// token's lock, keeping every other role, unless someone changed the role since the bot set it:
+// then it reports instead. (An early revert by hand takes revertNow's path.)
+func (s *Service) revertOne(ctx context.Context, rv store.Revert) revertOutcome {
+	return s.revertTold(ctx, rv, "", s.revertUnderLock(ctx, rv))
 }
 
 // revertTold logs, audits and announces what became of rv, once the token's lock is let go.
@@ -429,11 +429,12 @@ func (s *Service) revertTold(ctx context.Context, rv store.Revert, by string, ou
 	return out
 }
 
-// revertUnderLock carries out rv holding the token's lock and, for the worker, settles it in
-// the store before letting the lock go. A change to the token, which ends the reverts it makes
-// wrong under the same lock (see settleTimeBoxes), so finds each revert either finished or not
-// begun, and the worker sees the ending before it writes.
-func (s *Service) revertUnderLock(ctx context.Context, rv store.Revert, by string) revertOutcome {
+// revertUnderLock carries out rv for the worker holding the token's lock, and settles it in the
+// store before letting the lock go. A change to the token, which ends the reverts it makes wrong
+// under the same lock (see endTimeBoxes), so finds each revert either finished or not begun, and
+// the worker sees the ending before it writes.
+func (s *Service) revertUnderLock(ctx context.Context, rv store.Revert) revertOutcome {
+	const by = "" // the worker
 	if _, err := s.workspaces.load(ctx); err != nil {
 		s.log.WarnContext(ctx, "could not read workspace names", "err", err)
 	}
@@ -442,14 +443,12 @@ func (s *Service) revertUnderLock(ctx context.Context, rv store.Revert, by strin
 		return s.settleRevert(ctx, rv, by, s.revertNotYet(ctx, rv, s.revertRef(rv, &astro.Token{ID: rv.TokenID, Name: rv.TokenName}), "the token is busy", err))
 	}
 	defer unlock()
-	if by == "" {
-		now, err := s.reverts.GetRevert(ctx, rv.ID)
-		if err != nil {
-			return s.settleRevert(ctx, rv, by, s.revertNotYet(ctx, rv, s.revertRef(rv, &astro.Token{ID: rv.TokenID, Name: rv.TokenName}), "its state could not be read", err))
-		}
-		if now.State != store.RevertPending {
-			return revertOutcome{done: true, superseded: true, outcome: now.Outcome}
-		}
+	now, err := s.reverts.GetRevert(ctx, rv.ID)
+	if err != nil {
+		return s.settleRevert(ctx, rv, by, s.revertNotYet(ctx, rv, s.revertRef(rv, &astro.Token{ID: rv.TokenID, Name: rv.TokenName}), "its state could not be read", err))
+	}
+	if now.State != store.RevertPending {
+		return revertOutcome{done: true, superseded: true, outcome: now.Outcome}
 	}
 	return s.settleRevert(ctx, rv, by, s.doRevert(ctx, rv, by))
 }
