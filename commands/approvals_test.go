@@ -229,6 +229,23 @@ func (e *approvalEnv) serviceOver(t *testing.T, reqs commands.Requests, now func
 	return svc
 }
 
+// burstOfApprovals has two replicas sharing the env's store each hit by a burst of Approve
+// clicks on id from bob and carol at once.
+func (e *approvalEnv) burstOfApprovals(t *testing.T, id string) {
+	t.Helper()
+	replicas := []*commands.Service{e.svc, e.newService(t, e.now)}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user := []string{bob, carol}[i%2]
+			replicas[i%len(replicas)].Act(context.Background(), commands.Action{UserID: user, ActionID: commands.ActionApprove, Value: id})
+		}()
+	}
+	wg.Wait()
+}
+
 func (e *approvalEnv) advance(d time.Duration) { e.clock.Add(int64(d)) }
 
 func (e *approvalEnv) now() time.Time { return time.Unix(0, e.clock.Load()).UTC() }
@@ -562,18 +579,7 @@ func TestConcurrentClicksApplyExactlyOnce(t *testing.T) {
 	e := newApprovalEnv(t)
 	id := e.request(t, alice, ownerReq)
 	writes := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
-	// Two replicas sharing the store, each hit by a burst of clicks from both approvers.
-	replicas := []*commands.Service{e.svc, e.newService(t, func() time.Time { return time.Unix(0, e.clock.Load()).UTC() })}
-	var wg sync.WaitGroup
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			user := []string{bob, carol}[i%2]
-			replicas[i%len(replicas)].Act(context.Background(), commands.Action{UserID: user, ActionID: commands.ActionApprove, Value: id})
-		}()
-	}
-	wg.Wait()
+	e.burstOfApprovals(t, id)
 	assert.Equal(t, writes+1, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "exactly one write")
 	assert.Equal(t, store.StateApplied, e.state(t, id).State)
 	assert.Equal(t, []string{"request.created", "request.approved", "request.approved", "role.changed"}, e.auditActions(t, id))
@@ -1047,17 +1053,7 @@ func TestConcurrentClicksAfterAnApproverLeftApplyOnceWithoutThem(t *testing.T) {
 	id := e.request(t, alice, ownerReq)
 	e.click(t, dave, commands.ActionApprove, id)
 	e.auth.groups = map[string][]string{}
-	replicas := []*commands.Service{e.svc, e.newService(t, e.now)}
-	var wg sync.WaitGroup
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			user := []string{bob, carol}[i%2]
-			replicas[i%len(replicas)].Act(context.Background(), commands.Action{UserID: user, ActionID: commands.ActionApprove, Value: id})
-		}()
-	}
-	wg.Wait()
+	e.burstOfApprovals(t, id)
 	assert.Equal(t, 1, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "exactly one write")
 	got := e.state(t, id)
 	assert.Equal(t, store.StateApplied, got.State)
