@@ -587,20 +587,15 @@ func (s *Service) revertNow(ctx context.Context, req Request, id string) (reply.
 		return reply.Reply{}, &Error{Code: EInvalid, Message: fmt.Sprintf("%s is not a revert ID.", quote(id)),
 			Hint: "Revert IDs start with v; " + s.commandName + " show TOKEN lists a token's pending reverts."}
 	}
-	pending, err := s.reverts.ListPendingReverts(ctx, "")
-	if err != nil {
-		return reply.Reply{}, err
-	}
-	var rv *store.Revert
-	for i := range pending {
-		if pending[i].ID == id {
-			rv = &pending[i]
-		}
-	}
-	if rv == nil {
+	got, err := s.reverts.GetRevert(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && got.State != store.RevertPending) {
 		return reply.Reply{}, &Error{Code: ENotFound, Message: fmt.Sprintf("There is no pending revert %s.", quote(id)),
 			Hint: "It may already have been carried out or ended; " + s.commandName + " show TOKEN lists a token's pending reverts."}
 	}
+	if err != nil {
+		return reply.Reply{}, err
+	}
+	rv := &got
 	if _, err := s.workspaces.load(ctx); err != nil {
 		s.log.WarnContext(ctx, "could not read workspace names", "err", err)
 	}

@@ -3,6 +3,7 @@ package commands_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -583,6 +584,23 @@ func TestRevertNow(t *testing.T) {
 		e := newOncallEnv(t)
 		r := e.runAs(t, alice, opsChan, "revert-now vaaaaaaaaaaaa")
 		assert.Equal(t, `There is no pending revert "vaaaaaaaaaaaa".`, r.Title)
+	})
+	t.Run("FoundHoweverManyOthersArePending", func(t *testing.T) {
+		t.Parallel()
+		e := newOncallEnv(t)
+		r := e.runAs(t, alice, opsChan, "update -n airflow-ci-deployer -r owner -w 'Data Platform' --for 2h")
+		b := button(t, r, commands.ActionRevertNow)
+		// Other tokens' time-boxes, all due before this one: more than one read of every
+		// pending revert returns.
+		for i := range 1001 {
+			_, err := e.st.ScheduleRevert(t.Context(), store.Revert{TokenID: fmt.Sprintf("tok_other%04d", i), WorkspaceID: wsSand,
+				ExpectedRole: astro.RoleWorkspaceOperator, DueAt: testNow.Add(time.Hour)})
+			require.NoError(t, err)
+		}
+
+		done := e.click(t, dora, b)
+		assert.Equal(t, "Time-boxed change reverted", done.Title, text(done))
+		assert.Equal(t, astro.RoleWorkspaceAuthor, e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
 	})
 }
 
