@@ -46,6 +46,8 @@ const (
 	// maxRevertAttempts bounds retries of a revert Astro keeps refusing; after that people are
 	// told to restore the role by hand.
 	maxRevertAttempts = 5
+	// workerActor is who the revert worker acts as, in the audit and on the reverts it ends.
+	workerActor = "orgtoken-bot"
 )
 
 // ActionRevertNow is the action ID of the "Revert now" button; its Value is the revert's ID.
@@ -397,7 +399,9 @@ type revertOutcome struct {
 
 // revertOne is the worker's carrying out of a due revert: it puts a token's role back under the
 // token's lock, keeping every other role, unless someone changed the role since the bot set it:
-// then it reports instead. (An early revert by hand takes revertNow's path.)
+// then it reports instead. A time-box nested in it that has not ended yet (Astro kept failing,
+// or it falls due at the same moment) is not such a change: doRevert follows it as revert-now
+// does. (An early revert by hand takes revertNow's path.)
 func (s *Service) revertOne(ctx context.Context, rv store.Revert) revertOutcome {
 	return s.revertTold(ctx, rv, "", s.revertUnderLock(ctx, rv))
 }
@@ -415,7 +419,7 @@ func (s *Service) revertTold(ctx context.Context, rv store.Revert, by string, ou
 	s.log.InfoContext(ctx, "revert finished", "revert", rv.ID, "token", rv.TokenID, "workspace", rv.WorkspaceID, "by", by, "outcome", out.outcome)
 	actor := by
 	if actor == "" {
-		actor = "orgtoken-bot"
+		actor = workerActor
 	}
 	s.recordAudit(ctx, store.AuditEntry{
 		ActorID: actor, Action: out.action, TokenID: rv.TokenID, TokenName: rv.TokenName, WorkspaceID: rv.WorkspaceID,
@@ -443,14 +447,20 @@ func (s *Service) revertUnderLock(ctx context.Context, rv store.Revert) revertOu
 		return s.settleRevert(ctx, rv, by, s.revertNotYet(ctx, rv, s.revertRef(rv, &astro.Token{ID: rv.TokenID, Name: rv.TokenName}), "the token is busy", err))
 	}
 	defer unlock()
-	now, err := s.reverts.GetRevert(ctx, rv.ID)
+	// One read gives both rv's state and the time-boxes nested in it.
+	pending, err := s.reverts.ListPendingReverts(ctx, rv.TokenID)
 	if err != nil {
 		return s.settleRevert(ctx, rv, by, s.revertNotYet(ctx, rv, s.revertRef(rv, &astro.Token{ID: rv.TokenID, Name: rv.TokenName}), "its state could not be read", err))
 	}
-	if now.State != store.RevertPending {
-		return revertOutcome{done: true, superseded: true, outcome: now.Outcome}
+	nested, found := nestedIn(pending, rv)
+	if !found {
+		out := revertOutcome{done: true, superseded: true}
+		if now, err := s.reverts.GetRevert(ctx, rv.ID); err == nil { // for the log only
+			out.outcome = now.Outcome
+		}
+		return out
 	}
-	return s.settleRevert(ctx, rv, by, s.doRevert(ctx, rv, by))
+	return s.settleRevert(ctx, rv, by, s.doRevert(ctx, rv, by, nested))
 }
 
 // settleRevert gives up on a revert that failed too often, and marks one the worker finished
@@ -495,21 +505,53 @@ func (s *Service) revertNotYet(ctx context.Context, rv store.Revert, ref reply.L
 	}}
 }
 
-// doRevert is one attempt at rv; the caller holds the token's lock.
-func (s *Service) doRevert(ctx context.Context, rv store.Revert, by string) revertOutcome {
+// doRevert is one attempt at rv; the caller holds the token's lock. nested are the pending
+// time-boxes nested in rv (nestedIn). If, from the current role, they would bring back the role
+// rv set, rv is carried out from the current role and ends them once done, as revert-now does:
+// otherwise the role they leave behind would be rv's, for good. Until then they are left in
+// place, so that a failed attempt is tried again with the chain followed afresh.
+func (s *Service) doRevert(ctx context.Context, rv store.Revert, by string, nested []store.Revert) revertOutcome {
+	cur, out := s.readForRevert(ctx, rv)
+	if cur == nil {
+		return out
+	}
+	now := astro.WorkspaceRoleOf(cur.Roles, rv.WorkspaceID)
+	chain := followChain(nested, rv, now)
+	if !chain.leads || len(chain.nested) == 0 {
+		return s.revertRole(ctx, rv, by, cur)
+	}
+	if now != rv.RevertTo {
+		rv.ExpectedRole = now
+	}
+	out = s.revertRole(ctx, rv, by, cur)
+	if !out.done {
+		return out
+	}
+	return s.endNested(ctx, by, rv, chain.nested).tell(out)
+}
+
+// readForRevert reads rv's token for an attempt at rv; if it cannot, tok is nil and out is the
+// attempt's outcome.
+func (s *Service) readForRevert(ctx context.Context, rv store.Revert) (tok *astro.Token, out revertOutcome) {
 	ref := s.revertRef(rv, &astro.Token{ID: rv.TokenID, Name: rv.TokenName})
-	failed := func(why string, err error) revertOutcome { return s.revertNotYet(ctx, rv, ref, why, err) }
 	cur, err := s.tokens.GetToken(ctx, rv.TokenID)
 	if astro.IsNotFound(err) {
-		return revertOutcome{done: true, outcome: "skipped: the token no longer exists", action: "revert.skipped", reply: reply.Reply{
+		return nil, revertOutcome{done: true, outcome: "skipped: the token no longer exists", action: "revert.skipped", reply: reply.Reply{
 			Visibility: reply.InChannel, Tone: reply.Warning, Title: "Time-boxed change not reverted",
 			Body: []reply.Line{concat(reply.Line{reply.Text("The time-boxed role of ")}, ref, reply.Line{reply.Text(" ended, but the token no longer exists; nothing to put back.")})},
 		}}
 	}
 	if err != nil {
-		return failed("Astro could not be read", err)
+		return nil, s.revertNotYet(ctx, rv, ref, "Astro could not be read", err)
 	}
-	ref = s.revertRef(rv, cur)
+	return cur, revertOutcome{}
+}
+
+// revertRole puts back rv's role on cur, the token as read under its lock, unless it already is
+// back or someone changed it since the bot set it.
+func (s *Service) revertRole(ctx context.Context, rv store.Revert, by string, cur *astro.Token) revertOutcome {
+	ref := s.revertRef(rv, cur)
+	failed := func(why string, err error) revertOutcome { return s.revertNotYet(ctx, rv, ref, why, err) }
 	now := astro.WorkspaceRoleOf(cur.Roles, rv.WorkspaceID)
 	who := reply.Line{reply.Text("The time-boxed change")}
 	if rv.RequestedBy != "" {
@@ -622,34 +664,22 @@ type revertNowPlan struct {
 	// from is the role the user is taken to change to the revert's RevertTo, for policy.
 	from string
 	// nested are the time-boxes nested in this one that end with it, earliest due first.
-	nested []store.Revert
+	nested []nestedRevert
 }
 
-// planRevertNow works out what ending rv now means; the caller holds the token's lock. The
-// pending reverts of the same token and workspace that the worker would carry out before rv are
-// time-boxes nested in it. If, starting from the current role, they would bring the role back to
-// the one rv set (each only if the role then is the one it set, as the worker does), ending rv
-// ends them all: without rv there is nothing for them to return to, and one left in place would
-// later bring back a role the user has just ended. The revert then applies to the current role,
-// which is what policy is asked about. Otherwise, someone else changed the role, and rv is
-// carried out as it stands: the worker reports instead of overwriting.
+// planRevertNow works out what ending rv now means; the caller holds the token's lock. If the
+// time-boxes nested in rv lead back to the role rv set (followChain), ending rv ends them all:
+// without rv there is nothing for them to return to, and one left in place would later bring
+// back a role the user has just ended. The revert then applies to the current role, which is
+// what policy is asked about. Otherwise, someone else changed the role, and rv is carried out as
+// it stands: the worker reports instead of overwriting.
 func (s *Service) planRevertNow(ctx context.Context, rv *store.Revert) (revertNowPlan, error) {
 	plan := revertNowPlan{from: rv.ExpectedRole}
 	pending, err := s.reverts.ListPendingReverts(ctx, rv.TokenID)
 	if err != nil {
 		return plan, err
 	}
-	var nested []store.Revert
-	found := false
-	for _, p := range pending { // earliest due first, the order the worker takes them in
-		if p.ID == rv.ID {
-			found = true
-			break
-		}
-		if p.WorkspaceID == rv.WorkspaceID {
-			nested = append(nested, p)
-		}
-	}
+	nested, found := nestedIn(pending, *rv)
 	if !found {
 		return plan, s.revertGone(rv)
 	}
@@ -664,22 +694,70 @@ func (s *Service) planRevertNow(ctx context.Context, rv *store.Revert) (revertNo
 		return plan, err
 	}
 	cur := astro.WorkspaceRoleOf(tok.Roles, rv.WorkspaceID)
-	role := cur
-	for _, p := range nested {
-		if role == p.ExpectedRole {
-			role = p.RevertTo
-		}
-	}
-	if role != rv.ExpectedRole {
+	chain := followChain(nested, *rv, cur)
+	if !chain.leads || len(chain.nested) == 0 {
 		return plan, nil
 	}
-	plan.nested = nested
+	plan.nested = chain.nested
 	// A role that already is rv's RevertTo is not written: ending rv is then the change made,
 	// authorized as it stands.
 	if cur != rv.RevertTo {
 		plan.from = cur
 	}
 	return plan, nil
+}
+
+// nestedIn returns the pending reverts (earliest due first, as the store lists them) of rv's
+// workspace that fall due no later than rv, other than rv: the time-boxes that may be nested in
+// it. found reports whether rv itself is among them, that is, still pending.
+func nestedIn(pending []store.Revert, rv store.Revert) (nested []store.Revert, found bool) {
+	for _, p := range pending {
+		switch {
+		case p.ID == rv.ID:
+			found = true
+		case p.WorkspaceID == rv.WorkspaceID && !p.DueAt.After(rv.DueAt):
+			nested = append(nested, p)
+		}
+	}
+	return nested, found
+}
+
+// nestedRevert is a time-box nested in another, with what it would have done at its turn.
+type nestedRevert struct {
+	store.Revert
+	// applies: the role at its turn would be the one it set, so it would put back its RevertTo;
+	// otherwise it would have had nothing to do.
+	applies bool
+}
+
+// nestedChain is where the time-boxes nested in a revert lead.
+type nestedChain struct {
+	nested []nestedRevert // earliest due first
+	// leads: from the current role they bring the role back to the one the revert set (or
+	// leave it there), so the revert undoes the current role and they end with it.
+	leads bool
+}
+
+// followChain takes the time-boxes nested in rv (nestedIn) from the current role cur as the
+// worker would, each putting back its role only if the role then is the one it set. One due at
+// the same moment as rv counts only if it would put back its role: which of the two the worker
+// takes first is up to their IDs, and one it would skip may as well be rv's outer one, still
+// wanted after rv.
+func followChain(nested []store.Revert, rv store.Revert, cur string) nestedChain {
+	var chain nestedChain
+	role := cur
+	for _, n := range nested {
+		applies := role == n.ExpectedRole
+		if !applies && n.DueAt.Equal(rv.DueAt) {
+			continue
+		}
+		if applies {
+			role = n.RevertTo
+		}
+		chain.nested = append(chain.nested, nestedRevert{Revert: n, applies: applies})
+	}
+	chain.leads = role == rv.ExpectedRole
+	return chain
 }
 
 // revertNowLocked is revertNow's part under the token's lock. done reports that r, or err, is
@@ -726,19 +804,11 @@ func (s *Service) revertNowLocked(ctx context.Context, req Request, rv *store.Re
 	}
 	// The nested ones end before the write: should it fail, the retry scheduled in its place
 	// (settleRevert) puts back rv's role from the current one, with nothing left to undo it.
-	ended := s.endNested(ctx, req, *rv, plan.nested)
+	ended := s.endNested(ctx, req.UserID, *rv, plan.nested)
 	if len(plan.nested) > 0 {
 		rv.ExpectedRole = plan.from
 	}
-	out := s.settleRevert(ctx, *rv, req.UserID, s.doRevert(ctx, *rv, req.UserID))
-	out.reply.Body = append(out.reply.Body, ended.lines...)
-	if len(ended.ids) > 0 {
-		out.outcome += "; ended nested " + strings.Join(ended.ids, ", ")
-	}
-	if ended.failed {
-		out.reply.Tone = reply.Warning
-	}
-	return out, r, false, nil
+	return ended.tell(s.settleRevert(ctx, *rv, req.UserID, s.doRevert(ctx, *rv, req.UserID, nil))), r, false, nil
 }
 
 // revertGone answers a revert-now of a revert someone else took or ended before it.
@@ -754,13 +824,31 @@ type endedNested struct {
 	failed bool
 }
 
-// endNested ends the time-boxes nested in rv that end with it; the caller holds the token's
-// lock, so the worker finds each either ended or finished.
-func (s *Service) endNested(ctx context.Context, req Request, rv store.Revert, nested []store.Revert) endedNested {
+// tell adds what endNested did to the outcome of the revert the time-boxes were nested in.
+func (e endedNested) tell(out revertOutcome) revertOutcome {
+	out.reply.Body = append(out.reply.Body, e.lines...)
+	if len(e.ids) > 0 {
+		out.outcome += "; ended nested " + strings.Join(e.ids, ", ")
+	}
+	if e.failed {
+		out.reply.Tone = reply.Warning
+	}
+	return out
+}
+
+// endNested ends the time-boxes nested in rv that end with it, for by (revert now) or for the
+// worker (by ""); the caller holds the token's lock, so the worker finds each either ended or
+// finished.
+func (s *Service) endNested(ctx context.Context, by string, rv store.Revert, nested []nestedRevert) endedNested {
 	var e endedNested
+	early, cancelledBy := "early ", by
+	if by == "" {
+		early, cancelledBy = "", workerActor
+	}
 	for _, n := range nested {
 		when := n.DueAt.UTC().Format("2006-01-02 15:04 UTC")
-		if _, err := s.reverts.SupersedeRevert(context.WithoutCancel(ctx), n.ID, req.UserID, "ended early with "+rv.ID+", the time-box it was nested in"); err != nil {
+		outcome := fmt.Sprintf("ended %swith %s, the time-box it was nested in", early, rv.ID)
+		if _, err := s.reverts.SupersedeRevert(context.WithoutCancel(ctx), n.ID, cancelledBy, outcome); err != nil {
 			if errors.Is(err, store.ErrStateConflict) {
 				continue // it ended meanwhile
 			}
@@ -773,10 +861,17 @@ func (s *Service) endNested(ctx context.Context, req Request, rv store.Revert, n
 			})
 			continue
 		}
-		s.log.InfoContext(ctx, "nested time-box ended", "revert", n.ID, "outer", rv.ID, "token", rv.TokenID, "workspace", rv.WorkspaceID)
+		s.log.InfoContext(ctx, "nested time-box ended", "revert", n.ID, "outer", rv.ID, "token", rv.TokenID, "workspace", rv.WorkspaceID, "applies", n.applies)
 		e.ids = append(e.ids, n.ID)
-		e.lines = append(e.lines, reply.Line{reply.Text("This also ends the time-box "), reply.Literal(n.ID),
-			reply.Text(" nested in it: it would have put the role back to "), roleSpan(n.RevertTo), reply.Textf(" at %s.", when)})
+		line := reply.Line{reply.Text("This also ends the time-box "), reply.Literal(n.ID), reply.Text(" nested in it")}
+		switch {
+		case n.DueAt.After(s.now()):
+			line = append(line, reply.Text(": it would have put the role back to "), roleSpan(n.RevertTo), reply.Textf(" at %s.", when))
+		default:
+			// The worker has not managed it yet (Astro failed, or it is next).
+			line = append(line, reply.Textf(", due at %s but not carried out yet: it would have put the role back to ", when), roleSpan(n.RevertTo), reply.Text("."))
+		}
+		e.lines = append(e.lines, line)
 	}
 	return e
 }

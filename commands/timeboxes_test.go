@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -464,4 +465,180 @@ func TestRevertNowOfAnOuterTimeBox(t *testing.T) {
 		assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t))
 		assert.Empty(t, e.pendingReverts(t))
 	})
+}
+
+// claimOrder hands out due reverts of the same moment in the order they were scheduled, or the
+// reverse, where the store orders them by their random IDs: which of two comes first is then
+// up to the test.
+type claimOrder struct {
+	commands.Reverts
+	newestFirst bool
+}
+
+func (c claimOrder) ClaimDueReverts(ctx context.Context, now time.Time, owner string, lease time.Duration) ([]store.Revert, error) {
+	due, err := c.Reverts.ClaimDueReverts(ctx, now, owner, lease)
+	slices.SortStableFunc(due, func(a, b store.Revert) int {
+		if n := a.DueAt.Compare(b.DueAt); n != 0 {
+			return n
+		}
+		if c.newestFirst {
+			return b.CreatedAt.Compare(a.CreatedAt)
+		}
+		return a.CreatedAt.Compare(b.CreatedAt)
+	})
+	return due, err
+}
+
+// sameMomentTimeBoxes makes airflow-ci-deployer (WORKSPACE_AUTHOR) OPERATOR for 3h, then an hour
+// later OWNER for 2h while the bot cannot read the token's pending reverts, so that the second
+// does not take over the first but nests in it: both end at 15:00, the inner one back to
+// OPERATOR, the outer one back to AUTHOR.
+func sameMomentTimeBoxes(t *testing.T, e *oncallEnv) (outer, inner reply.Button) {
+	t.Helper()
+	r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator --for 3h")
+	require.Equal(t, reply.Success, r.Tone, text(r))
+	outer = button(t, r, commands.ActionRevertNow)
+	e.clock.Advance(time.Hour)
+	cfg := e.cfg
+	cfg.Reverts = revertsUnreadable{cfg.Reverts}
+	blind, err := commands.New(cfg)
+	require.NoError(t, err)
+	r = blind.Run(t.Context(), commands.Request{UserID: alice, ChannelID: opsChan, Text: "update" + ciDeployerIn + " -r owner --for 2h"})
+	checkRenders(t, r)
+	require.Contains(t, text(r), "The bot could not check for earlier time-boxes", text(r))
+	inner = button(t, r, commands.ActionRevertNow)
+	pending := e.pendingReverts(t)
+	require.Len(t, pending, 2)
+	require.True(t, pending[0].DueAt.Equal(pending[1].DueAt), "both end at the same moment")
+	return outer, inner
+}
+
+func TestOuterTimeBoxEndsWhileANestedOneIsPending(t *testing.T) {
+	t.Parallel()
+	// unavailable makes Astro refuse the next role write.
+	unavailable := func(e *oncallEnv) {
+		e.emu.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{Status: http.StatusServiceUnavailable})
+	}
+	t.Run("NestedOneKeepsFailing", func(t *testing.T) {
+		t.Parallel()
+		e := newOncallEnv(t)
+		outer, inner := nestedTimeBoxes(t, e)
+		e.clock.Advance(90 * time.Minute)
+		unavailable(e)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		require.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t), "the inner one's end failed")
+
+		// When the outer one falls due, the inner one's retry fails again; the outer one's write
+		// goes through.
+		e.clock.Advance(2 * time.Hour)
+		unavailable(e)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t), "the role from before both")
+		posts := e.ann.all()
+		require.Len(t, posts, 1)
+		assert.Equal(t, "Time-boxed change reverted", posts[0].r.Title, text(posts[0].r))
+		assert.Contains(t, text(posts[0].r), "was `WORKSPACE_OWNER` — put back to `WORKSPACE_AUTHOR`.")
+		assert.Contains(t, text(posts[0].r), "This also ends the time-box `"+inner.Value+"` nested in it, due at 2025-11-05 13:00 UTC but not carried out yet: it would have put the role back to `WORKSPACE_OPERATOR`.")
+		assert.Empty(t, e.pendingReverts(t))
+		ended, err := e.st.GetRevert(t.Context(), inner.Value)
+		require.NoError(t, err)
+		assert.Equal(t, store.RevertCancelled, ended.State)
+		assert.Equal(t, "ended with "+outer.Value+", the time-box it was nested in", ended.Outcome)
+		audit, err := e.st.ListAudit(t.Context(), store.AuditFilter{TokenID: astroemu.SampleTokenCIDeployer})
+		require.NoError(t, err)
+		last := audit[len(audit)-1]
+		assert.Equal(t, []string{"revert.done", astro.RoleWorkspaceOwner, astro.RoleWorkspaceAuthor}, []string{last.Action, last.Before, last.After})
+		assert.Contains(t, last.Detail, "ended nested "+inner.Value)
+
+		e.clock.Advance(time.Hour)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t), "nothing brings the elevation back")
+		assert.Len(t, e.ann.all(), 1)
+	})
+	t.Run("NestedOneBackToTheOuterOnesStartingRole", func(t *testing.T) {
+		t.Parallel()
+		e := newOncallEnv(t)
+		require.Equal(t, reply.Success, e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator --for 3h").Tone)
+		r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r author --for 1h")
+		require.Equal(t, reply.Success, r.Tone, text(r))
+		inner := button(t, r, commands.ActionRevertNow)
+		e.clock.Advance(90 * time.Minute)
+		unavailable(e)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		e.clock.Advance(2 * time.Hour)
+		unavailable(e)
+		writes := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
+
+		// The role already is the one the outer time-box puts back, but the inner one would
+		// bring OPERATOR back, for good.
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		assert.Equal(t, writes+1, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "only the inner one's failed attempt writes")
+		posts := e.ann.all()
+		require.Len(t, posts, 1)
+		assert.Equal(t, "Time-boxed change ended", posts[0].r.Title, text(posts[0].r))
+		assert.Contains(t, text(posts[0].r), "This also ends the time-box `"+inner.Value+"` nested in it")
+		assert.Empty(t, e.pendingReverts(t))
+
+		e.clock.Advance(time.Hour)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t))
+	})
+	t.Run("ChangeOutsideTheBotIsStillReported", func(t *testing.T) {
+		t.Parallel()
+		e := newOncallEnv(t)
+		_, inner := nestedTimeBoxes(t, e)
+		e.clock.Advance(90 * time.Minute)
+		unavailable(e)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		e.setRoleOutside(t, astroemu.SampleTokenCIDeployer, wsData, astro.RoleWorkspaceMember)
+		writes := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
+
+		e.clock.Advance(2 * time.Hour)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		assert.Equal(t, astro.RoleWorkspaceMember, e.ciDeployerRole(t))
+		assert.Equal(t, writes, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "nothing is written")
+		posts := e.ann.all()
+		require.Len(t, posts, 2)
+		for _, p := range posts {
+			assert.Equal(t, "Time-boxed change not reverted: the role was changed since", p.r.Title, text(p.r))
+			assert.NotContains(t, text(p.r), "nested")
+		}
+		gone, err := e.st.GetRevert(t.Context(), inner.Value)
+		require.NoError(t, err)
+		assert.Equal(t, store.RevertDone, gone.State, "the inner one reported on its own")
+	})
+	t.Run("BothDueInOnePass", func(t *testing.T) {
+		t.Parallel()
+		e := newOncallEnv(t)
+		nestedTimeBoxes(t, e)
+		e.clock.Advance(4 * time.Hour)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t))
+		posts := e.ann.all()
+		require.Len(t, posts, 2, "the inner one, then the outer one")
+		for _, p := range posts {
+			assert.Equal(t, "Time-boxed change reverted", p.r.Title, text(p.r))
+			assert.NotContains(t, text(p.r), "nested")
+		}
+	})
+	for _, newestFirst := range []bool{false, true} {
+		name := map[bool]string{false: "SameMomentOuterTakenFirst", true: "SameMomentInnerTakenFirst"}[newestFirst]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newOncallEnv(t, func(c *commands.Config) { c.Reverts = claimOrder{Reverts: c.Reverts, newestFirst: newestFirst} })
+			_, inner := sameMomentTimeBoxes(t, e)
+			e.clock.Advance(3 * time.Hour)
+			require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+			assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t), "the role from before both")
+			assert.Empty(t, e.pendingReverts(t))
+			posts := e.ann.all()
+			if newestFirst {
+				require.Len(t, posts, 2, "the inner one, then the outer one")
+				assert.NotContains(t, text(posts[0].r), "nested")
+				return
+			}
+			require.Len(t, posts, 1)
+			assert.Contains(t, text(posts[0].r), "This also ends the time-box `"+inner.Value+"` nested in it")
+		})
+	}
 }
