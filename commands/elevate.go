@@ -848,6 +848,9 @@ func (s *Service) endNested(ctx context.Context, by string, rv store.Revert, nes
 	for _, n := range nested {
 		when := n.DueAt.UTC().Format("2006-01-02 15:04 UTC")
 		outcome := fmt.Sprintf("ended %swith %s, the time-box it was nested in", early, rv.ID)
+		if !n.applies {
+			outcome += "; it would have had nothing to do"
+		}
 		if _, err := s.reverts.SupersedeRevert(context.WithoutCancel(ctx), n.ID, cancelledBy, outcome); err != nil {
 			if errors.Is(err, store.ErrStateConflict) {
 				continue // it ended meanwhile
@@ -865,6 +868,9 @@ func (s *Service) endNested(ctx context.Context, by string, rv store.Revert, nes
 		e.ids = append(e.ids, n.ID)
 		line := reply.Line{reply.Text("This also ends the time-box "), reply.Literal(n.ID), reply.Text(" nested in it")}
 		switch {
+		case !n.applies:
+			// Its turn would have found another role than the one it set.
+			line = append(line, reply.Textf(", due at %s: it would have had nothing to do.", when))
 		case n.DueAt.After(s.now()):
 			line = append(line, reply.Text(": it would have put the role back to "), roleSpan(n.RevertTo), reply.Textf(" at %s.", when))
 		default:
