@@ -245,9 +245,10 @@ func parseArgs(cmd *command, words []string) (args, error) {
 // checkFlagWords reads the words where flags may stand before the flag package does, and
 // returns the words for it to parse. It refuses, in the bot's words, what the flag package
 // would refuse in its own ("---role", "--=x") or would misread: a value flag followed by
-// another of the verb's flags, or by help, would take that word as its value, so
-// "-n --role member" named the token "--role" and "-n -h" named it "-h". A value that really
-// starts with a dash can still be given after "=" (-n=--role), which this leaves alone.
+// another of the verb's flags, by help, or by a malformed flag would take that word as its
+// value, so "-n --role member" named the token "--role", "-n -h" named it "-h" and
+// "-n ---role" named it "---role". A value that really starts with a dash can still be given
+// after "=" (-n=--role), which this leaves alone.
 func checkFlagWords(cmd *command, words []string) ([]string, error) {
 	out, cloned := words, false // the caller's words stay as typed
 	for i := 0; i < len(words); i++ {
@@ -280,7 +281,7 @@ func checkFlagWords(cmd *command, words []string) ([]string, error) {
 			continue
 		}
 		next := words[i+1]
-		if nw := cmd.plainDashes(next); nw == "--" || cmd.namesFlag(nw) {
+		if nw := cmd.plainDashes(next); nw == "--" || cmd.namesFlag(nw) || malformedValue(nw) {
 			e := usageErr(cmd, "The flag %s needs a value (%s), but the next word is %s.", dashed(name), spec.Arg, quote(next))
 			e.Hint = fmt.Sprintf("Put the value right after %s. If the value really is %s, write %s=%s.",
 				dashed(name), quote(next), dashed(name), reply.Truncate(next, 60))
@@ -304,11 +305,26 @@ func flagWord(w string) (name string, ok bool) {
 	return name, name != "" && name[0] != '-' && name[0] != '='
 }
 
+// malformedFlag reports whether w, which flagWord does not take as a flag, is one the flag
+// package would refuse as "bad flag syntax": three or more dashes, or none of a name before
+// "=". Anything else is a positional argument or the end of the flags.
+func malformedFlag(w string) bool {
+	return len(w) >= 2 && w[0] == '-' && w != "--"
+}
+
+// malformedValue reports whether w, the word after a flag that needs a value, is a malformed
+// flag ("---role", "--=x"): more likely a flag mistyped after a forgotten value than the value.
+// A word with a space in it was quoted, so it is meant as text ("--- see above").
+func malformedValue(w string) bool {
+	_, isFlag := flagWord(w)
+	return !isFlag && malformedFlag(w) && !strings.ContainsFunc(w, unicode.IsSpace)
+}
+
 // badFlagSyntax refuses w, a word where a flag may stand that flagWord does not take as one,
-// if the flag package would refuse it as "bad flag syntax": three or more dashes, or none of a
-// name before "=". typed is the word as the user wrote it, for the message.
+// if the flag package would refuse it as "bad flag syntax" (see malformedFlag). typed is the
+// word as the user wrote it, for the message.
 func badFlagSyntax(cmd *command, typed, w string) error {
-	if len(w) < 2 || w[0] != '-' || w == "--" {
+	if !malformedFlag(w) {
 		return nil // a positional argument, or the end of the flags
 	}
 	core := strings.TrimLeft(w, "-")

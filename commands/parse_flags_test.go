@@ -53,6 +53,15 @@ func TestParseValueFlagFollowedByAFlag(t *testing.T) {
 			message: `The flag -w needs a value (WS), but the next word is "-help".`, hint: "For help with list, give -help without -w.", usage: "list"},
 		{name: "ReasonThenHelpWithValue", text: "remove tok --reason -h=x",
 			message: `The flag --reason needs a value (TEXT), but the next word is "-h=x".`, usage: "remove"},
+		// A malformed flag is more likely a flag mistyped after a forgotten value than the value.
+		{name: "NameThenThreeDashes", text: "add -n ---role member",
+			message: `The flag -n needs a value (NAME), but the next word is "---role".`, hint: `If the value really is "---role", write -n=---role.`, usage: "add"},
+		{name: "RoleThenDashesOnly", text: "update tok -r ---",
+			message: `The flag -r needs a value (ROLE), but the next word is "---".`, hint: "write -r=---.", usage: "update"},
+		{name: "NameThenEmDashAndHyphen", text: "add -n —-role member",
+			message: `The flag -n needs a value (NAME), but the next word is "—-role".`, hint: "write -n=—-role.", usage: "add"},
+		{name: "WorkspaceThenNoFlagName", text: "list -w --=ws1",
+			message: `The flag -w needs a value (WS), but the next word is "--=ws1".`, hint: "write -w=--=ws1.", usage: "list"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,6 +90,8 @@ func TestParseValueStartingWithADash(t *testing.T) {
 		{name: "DashHAfterEquals", text: "add -n=-h -r member", tokenName: "-h"},
 		{name: "HelpAfterEquals", text: "add --org-token-name=--help -r member", tokenName: "--help"},
 		{name: "HelpInsideAReason", text: `add tok -r member --reason "-h is what I typed"`, reason: "-h is what I typed"},
+		{name: "ThreeDashesAfterEquals", text: "add -n=---role -r member", tokenName: "---role"},
+		{name: "QuotedTextStartingWithDashes", text: `add tok -r member --reason "--- see above"`, reason: "--- see above"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
