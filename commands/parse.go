@@ -356,23 +356,31 @@ func isHelpFlag(nameValue string) bool {
 	return name == "h" || name == "help"
 }
 
-// plainDashes rewrites the em and en dashes that lead a word as the hyphens they stand for:
-// Slack clients turn "--" into "—" as people type, so "—role member" was an unexpected
-// argument. Each counts as two, so "—-role" has too many, like "---role". A verb without flags
-// takes names as arguments, which may start with a dash, so there only help is rewritten.
+// plainDashes rewrites the dashes that lead a word as the hyphens they stand for: Slack
+// clients turn "--" into an em or en dash as people type, so "—role member" was an unexpected
+// argument, and text pasted from documents brings the Unicode hyphens (‐ ‑) and the minus sign
+// (−) in place of "-", so "−r member" was one too. An em or en dash counts as two hyphens, the
+// others as one, so "—-role" has too many, like "---role". Only the word's lead is rewritten,
+// and only where a flag may stand (values are kept as typed); a lone hyphen is no flag, so "‐"
+// stays as typed. A verb without flags takes names as arguments, which may start with a dash,
+// so there only help is rewritten.
 func (c *command) plainDashes(w string) string {
-	if w == "" || w[0] != '-' && w[0] != 0xe2 { // 0xe2 starts both dashes in UTF-8
+	if w == "" || w[0] != '-' && w[0] != 0xe2 { // 0xe2 starts each of these dashes in UTF-8
 		return w
 	}
-	core := strings.TrimLeft(w, "-—–")
+	core := strings.TrimLeft(w, "-—–‐‑−")
 	lead := w[:len(w)-len(core)]
-	if !strings.ContainsAny(lead, "—–") || len(c.Flags) == 0 && !isHelpFlag(core) {
+	if !strings.ContainsAny(lead, "—–‐‑−") || len(c.Flags) == 0 && !isHelpFlag(core) {
 		return w
 	}
-	return typedDashes.Replace(lead) + core
+	plain := typedDashes.Replace(lead)
+	if plain == "-" && core == "" {
+		return w
+	}
+	return plain + core
 }
 
-var typedDashes = strings.NewReplacer("—", "--", "–", "--")
+var typedDashes = strings.NewReplacer("—", "--", "–", "--", "‐", "-", "‑", "-", "−", "-")
 
 // flagFormHint says how flags are written, with one of the verb's own, or that it takes none.
 func flagFormHint(cmd *command, typed string) string {

@@ -219,7 +219,8 @@ func TestParseArgumentAfterEndOfFlagsMayStartWithDashes(t *testing.T) {
 }
 
 // TestParseSlackDashes: Slack clients turn "--" into an em dash (some into an en dash) as people
-// type, so "—role member" is read as "--role member".
+// type, so "—role member" is read as "--role member"; text pasted from documents has Unicode
+// hyphens or minus signs for "-", so "−r member" is read as "-r member".
 func TestParseSlackDashes(t *testing.T) {
 	t.Parallel()
 	s := newParseService(t)
@@ -244,6 +245,14 @@ func TestParseSlackDashes(t *testing.T) {
 		{name: "ValueAfterEqualsNamingAFlag", text: "add -n=—role -r member", tokenName: "—role", role: "WORKSPACE_MEMBER"},
 		// show takes no flags: a name that starts with a dash is its argument.
 		{name: "NameForVerbWithoutFlags", text: "show —legacy", positionals: []string{"—legacy"}},
+		{name: "MinusShortFlag", text: "add tok1 −r WORKSPACE_MEMBER", positionals: []string{"tok1"}, role: "WORKSPACE_MEMBER"},
+		{name: "HyphensLongFlag", text: "add tok1 ‐‐role member", positionals: []string{"tok1"}, role: "WORKSPACE_MEMBER"},
+		{name: "NonBreakingHyphensEquals", text: "update tok1 ‑‑role=owner", positionals: []string{"tok1"}, role: "WORKSPACE_OWNER"},
+		{name: "MinusAndHyphenMixed", text: "list −‐all-workspaces ‐‐page 2", allWS: true, page: 2},
+		{name: "HyphensEndFlags", text: "remove -w ws ‐‐ tok9", positionals: []string{"tok9"}},
+		{name: "ValueStartingWithMinus", text: "add −n −legacy −r member", tokenName: "−legacy", role: "WORKSPACE_MEMBER"},
+		{name: "ReasonStartingWithHyphens", text: "add tok1 -r member --reason ‐‐urgent", positionals: []string{"tok1"}, role: "WORKSPACE_MEMBER", reason: "‐‐urgent"},
+		{name: "MinusNameForVerbWithoutFlags", text: "show −legacy", positionals: []string{"−legacy"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -276,6 +285,17 @@ func TestParseSlackDashesRefused(t *testing.T) {
 			message: `The flag -n needs a value (NAME), but the next word is "—".`, hint: "write -n=—.", usage: "remove"},
 		{name: "MissingValue", text: "add tok —role",
 			message: "The flag --role needs a value (ROLE).", usage: "add"},
+		{name: "MinusUnknownFlag", text: "list −rol member",
+			message: "Unknown flag --rol for list.", hint: "Did you mean --role?", usage: "list"},
+		{name: "EmDashThenMinus", text: "add tok —−role member",
+			message: `"—−role" has too many dashes: a flag starts with - or --.`, hint: "Did you mean --role?", usage: "add"},
+		{name: "ValueFlagThenMinusFlag", text: "add -n −r member",
+			message: `The flag -n needs a value (NAME), but the next word is "−r".`, hint: "write -n=−r.", usage: "add"},
+		{name: "MissingValueAfterHyphens", text: "update tok ‐‐role",
+			message: "The flag --role needs a value (ROLE).", usage: "update"},
+		// A lone hyphen is no flag, so it stays the word that was typed.
+		{name: "LoneHyphen", text: "list ‐",
+			message: `Unexpected extra arguments: "‐".`, usage: "list"},
 	}
 	checkRefusals(t, s, tests)
 }
@@ -283,7 +303,7 @@ func TestParseSlackDashesRefused(t *testing.T) {
 func TestParseSlackDashHelpShowsVerbHelp(t *testing.T) {
 	t.Parallel()
 	s := newParseService(t)
-	for _, text := range []string{"add —help", "list tok –h", "show —help"} {
+	for _, text := range []string{"add —help", "list tok –h", "show —help", "add tok −h", "show ‐‐help"} {
 		// Parsed first: without the help, show would go on to look the token up.
 		_, _, err := s.parse(text)
 		var e *Error
