@@ -35,8 +35,12 @@ type args struct {
 	For         time.Duration // --for, how long a time-boxed change lasts; 0 = for good
 	NameFilter  string        // list --name: substring of token names
 	AllWS       bool          // list --all-workspaces
-	given       map[string]bool
-	cmd         *command // the verb being parsed
+	// endOfFlags is the "--" that ended the flags as it was typed ("" when none did), and
+	// afterEnd how many of the last Positionals came after it.
+	endOfFlags string
+	afterEnd   int
+	given      map[string]bool
+	cmd        *command // the verb being parsed
 }
 
 func (a *args) has(flagName string) bool { return a.given[flagName] }
@@ -218,6 +222,7 @@ func parseArgs(cmd *command, words []string) (args, error) {
 			fs.Var(v, spec.Short, spec.Help)
 		}
 	}
+	typed := words
 	words, err := checkFlagWords(cmd, words)
 	if err != nil {
 		return a, err
@@ -231,6 +236,7 @@ func parseArgs(cmd *command, words []string) (args, error) {
 		left := fs.Args()
 		if consumed := len(rest) - len(left); consumed > 0 && rest[consumed-1] == "--" {
 			a.Positionals = append(a.Positionals, left...)
+			a.endOfFlags, a.afterEnd = typed[len(typed)-len(left)-1], len(left)
 			break
 		}
 		if len(left) == 0 {
@@ -347,6 +353,12 @@ func badFlagSyntax(cmd *command, typed, w string) error {
 func (c *command) namesFlag(w string) bool {
 	name, ok := flagWord(w)
 	return ok && (c.defines(name) || isHelpFlag(name))
+}
+
+// writtenAsFlag reports whether w, taken as an argument, is written the way a flag is.
+func (c *command) writtenAsFlag(w string) bool {
+	w = c.plainDashes(w)
+	return len(w) >= 2 && w[0] == '-'
 }
 
 // isHelpFlag reports whether nameValue is -h or -help, which the flag package answers with

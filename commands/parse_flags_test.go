@@ -210,6 +210,33 @@ func TestParseBadFlagSyntax(t *testing.T) {
 	checkRefusals(t, s, tests)
 }
 
+// TestParseFlagsAfterEndOfFlags: flags typed after "--" are arguments to the parser, so the
+// verb has too many; the user is told that "--" is why, not only that there are extra words.
+func TestParseFlagsAfterEndOfFlags(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	const ends = `"--" ends the flags, so what follows it is taken as arguments.`
+	const hint = `Put the flags before "--", or drop it: it is only needed before an argument that starts with a dash.`
+	tests := []refusal{
+		{name: "AfterTheID", text: "add tok -- -r member",
+			message: `Unexpected extra arguments: "-r" "member". ` + ends, hint: hint, usage: "add"},
+		// The flag became the token ID, so only its value is extra.
+		{name: "BeforeTheID", text: "add -- -r member tok",
+			message: `Unexpected extra arguments: "member" "tok". ` + ends, hint: hint, usage: "add"},
+		{name: "VerbWithoutArguments", text: "list -w ws -- --page 2",
+			message: `Unexpected extra arguments: "--page" "2". ` + ends, hint: hint, usage: "list"},
+		{name: "ExplainedChange", text: "explain update tok -- -r owner",
+			message: `Unexpected extra arguments: "-r" "owner". ` + ends, hint: hint, usage: "explain"},
+		{name: "TypedAsEmDash", text: "update tok — —role owner",
+			message: `Unexpected extra arguments: "—role" "owner". "—" (read as --) ends the flags, so what follows it is taken as arguments.`,
+			hint:    `Put the flags before "—", or drop it`, usage: "update"},
+		// Without a flag after "--", the extra words are most likely a name with spaces.
+		{name: "NoFlagAfterIt", text: "add -- tok extra",
+			message: `Unexpected extra arguments: "extra".`, hint: `Put a name with spaces in quotes: -n "My token".`, usage: "add"},
+	}
+	checkRefusals(t, s, tests)
+}
+
 func TestParseArgumentAfterEndOfFlagsMayStartWithDashes(t *testing.T) {
 	t.Parallel()
 	s := newParseService(t)

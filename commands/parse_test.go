@@ -175,7 +175,7 @@ func TestParseOddInputs(t *testing.T) {
 		{"list -", `Unexpected extra arguments: "-".`},
 		{"add tok -r member -", `Unexpected extra arguments: "-".`},
 		{"show --", "Missing the token's ID or name."},
-		{"list -- -- x", `Unexpected extra arguments: "--" "x".`},
+		{"list -- -- x", `Unexpected extra arguments: "--" "x". "--" ends the flags, so what follows it is taken as arguments.`},
 		{"list =member", `Unexpected extra arguments: "=member".`},
 		{"list --=member", `"--=member" has no flag name before the "=".`},
 		{"list -=", `"-=" has no flag name before the "=".`},
