@@ -38,24 +38,31 @@ type benchSocket struct {
 
 func newBenchSocket(tb testing.TB) *benchSocket {
 	tb.Helper()
+	s := newIdleSocket(tb)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = s.sm.RunContext(ctx) })
+	s.stop = func() { cancel(); wg.Wait() }
+	tb.Cleanup(s.stop)
+
+	waitCtx, waitCancel := context.WithTimeout(ctx, 10*time.Second)
+	defer waitCancel()
+	if err := s.emu.WaitConnected(waitCtx, 1); err != nil {
+		tb.Fatalf("socket mode client never connected to the emulator: %v", err)
+	}
+	return s
+}
+
+// newIdleSocket is a Socket Mode client for the Slack emulator that is not running yet, for a
+// test in which the bot runs it.
+func newIdleSocket(tb testing.TB) *benchSocket {
+	tb.Helper()
 	emu := slackemu.Start(tb, slackemu.Options{AppToken: benchAppToken, BotToken: benchBotToken})
 	emu.AddUser(slackemu.User{ID: benchUser, Name: "bench"})
 	emu.AddChannel(slackemu.Channel{ID: benchChannel, Name: "bench", BotIsMember: true})
 	api := NewWebAPI(slack.New(benchBotToken, slack.OptionAPIURL(emu.APIURL()), slack.OptionAppLevelToken(benchAppToken)),
 		http.DefaultClient, emu.APIURL(), benchBotToken, slack.RetryConfig{})
-	sm := socketmode.New(api.Client)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = sm.RunContext(ctx) })
-	s := &benchSocket{emu: emu, api: api, sm: sm, stop: func() { cancel(); wg.Wait() }}
-	tb.Cleanup(s.stop)
-
-	waitCtx, waitCancel := context.WithTimeout(ctx, 10*time.Second)
-	defer waitCancel()
-	if err := emu.WaitConnected(waitCtx, 1); err != nil {
-		tb.Fatalf("socket mode client never connected to the emulator: %v", err)
-	}
-	return s
+	return &benchSocket{emu: emu, api: api, sm: socketmode.New(api.Client), stop: func() {}}
 }
 
 // drainEvents discards what slack-go emits (connecting, hello...) so its reader never blocks

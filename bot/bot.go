@@ -109,6 +109,12 @@ type Bot struct {
 	stopping  atomic.Bool
 	idle      *idleRelease
 	finishing sync.WaitGroup // turned-away envelopes being marked answered, off the read path
+
+	// runSlack is slack-go's Socket Mode loop, and now and after tell and wait out time for
+	// runSocket; tests replace them to make slack-go give up on cue under a clock they move.
+	runSlack func(context.Context) error
+	now      func() time.Time
+	after    func(time.Duration) <-chan time.Time
 }
 
 // New builds a bot. sm must have been created with socketmode.New over a *slack.Client.
@@ -138,6 +144,10 @@ func New(sm *socketmode.Client, api SlackAPI, cmds Commands, cfg Config) *Bot {
 		jobs:    make(chan job, cfg.QueueSize),
 		notices: make(chan job, 64),
 		idle:    newIdleRelease(cfg.ReleaseMemoryAfter),
+
+		runSlack: sm.RunContext,
+		now:      time.Now,
+		after:    time.After,
 	}
 }
 
@@ -241,12 +251,20 @@ func (b *Bot) runJob(ctx context.Context, j job) {
 	b.finish(j)
 }
 
+// runSocket restarts slack-go's loop after firstReconnectWait, doubling up to
+// maxReconnectWait while it keeps giving up soon after it starts.
+const (
+	firstReconnectWait = time.Second
+	maxReconnectWait   = time.Minute
+)
+
 // runSocket keeps the Socket Mode link up. slack-go already reconnects with backoff on its own;
 // this loop also survives the errors it gives up on, except a refused token.
 func (b *Bot) runSocket(ctx context.Context) error {
-	backoff := time.Second
+	backoff := firstReconnectWait
 	for {
-		err := b.sm.RunContext(ctx)
+		started := b.now()
+		err := b.runSlack(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -254,13 +272,21 @@ func (b *Bot) runSocket(ctx context.Context) error {
 			return fmt.Errorf("%w (%v): check SLACK_APP_TOKEN and that Socket Mode is enabled for the app", ErrSlackAuth, err)
 		}
 		b.connected.Store(false)
+		// The backoff is there to keep this loop from spinning when slack-go gives up again and
+		// again. A run that lasted at least the longest wait was no such spin (slack-go kept the
+		// link up, or paced its own retries), so start over from the shortest: otherwise a few
+		// give-ups spread over days left every later reconnect waiting a minute. The run's
+		// length is known here for certain; the link's uptime would race the events reporting it.
+		if b.now().Sub(started) >= maxReconnectWait {
+			backoff = firstReconnectWait
+		}
 		b.log.Warn("slack socket mode stopped; reconnecting", "error", err, "backoff", backoff)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(backoff):
+		case <-b.after(backoff):
 		}
-		backoff = min(2*backoff, time.Minute)
+		backoff = min(2*backoff, maxReconnectWait)
 	}
 }
 

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/orgtoken/orgtoken-bot/policy"
@@ -127,7 +128,7 @@ func commandTable() []*command {
 func checkTarget(needRole bool) func(*command, *args) error {
 	return func(cmd *command, a *args) error {
 		if len(a.Positionals) > 1 {
-			return extraArgs(cmd, a.Positionals[1:])
+			return extraArgs(cmd, a, 1)
 		}
 		hasID := len(a.Positionals) == 1
 		switch {
@@ -158,7 +159,7 @@ func checkTarget(needRole bool) func(*command, *args) error {
 func checkPositionals(lo, hi int, what string) func(*command, *args) error {
 	return func(cmd *command, a *args) error {
 		if len(a.Positionals) > hi {
-			return extraArgs(cmd, a.Positionals[hi:])
+			return extraArgs(cmd, a, hi)
 		}
 		if len(a.Positionals) < lo {
 			return usageErr(cmd, "Missing %s.", what)
@@ -167,13 +168,27 @@ func checkPositionals(lo, hi int, what string) func(*command, *args) error {
 	}
 }
 
-func extraArgs(cmd *command, extra []string) error {
+// extraArgs refuses the positionals from the index from on, which the verb does not take.
+func extraArgs(cmd *command, a *args, from int) error {
+	extra := a.Positionals[from:]
 	quoted := make([]string, 0, len(extra))
 	for _, x := range extra[:min(len(extra), 5)] {
 		quoted = append(quoted, quote(x))
 	}
 	if len(extra) > 5 {
 		quoted = append(quoted, "…")
+	}
+	// Flags after "--" are taken as arguments, which the user did not mean: say why.
+	afterEnd := a.Positionals[len(a.Positionals)-min(a.afterEnd, len(a.Positionals)):]
+	if len(cmd.Flags) > 0 && slices.ContainsFunc(afterEnd, cmd.writtenAsFlag) {
+		end := quote(a.endOfFlags)
+		if a.endOfFlags != "--" {
+			end += " (read as --)"
+		}
+		e := usageErr(cmd, "Unexpected extra arguments: %s. %s ends the flags, so what follows it is taken as arguments.",
+			strings.Join(quoted, " "), end)
+		e.Hint = fmt.Sprintf("Put the flags before %s, or drop it: it is only needed before an argument that starts with a dash.", quote(a.endOfFlags))
+		return e
 	}
 	e := usageErr(cmd, "Unexpected extra arguments: %s.", strings.Join(quoted, " "))
 	// Most often a name with spaces, unquoted: show how to quote it the way this verb takes it.

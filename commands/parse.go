@@ -35,8 +35,12 @@ type args struct {
 	For         time.Duration // --for, how long a time-boxed change lasts; 0 = for good
 	NameFilter  string        // list --name: substring of token names
 	AllWS       bool          // list --all-workspaces
-	given       map[string]bool
-	cmd         *command // the verb being parsed
+	// endOfFlags is the "--" that ended the flags as it was typed ("" when none did), and
+	// afterEnd how many of the last Positionals came after it.
+	endOfFlags string
+	afterEnd   int
+	given      map[string]bool
+	cmd        *command // the verb being parsed
 }
 
 func (a *args) has(flagName string) bool { return a.given[flagName] }
@@ -218,6 +222,7 @@ func parseArgs(cmd *command, words []string) (args, error) {
 			fs.Var(v, spec.Short, spec.Help)
 		}
 	}
+	typed := words
 	words, err := checkFlagWords(cmd, words)
 	if err != nil {
 		return a, err
@@ -231,6 +236,7 @@ func parseArgs(cmd *command, words []string) (args, error) {
 		left := fs.Args()
 		if consumed := len(rest) - len(left); consumed > 0 && rest[consumed-1] == "--" {
 			a.Positionals = append(a.Positionals, left...)
+			a.endOfFlags, a.afterEnd = typed[len(typed)-len(left)-1], len(left)
 			break
 		}
 		if len(left) == 0 {
@@ -245,9 +251,10 @@ func parseArgs(cmd *command, words []string) (args, error) {
 // checkFlagWords reads the words where flags may stand before the flag package does, and
 // returns the words for it to parse. It refuses, in the bot's words, what the flag package
 // would refuse in its own ("---role", "--=x") or would misread: a value flag followed by
-// another of the verb's flags, or by help, would take that word as its value, so
-// "-n --role member" named the token "--role" and "-n -h" named it "-h". A value that really
-// starts with a dash can still be given after "=" (-n=--role), which this leaves alone.
+// another of the verb's flags, by help, or by a malformed flag would take that word as its
+// value, so "-n --role member" named the token "--role", "-n -h" named it "-h" and
+// "-n ---role" named it "---role". A value that really starts with a dash can still be given
+// after "=" (-n=--role), which this leaves alone.
 func checkFlagWords(cmd *command, words []string) ([]string, error) {
 	out, cloned := words, false // the caller's words stay as typed
 	for i := 0; i < len(words); i++ {
@@ -280,7 +287,7 @@ func checkFlagWords(cmd *command, words []string) ([]string, error) {
 			continue
 		}
 		next := words[i+1]
-		if nw := cmd.plainDashes(next); nw == "--" || cmd.namesFlag(nw) {
+		if nw := cmd.plainDashes(next); nw == "--" || cmd.namesFlag(nw) || malformedValue(nw) {
 			e := usageErr(cmd, "The flag %s needs a value (%s), but the next word is %s.", dashed(name), spec.Arg, quote(next))
 			e.Hint = fmt.Sprintf("Put the value right after %s. If the value really is %s, write %s=%s.",
 				dashed(name), quote(next), dashed(name), reply.Truncate(next, 60))
@@ -304,11 +311,26 @@ func flagWord(w string) (name string, ok bool) {
 	return name, name != "" && name[0] != '-' && name[0] != '='
 }
 
+// malformedFlag reports whether w, which flagWord does not take as a flag, is one the flag
+// package would refuse as "bad flag syntax": three or more dashes, or none of a name before
+// "=". Anything else is a positional argument or the end of the flags.
+func malformedFlag(w string) bool {
+	return len(w) >= 2 && w[0] == '-' && w != "--"
+}
+
+// malformedValue reports whether w, the word after a flag that needs a value, is a malformed
+// flag ("---role", "--=x"): more likely a flag mistyped after a forgotten value than the value.
+// A word with a space in it was quoted, so it is meant as text ("--- see above").
+func malformedValue(w string) bool {
+	_, isFlag := flagWord(w)
+	return !isFlag && malformedFlag(w) && !strings.ContainsFunc(w, unicode.IsSpace)
+}
+
 // badFlagSyntax refuses w, a word where a flag may stand that flagWord does not take as one,
-// if the flag package would refuse it as "bad flag syntax": three or more dashes, or none of a
-// name before "=". typed is the word as the user wrote it, for the message.
+// if the flag package would refuse it as "bad flag syntax" (see malformedFlag). typed is the
+// word as the user wrote it, for the message.
 func badFlagSyntax(cmd *command, typed, w string) error {
-	if len(w) < 2 || w[0] != '-' || w == "--" {
+	if !malformedFlag(w) {
 		return nil // a positional argument, or the end of the flags
 	}
 	core := strings.TrimLeft(w, "-")
@@ -333,6 +355,12 @@ func (c *command) namesFlag(w string) bool {
 	return ok && (c.defines(name) || isHelpFlag(name))
 }
 
+// writtenAsFlag reports whether w, taken as an argument, is written the way a flag is.
+func (c *command) writtenAsFlag(w string) bool {
+	w = c.plainDashes(w)
+	return len(w) >= 2 && w[0] == '-'
+}
+
 // isHelpFlag reports whether nameValue is -h or -help, which the flag package answers with
 // the verb's help (whatever follows an "=").
 func isHelpFlag(nameValue string) bool {
@@ -340,23 +368,31 @@ func isHelpFlag(nameValue string) bool {
 	return name == "h" || name == "help"
 }
 
-// plainDashes rewrites the em and en dashes that lead a word as the hyphens they stand for:
-// Slack clients turn "--" into "—" as people type, so "—role member" was an unexpected
-// argument. Each counts as two, so "—-role" has too many, like "---role". A verb without flags
-// takes names as arguments, which may start with a dash, so there only help is rewritten.
+// plainDashes rewrites the dashes that lead a word as the hyphens they stand for: Slack
+// clients turn "--" into an em or en dash as people type, so "—role member" was an unexpected
+// argument, and text pasted from documents brings the Unicode hyphens (‐ ‑) and the minus sign
+// (−) in place of "-", so "−r member" was one too. An em or en dash counts as two hyphens, the
+// others as one, so "—-role" has too many, like "---role". Only the word's lead is rewritten,
+// and only where a flag may stand (values are kept as typed); a lone hyphen is no flag, so "‐"
+// stays as typed. A verb without flags takes names as arguments, which may start with a dash,
+// so there only help is rewritten.
 func (c *command) plainDashes(w string) string {
-	if w == "" || w[0] != '-' && w[0] != 0xe2 { // 0xe2 starts both dashes in UTF-8
+	if w == "" || w[0] != '-' && w[0] != 0xe2 { // 0xe2 starts each of these dashes in UTF-8
 		return w
 	}
-	core := strings.TrimLeft(w, "-—–")
+	core := strings.TrimLeft(w, "-—–‐‑−")
 	lead := w[:len(w)-len(core)]
-	if !strings.ContainsAny(lead, "—–") || len(c.Flags) == 0 && !isHelpFlag(core) {
+	if !strings.ContainsAny(lead, "—–‐‑−") || len(c.Flags) == 0 && !isHelpFlag(core) {
 		return w
 	}
-	return typedDashes.Replace(lead) + core
+	plain := typedDashes.Replace(lead)
+	if plain == "-" && core == "" {
+		return w
+	}
+	return plain + core
 }
 
-var typedDashes = strings.NewReplacer("—", "--", "–", "--")
+var typedDashes = strings.NewReplacer("—", "--", "–", "--", "‐", "-", "‑", "-", "−", "-")
 
 // flagFormHint says how flags are written, with one of the verb's own, or that it takes none.
 func flagFormHint(cmd *command, typed string) string {

@@ -53,6 +53,15 @@ func TestParseValueFlagFollowedByAFlag(t *testing.T) {
 			message: `The flag -w needs a value (WS), but the next word is "-help".`, hint: "For help with list, give -help without -w.", usage: "list"},
 		{name: "ReasonThenHelpWithValue", text: "remove tok --reason -h=x",
 			message: `The flag --reason needs a value (TEXT), but the next word is "-h=x".`, usage: "remove"},
+		// A malformed flag is more likely a flag mistyped after a forgotten value than the value.
+		{name: "NameThenThreeDashes", text: "add -n ---role member",
+			message: `The flag -n needs a value (NAME), but the next word is "---role".`, hint: `If the value really is "---role", write -n=---role.`, usage: "add"},
+		{name: "RoleThenDashesOnly", text: "update tok -r ---",
+			message: `The flag -r needs a value (ROLE), but the next word is "---".`, hint: "write -r=---.", usage: "update"},
+		{name: "NameThenEmDashAndHyphen", text: "add -n —-role member",
+			message: `The flag -n needs a value (NAME), but the next word is "—-role".`, hint: "write -n=—-role.", usage: "add"},
+		{name: "WorkspaceThenNoFlagName", text: "list -w --=ws1",
+			message: `The flag -w needs a value (WS), but the next word is "--=ws1".`, hint: "write -w=--=ws1.", usage: "list"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,6 +90,8 @@ func TestParseValueStartingWithADash(t *testing.T) {
 		{name: "DashHAfterEquals", text: "add -n=-h -r member", tokenName: "-h"},
 		{name: "HelpAfterEquals", text: "add --org-token-name=--help -r member", tokenName: "--help"},
 		{name: "HelpInsideAReason", text: `add tok -r member --reason "-h is what I typed"`, reason: "-h is what I typed"},
+		{name: "ThreeDashesAfterEquals", text: "add -n=---role -r member", tokenName: "---role"},
+		{name: "QuotedTextStartingWithDashes", text: `add tok -r member --reason "--- see above"`, reason: "--- see above"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,6 +210,33 @@ func TestParseBadFlagSyntax(t *testing.T) {
 	checkRefusals(t, s, tests)
 }
 
+// TestParseFlagsAfterEndOfFlags: flags typed after "--" are arguments to the parser, so the
+// verb has too many; the user is told that "--" is why, not only that there are extra words.
+func TestParseFlagsAfterEndOfFlags(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	const ends = `"--" ends the flags, so what follows it is taken as arguments.`
+	const hint = `Put the flags before "--", or drop it: it is only needed before an argument that starts with a dash.`
+	tests := []refusal{
+		{name: "AfterTheID", text: "add tok -- -r member",
+			message: `Unexpected extra arguments: "-r" "member". ` + ends, hint: hint, usage: "add"},
+		// The flag became the token ID, so only its value is extra.
+		{name: "BeforeTheID", text: "add -- -r member tok",
+			message: `Unexpected extra arguments: "member" "tok". ` + ends, hint: hint, usage: "add"},
+		{name: "VerbWithoutArguments", text: "list -w ws -- --page 2",
+			message: `Unexpected extra arguments: "--page" "2". ` + ends, hint: hint, usage: "list"},
+		{name: "ExplainedChange", text: "explain update tok -- -r owner",
+			message: `Unexpected extra arguments: "-r" "owner". ` + ends, hint: hint, usage: "explain"},
+		{name: "TypedAsEmDash", text: "update tok — —role owner",
+			message: `Unexpected extra arguments: "—role" "owner". "—" (read as --) ends the flags, so what follows it is taken as arguments.`,
+			hint:    `Put the flags before "—", or drop it`, usage: "update"},
+		// Without a flag after "--", the extra words are most likely a name with spaces.
+		{name: "NoFlagAfterIt", text: "add -- tok extra",
+			message: `Unexpected extra arguments: "extra".`, hint: `Put a name with spaces in quotes: -n "My token".`, usage: "add"},
+	}
+	checkRefusals(t, s, tests)
+}
+
 func TestParseArgumentAfterEndOfFlagsMayStartWithDashes(t *testing.T) {
 	t.Parallel()
 	s := newParseService(t)
@@ -208,7 +246,8 @@ func TestParseArgumentAfterEndOfFlagsMayStartWithDashes(t *testing.T) {
 }
 
 // TestParseSlackDashes: Slack clients turn "--" into an em dash (some into an en dash) as people
-// type, so "—role member" is read as "--role member".
+// type, so "—role member" is read as "--role member"; text pasted from documents has Unicode
+// hyphens or minus signs for "-", so "−r member" is read as "-r member".
 func TestParseSlackDashes(t *testing.T) {
 	t.Parallel()
 	s := newParseService(t)
@@ -233,6 +272,14 @@ func TestParseSlackDashes(t *testing.T) {
 		{name: "ValueAfterEqualsNamingAFlag", text: "add -n=—role -r member", tokenName: "—role", role: "WORKSPACE_MEMBER"},
 		// show takes no flags: a name that starts with a dash is its argument.
 		{name: "NameForVerbWithoutFlags", text: "show —legacy", positionals: []string{"—legacy"}},
+		{name: "MinusShortFlag", text: "add tok1 −r WORKSPACE_MEMBER", positionals: []string{"tok1"}, role: "WORKSPACE_MEMBER"},
+		{name: "HyphensLongFlag", text: "add tok1 ‐‐role member", positionals: []string{"tok1"}, role: "WORKSPACE_MEMBER"},
+		{name: "NonBreakingHyphensEquals", text: "update tok1 ‑‑role=owner", positionals: []string{"tok1"}, role: "WORKSPACE_OWNER"},
+		{name: "MinusAndHyphenMixed", text: "list −‐all-workspaces ‐‐page 2", allWS: true, page: 2},
+		{name: "HyphensEndFlags", text: "remove -w ws ‐‐ tok9", positionals: []string{"tok9"}},
+		{name: "ValueStartingWithMinus", text: "add −n −legacy −r member", tokenName: "−legacy", role: "WORKSPACE_MEMBER"},
+		{name: "ReasonStartingWithHyphens", text: "add tok1 -r member --reason ‐‐urgent", positionals: []string{"tok1"}, role: "WORKSPACE_MEMBER", reason: "‐‐urgent"},
+		{name: "MinusNameForVerbWithoutFlags", text: "show −legacy", positionals: []string{"−legacy"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -265,6 +312,17 @@ func TestParseSlackDashesRefused(t *testing.T) {
 			message: `The flag -n needs a value (NAME), but the next word is "—".`, hint: "write -n=—.", usage: "remove"},
 		{name: "MissingValue", text: "add tok —role",
 			message: "The flag --role needs a value (ROLE).", usage: "add"},
+		{name: "MinusUnknownFlag", text: "list −rol member",
+			message: "Unknown flag --rol for list.", hint: "Did you mean --role?", usage: "list"},
+		{name: "EmDashThenMinus", text: "add tok —−role member",
+			message: `"—−role" has too many dashes: a flag starts with - or --.`, hint: "Did you mean --role?", usage: "add"},
+		{name: "ValueFlagThenMinusFlag", text: "add -n −r member",
+			message: `The flag -n needs a value (NAME), but the next word is "−r".`, hint: "write -n=−r.", usage: "add"},
+		{name: "MissingValueAfterHyphens", text: "update tok ‐‐role",
+			message: "The flag --role needs a value (ROLE).", usage: "update"},
+		// A lone hyphen is no flag, so it stays the word that was typed.
+		{name: "LoneHyphen", text: "list ‐",
+			message: `Unexpected extra arguments: "‐".`, usage: "list"},
 	}
 	checkRefusals(t, s, tests)
 }
@@ -272,7 +330,7 @@ func TestParseSlackDashesRefused(t *testing.T) {
 func TestParseSlackDashHelpShowsVerbHelp(t *testing.T) {
 	t.Parallel()
 	s := newParseService(t)
-	for _, text := range []string{"add —help", "list tok –h", "show —help"} {
+	for _, text := range []string{"add —help", "list tok –h", "show —help", "add tok −h", "show ‐‐help"} {
 		// Parsed first: without the help, show would go on to look the token up.
 		_, _, err := s.parse(text)
 		var e *Error

@@ -175,7 +175,7 @@ func TestParseOddInputs(t *testing.T) {
 		{"list -", `Unexpected extra arguments: "-".`},
 		{"add tok -r member -", `Unexpected extra arguments: "-".`},
 		{"show --", "Missing the token's ID or name."},
-		{"list -- -- x", `Unexpected extra arguments: "--" "x".`},
+		{"list -- -- x", `Unexpected extra arguments: "--" "x". "--" ends the flags, so what follows it is taken as arguments.`},
 		{"list =member", `Unexpected extra arguments: "=member".`},
 		{"list --=member", `"--=member" has no flag name before the "=".`},
 		{"list -=", `"-=" has no flag name before the "=".`},
@@ -221,6 +221,7 @@ func FuzzParse(f *testing.F) {
 		"list --page 2", "show 'a b'", "help add", `add -n "abc`, "---", "-- --", "add -r", "\\",
 		"update tok -r member -r owner", "remove -n # -w", "help help help",
 		"add tok ---role member", "list --=x", "add -n -h", "add tok —role member", "list —-page 2", "show —",
+		"add -n ---role member", "add tok −r member", "list ‐‐page 2 ‐", "add tok -- -r member", "explain update tok — —role owner",
 	} {
 		f.Add(seed)
 	}
