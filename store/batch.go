@@ -18,9 +18,12 @@ var errClosed = errors.New("store: closed")
 // writeOp is one caller's share of a group commit. fn must use only q:
 // the batch holds SQLite's only connection, so touching s.db would deadlock.
 type writeOp struct {
-	ctx    context.Context
-	fn     func(ctx context.Context, q querier) error
-	result chan error // buffered, so reporting never waits for the caller
+	ctx context.Context
+	fn  func(ctx context.Context, q querier) error
+	// oneStatement: fn runs a single statement, which SQLite commits by itself when no
+	// other op shares the batch.
+	oneStatement bool
+	result       chan error // buffered, so reporting never waits for the caller
 }
 
 // writeBatcher group-commits small SQLite writes. Each commit writes WAL
@@ -69,7 +72,7 @@ func (s *Store) write(ctx context.Context, op func(ctx context.Context, q querie
 	if s.batcher == nil {
 		return s.inTx(ctx, func(tx *sql.Tx) error { return op(ctx, tx) })
 	}
-	return s.batcher.do(ctx, op)
+	return s.batcher.do(ctx, op, false)
 }
 
 // writeStmt runs a one-statement write: batched on SQLite; on PostgreSQL
@@ -78,14 +81,14 @@ func (s *Store) writeStmt(ctx context.Context, fn func(ctx context.Context, q qu
 	if s.batcher == nil {
 		return fn(ctx, s.db)
 	}
-	return s.batcher.do(ctx, fn)
+	return s.batcher.do(ctx, fn, true)
 }
 
-func (b *writeBatcher) do(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
+func (b *writeBatcher) do(ctx context.Context, fn func(ctx context.Context, q querier) error, oneStatement bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	op := &writeOp{ctx: ctx, fn: fn, result: make(chan error, 1)}
+	op := &writeOp{ctx: ctx, fn: fn, oneStatement: oneStatement, result: make(chan error, 1)}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -212,6 +215,52 @@ func (t batchTx) QueryRowContext(ctx context.Context, query string, args ...any)
 	return t.tx.QueryRowContext(ctx, query, args...)
 }
 
+// loneStmt is the querier of a one-statement op that has the writer to itself: the statement
+// runs on its own, prepared if it ran before, and SQLite commits it. Under load most batches
+// hold one op, and database/sql's BeginTx and Commit (SQLite compiling BEGIN and COMMIT each
+// time, and a goroutine per transaction) cost more than the statement.
+type loneStmt struct{ b *writeBatcher }
+
+func (l loneStmt) stmt(query string) *sql.Stmt {
+	st, ok := l.b.stmts[query]
+	if !ok {
+		l.b.unprepared = append(l.b.unprepared, query)
+	}
+	return st
+}
+
+func (l loneStmt) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := l.stmt(query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return l.b.db.ExecContext(ctx, query, args...)
+}
+
+func (l loneStmt) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := l.stmt(query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return l.b.db.QueryContext(ctx, query, args...)
+}
+
+func (l loneStmt) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := l.stmt(query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return l.b.db.QueryRowContext(ctx, query, args...)
+}
+
+// runLone runs a one-statement op that is alone in its batch, without a transaction.
+func (b *writeBatcher) runLone(op *writeOp) {
+	if err := op.fn(context.WithoutCancel(op.ctx), loneStmt{b}); err != nil {
+		op.result <- err
+		return
+	}
+	b.commits.Add(1)
+	b.onCommit()
+	op.result <- nil
+}
+
 // run executes batch in one transaction and reports to every op: its own
 // error, or the commit's outcome if its writes were in the commit.
 func (b *writeBatcher) run(batch []*writeOp) {
@@ -224,6 +273,10 @@ func (b *writeBatcher) run(batch []*writeOp) {
 		live = append(live, op)
 	}
 	if len(live) == 0 {
+		return
+	}
+	if len(live) == 1 && live[0].oneStatement {
+		b.runLone(live[0])
 		return
 	}
 	// The batch belongs to no one caller, so no caller's ctx may end it.

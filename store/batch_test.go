@@ -212,6 +212,39 @@ func TestWriteBatchLoneFailingOp(t *testing.T) {
 	assert.True(t, fresh, "the store still works")
 }
 
+// A one-statement write alone in its batch runs without a transaction of the batcher's: its
+// outcome must still be the statement's, and a failure must leave the store usable.
+func TestWriteBatchLoneStatement(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestDB(t, BackendSQLite).open(t)
+	for round := range 2 { // the second round runs the statements prepared
+		id := fmt.Sprintf("lone-%d", round)
+		commitsBefore := s.batcher.commits.Load()
+		fresh, err := s.SaveEnvelope(ctx, id, "slash_commands", []byte(`{}`), "r", time.Minute, time.Time{})
+		require.NoError(t, err)
+		assert.True(t, fresh)
+		assert.True(t, envelopeExists(t, s, id), "round %d: committed", round)
+		assert.Equal(t, commitsBefore+1, s.batcher.commits.Load())
+
+		fresh, err = s.SaveEnvelope(ctx, id, "slash_commands", []byte(`{}`), "r", time.Minute, time.Time{})
+		require.NoError(t, err)
+		assert.False(t, fresh, "round %d: a redelivery is seen as one", round)
+
+		// A NOT NULL violation: the statement fails and writes nothing.
+		err = s.writeStmt(ctx, func(ctx context.Context, q querier) error {
+			_, err := q.ExecContext(ctx, `INSERT INTO envelopes (id, claimed_at) VALUES (?, NULL)`, "broken-"+id)
+			return err
+		})
+		require.Error(t, err)
+		assert.False(t, envelopeExists(t, s, "broken-"+id))
+		require.NoError(t, s.FinishEnvelope(ctx, id, time.Time{}), "round %d: the store still works", round)
+	}
+	// The loop prepares after a batch; once a later write is answered, it is done with that.
+	require.NoError(t, s.write(ctx, func(context.Context, querier) error { return nil }))
+	assert.Contains(t, s.batcher.stmts, s.rebind(`UPDATE envelopes SET done_at = ?, payload = '' WHERE id = ?`), "lone statements run before are prepared")
+}
+
 func TestWriteBatchCancelledWhileQueued(t *testing.T) {
 	t.Parallel()
 	s := newTestDB(t, BackendSQLite).open(t)
