@@ -45,7 +45,7 @@ func (c *twoReverts) seen() []commands.Action {
 // handed to that action with the second button's value.
 func TestRepeatedButtonsAreDeliveredAndRouted(t *testing.T) {
 	t.Parallel()
-	s := newBenchSocket(t)
+	s := newIdleSocket(t)
 	cmds := &twoReverts{}
 	bt := New(s.sm, s.api, cmds, Config{CommandName: "/orgtoken", Workers: 2, QueueSize: 8, Logger: benchLogger()})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

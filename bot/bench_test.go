@@ -36,6 +36,8 @@ type benchSocket struct {
 	stop func()
 }
 
+// newBenchSocket runs the client itself, for benchmarks that call handleEvent directly; a test
+// in which the bot runs takes newIdleSocket, or two connections would share one client.
 func newBenchSocket(tb testing.TB) *benchSocket {
 	tb.Helper()
 	s := newIdleSocket(tb)

@@ -37,7 +37,7 @@ func (p *panicOnce) Act(context.Context, commands.Action) reply.Reply {
 // bot goes on answering the next one.
 func TestACommandThatPanicsIsAnsweredAndTheBotCarriesOn(t *testing.T) {
 	t.Parallel()
-	s := newBenchSocket(t)
+	s := newIdleSocket(t)
 	var logs logtest.Buffer
 	bt := New(s.sm, s.api, &panicOnce{}, Config{CommandName: "/orgtoken", Workers: 2, QueueSize: 8,
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil))})

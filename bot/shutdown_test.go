@@ -92,7 +92,7 @@ func (h *holdFirst) Act(context.Context, commands.Action) reply.Reply { return r
 // will run once the bot is back, so it must be in the Inbox for the next replica to take up.
 func TestCommandQueuedAtShutdownIsKeptForTheNextReplica(t *testing.T) {
 	t.Parallel()
-	s := newBenchSocket(t)
+	s := newIdleSocket(t)
 	inbox := newMemInbox()
 	cmds := &holdFirst{started: make(chan struct{})}
 	var logs logtest.Buffer
@@ -138,7 +138,7 @@ func TestTurningACommandAwayDoesNotWaitOnTheStore(t *testing.T) {
 		name := map[bool]string{false: "SaveAsWorkerStarts", true: "SaveBeforeAck"}[saveBeforeAck]
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			s := newBenchSocket(t)
+			s := newIdleSocket(t)
 			inbox := newMemInbox()
 			inbox.finishing = make(chan struct{}) // the database is stuck
 			cmds := &holdFirst{started: make(chan struct{})}
@@ -190,7 +190,7 @@ func (s *slowClaims) ClaimOrphans(context.Context, time.Duration) ([]SavedEnvelo
 // their attempts), and handing them to the closed queue would crash the process.
 func TestRunReturnsOnlyOnceOrphanRecoveryHasStopped(t *testing.T) {
 	t.Parallel()
-	s := newBenchSocket(t)
+	s := newIdleSocket(t)
 	inbox := &slowClaims{memInbox: newMemInbox()}
 	bt := New(s.sm, s.api, &holdFirst{started: make(chan struct{})}, Config{CommandName: "/orgtoken", Workers: 1, QueueSize: 1,
 		ShutdownTimeout: 100 * time.Millisecond, Inbox: inbox, InboxLease: time.Second, Logger: benchLogger()})

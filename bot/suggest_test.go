@@ -40,7 +40,7 @@ func (bigOrg) CurrentRole(string, string) string { return "" }
 // and returns the bot's answer as Slack received it.
 func pickerAnswer(t *testing.T, pickers Pickers) slackemu.Ack {
 	t.Helper()
-	s := newBenchSocket(t)
+	s := newIdleSocket(t)
 	bt := New(s.sm, s.api, &twoReverts{}, Config{CommandName: "/orgtoken", Workers: 2, QueueSize: 8, Logger: benchLogger(),
 		Pickers: pickers, Views: s.api})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
