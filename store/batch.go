@@ -75,8 +75,10 @@ func (s *Store) write(ctx context.Context, op func(ctx context.Context, q querie
 	return s.batcher.do(ctx, op, false)
 }
 
-// writeStmt runs a one-statement write: batched on SQLite; on PostgreSQL
-// straight on the pool, where the statement commits by itself.
+// writeStmt runs a one-statement write: batched on SQLite (alone in its batch,
+// without a transaction: SQLite commits the statement by itself); on PostgreSQL
+// straight on the pool, where the statement commits by itself. fn must run
+// exactly one statement.
 func (s *Store) writeStmt(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
 	if s.batcher == nil {
 		return fn(ctx, s.db)
