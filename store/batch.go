@@ -40,6 +40,7 @@ type writeBatcher struct {
 	done   chan struct{} // closed when loop returns
 
 	commits  atomic.Int64 // committed batches; tests check batching happens
+	lone     atomic.Int64 // of which lone statements committed by SQLite itself (runLone)
 	onCommit func()       // after each commit; must not wait
 
 	// stmts holds the statements ops have run before, prepared; unprepared
@@ -179,9 +180,10 @@ func (b *writeBatcher) prepareNew() {
 	b.unprepared = b.unprepared[:0]
 }
 
-// batchTx is the querier batched ops write through. A statement run before
-// runs prepared: SQLite otherwise parses each statement text afresh, about a
-// third of a batch's CPU. A new one runs unprepared this once.
+// batchTx is the querier batched ops write through: the batch's transaction, or with tx nil,
+// the pool's one connection for a one-statement op alone in its batch (runLone). A statement
+// run before runs prepared: SQLite otherwise parses each statement text afresh, about a third
+// of a batch's CPU. A new one runs unprepared this once.
 type batchTx struct {
 	tx *sql.Tx
 	b  *writeBatcher
@@ -189,76 +191,58 @@ type batchTx struct {
 
 func (t batchTx) stmt(ctx context.Context, query string) *sql.Stmt {
 	st, ok := t.b.stmts[query]
-	if !ok {
+	switch {
+	case !ok:
 		t.b.unprepared = append(t.b.unprepared, query)
 		return nil
+	case t.tx == nil:
+		return st
 	}
 	return t.tx.StmtContext(ctx, st)
+}
+
+// unprepared runs a statement seen for the first time.
+func (t batchTx) unprepared() querier {
+	if t.tx == nil {
+		return t.b.db
+	}
+	return t.tx
 }
 
 func (t batchTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if st := t.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
-	return t.tx.ExecContext(ctx, query, args...)
+	return t.unprepared().ExecContext(ctx, query, args...)
 }
 
 func (t batchTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if st := t.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
-	return t.tx.QueryContext(ctx, query, args...)
+	return t.unprepared().QueryContext(ctx, query, args...)
 }
 
 func (t batchTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	if st := t.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return t.tx.QueryRowContext(ctx, query, args...)
+	return t.unprepared().QueryRowContext(ctx, query, args...)
 }
 
-// loneStmt is the querier of a one-statement op that has the writer to itself: the statement
-// runs on its own, prepared if it ran before, and SQLite commits it. Under load most batches
-// hold one op, and database/sql's BeginTx and Commit (SQLite compiling BEGIN and COMMIT each
-// time, and a goroutine per transaction) cost more than the statement.
-type loneStmt struct{ b *writeBatcher }
-
-func (l loneStmt) stmt(query string) *sql.Stmt {
-	st, ok := l.b.stmts[query]
-	if !ok {
-		l.b.unprepared = append(l.b.unprepared, query)
-	}
-	return st
-}
-
-func (l loneStmt) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if st := l.stmt(query); st != nil {
-		return st.ExecContext(ctx, args...)
-	}
-	return l.b.db.ExecContext(ctx, query, args...)
-}
-
-func (l loneStmt) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := l.stmt(query); st != nil {
-		return st.QueryContext(ctx, args...)
-	}
-	return l.b.db.QueryContext(ctx, query, args...)
-}
-
-func (l loneStmt) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := l.stmt(query); st != nil {
-		return st.QueryRowContext(ctx, args...)
-	}
-	return l.b.db.QueryRowContext(ctx, query, args...)
-}
-
-// runLone runs a one-statement op that is alone in its batch, without a transaction.
+// runLone runs a one-statement op that is alone in its batch without a transaction: SQLite
+// commits the statement by itself. Under load most batches hold one op, and database/sql's
+// BeginTx and Commit (SQLite compiling BEGIN and COMMIT each time, a goroutine per transaction)
+// cost more than the statement. Unlike a shared batch, it runs under the caller's ctx: with no
+// other op to undo, an interrupted statement harms no one, and a caller that gave up while the
+// connection was busy must find its write skipped, as write promises.
 func (b *writeBatcher) runLone(op *writeOp) {
-	if err := op.fn(context.WithoutCancel(op.ctx), loneStmt{b}); err != nil {
+	if err := op.fn(op.ctx, batchTx{b: b}); err != nil {
 		op.result <- err
 		return
 	}
 	b.commits.Add(1)
+	b.lone.Add(1)
 	b.onCommit()
 	op.result <- nil
 }

@@ -220,12 +220,13 @@ func TestWriteBatchLoneStatement(t *testing.T) {
 	s := newTestDB(t, BackendSQLite).open(t)
 	for round := range 2 { // the second round runs the statements prepared
 		id := fmt.Sprintf("lone-%d", round)
-		commitsBefore := s.batcher.commits.Load()
+		commitsBefore, loneBefore := s.batcher.commits.Load(), s.batcher.lone.Load()
 		fresh, err := s.SaveEnvelope(ctx, id, "slash_commands", []byte(`{}`), "r", time.Minute, time.Time{})
 		require.NoError(t, err)
 		assert.True(t, fresh)
 		assert.True(t, envelopeExists(t, s, id), "round %d: committed", round)
 		assert.Equal(t, commitsBefore+1, s.batcher.commits.Load())
+		assert.Equal(t, loneBefore+1, s.batcher.lone.Load(), "round %d: committed by SQLite, without a transaction of the batcher's", round)
 
 		fresh, err = s.SaveEnvelope(ctx, id, "slash_commands", []byte(`{}`), "r", time.Minute, time.Time{})
 		require.NoError(t, err)
@@ -243,6 +244,43 @@ func TestWriteBatchLoneStatement(t *testing.T) {
 	// The loop prepares after a batch; once a later write is answered, it is done with that.
 	require.NoError(t, s.write(ctx, func(context.Context, querier) error { return nil }))
 	assert.Contains(t, s.batcher.stmts, s.rebind(`UPDATE envelopes SET done_at = ?, payload = '' WHERE id = ?`), "lone statements run before are prepared")
+}
+
+// A caller that gives up while its write waits for the connection (held by a read, or a
+// transaction elsewhere) finds the write skipped, as write promises, whether it shares a
+// batch's transaction or runs alone: the bot tells such a user nothing was done.
+func TestWriteCancelledWhileWaitingForTheConnectionIsSkipped(t *testing.T) {
+	t.Parallel()
+	for _, oneStatement := range []bool{false, true} {
+		name := map[bool]string{false: "Batched", true: "Lone"}[oneStatement]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := newTestDB(t, BackendSQLite).open(t)
+			conn, err := s.db.Conn(context.Background()) // the only connection, taken elsewhere
+			require.NoError(t, err)
+			waitsBefore := s.db.Stats().WaitCount
+			ctx, cancel := context.WithCancel(context.Background())
+			id := "cancelled-" + name
+			save := async(func() error {
+				fn := func(ctx context.Context, q querier) error {
+					_, err := q.ExecContext(ctx, `INSERT INTO envelopes (id, claimed_at, kind, payload, owner, lease_until, attempts)
+						VALUES (?, 1, 'slash_commands', '{}', 'r', 1, 1)`, id)
+					return err
+				}
+				if oneStatement {
+					return s.writeStmt(ctx, fn)
+				}
+				return s.write(ctx, fn)
+			})
+			require.Eventually(t, func() bool { return s.db.Stats().WaitCount > waitsBefore }, 10*time.Second, time.Millisecond)
+			cancel()
+			assert.ErrorIs(t, recv(t, save), context.Canceled)
+			require.NoError(t, conn.Close())
+			// Once a later write is answered, the batcher is done with the cancelled one.
+			require.NoError(t, s.write(context.Background(), func(context.Context, querier) error { return nil }))
+			assert.False(t, envelopeExists(t, s, id), "the caller was told its write failed")
+		})
+	}
 }
 
 func TestWriteBatchCancelledWhileQueued(t *testing.T) {
