@@ -26,6 +26,8 @@ type Reverts interface {
 	// caller holds the token's lock. GetRevert reads one revert whatever its state.
 	SupersedeRevert(ctx context.Context, id, by, outcome string) (store.Revert, error)
 	GetRevert(ctx context.Context, id string) (store.Revert, error)
+	// RetargetRevert sets the role a pending revert is to undo; the caller holds the token's lock.
+	RetargetRevert(ctx context.Context, id, expectedRole string) (store.Revert, error)
 	// RevertsOfRequest lists every revert scheduled for an approval request, whatever its state.
 	RevertsOfRequest(ctx context.Context, requestID string) ([]store.Revert, error)
 }
@@ -447,20 +449,22 @@ func (s *Service) revertUnderLock(ctx context.Context, rv store.Revert) revertOu
 		return s.settleRevert(ctx, rv, by, s.revertNotYet(ctx, rv, s.revertRef(rv, &astro.Token{ID: rv.TokenID, Name: rv.TokenName}), "the token is busy", err))
 	}
 	defer unlock()
-	// One read gives both rv's state and the time-boxes nested in it.
-	pending, err := s.reverts.ListPendingReverts(ctx, rv.TokenID)
-	if err != nil {
+	notYet := func(err error) revertOutcome {
 		return s.settleRevert(ctx, rv, by, s.revertNotYet(ctx, rv, s.revertRef(rv, &astro.Token{ID: rv.TokenID, Name: rv.TokenName}), "its state could not be read", err))
 	}
-	nested, found := nestedIn(pending, rv)
-	if !found {
-		out := revertOutcome{done: true, superseded: true}
-		if now, err := s.reverts.GetRevert(ctx, rv.ID); err == nil { // for the log only
-			out.outcome = now.Outcome
-		}
-		return out
+	stored, err := s.reverts.GetRevert(ctx, rv.ID)
+	if err != nil {
+		return notYet(err)
 	}
-	return s.settleRevert(ctx, rv, by, s.doRevert(ctx, rv, by, nested))
+	if stored.State != store.RevertPending {
+		return revertOutcome{done: true, superseded: true, outcome: stored.Outcome}
+	}
+	pending, err := s.reverts.ListPendingReverts(ctx, rv.TokenID)
+	if err != nil {
+		return notYet(err)
+	}
+	nested, _ := nestedIn(pending, stored)
+	return s.settleRevert(ctx, stored, by, s.doRevert(ctx, stored, by, nested))
 }
 
 // settleRevert gives up on a revert that failed too often, and marks one the worker finished
@@ -483,7 +487,11 @@ func (s *Service) settleRevert(ctx context.Context, rv store.Revert, by string, 
 		// passing Astro failure does not leave the elevation in place for good. Scheduled before
 		// the token's lock goes, so that a change made next finds it and ends it if it must.
 		retry := rv
-		retry.DueAt = s.now()
+		// Due now, but no later than rv was: it stays nested in the time-boxes rv was nested
+		// in, which follow it when they fall due (nestedIn) rather than report a change.
+		if now := s.now(); now.Before(rv.DueAt) {
+			retry.DueAt = now
+		}
 		if _, err := s.reverts.ScheduleRevert(context.WithoutCancel(ctx), retry); err != nil {
 			s.log.ErrorContext(ctx, "could not reschedule a failed early revert", "revert", rv.ID, "err", err)
 		}
@@ -506,10 +514,11 @@ func (s *Service) revertNotYet(ctx context.Context, rv store.Revert, ref reply.L
 }
 
 // doRevert is one attempt at rv; the caller holds the token's lock. nested are the pending
-// time-boxes nested in rv (nestedIn). If, from the current role, they would bring back the role
-// rv set, rv is carried out from the current role and ends them once done, as revert-now does:
-// otherwise the role they leave behind would be rv's, for good. Until then they are left in
-// place, so that a failed attempt is tried again with the chain followed afresh.
+// time-boxes nested in rv (nestedIn; revert-now ends them itself and passes none). If, from the current role, they would bring back the role
+// rv set, rv is carried out from the current role and ends them, as revert-now does: otherwise
+// the role they leave behind would be rv's, for good. Before the write, rv is stored as undoing
+// the current role and they are ended, so that an attempt after a failed write, or one that
+// landed unseen, undoes that role or finds it back, with nothing nested left to report on.
 func (s *Service) doRevert(ctx context.Context, rv store.Revert, by string, nested []store.Revert) revertOutcome {
 	cur, out := s.readForRevert(ctx, rv)
 	if cur == nil {
@@ -520,14 +529,14 @@ func (s *Service) doRevert(ctx context.Context, rv store.Revert, by string, nest
 	if !chain.leads || len(chain.nested) == 0 {
 		return s.revertRole(ctx, rv, by, cur)
 	}
-	if now != rv.RevertTo {
+	if now != rv.RevertTo && now != rv.ExpectedRole {
+		if _, err := s.reverts.RetargetRevert(context.WithoutCancel(ctx), rv.ID, now); err != nil {
+			return s.revertNotYet(ctx, rv, s.revertRef(rv, cur), "its nested time-boxes could not be ended", err)
+		}
 		rv.ExpectedRole = now
 	}
-	out = s.revertRole(ctx, rv, by, cur)
-	if !out.done {
-		return out
-	}
-	return s.endNested(ctx, by, rv, chain.nested).tell(out)
+	ended := s.endNested(ctx, by, rv, chain.nested)
+	return ended.tell(s.revertRole(ctx, rv, by, cur))
 }
 
 // readForRevert reads rv's token for an attempt at rv; if it cannot, tok is nil and out is the

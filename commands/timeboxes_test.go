@@ -606,6 +606,54 @@ func TestOuterTimeBoxEndsWhileANestedOneIsPending(t *testing.T) {
 		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
 		assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t))
 	})
+	t.Run("OuterWriteLandsUnseen", func(t *testing.T) {
+		t.Parallel()
+		e := newOncallEnv(t)
+		_, inner := nestedTimeBoxes(t, e)
+		e.clock.Advance(90 * time.Minute)
+		unavailable(e)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		// The outer one's end: the inner one's retry is refused; the outer one's write lands,
+		// but its answer is lost.
+		e.clock.Advance(2 * time.Hour)
+		e.emu.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{Status: http.StatusServiceUnavailable},
+			astroemu.Fault{ApplyFirst: true, Status: http.StatusBadGateway})
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		e.clock.Advance(5 * time.Minute)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t))
+		assert.Empty(t, e.pendingReverts(t))
+		posts := e.ann.all()
+		require.NotEmpty(t, posts)
+		for _, p := range posts {
+			assert.NotEqual(t, "Time-boxed change not reverted: the role was changed since", p.r.Title,
+				"the bot made that change itself: %s", text(p.r))
+		}
+		ended, err := e.st.GetRevert(t.Context(), inner.Value)
+		require.NoError(t, err)
+		assert.Equal(t, store.RevertCancelled, ended.State, "ended with the outer one")
+	})
+	t.Run("RetryOfANestedOneEndedEarlyByHand", func(t *testing.T) {
+		t.Parallel()
+		e := newOncallEnv(t)
+		_, inner := nestedTimeBoxes(t, e)
+		e.clock.Advance(90 * time.Minute)
+		unavailable(e)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		// Past the outer one's end, before the worker's next pass, with Astro still refusing,
+		// someone ends the inner one by hand; its retry is handed to the worker.
+		e.clock.Advance(2 * time.Hour)
+		require.Len(t, e.pendingReverts(t), 2)
+		unavailable(e)
+		early := e.click(t, dora, inner)
+		require.Contains(t, text(early), "The bot will keep trying in the background.", text(early))
+		e.clock.Advance(time.Minute) // Astro is back
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		e.clock.Advance(time.Hour)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		assert.Empty(t, e.pendingReverts(t))
+		assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t), "the role from before both time-boxes")
+	})
 	t.Run("ChangeOutsideTheBotIsStillReported", func(t *testing.T) {
 		t.Parallel()
 		e := newOncallEnv(t)

@@ -370,6 +370,31 @@ func TestReverts(t *testing.T) {
 			assert.ErrorIs(t, err, ErrNotFound)
 		})
 
+		t.Run("RetargetKeepsTheLeaseAndOnlyPendingOnes", func(t *testing.T) {
+			s := newTestDB(t, db.backend).open(t)
+			busy, err := s.ScheduleRevert(ctx, newRevert("tok_busy", now.Add(-time.Minute)))
+			require.NoError(t, err)
+			_, err = s.ClaimDueReverts(ctx, now, "replica-a", time.Hour)
+			require.NoError(t, err)
+
+			got, err := s.RetargetRevert(ctx, busy.ID, "WORKSPACE_OWNER")
+			require.NoError(t, err)
+			assert.Equal(t, "WORKSPACE_OWNER", got.ExpectedRole)
+			assert.Equal(t, RevertPending, got.State)
+			assert.Equal(t, "replica-a", got.LeaseOwner, "the worker holding it keeps it")
+			again, err := s.ClaimDueReverts(ctx, now.Add(2*time.Hour), "replica-b", time.Hour)
+			require.NoError(t, err)
+			require.Len(t, again, 1)
+			assert.Equal(t, "WORKSPACE_OWNER", again[0].ExpectedRole, "the next attempt undoes the role it was retargeted to")
+
+			_, err = s.CompleteRevert(ctx, busy.ID, "reverted")
+			require.NoError(t, err)
+			_, err = s.RetargetRevert(ctx, busy.ID, "WORKSPACE_MEMBER")
+			assert.ErrorIs(t, err, ErrStateConflict)
+			_, err = s.RetargetRevert(ctx, "vmissing", "WORKSPACE_MEMBER")
+			assert.ErrorIs(t, err, ErrNotFound)
+		})
+
 		t.Run("RevertsOfRequestInAnyState", func(t *testing.T) {
 			s := newTestDB(t, db.backend).open(t)
 			mine := newRevert("tok_1", now.Add(time.Hour))

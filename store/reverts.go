@@ -136,7 +136,7 @@ func (s *Store) ClaimDueReverts(ctx context.Context, now time.Time, owner string
 // Completing a revert that is no longer pending returns a *StateError
 // wrapping ErrStateConflict.
 func (s *Store) CompleteRevert(ctx context.Context, id, outcome string) (Revert, error) {
-	return s.finishRevert(ctx, id, `UPDATE reverts SET state = ?, outcome = ?, finished_at = ? WHERE id = ? AND state = ?`,
+	return s.updatePendingRevert(ctx, id, `UPDATE reverts SET state = ?, outcome = ?, finished_at = ? WHERE id = ? AND state = ?`,
 		string(RevertDone), outcome, toDB(s.clock(time.Time{})), id, string(RevertPending))
 }
 
@@ -145,7 +145,7 @@ func (s *Store) CompleteRevert(ctx context.Context, id, outcome string) (Revert,
 // wrapping ErrStateConflict: it may already be half done.
 func (s *Store) CancelRevert(ctx context.Context, id, by string) (Revert, error) {
 	now := toDB(s.clock(time.Time{}))
-	return s.finishRevert(ctx, id, `UPDATE reverts SET state = ?, cancelled_by = ?, finished_at = ?
+	return s.updatePendingRevert(ctx, id, `UPDATE reverts SET state = ?, cancelled_by = ?, finished_at = ?
 		WHERE id = ? AND state = ? AND lease_until <= ?`,
 		string(RevertCancelled), by, now, id, string(RevertPending), now)
 }
@@ -155,8 +155,16 @@ func (s *Store) CancelRevert(ctx context.Context, id, by string) (Revert, error)
 // a worker that claimed the revert checks its state under that lock before writing, and
 // completes it before letting the lock go, so the revert is either finished or not begun.
 func (s *Store) SupersedeRevert(ctx context.Context, id, by, outcome string) (Revert, error) {
-	return s.finishRevert(ctx, id, `UPDATE reverts SET state = ?, cancelled_by = ?, outcome = ?, finished_at = ? WHERE id = ? AND state = ?`,
+	return s.updatePendingRevert(ctx, id, `UPDATE reverts SET state = ?, cancelled_by = ?, outcome = ?, finished_at = ? WHERE id = ? AND state = ?`,
 		string(RevertCancelled), by, outcome, toDB(s.clock(time.Time{})), id, string(RevertPending))
+}
+
+// RetargetRevert sets the role a pending revert expects to find and undo. A worker ending the
+// time-boxes nested in a revert stores the role they leave as the one to undo before writing,
+// so that its next attempt finds it. The caller holds the token's lock.
+func (s *Store) RetargetRevert(ctx context.Context, id, expectedRole string) (Revert, error) {
+	return s.updatePendingRevert(ctx, id, `UPDATE reverts SET expected_role = ? WHERE id = ? AND state = ?`,
+		expectedRole, id, string(RevertPending))
 }
 
 // GetRevert returns the revert with id, whatever its state.
@@ -171,7 +179,10 @@ func (s *Store) GetRevert(ctx context.Context, id string) (Revert, error) {
 	return r, nil
 }
 
-func (s *Store) finishRevert(ctx context.Context, id, update string, args ...any) (Revert, error) {
+// updatePendingRevert runs update, which changes the revert id only while it is pending, and
+// returns the revert as it then is; a revert no longer pending, or leased where update needs it
+// not to be, gives a *StateError wrapping ErrStateConflict.
+func (s *Store) updatePendingRevert(ctx context.Context, id, update string, args ...any) (Revert, error) {
 	var out Revert
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.rebind(update), args...)
