@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,8 +27,9 @@ type Reverts interface {
 	// caller holds the token's lock. GetRevert reads one revert whatever its state.
 	SupersedeRevert(ctx context.Context, id, by, outcome string) (store.Revert, error)
 	GetRevert(ctx context.Context, id string) (store.Revert, error)
-	// RetargetRevert sets the role a pending revert is to undo; the caller holds the token's lock.
-	RetargetRevert(ctx context.Context, id, expectedRole string) (store.Revert, error)
+	// EndNestedReverts stores the role a pending revert is to undo and ends the reverts nested
+	// in it, all or nothing; the caller holds the token's lock.
+	EndNestedReverts(ctx context.Context, id, expectedRole, by string, nested []store.NestedEnd) ([]string, error)
 	// RevertsOfRequest lists every revert scheduled for an approval request, whatever its state.
 	RevertsOfRequest(ctx context.Context, requestID string) ([]store.Revert, error)
 }
@@ -419,12 +421,8 @@ func (s *Service) revertTold(ctx context.Context, rv store.Revert, by string, ou
 		return out
 	}
 	s.log.InfoContext(ctx, "revert finished", "revert", rv.ID, "token", rv.TokenID, "workspace", rv.WorkspaceID, "by", by, "outcome", out.outcome)
-	actor := by
-	if actor == "" {
-		actor = workerActor
-	}
 	s.recordAudit(ctx, store.AuditEntry{
-		ActorID: actor, Action: out.action, TokenID: rv.TokenID, TokenName: rv.TokenName, WorkspaceID: rv.WorkspaceID,
+		ActorID: actorOf(by), Action: out.action, TokenID: rv.TokenID, TokenName: rv.TokenName, WorkspaceID: rv.WorkspaceID,
 		Before: out.before, After: out.after, RequestID: rv.RequestID, Detail: "revert " + rv.ID + ": " + out.outcome,
 	})
 	if s.announcer != nil && rv.ChannelID != "" {
@@ -514,11 +512,12 @@ func (s *Service) revertNotYet(ctx context.Context, rv store.Revert, ref reply.L
 }
 
 // doRevert is one attempt at rv; the caller holds the token's lock. nested are the pending
-// time-boxes nested in rv (nestedIn; revert-now ends them itself and passes none). If, from the current role, they would bring back the role
-// rv set, rv is carried out from the current role and ends them, as revert-now does: otherwise
-// the role they leave behind would be rv's, for good. Before the write, rv is stored as undoing
-// the current role and they are ended, so that an attempt after a failed write, or one that
-// landed unseen, undoes that role or finds it back, with nothing nested left to report on.
+// time-boxes nested in rv (nestedIn; revert-now ends them itself and passes none). If, from the
+// current role, they would bring back the role rv set, rv is carried out from the current role
+// and ends them, as revert-now does: otherwise the role they leave behind would be rv's, for
+// good. Before the write rv is stored as undoing the current role and they are ended, in one
+// store transaction, so that an attempt after a refused write, or one that landed unseen,
+// undoes that role or finds it back, with nothing nested left to report a change the bot made.
 func (s *Service) doRevert(ctx context.Context, rv store.Revert, by string, nested []store.Revert) revertOutcome {
 	cur, out := s.readForRevert(ctx, rv)
 	if cur == nil {
@@ -529,14 +528,24 @@ func (s *Service) doRevert(ctx context.Context, rv store.Revert, by string, nest
 	if !chain.leads || len(chain.nested) == 0 {
 		return s.revertRole(ctx, rv, by, cur)
 	}
-	if now != rv.RevertTo && now != rv.ExpectedRole {
-		if _, err := s.reverts.RetargetRevert(context.WithoutCancel(ctx), rv.ID, now); err != nil {
-			return s.revertNotYet(ctx, rv, s.revertRef(rv, cur), "its nested time-boxes could not be ended", err)
-		}
+	if now != rv.RevertTo {
 		rv.ExpectedRole = now
 	}
-	ended := s.endNested(ctx, by, rv, chain.nested)
-	return ended.tell(s.revertRole(ctx, rv, by, cur))
+	ends := make([]store.NestedEnd, len(chain.nested))
+	for i, n := range chain.nested {
+		ends[i] = store.NestedEnd{ID: n.ID, Outcome: nestedOutcome(n, rv, by)}
+	}
+	ids, err := s.reverts.EndNestedReverts(context.WithoutCancel(ctx), rv.ID, rv.ExpectedRole, actorOf(by), ends)
+	if err != nil {
+		return s.revertNotYet(ctx, rv, s.revertRef(rv, cur), "its nested time-boxes could not be ended", err)
+	}
+	var e endedNested
+	for _, n := range chain.nested {
+		if slices.Contains(ids, n.ID) {
+			e.ended(ctx, s, by, rv, n)
+		}
+	}
+	return e.tell(s.revertRole(ctx, rv, by, cur))
 }
 
 // readForRevert reads rv's token for an attempt at rv; if it cannot, tok is nil and out is the
@@ -845,22 +854,13 @@ func (e endedNested) tell(out revertOutcome) revertOutcome {
 	return out
 }
 
-// endNested ends the time-boxes nested in rv that end with it, for by (revert now) or for the
-// worker (by ""); the caller holds the token's lock, so the worker finds each either ended or
-// finished.
+// endNested ends the time-boxes nested in rv that end with it, for by (revert now; the
+// worker ends them with doRevert); the caller holds the token's lock, so the worker finds each
+// either ended or finished.
 func (s *Service) endNested(ctx context.Context, by string, rv store.Revert, nested []nestedRevert) endedNested {
 	var e endedNested
-	early, cancelledBy := "early ", by
-	if by == "" {
-		early, cancelledBy = "", workerActor
-	}
 	for _, n := range nested {
-		when := n.DueAt.UTC().Format("2006-01-02 15:04 UTC")
-		outcome := fmt.Sprintf("ended %swith %s, the time-box it was nested in", early, rv.ID)
-		if !n.applies {
-			outcome += "; it would have had nothing to do"
-		}
-		if _, err := s.reverts.SupersedeRevert(context.WithoutCancel(ctx), n.ID, cancelledBy, outcome); err != nil {
+		if _, err := s.reverts.SupersedeRevert(context.WithoutCancel(ctx), n.ID, actorOf(by), nestedOutcome(n, rv, by)); err != nil {
 			if errors.Is(err, store.ErrStateConflict) {
 				continue // it ended meanwhile
 			}
@@ -868,27 +868,61 @@ func (s *Service) endNested(ctx context.Context, by string, rv store.Revert, nes
 			s.log.ErrorContext(ctx, "could not end a nested time-box", "ref", ref, "revert", n.ID, "outer", rv.ID, "token", rv.TokenID, "err", err)
 			e.failed = true
 			e.lines = append(e.lines, reply.Line{
-				reply.Textf("The bot could NOT end the time-box %s nested in it (ref %s): at %s it may still put the role back to ", n.ID, ref, when),
+				reply.Textf("The bot could NOT end the time-box %s nested in it (ref %s): at %s it may still put the role back to ", n.ID, ref, dueText(n.Revert)),
 				roleSpan(n.RevertTo), reply.Text("."),
 			})
 			continue
 		}
-		s.log.InfoContext(ctx, "nested time-box ended", "revert", n.ID, "outer", rv.ID, "token", rv.TokenID, "workspace", rv.WorkspaceID, "applies", n.applies)
-		e.ids = append(e.ids, n.ID)
-		line := reply.Line{reply.Text("This also ends the time-box "), reply.Literal(n.ID), reply.Text(" nested in it")}
-		switch {
-		case !n.applies:
-			// Its turn would have found another role than the one it set.
-			line = append(line, reply.Textf(", due at %s: it would have had nothing to do.", when))
-		case n.DueAt.After(s.now()):
-			line = append(line, reply.Text(": it would have put the role back to "), roleSpan(n.RevertTo), reply.Textf(" at %s.", when))
-		default:
-			// The worker has not managed it yet (Astro failed, or it is next).
-			line = append(line, reply.Textf(", due at %s but not carried out yet: it would have put the role back to ", when), roleSpan(n.RevertTo), reply.Text("."))
-		}
-		e.lines = append(e.lines, line)
+		e.ended(ctx, s, by, rv, n)
 	}
 	return e
+}
+
+// actorOf is who acts for by: the user, or the worker.
+func actorOf(by string) string {
+	if by == "" {
+		return workerActor
+	}
+	return by
+}
+
+// nestedOutcome is what is recorded for n, nested in rv, as it ends with rv.
+func nestedOutcome(n nestedRevert, rv store.Revert, by string) string {
+	early := "early "
+	if by == "" {
+		early = ""
+	}
+	outcome := fmt.Sprintf("ended %swith %s, the time-box it was nested in", early, rv.ID)
+	if !n.applies {
+		outcome += "; it would have had nothing to do"
+	}
+	return outcome
+}
+
+func dueText(rv store.Revert) string { return rv.DueAt.UTC().Format("2006-01-02 15:04 UTC") }
+
+// ended records that n, nested in rv, has ended with it: logged and audited at once (the
+// attempt at rv that ended it may fail, and its reply is then not posted), and told in rv's.
+func (e *endedNested) ended(ctx context.Context, s *Service, by string, rv store.Revert, n nestedRevert) {
+	s.log.InfoContext(ctx, "nested time-box ended", "revert", n.ID, "outer", rv.ID, "token", rv.TokenID, "workspace", rv.WorkspaceID, "applies", n.applies)
+	s.recordAudit(ctx, store.AuditEntry{
+		ActorID: actorOf(by), Action: "revert.ended", TokenID: rv.TokenID, TokenName: rv.TokenName, WorkspaceID: rv.WorkspaceID,
+		RequestID: n.RequestID, Detail: "revert " + n.ID + ": " + nestedOutcome(n, rv, by),
+	})
+	e.ids = append(e.ids, n.ID)
+	when := dueText(n.Revert)
+	line := reply.Line{reply.Text("This also ends the time-box "), reply.Literal(n.ID), reply.Text(" nested in it")}
+	switch {
+	case !n.applies:
+		// Its turn would have found another role than the one it set.
+		line = append(line, reply.Textf(", due at %s: it would have had nothing to do.", when))
+	case n.DueAt.After(s.now()):
+		line = append(line, reply.Text(": it would have put the role back to "), roleSpan(n.RevertTo), reply.Textf(" at %s.", when))
+	default:
+		// The worker has not managed it yet (Astro failed, or it is next).
+		line = append(line, reply.Textf(", due at %s but not carried out yet: it would have put the role back to ", when), roleSpan(n.RevertTo), reply.Text("."))
+	}
+	e.lines = append(e.lines, line)
 }
 
 func revertNowCommand() *command {

@@ -633,6 +633,52 @@ func TestOuterTimeBoxEndsWhileANestedOneIsPending(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, store.RevertCancelled, ended.State, "ended with the outer one")
 	})
+	t.Run("StoreFailsToEndTheNestedOnes", func(t *testing.T) {
+		t.Parallel()
+		armed := &atomic.Bool{}
+		e := newOncallEnv(t, func(c *commands.Config) { c.Reverts = endNestedFailsOnce{Reverts: c.Reverts, armed: armed} })
+		nestedTimeBoxes(t, e)
+		e.clock.Advance(90 * time.Minute)
+		unavailable(e)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		// The outer one's end: the inner one's retry is refused, and the store fails to end it.
+		e.clock.Advance(2 * time.Hour)
+		armed.Store(true)
+		unavailable(e)
+		writes := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		assert.Equal(t, writes+1, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "only the inner one's refused attempt: nothing written for the outer one")
+		require.Len(t, e.pendingReverts(t), 2, "nothing ended, nothing retargeted")
+		e.clock.Advance(5 * time.Minute)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t), "the role from before both")
+		assert.Empty(t, e.pendingReverts(t))
+	})
+	t.Run("NestedOneEndedInAFailedAttemptIsAudited", func(t *testing.T) {
+		t.Parallel()
+		e := newOncallEnv(t)
+		_, inner := nestedTimeBoxes(t, e)
+		e.clock.Advance(90 * time.Minute)
+		unavailable(e)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		e.clock.Advance(2 * time.Hour)
+		e.emu.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{Status: http.StatusServiceUnavailable},
+			astroemu.Fault{Status: http.StatusServiceUnavailable})
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		e.clock.Advance(5 * time.Minute)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		require.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t))
+		audit, err := e.st.ListAudit(t.Context(), store.AuditFilter{TokenID: astroemu.SampleTokenCIDeployer})
+		require.NoError(t, err)
+		var endedInner []string
+		for _, a := range audit {
+			if a.Action == "revert.ended" {
+				endedInner = append(endedInner, a.Detail)
+			}
+		}
+		require.Len(t, endedInner, 1)
+		assert.Contains(t, endedInner[0], "revert "+inner.Value+": ended with ")
+	})
 	t.Run("RetryOfANestedOneEndedEarlyByHand", func(t *testing.T) {
 		t.Parallel()
 		e := newOncallEnv(t)
@@ -712,4 +758,17 @@ func TestOuterTimeBoxEndsWhileANestedOneIsPending(t *testing.T) {
 			assert.Contains(t, text(posts[0].r), "This also ends the time-box `"+inner.Value+"` nested in it")
 		})
 	}
+}
+
+// endNestedFailsOnce fails the store's ending of nested time-boxes once it is armed.
+type endNestedFailsOnce struct {
+	commands.Reverts
+	armed *atomic.Bool
+}
+
+func (r endNestedFailsOnce) EndNestedReverts(ctx context.Context, id, expectedRole, by string, nested []store.NestedEnd) ([]string, error) {
+	if r.armed.CompareAndSwap(true, false) {
+		return nil, errors.New("database is busy")
+	}
+	return r.Reverts.EndNestedReverts(ctx, id, expectedRole, by, nested)
 }

@@ -77,9 +77,10 @@ func (s *Store) write(ctx context.Context, op func(ctx context.Context, q querie
 }
 
 // writeStmt runs a one-statement write: batched on SQLite (alone in its batch,
-// without a transaction: SQLite commits the statement by itself); on PostgreSQL
-// straight on the pool, where the statement commits by itself. fn must run
-// exactly one statement.
+// without a transaction: SQLite commits the statement by itself, and ctx then
+// reaches the statement; shared with others, as write); on PostgreSQL straight
+// on the pool, where the statement commits by itself. fn must run exactly one
+// statement.
 func (s *Store) writeStmt(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
 	if s.batcher == nil {
 		return fn(ctx, s.db)

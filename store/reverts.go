@@ -159,12 +159,42 @@ func (s *Store) SupersedeRevert(ctx context.Context, id, by, outcome string) (Re
 		string(RevertCancelled), by, outcome, toDB(s.clock(time.Time{})), id, string(RevertPending))
 }
 
-// RetargetRevert sets the role a pending revert expects to find and undo. A worker ending the
-// time-boxes nested in a revert stores the role they leave as the one to undo before writing,
-// so that its next attempt finds it. The caller holds the token's lock.
-func (s *Store) RetargetRevert(ctx context.Context, id, expectedRole string) (Revert, error) {
-	return s.updatePendingRevert(ctx, id, `UPDATE reverts SET expected_role = ? WHERE id = ? AND state = ?`,
-		expectedRole, id, string(RevertPending))
+// NestedEnd is a pending revert to end together with the one it is nested in, and the outcome
+// to record for it.
+type NestedEnd struct{ ID, Outcome string }
+
+// EndNestedReverts stores expectedRole as the role pending revert id is to undo and ends the
+// reverts nested in it, cancelled by by, in one transaction: a worker that ends an outer
+// time-box from the role its nested ones left must find, on its next attempt, both done or
+// neither. Nested ones no longer pending are skipped; it returns the IDs it ended. If id is not
+// pending, nothing changes and the error is a *StateError wrapping ErrStateConflict. The caller
+// holds the token's lock.
+func (s *Store) EndNestedReverts(ctx context.Context, id, expectedRole, by string, nested []NestedEnd) ([]string, error) {
+	var ended []string
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ended = ended[:0]
+		if _, err := s.updatePendingRevertTx(ctx, tx, id, `UPDATE reverts SET expected_role = ? WHERE id = ? AND state = ?`,
+			expectedRole, id, string(RevertPending)); err != nil {
+			return err
+		}
+		at := toDB(s.clock(time.Time{}))
+		for _, n := range nested {
+			_, err := s.updatePendingRevertTx(ctx, tx, n.ID, `UPDATE reverts SET state = ?, cancelled_by = ?, outcome = ?, finished_at = ? WHERE id = ? AND state = ?`,
+				string(RevertCancelled), by, n.Outcome, at, n.ID, string(RevertPending))
+			switch {
+			case errors.Is(err, ErrStateConflict):
+				continue // it ended meanwhile
+			case err != nil:
+				return err
+			}
+			ended = append(ended, n.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ended, nil
 }
 
 // GetRevert returns the revert with id, whatever its state.
@@ -185,35 +215,41 @@ func (s *Store) GetRevert(ctx context.Context, id string) (Revert, error) {
 func (s *Store) updatePendingRevert(ctx context.Context, id, update string, args ...any) (Revert, error) {
 	var out Revert
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.rebind(update), args...)
-		if err != nil {
-			return fmt.Errorf("store: update revert: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("store: update revert: %w", err)
-		}
-		r, err := scanRevert(tx.QueryRowContext(ctx, s.rebind(`SELECT `+revertColumns+` FROM reverts WHERE id = ?`), id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: revert %s", ErrNotFound, id)
-		}
-		if err != nil {
-			return fmt.Errorf("store: read revert: %w", err)
-		}
-		if n == 0 {
-			state := string(r.State)
-			if r.State == RevertPending {
-				state = "in progress"
-			}
-			return &StateError{ID: id, State: state, Err: ErrStateConflict}
-		}
-		out = r
-		return nil
+		var err error
+		out, err = s.updatePendingRevertTx(ctx, tx, id, update, args...)
+		return err
 	})
 	if err != nil {
 		return Revert{}, err
 	}
 	return out, nil
+}
+
+// updatePendingRevertTx is updatePendingRevert inside the caller's transaction.
+func (s *Store) updatePendingRevertTx(ctx context.Context, tx *sql.Tx, id, update string, args ...any) (Revert, error) {
+	res, err := tx.ExecContext(ctx, s.rebind(update), args...)
+	if err != nil {
+		return Revert{}, fmt.Errorf("store: update revert: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return Revert{}, fmt.Errorf("store: update revert: %w", err)
+	}
+	r, err := scanRevert(tx.QueryRowContext(ctx, s.rebind(`SELECT `+revertColumns+` FROM reverts WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Revert{}, fmt.Errorf("%w: revert %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return Revert{}, fmt.Errorf("store: read revert: %w", err)
+	}
+	if n == 0 {
+		state := string(r.State)
+		if r.State == RevertPending {
+			state = "in progress"
+		}
+		return Revert{}, &StateError{ID: id, State: state, Err: ErrStateConflict}
+	}
+	return r, nil
 }
 
 // RevertsOfRequest returns every revert scheduled for approval request requestID, whatever its
