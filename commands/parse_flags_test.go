@@ -280,6 +280,17 @@ func TestParseSlackDashes(t *testing.T) {
 		{name: "ValueStartingWithMinus", text: "add −n −legacy −r member", tokenName: "−legacy", role: "WORKSPACE_MEMBER"},
 		{name: "ReasonStartingWithHyphens", text: "add tok1 -r member --reason ‐‐urgent", positionals: []string{"tok1"}, role: "WORKSPACE_MEMBER", reason: "‐‐urgent"},
 		{name: "MinusNameForVerbWithoutFlags", text: "show −legacy", positionals: []string{"−legacy"}},
+		// Other lookalikes: the figure dash, horizontal bar (read like an em dash), and the small
+		// and fullwidth hyphen-minus typed by Japanese and Chinese input methods.
+		{name: "FigureDashShortFlag", text: "add tok1 ‒r member", positionals: []string{"tok1"}, role: "WORKSPACE_MEMBER"},
+		{name: "HorizontalBarLongFlag", text: "update tok1 ―role=owner", positionals: []string{"tok1"}, role: "WORKSPACE_OWNER"},
+		{name: "HorizontalBarEndsFlags", text: "remove -w ws ― tok9", positionals: []string{"tok9"}},
+		{name: "SmallHyphenMinusShortFlag", text: "add tok1 ﹣r member", positionals: []string{"tok1"}, role: "WORKSPACE_MEMBER"},
+		{name: "FullwidthHyphenMinusLongFlag", text: "list －－all-workspaces －－page 2", allWS: true, page: 2},
+		{name: "FullwidthHyphenMinusName", text: `add －n "CI deployer" －r member`, tokenName: "CI deployer", role: "WORKSPACE_MEMBER"},
+		{name: "ValueStartingWithFullwidthHyphenMinus", text: "add -n －legacy -r member", tokenName: "－legacy", role: "WORKSPACE_MEMBER"},
+		{name: "ReasonStartingWithHorizontalBar", text: "add tok1 -r member --reason ―urgent", positionals: []string{"tok1"}, role: "WORKSPACE_MEMBER", reason: "―urgent"},
+		{name: "SmallHyphenMinusNameForVerbWithoutFlags", text: "show ﹣legacy", positionals: []string{"﹣legacy"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -293,6 +304,17 @@ func TestParseSlackDashes(t *testing.T) {
 			assert.Equal(t, tt.allWS, a.AllWS)
 			assert.Equal(t, tt.page, a.Page)
 		})
+	}
+}
+
+// TestPlainDashesReadsEveryDash guards plainDashes' first-byte check: a dash added to
+// unicodeDashes whose UTF-8 starts with another byte would never be read.
+func TestPlainDashesReadsEveryDash(t *testing.T) {
+	t.Parallel()
+	add := newParseService(t).commands[0]
+	for _, r := range unicodeDashes {
+		got := add.plainDashes(string(r) + "role")
+		assert.Contains(t, []string{"-role", "--role"}, got, "%U", r)
 	}
 }
 
@@ -323,6 +345,19 @@ func TestParseSlackDashesRefused(t *testing.T) {
 		// A lone hyphen is no flag, so it stays the word that was typed.
 		{name: "LoneHyphen", text: "list ‐",
 			message: `Unexpected extra arguments: "‐".`, usage: "list"},
+		{name: "LoneFullwidthHyphenMinus", text: "list －",
+			message: `Unexpected extra arguments: "－".`, usage: "list"},
+		{name: "FullwidthUnknownFlag", text: "list －－rol member",
+			message: "Unknown flag --rol for list.", hint: "Did you mean --role?", usage: "list"},
+		{name: "HorizontalBarAndHyphen", text: "add tok ―-role member",
+			message: `"―-role" has too many dashes: a flag starts with - or --.`, hint: "Did you mean --role?", usage: "add"},
+		{name: "ValueFlagThenSmallHyphenMinusFlag", text: "add -n ﹣r member",
+			message: `The flag -n needs a value (NAME), but the next word is "﹣r".`, hint: "write -n=﹣r.", usage: "add"},
+		{name: "ValueFlagThenFigureDashFlag", text: "add -n ‒‒role member",
+			message: `The flag -n needs a value (NAME), but the next word is "‒‒role".`, hint: "write -n=‒‒role.", usage: "add"},
+		{name: "FlagAfterHorizontalBar", text: "update tok ― ―role owner",
+			message: `Unexpected extra arguments: "―role" "owner". "―" (read as --) ends the flags, so what follows it is taken as arguments.`,
+			hint:    `Put the flags before "―", or drop it`, usage: "update"},
 	}
 	checkRefusals(t, s, tests)
 }
@@ -330,7 +365,7 @@ func TestParseSlackDashesRefused(t *testing.T) {
 func TestParseSlackDashHelpShowsVerbHelp(t *testing.T) {
 	t.Parallel()
 	s := newParseService(t)
-	for _, text := range []string{"add —help", "list tok –h", "show —help", "add tok −h", "show ‐‐help"} {
+	for _, text := range []string{"add —help", "list tok –h", "show —help", "add tok −h", "show ‐‐help", "add －h", "show ―help", "list ﹣h"} {
 		// Parsed first: without the help, show would go on to look the token up.
 		_, _, err := s.parse(text)
 		var e *Error

@@ -222,6 +222,7 @@ func FuzzParse(f *testing.F) {
 		"update tok -r member -r owner", "remove -n # -w", "help help help",
 		"add tok ---role member", "list --=x", "add -n -h", "add tok —role member", "list —-page 2", "show —",
 		"add -n ---role member", "add tok −r member", "list ‐‐page 2 ‐", "add tok -- -r member", "explain update tok — —role owner",
+		"add tok ﹣r member", "list －－page 2 －", "remove ― tok", "add -n ‒‒role x",
 	} {
 		f.Add(seed)
 	}
