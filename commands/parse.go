@@ -348,11 +348,36 @@ func badFlagSyntax(cmd *command, typed, w string) error {
 	return e
 }
 
-// namesFlag reports whether w is written as one of the verb's flags or as help, either of which
-// the user more likely meant as a flag than as a value.
+// namesFlag reports whether w is written as one of the verb's flags or as help, in any case,
+// which the user more likely meant as a flag than as a value.
 func (c *command) namesFlag(w string) bool {
 	name, ok := flagWord(w)
-	return ok && (c.defines(name) || isHelpFlag(name))
+	return ok && (c.defines(name) || isHelpFlag(name) || c.caseVariant(name) != "")
+}
+
+// caseVariant returns the flag (or help) that nameValue, a flag's name perhaps followed by
+// =value, names in the wrong case, written as it should be ("--role" for "ROLE", "-r" for
+// "R"); "" when it names none, or one exactly. Flag names are case-sensitive, as in the astro
+// CLI, so a flag the verb defines in the case typed is that flag, never a variant of another.
+func (c *command) caseVariant(nameValue string) string {
+	name, _, _ := strings.Cut(nameValue, "=")
+	if c.defines(name) || isHelpFlag(name) {
+		return ""
+	}
+	for _, f := range c.Flags {
+		if strings.EqualFold(name, f.Long) {
+			return dashed(f.Long)
+		}
+		if f.Short != "" && strings.EqualFold(name, f.Short) {
+			return dashed(f.Short)
+		}
+	}
+	for _, help := range [...]string{"h", "help"} {
+		if strings.EqualFold(name, help) {
+			return dashed(help)
+		}
+	}
+	return ""
 }
 
 // writtenAsFlag reports whether w, taken as an argument, is written the way a flag is.
@@ -466,6 +491,11 @@ func flagError(cmd *command, err, setErr error) *Error {
 		shown := dashed(name)
 		if strings.ContainsFunc(name, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
 			shown = strconv.Quote(shown) // a quoted word can hold a line break
+		}
+		if s := cmd.caseVariant(name); s != "" {
+			e := usageErr(cmd, "Unknown flag %s for %s. Did you mean %s?", shown, cmd.Verb, s)
+			e.Hint = "Flag names are case-sensitive."
+			return e
 		}
 		e := usageErr(cmd, "Unknown flag %s for %s.", shown, cmd.Verb)
 		if s := closestFlag(cmd, name); s != "" {

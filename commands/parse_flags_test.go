@@ -62,6 +62,17 @@ func TestParseValueFlagFollowedByAFlag(t *testing.T) {
 			message: `The flag -n needs a value (NAME), but the next word is "—-role".`, hint: "write -n=—-role.", usage: "add"},
 		{name: "WorkspaceThenNoFlagName", text: "list -w --=ws1",
 			message: `The flag -w needs a value (WS), but the next word is "--=ws1".`, hint: "write -w=--=ws1.", usage: "list"},
+		// One of the verb's flags in the wrong case is a flag too, not the value.
+		{name: "NameThenUpperCaseFlag", text: "add -n --ROLE member",
+			message: `The flag -n needs a value (NAME), but the next word is "--ROLE".`, hint: `If the value really is "--ROLE", write -n=--ROLE.`, usage: "add"},
+		{name: "NameThenUpperCaseShortFlag", text: "add -n -R member",
+			message: `The flag -n needs a value (NAME), but the next word is "-R".`, hint: "write -n=-R.", usage: "add"},
+		{name: "RoleThenMixedCaseFlagWithValue", text: "update tok -r --Workspace-Id=ws1",
+			message: `The flag -r needs a value (ROLE), but the next word is "--Workspace-Id=ws1".`, usage: "update"},
+		{name: "WorkspaceThenUpperCaseHelp", text: "list -w --HELP",
+			message: `The flag -w needs a value (WS), but the next word is "--HELP".`, usage: "list"},
+		{name: "NameThenEmDashUpperCaseFlag", text: "add -n —ROLE member",
+			message: `The flag -n needs a value (NAME), but the next word is "—ROLE".`, hint: "write -n=—ROLE.", usage: "add"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,6 +103,9 @@ func TestParseValueStartingWithADash(t *testing.T) {
 		{name: "HelpInsideAReason", text: `add tok -r member --reason "-h is what I typed"`, reason: "-h is what I typed"},
 		{name: "ThreeDashesAfterEquals", text: "add -n=---role -r member", tokenName: "---role"},
 		{name: "QuotedTextStartingWithDashes", text: `add tok -r member --reason "--- see above"`, reason: "--- see above"},
+		// Only the verb's own flags count, in any case: add has no --name.
+		{name: "UpperCaseFlagOfAnotherVerb", text: "add -n --NAME -r member", tokenName: "--NAME"},
+		{name: "UpperCaseNotAFlag", text: "add -n -RX -r member", tokenName: "-RX"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,6 +117,53 @@ func TestParseValueStartingWithADash(t *testing.T) {
 			assert.Equal(t, "WORKSPACE_MEMBER", a.Role)
 		})
 	}
+}
+
+// TestParseFlagInTheWrongCase: flag names are case-sensitive, as in the astro CLI, so
+// "--ROLE" or "-R" is refused, but the message names the flag as it is written.
+func TestParseFlagInTheWrongCase(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	const hint = "Flag names are case-sensitive."
+	tests := []refusal{
+		{name: "LongUpperCase", text: "add tok --ROLE member",
+			message: "Unknown flag --ROLE for add. Did you mean --role?", hint: hint, usage: "add"},
+		{name: "LongCapitalised", text: "update tok --Role member",
+			message: "Unknown flag --Role for update. Did you mean --role?", hint: hint, usage: "update"},
+		{name: "LongWithValue", text: "list --PAGE=2",
+			message: "Unknown flag --PAGE for list. Did you mean --page?", hint: hint, usage: "list"},
+		{name: "LongWithHyphens", text: `remove --Org-Token-Name "CI deployer"`,
+			message: "Unknown flag --Org-Token-Name for remove. Did you mean --org-token-name?", hint: hint, usage: "remove"},
+		{name: "Switch", text: "list --ALL-WORKSPACES",
+			message: "Unknown flag --ALL-WORKSPACES for list. Did you mean --all-workspaces?", hint: hint, usage: "list"},
+		// A short flag is suggested short, not as its long form.
+		{name: "ShortUpperCase", text: "add tok -R member",
+			message: "Unknown flag -R for add. Did you mean -r?", hint: hint, usage: "add"},
+		{name: "ShortUpperCaseName", text: "add -N x -r member",
+			message: "Unknown flag -N for add. Did you mean -n?", hint: hint, usage: "add"},
+		{name: "Help", text: "add tok --HELP",
+			message: "Unknown flag --HELP for add. Did you mean --help?", hint: hint, usage: "add"},
+		{name: "HelpForVerbWithoutFlags", text: "show -H",
+			message: "Unknown flag -H for show. Did you mean -h?", hint: hint, usage: "show"},
+		{name: "TypedWithAnEmDash", text: "add tok —ROLE member",
+			message: "Unknown flag --ROLE for add. Did you mean --role?", hint: hint, usage: "add"},
+		// A flag of another verb is still only unknown, whatever its case.
+		{name: "FlagNotForVerb", text: "remove tok -R member",
+			message: "Unknown flag -R for remove.", usage: "remove"},
+	}
+	checkRefusals(t, s, tests)
+}
+
+// TestCaseVariantPrefersTheExactFlag: a verb that defined -R would take -R as that flag, and
+// suggest nothing for it.
+func TestCaseVariantPrefersTheExactFlag(t *testing.T) {
+	t.Parallel()
+	recursive := flagSpec{Long: "recursive", Short: "R", Bool: true}
+	c := &command{Verb: "x", Flags: []flagSpec{flagRole, recursive}}
+	assert.Empty(t, c.caseVariant("R"))
+	assert.Empty(t, c.caseVariant("r"))
+	assert.Equal(t, "--recursive", c.caseVariant("Recursive=true"))
+	assert.Equal(t, "-r", (&command{Flags: []flagSpec{flagRole}}).caseVariant("R"))
 }
 
 func TestParseSwitchMisused(t *testing.T) {
