@@ -294,6 +294,22 @@ func TestParseFlagsAfterEndOfFlags(t *testing.T) {
 		// Without a flag after "--", the extra words are most likely a name with spaces.
 		{name: "NoFlagAfterIt", text: "add -- tok extra",
 			message: `Unexpected extra arguments: "extra".`, hint: `Put a name with spaces in quotes: -n "My token".`, usage: "add"},
+		// A lone flag after "--" is the verb's one argument: not extra, but not meant either.
+		{name: "OnlyArgumentBesideAName", text: "add -n x -- -r",
+			message: `"-r" is written as a flag, but ` + ends, hint: hint, usage: "add"},
+		{name: "OnlyArgument", text: "remove -- -w",
+			message: `"-w" is written as a flag, but ` + ends, hint: hint, usage: "remove"},
+		{name: "OnlyArgumentWithValue", text: "update -n x -r owner -- --for=2h",
+			message: `"--for=2h" is written as a flag, but ` + ends, hint: hint, usage: "update"},
+		{name: "OnlyArgumentOfExplainedChange", text: "explain update -n x -r owner -- -w",
+			message: `"-w" is written as a flag, but ` + ends, hint: hint, usage: "explain"},
+		{name: "ExplainedChangeIsAFlag", text: "explain -- -r owner",
+			message: `"-r" is written as a flag, but ` + ends, hint: hint, usage: "explain"},
+		{name: "OnlyArgumentAfterEmDash", text: "add -n x — —role",
+			message: `"—role" is written as a flag, but "—" (read as --) ends the flags, so what follows it is taken as arguments.`,
+			hint:    `Put the flags before "—", or drop it`, usage: "add"},
+		{name: "NoFlagAsOnlyArgument", text: "add -n x -- tok",
+			message: "Give the token's ID or its name, not both.", hint: `Drop either "tok" or --org-token-name.`, usage: "add"},
 	}
 	checkRefusals(t, s, tests)
 }

@@ -224,6 +224,7 @@ func FuzzParse(f *testing.F) {
 		"add -n ---role member", "add tok −r member", "list ‐‐page 2 ‐", "add tok -- -r member", "explain update tok — —role owner",
 		"add tok ﹣r member", "list －－page 2 －", "remove ― tok", "add -n ‒‒role x",
 		"add -n --ROLE member", "add tok -R member", "list --PAGE=2", "show -H",
+		"add -n x -- -r", "explain -- -r owner",
 	} {
 		f.Add(seed)
 	}
