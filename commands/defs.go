@@ -130,6 +130,11 @@ func checkTarget(needRole bool) func(*command, *args) error {
 		if len(a.Positionals) > 1 {
 			return extraArgs(cmd, a, 1)
 		}
+		// A lone argument written as a flag after "--" would be refused below as a token ID (or
+		// as one given with a name), but it was meant as a flag: say why it is not one.
+		if w, ok := flagAfterEnd(cmd, a); ok {
+			return endedFlags(cmd, a, quote(w)+" is written as a flag, but")
+		}
 		hasID := len(a.Positionals) == 1
 		switch {
 		case hasID && a.has(flagName.Long):
@@ -178,17 +183,8 @@ func extraArgs(cmd *command, a *args, from int) error {
 	if len(extra) > 5 {
 		quoted = append(quoted, "…")
 	}
-	// Flags after "--" are taken as arguments, which the user did not mean: say why.
-	afterEnd := a.Positionals[len(a.Positionals)-min(a.afterEnd, len(a.Positionals)):]
-	if len(cmd.Flags) > 0 && slices.ContainsFunc(afterEnd, cmd.writtenAsFlag) {
-		end := quote(a.endOfFlags)
-		if a.endOfFlags != "--" {
-			end += " (read as --)"
-		}
-		e := usageErr(cmd, "Unexpected extra arguments: %s. %s ends the flags, so what follows it is taken as arguments.",
-			strings.Join(quoted, " "), end)
-		e.Hint = fmt.Sprintf("Put the flags before %s, or drop it: it is only needed before an argument that starts with a dash.", quote(a.endOfFlags))
-		return e
+	if _, ok := flagAfterEnd(cmd, a); ok {
+		return endedFlags(cmd, a, fmt.Sprintf("Unexpected extra arguments: %s.", strings.Join(quoted, " ")))
 	}
 	e := usageErr(cmd, "Unexpected extra arguments: %s.", strings.Join(quoted, " "))
 	// Most often a name with spaces, unquoted: show how to quote it the way this verb takes it.
@@ -197,6 +193,31 @@ func extraArgs(cmd *command, a *args, from int) error {
 	} else {
 		e.Hint = `Put a value with spaces in quotes: "My token".`
 	}
+	return e
+}
+
+// flagAfterEnd returns the first argument after "--" that is written as a flag, where the verb
+// has flags: such a word was meant as a flag, not taken as an argument.
+func flagAfterEnd(cmd *command, a *args) (string, bool) {
+	if len(cmd.Flags) == 0 {
+		return "", false
+	}
+	afterEnd := a.Positionals[len(a.Positionals)-min(a.afterEnd, len(a.Positionals)):]
+	if i := slices.IndexFunc(afterEnd, cmd.writtenAsFlag); i >= 0 {
+		return afterEnd[i], true
+	}
+	return "", false
+}
+
+// endedFlags refuses arguments after "--" among which flagAfterEnd found a flag: lead says what
+// is wrong with them, and the message goes on to say that "--" is why.
+func endedFlags(cmd *command, a *args, lead string) *Error {
+	end := quote(a.endOfFlags)
+	if a.endOfFlags != "--" {
+		end += " (read as --)"
+	}
+	e := usageErr(cmd, "%s %s ends the flags, so what follows it is taken as arguments.", lead, end)
+	e.Hint = fmt.Sprintf("Put the flags before %s, or drop it: it is only needed before an argument that starts with a dash.", quote(a.endOfFlags))
 	return e
 }
 

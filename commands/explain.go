@@ -30,6 +30,10 @@ func explainCommand() *command {
 
 // checkExplain validates "explain VERB target…" as the verb itself would validate its target.
 func checkExplain(cmd *command, a *args) error {
+	// "explain -- -r owner": the change asked about would be a flag typed after "--".
+	if n := len(a.Positionals); n > 0 && a.afterEnd == n && cmd.writtenAsFlag(a.Positionals[0]) {
+		return endedFlags(cmd, a, quote(a.Positionals[0])+" is written as a flag, but")
+	}
 	if len(a.Positionals) == 0 || !slices.Contains(explainableVerbs, string(explainedAction(a))) {
 		e := usageErr(cmd, "Which change? Start with add, update or remove.")
 		e.Hint = "For example: explain update TOKEN_ID --role owner."

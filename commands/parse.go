@@ -348,11 +348,36 @@ func badFlagSyntax(cmd *command, typed, w string) error {
 	return e
 }
 
-// namesFlag reports whether w is written as one of the verb's flags or as help, either of which
-// the user more likely meant as a flag than as a value.
+// namesFlag reports whether w is written as one of the verb's flags or as help, in any case,
+// which the user more likely meant as a flag than as a value.
 func (c *command) namesFlag(w string) bool {
 	name, ok := flagWord(w)
-	return ok && (c.defines(name) || isHelpFlag(name))
+	return ok && (c.defines(name) || isHelpFlag(name) || c.caseVariant(name) != "")
+}
+
+// caseVariant returns the flag (or help) that nameValue, a flag's name perhaps followed by
+// =value, names in the wrong case, written as it should be ("--role" for "ROLE", "-r" for
+// "R"); "" when it names none, or one exactly. Flag names are case-sensitive, as in the astro
+// CLI, so a flag the verb defines in the case typed is that flag, never a variant of another.
+func (c *command) caseVariant(nameValue string) string {
+	name, _, _ := strings.Cut(nameValue, "=")
+	if c.defines(name) || isHelpFlag(name) {
+		return ""
+	}
+	for _, f := range c.Flags {
+		if strings.EqualFold(name, f.Long) {
+			return dashed(f.Long)
+		}
+		if f.Short != "" && strings.EqualFold(name, f.Short) {
+			return dashed(f.Short)
+		}
+	}
+	for _, help := range [...]string{"h", "help"} {
+		if strings.EqualFold(name, help) {
+			return dashed(help)
+		}
+	}
+	return ""
 }
 
 // writtenAsFlag reports whether w, taken as an argument, is written the way a flag is.
@@ -370,20 +395,27 @@ func isHelpFlag(nameValue string) bool {
 
 // plainDashes rewrites the dashes that lead a word as the hyphens they stand for: Slack
 // clients turn "--" into an em or en dash as people type, so "—role member" was an unexpected
-// argument, and text pasted from documents brings the Unicode hyphens (‐ ‑) and the minus sign
-// (−) in place of "-", so "−r member" was one too. An em or en dash counts as two hyphens, the
-// others as one, so "—-role" has too many, like "---role". Only the word's lead is rewritten,
-// and only where a flag may stand (values are kept as typed); a lone hyphen is no flag, so "‐"
-// stays as typed. A verb without flags takes names as arguments, which may start with a dash,
-// so there only help is rewritten.
+// argument, and text pasted from documents brings the Unicode hyphens (‐ ‑), the figure dash
+// (‒), the horizontal bar (―) and the minus sign (−) in place of "-", so "−r member" was one
+// too; Japanese and Chinese input methods type the small and fullwidth hyphen-minus (﹣ －). An
+// em or en dash or a horizontal bar counts as two hyphens, the others as one, so "—-role" has
+// too many, like "---role". Only the word's lead is rewritten, and only where a flag may stand
+// (values are kept as typed); a lone hyphen is no flag, so "‐" stays as typed. A verb without
+// flags takes names as arguments, which may start with a dash, so there only help is rewritten.
 func (c *command) plainDashes(w string) string {
-	if w == "" || w[0] != '-' && w[0] != 0xe2 { // 0xe2 starts each of these dashes in UTF-8
+	// Past the plain hyphens, each of the others starts with byte 0xe2 or 0xef in UTF-8, so
+	// nearly every word is returned after a byte or three.
+	n := 0
+	for n < len(w) && w[n] == '-' {
+		n++
+	}
+	if n == len(w) || w[n] != 0xe2 && w[n] != 0xef {
 		return w
 	}
-	core := strings.TrimLeft(w, "-—–‐‑−")
+	core := strings.TrimLeft(w, "-"+unicodeDashes)
 	lead := w[:len(w)-len(core)]
-	if !strings.ContainsAny(lead, "—–‐‑−") || len(c.Flags) == 0 && !isHelpFlag(core) {
-		return w
+	if len(lead) == n || len(c.Flags) == 0 && !isHelpFlag(core) {
+		return w // no Unicode dash in the lead, or a name for a verb without flags
 	}
 	plain := typedDashes.Replace(lead)
 	if plain == "-" && core == "" {
@@ -392,7 +424,11 @@ func (c *command) plainDashes(w string) string {
 	return plain + core
 }
 
-var typedDashes = strings.NewReplacer("—", "--", "–", "--", "‐", "-", "‑", "-", "−", "-")
+// unicodeDashes are the characters plainDashes reads as hyphens where a flag may stand.
+const unicodeDashes = "—–―‐‑‒−﹣－"
+
+var typedDashes = strings.NewReplacer("—", "--", "–", "--", "―", "--",
+	"‐", "-", "‑", "-", "‒", "-", "−", "-", "﹣", "-", "－", "-")
 
 // flagFormHint says how flags are written, with one of the verb's own, or that it takes none.
 func flagFormHint(cmd *command, typed string) string {
@@ -455,6 +491,11 @@ func flagError(cmd *command, err, setErr error) *Error {
 		shown := dashed(name)
 		if strings.ContainsFunc(name, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
 			shown = strconv.Quote(shown) // a quoted word can hold a line break
+		}
+		if s := cmd.caseVariant(name); s != "" {
+			e := usageErr(cmd, "Unknown flag %s for %s. Did you mean %s?", shown, cmd.Verb, s)
+			e.Hint = "Flag names are case-sensitive."
+			return e
 		}
 		e := usageErr(cmd, "Unknown flag %s for %s.", shown, cmd.Verb)
 		if s := closestFlag(cmd, name); s != "" {

@@ -62,6 +62,17 @@ func TestParseValueFlagFollowedByAFlag(t *testing.T) {
 			message: `The flag -n needs a value (NAME), but the next word is "—-role".`, hint: "write -n=—-role.", usage: "add"},
 		{name: "WorkspaceThenNoFlagName", text: "list -w --=ws1",
 			message: `The flag -w needs a value (WS), but the next word is "--=ws1".`, hint: "write -w=--=ws1.", usage: "list"},
+		// One of the verb's flags in the wrong case is a flag too, not the value.
+		{name: "NameThenUpperCaseFlag", text: "add -n --ROLE member",
+			message: `The flag -n needs a value (NAME), but the next word is "--ROLE".`, hint: `If the value really is "--ROLE", write -n=--ROLE.`, usage: "add"},
+		{name: "NameThenUpperCaseShortFlag", text: "add -n -R member",
+			message: `The flag -n needs a value (NAME), but the next word is "-R".`, hint: "write -n=-R.", usage: "add"},
+		{name: "RoleThenMixedCaseFlagWithValue", text: "update tok -r --Workspace-Id=ws1",
+			message: `The flag -r needs a value (ROLE), but the next word is "--Workspace-Id=ws1".`, usage: "update"},
+		{name: "WorkspaceThenUpperCaseHelp", text: "list -w --HELP",
+			message: `The flag -w needs a value (WS), but the next word is "--HELP".`, usage: "list"},
+		{name: "NameThenEmDashUpperCaseFlag", text: "add -n —ROLE member",
+			message: `The flag -n needs a value (NAME), but the next word is "—ROLE".`, hint: "write -n=—ROLE.", usage: "add"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,6 +103,9 @@ func TestParseValueStartingWithADash(t *testing.T) {
 		{name: "HelpInsideAReason", text: `add tok -r member --reason "-h is what I typed"`, reason: "-h is what I typed"},
 		{name: "ThreeDashesAfterEquals", text: "add -n=---role -r member", tokenName: "---role"},
 		{name: "QuotedTextStartingWithDashes", text: `add tok -r member --reason "--- see above"`, reason: "--- see above"},
+		// Only the verb's own flags count, in any case: add has no --name.
+		{name: "UpperCaseFlagOfAnotherVerb", text: "add -n --NAME -r member", tokenName: "--NAME"},
+		{name: "UpperCaseNotAFlag", text: "add -n -RX -r member", tokenName: "-RX"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,6 +117,53 @@ func TestParseValueStartingWithADash(t *testing.T) {
 			assert.Equal(t, "WORKSPACE_MEMBER", a.Role)
 		})
 	}
+}
+
+// TestParseFlagInTheWrongCase: flag names are case-sensitive, as in the astro CLI, so
+// "--ROLE" or "-R" is refused, but the message names the flag as it is written.
+func TestParseFlagInTheWrongCase(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	const hint = "Flag names are case-sensitive."
+	tests := []refusal{
+		{name: "LongUpperCase", text: "add tok --ROLE member",
+			message: "Unknown flag --ROLE for add. Did you mean --role?", hint: hint, usage: "add"},
+		{name: "LongCapitalised", text: "update tok --Role member",
+			message: "Unknown flag --Role for update. Did you mean --role?", hint: hint, usage: "update"},
+		{name: "LongWithValue", text: "list --PAGE=2",
+			message: "Unknown flag --PAGE for list. Did you mean --page?", hint: hint, usage: "list"},
+		{name: "LongWithHyphens", text: `remove --Org-Token-Name "CI deployer"`,
+			message: "Unknown flag --Org-Token-Name for remove. Did you mean --org-token-name?", hint: hint, usage: "remove"},
+		{name: "Switch", text: "list --ALL-WORKSPACES",
+			message: "Unknown flag --ALL-WORKSPACES for list. Did you mean --all-workspaces?", hint: hint, usage: "list"},
+		// A short flag is suggested short, not as its long form.
+		{name: "ShortUpperCase", text: "add tok -R member",
+			message: "Unknown flag -R for add. Did you mean -r?", hint: hint, usage: "add"},
+		{name: "ShortUpperCaseName", text: "add -N x -r member",
+			message: "Unknown flag -N for add. Did you mean -n?", hint: hint, usage: "add"},
+		{name: "Help", text: "add tok --HELP",
+			message: "Unknown flag --HELP for add. Did you mean --help?", hint: hint, usage: "add"},
+		{name: "HelpForVerbWithoutFlags", text: "show -H",
+			message: "Unknown flag -H for show. Did you mean -h?", hint: hint, usage: "show"},
+		{name: "TypedWithAnEmDash", text: "add tok —ROLE member",
+			message: "Unknown flag --ROLE for add. Did you mean --role?", hint: hint, usage: "add"},
+		// A flag of another verb is still only unknown, whatever its case.
+		{name: "FlagNotForVerb", text: "remove tok -R member",
+			message: "Unknown flag -R for remove.", usage: "remove"},
+	}
+	checkRefusals(t, s, tests)
+}
+
+// TestCaseVariantPrefersTheExactFlag: a verb that defined -R would take -R as that flag, and
+// suggest nothing for it.
+func TestCaseVariantPrefersTheExactFlag(t *testing.T) {
+	t.Parallel()
+	recursive := flagSpec{Long: "recursive", Short: "R", Bool: true}
+	c := &command{Verb: "x", Flags: []flagSpec{flagRole, recursive}}
+	assert.Empty(t, c.caseVariant("R"))
+	assert.Empty(t, c.caseVariant("r"))
+	assert.Equal(t, "--recursive", c.caseVariant("Recursive=true"))
+	assert.Equal(t, "-r", (&command{Flags: []flagSpec{flagRole}}).caseVariant("R"))
 }
 
 func TestParseSwitchMisused(t *testing.T) {
@@ -233,6 +294,22 @@ func TestParseFlagsAfterEndOfFlags(t *testing.T) {
 		// Without a flag after "--", the extra words are most likely a name with spaces.
 		{name: "NoFlagAfterIt", text: "add -- tok extra",
 			message: `Unexpected extra arguments: "extra".`, hint: `Put a name with spaces in quotes: -n "My token".`, usage: "add"},
+		// A lone flag after "--" is the verb's one argument: not extra, but not meant either.
+		{name: "OnlyArgumentBesideAName", text: "add -n x -- -r",
+			message: `"-r" is written as a flag, but ` + ends, hint: hint, usage: "add"},
+		{name: "OnlyArgument", text: "remove -- -w",
+			message: `"-w" is written as a flag, but ` + ends, hint: hint, usage: "remove"},
+		{name: "OnlyArgumentWithValue", text: "update -n x -r owner -- --for=2h",
+			message: `"--for=2h" is written as a flag, but ` + ends, hint: hint, usage: "update"},
+		{name: "OnlyArgumentOfExplainedChange", text: "explain update -n x -r owner -- -w",
+			message: `"-w" is written as a flag, but ` + ends, hint: hint, usage: "explain"},
+		{name: "ExplainedChangeIsAFlag", text: "explain -- -r owner",
+			message: `"-r" is written as a flag, but ` + ends, hint: hint, usage: "explain"},
+		{name: "OnlyArgumentAfterEmDash", text: "add -n x — —role",
+			message: `"—role" is written as a flag, but "—" (read as --) ends the flags, so what follows it is taken as arguments.`,
+			hint:    `Put the flags before "—", or drop it`, usage: "add"},
+		{name: "NoFlagAsOnlyArgument", text: "add -n x -- tok",
+			message: "Give the token's ID or its name, not both.", hint: `Drop either "tok" or --org-token-name.`, usage: "add"},
 	}
 	checkRefusals(t, s, tests)
 }
@@ -280,6 +357,17 @@ func TestParseSlackDashes(t *testing.T) {
 		{name: "ValueStartingWithMinus", text: "add −n −legacy −r member", tokenName: "−legacy", role: "WORKSPACE_MEMBER"},
 		{name: "ReasonStartingWithHyphens", text: "add tok1 -r member --reason ‐‐urgent", positionals: []string{"tok1"}, role: "WORKSPACE_MEMBER", reason: "‐‐urgent"},
 		{name: "MinusNameForVerbWithoutFlags", text: "show −legacy", positionals: []string{"−legacy"}},
+		// Other lookalikes: the figure dash, horizontal bar (read like an em dash), and the small
+		// and fullwidth hyphen-minus typed by Japanese and Chinese input methods.
+		{name: "FigureDashShortFlag", text: "add tok1 ‒r member", positionals: []string{"tok1"}, role: "WORKSPACE_MEMBER"},
+		{name: "HorizontalBarLongFlag", text: "update tok1 ―role=owner", positionals: []string{"tok1"}, role: "WORKSPACE_OWNER"},
+		{name: "HorizontalBarEndsFlags", text: "remove -w ws ― tok9", positionals: []string{"tok9"}},
+		{name: "SmallHyphenMinusShortFlag", text: "add tok1 ﹣r member", positionals: []string{"tok1"}, role: "WORKSPACE_MEMBER"},
+		{name: "FullwidthHyphenMinusLongFlag", text: "list －－all-workspaces －－page 2", allWS: true, page: 2},
+		{name: "FullwidthHyphenMinusName", text: `add －n "CI deployer" －r member`, tokenName: "CI deployer", role: "WORKSPACE_MEMBER"},
+		{name: "ValueStartingWithFullwidthHyphenMinus", text: "add -n －legacy -r member", tokenName: "－legacy", role: "WORKSPACE_MEMBER"},
+		{name: "ReasonStartingWithHorizontalBar", text: "add tok1 -r member --reason ―urgent", positionals: []string{"tok1"}, role: "WORKSPACE_MEMBER", reason: "―urgent"},
+		{name: "SmallHyphenMinusNameForVerbWithoutFlags", text: "show ﹣legacy", positionals: []string{"﹣legacy"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -293,6 +381,17 @@ func TestParseSlackDashes(t *testing.T) {
 			assert.Equal(t, tt.allWS, a.AllWS)
 			assert.Equal(t, tt.page, a.Page)
 		})
+	}
+}
+
+// TestPlainDashesReadsEveryDash guards plainDashes' first-byte check: a dash added to
+// unicodeDashes whose UTF-8 starts with another byte would never be read.
+func TestPlainDashesReadsEveryDash(t *testing.T) {
+	t.Parallel()
+	add := newParseService(t).commands[0]
+	for _, r := range unicodeDashes {
+		got := add.plainDashes(string(r) + "role")
+		assert.Contains(t, []string{"-role", "--role"}, got, "%U", r)
 	}
 }
 
@@ -323,6 +422,19 @@ func TestParseSlackDashesRefused(t *testing.T) {
 		// A lone hyphen is no flag, so it stays the word that was typed.
 		{name: "LoneHyphen", text: "list ‐",
 			message: `Unexpected extra arguments: "‐".`, usage: "list"},
+		{name: "LoneFullwidthHyphenMinus", text: "list －",
+			message: `Unexpected extra arguments: "－".`, usage: "list"},
+		{name: "FullwidthUnknownFlag", text: "list －－rol member",
+			message: "Unknown flag --rol for list.", hint: "Did you mean --role?", usage: "list"},
+		{name: "HorizontalBarAndHyphen", text: "add tok ―-role member",
+			message: `"―-role" has too many dashes: a flag starts with - or --.`, hint: "Did you mean --role?", usage: "add"},
+		{name: "ValueFlagThenSmallHyphenMinusFlag", text: "add -n ﹣r member",
+			message: `The flag -n needs a value (NAME), but the next word is "﹣r".`, hint: "write -n=﹣r.", usage: "add"},
+		{name: "ValueFlagThenFigureDashFlag", text: "add -n ‒‒role member",
+			message: `The flag -n needs a value (NAME), but the next word is "‒‒role".`, hint: "write -n=‒‒role.", usage: "add"},
+		{name: "FlagAfterHorizontalBar", text: "update tok ― ―role owner",
+			message: `Unexpected extra arguments: "―role" "owner". "―" (read as --) ends the flags, so what follows it is taken as arguments.`,
+			hint:    `Put the flags before "―", or drop it`, usage: "update"},
 	}
 	checkRefusals(t, s, tests)
 }
@@ -330,7 +442,7 @@ func TestParseSlackDashesRefused(t *testing.T) {
 func TestParseSlackDashHelpShowsVerbHelp(t *testing.T) {
 	t.Parallel()
 	s := newParseService(t)
-	for _, text := range []string{"add —help", "list tok –h", "show —help", "add tok −h", "show ‐‐help"} {
+	for _, text := range []string{"add —help", "list tok –h", "show —help", "add tok −h", "show ‐‐help", "add －h", "show ―help", "list ﹣h"} {
 		// Parsed first: without the help, show would go on to look the token up.
 		_, _, err := s.parse(text)
 		var e *Error

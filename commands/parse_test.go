@@ -222,6 +222,9 @@ func FuzzParse(f *testing.F) {
 		"update tok -r member -r owner", "remove -n # -w", "help help help",
 		"add tok ---role member", "list --=x", "add -n -h", "add tok —role member", "list —-page 2", "show —",
 		"add -n ---role member", "add tok −r member", "list ‐‐page 2 ‐", "add tok -- -r member", "explain update tok — —role owner",
+		"add tok ﹣r member", "list －－page 2 －", "remove ― tok", "add -n ‒‒role x",
+		"add -n --ROLE member", "add tok -R member", "list --PAGE=2", "show -H",
+		"add -n x -- -r", "explain -- -r owner",
 	} {
 		f.Add(seed)
 	}
