@@ -889,7 +889,8 @@ func (s *Service) changedSince(ctx context.Context, r store.Request) (bool, erro
 		return false, err
 	}
 	for _, e := range entries {
-		if e.WorkspaceID == r.WorkspaceID && e.RequestID != r.ID && (e.Action == "role.changed" || strings.HasPrefix(e.Action, "revert.")) {
+		// Ending a nested time-box (revert.ended) changes no role.
+		if e.WorkspaceID == r.WorkspaceID && e.RequestID != r.ID && (e.Action == "role.changed" || strings.HasPrefix(e.Action, "revert.") && e.Action != "revert.ended") {
 			return true, nil
 		}
 	}

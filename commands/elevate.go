@@ -21,15 +21,16 @@ type Reverts interface {
 	ScheduleRevert(ctx context.Context, r store.Revert) (store.Revert, error)
 	ClaimDueReverts(ctx context.Context, now time.Time, owner string, lease time.Duration) ([]store.Revert, error)
 	CompleteRevert(ctx context.Context, id, outcome string) (store.Revert, error)
-	CancelRevert(ctx context.Context, id, by string) (store.Revert, error)
 	ListPendingReverts(ctx context.Context, tokenID string) ([]store.Revert, error)
 	// SupersedeRevert ends a pending revert, leased or not, that a change made wrong; the
 	// caller holds the token's lock. GetRevert reads one revert whatever its state.
 	SupersedeRevert(ctx context.Context, id, by, outcome string) (store.Revert, error)
 	GetRevert(ctx context.Context, id string) (store.Revert, error)
 	// EndNestedReverts stores the role a pending revert is to undo and ends the reverts nested
-	// in it, all or nothing; the caller holds the token's lock.
+	// in it, all or nothing; CancelRevertAndNested cancels an idle revert and ends those nested
+	// in it, all or nothing. The caller holds the token's lock.
 	EndNestedReverts(ctx context.Context, id, expectedRole, by string, nested []store.NestedEnd) ([]string, error)
+	CancelRevertAndNested(ctx context.Context, id, by string, nested []store.NestedEnd) ([]string, error)
 	// RevertsOfRequest lists every revert scheduled for an approval request, whatever its state.
 	RevertsOfRequest(ctx context.Context, requestID string) ([]store.Revert, error)
 }
@@ -531,21 +532,11 @@ func (s *Service) doRevert(ctx context.Context, rv store.Revert, by string, nest
 	if now != rv.RevertTo {
 		rv.ExpectedRole = now
 	}
-	ends := make([]store.NestedEnd, len(chain.nested))
-	for i, n := range chain.nested {
-		ends[i] = store.NestedEnd{ID: n.ID, Outcome: nestedOutcome(n, rv, by)}
-	}
-	ids, err := s.reverts.EndNestedReverts(context.WithoutCancel(ctx), rv.ID, rv.ExpectedRole, actorOf(by), ends)
+	ids, err := s.reverts.EndNestedReverts(context.WithoutCancel(ctx), rv.ID, rv.ExpectedRole, actorOf(by), nestedEnds(chain.nested, rv, by))
 	if err != nil {
 		return s.revertNotYet(ctx, rv, s.revertRef(rv, cur), "its nested time-boxes could not be ended", err)
 	}
-	var e endedNested
-	for _, n := range chain.nested {
-		if slices.Contains(ids, n.ID) {
-			e.ended(ctx, s, by, rv, n)
-		}
-	}
-	return e.tell(s.revertRole(ctx, rv, by, cur))
+	return s.nestedEnded(ctx, by, rv, chain.nested, ids).tell(s.revertRole(ctx, rv, by, cur))
 }
 
 // readForRevert reads rv's token for an attempt at rv; if it cannot, tok is nil and out is the
@@ -811,7 +802,11 @@ func (s *Service) revertNowLocked(ctx context.Context, req Request, rv *store.Re
 			return revertOutcome{}, r, true, err
 		}
 	}
-	if _, err := s.reverts.CancelRevert(ctx, rv.ID, req.UserID); err != nil {
+	// The nested ones end with rv, in one store transaction, before the write: should it fail,
+	// the retry scheduled in its place (settleRevert) puts back rv's role from the current one,
+	// with nothing left to undo it.
+	ids, err := s.reverts.CancelRevertAndNested(context.WithoutCancel(ctx), rv.ID, req.UserID, nestedEnds(plan.nested, *rv, req.UserID))
+	if err != nil {
 		if errors.Is(err, store.ErrStateConflict) || errors.Is(err, store.ErrNotFound) {
 			return revertOutcome{}, r, true, s.revertGone(rv)
 		}
@@ -820,9 +815,7 @@ func (s *Service) revertNowLocked(ctx context.Context, req Request, rv *store.Re
 	if rv.ChannelID == "" {
 		rv.ChannelID = req.ChannelID
 	}
-	// The nested ones end before the write: should it fail, the retry scheduled in its place
-	// (settleRevert) puts back rv's role from the current one, with nothing left to undo it.
-	ended := s.endNested(ctx, req.UserID, *rv, plan.nested)
+	ended := s.nestedEnded(ctx, req.UserID, *rv, plan.nested, ids)
 	if len(plan.nested) > 0 {
 		rv.ExpectedRole = plan.from
 	}
@@ -835,45 +828,40 @@ func (s *Service) revertGone(rv *store.Revert) error {
 		Hint: "Check with " + s.commandName + " show " + rv.TokenID + "."}
 }
 
-// endedNested is what endNested did, for the reply and the audit.
+// endedNested is what ending the time-boxes nested in a revert did, for the reply and the
+// audit.
 type endedNested struct {
-	ids    []string
-	lines  []reply.Line
-	failed bool
+	ids   []string
+	lines []reply.Line
 }
 
-// tell adds what endNested did to the outcome of the revert the time-boxes were nested in.
+// tell adds what endedNested did to the outcome of the revert the time-boxes were nested in.
 func (e endedNested) tell(out revertOutcome) revertOutcome {
 	out.reply.Body = append(out.reply.Body, e.lines...)
 	if len(e.ids) > 0 {
 		out.outcome += "; ended nested " + strings.Join(e.ids, ", ")
 	}
-	if e.failed {
-		out.reply.Tone = reply.Warning
-	}
 	return out
 }
 
-// endNested ends the time-boxes nested in rv that end with it, for by (revert now; the
-// worker ends them with doRevert); the caller holds the token's lock, so the worker finds each
-// either ended or finished.
-func (s *Service) endNested(ctx context.Context, by string, rv store.Revert, nested []nestedRevert) endedNested {
+// nestedEnds is what the store records for each of nested as it ends with rv.
+func nestedEnds(nested []nestedRevert, rv store.Revert, by string) []store.NestedEnd {
+	ends := make([]store.NestedEnd, len(nested))
+	for i, n := range nested {
+		ends[i] = store.NestedEnd{ID: n.ID, Outcome: nestedOutcome(n, rv, by)}
+	}
+	return ends
+}
+
+// nestedEnded records those of nested that the store ended (ids) with rv, for by (revert-now)
+// or the worker (by ""): logged and audited at once (the attempt at rv that ended them may
+// fail, and its reply is then not posted), and told in rv's reply.
+func (s *Service) nestedEnded(ctx context.Context, by string, rv store.Revert, nested []nestedRevert, ids []string) endedNested {
 	var e endedNested
 	for _, n := range nested {
-		if _, err := s.reverts.SupersedeRevert(context.WithoutCancel(ctx), n.ID, actorOf(by), nestedOutcome(n, rv, by)); err != nil {
-			if errors.Is(err, store.ErrStateConflict) {
-				continue // it ended meanwhile
-			}
-			ref := newRef()
-			s.log.ErrorContext(ctx, "could not end a nested time-box", "ref", ref, "revert", n.ID, "outer", rv.ID, "token", rv.TokenID, "err", err)
-			e.failed = true
-			e.lines = append(e.lines, reply.Line{
-				reply.Textf("The bot could NOT end the time-box %s nested in it (ref %s): at %s it may still put the role back to ", n.ID, ref, dueText(n.Revert)),
-				roleSpan(n.RevertTo), reply.Text("."),
-			})
-			continue
+		if slices.Contains(ids, n.ID) {
+			e.ended(ctx, s, by, rv, n)
 		}
-		e.ended(ctx, s, by, rv, n)
 	}
 	return e
 }
@@ -901,8 +889,7 @@ func nestedOutcome(n nestedRevert, rv store.Revert, by string) string {
 
 func dueText(rv store.Revert) string { return rv.DueAt.UTC().Format("2006-01-02 15:04 UTC") }
 
-// ended records that n, nested in rv, has ended with it: logged and audited at once (the
-// attempt at rv that ended it may fail, and its reply is then not posted), and told in rv's.
+// ended records that n, nested in rv, has ended with it (see nestedEnded).
 func (e *endedNested) ended(ctx context.Context, s *Service, by string, rv store.Revert, n nestedRevert) {
 	s.log.InfoContext(ctx, "nested time-box ended", "revert", n.ID, "outer", rv.ID, "token", rv.TokenID, "workspace", rv.WorkspaceID, "applies", n.applies)
 	s.recordAudit(ctx, store.AuditEntry{

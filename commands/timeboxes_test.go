@@ -360,6 +360,21 @@ func TestRevertNowOfAnOuterTimeBox(t *testing.T) {
 		e.runSchedule(t, astro.RoleWorkspaceAuthor)
 		assert.Len(t, e.ann.all(), 1, "the ended time-box ends quietly")
 	})
+	t.Run("StoreFailsToEndTheChain", func(t *testing.T) {
+		t.Parallel()
+		armed := &atomic.Bool{}
+		e := newOncallEnv(t, func(c *commands.Config) { c.Reverts = endNestedFailsOnce{Reverts: c.Reverts, armed: armed} })
+		outer, _ := nestedTimeBoxes(t, e)
+		armed.Store(true)
+		writes := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
+
+		refused := e.click(t, dora, outer)
+		assert.NotEqual(t, reply.Success, refused.Tone, text(refused))
+		assert.Equal(t, writes, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "nothing is written")
+		assert.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t))
+		assert.Len(t, e.pendingReverts(t), 2, "both time-boxes end on schedule as before")
+		e.runSchedule(t, astro.RoleWorkspaceOperator)
+	})
 	t.Run("InnerOneRevertsAsBefore", func(t *testing.T) {
 		t.Parallel()
 		e := newOncallEnv(t)
@@ -760,10 +775,18 @@ func TestOuterTimeBoxEndsWhileANestedOneIsPending(t *testing.T) {
 	}
 }
 
-// endNestedFailsOnce fails the store's ending of nested time-boxes once it is armed.
+// endNestedFailsOnce fails the store's ending of nested time-boxes (by the worker or by
+// revert-now) once it is armed.
 type endNestedFailsOnce struct {
 	commands.Reverts
 	armed *atomic.Bool
+}
+
+func (r endNestedFailsOnce) CancelRevertAndNested(ctx context.Context, id, by string, nested []store.NestedEnd) ([]string, error) {
+	if r.armed.CompareAndSwap(true, false) {
+		return nil, errors.New("database is busy")
+	}
+	return r.Reverts.CancelRevertAndNested(ctx, id, by, nested)
 }
 
 func (r endNestedFailsOnce) EndNestedReverts(ctx context.Context, id, expectedRole, by string, nested []store.NestedEnd) ([]string, error) {

@@ -394,6 +394,10 @@ func TestReverts(t *testing.T) {
 			gone, err := s.GetRevert(ctx, inner.ID)
 			require.NoError(t, err)
 			assert.Equal(t, []string{string(RevertCancelled), "orgtoken-bot", "ended with " + outer.ID}, []string{string(gone.State), gone.CancelledBy, gone.Outcome})
+			again, err := s.ClaimDueReverts(ctx, now.Add(2*time.Hour), "replica-b", time.Hour)
+			require.NoError(t, err)
+			require.Len(t, again, 1)
+			assert.Equal(t, "WORKSPACE_OWNER", again[0].ExpectedRole, "the next attempt undoes the role the nested ones left")
 
 			// An outer one no longer pending changes nothing, its nested ones included.
 			other, err := s.ScheduleRevert(ctx, newRevert("tok_1", now.Add(time.Hour)))
@@ -407,6 +411,54 @@ func TestReverts(t *testing.T) {
 			assert.Equal(t, RevertPending, still.State)
 			_, err = s.EndNestedReverts(ctx, "vmissing", "WORKSPACE_MEMBER", "orgtoken-bot", nil)
 			assert.ErrorIs(t, err, ErrNotFound)
+		})
+
+		t.Run("EndNestedRollsBackOnALaterFailure", func(t *testing.T) {
+			s := newTestDB(t, db.backend).open(t)
+			outer, err := s.ScheduleRevert(ctx, newRevert("tok_1", now.Add(-time.Minute)))
+			require.NoError(t, err)
+			inner, err := s.ScheduleRevert(ctx, newRevert("tok_1", now.Add(-time.Hour)))
+			require.NoError(t, err)
+			_, err = s.EndNestedReverts(ctx, outer.ID, "WORKSPACE_OWNER", "orgtoken-bot",
+				[]NestedEnd{{ID: inner.ID, Outcome: "x"}, {ID: "vmissing00000", Outcome: "x"}})
+			require.ErrorIs(t, err, ErrNotFound)
+			got, err := s.GetRevert(ctx, outer.ID)
+			require.NoError(t, err)
+			assert.Equal(t, outer.ExpectedRole, got.ExpectedRole, "the role to undo is rolled back")
+			still, err := s.GetRevert(ctx, inner.ID)
+			require.NoError(t, err)
+			assert.Equal(t, RevertPending, still.State, "the nested one ended before the failure is rolled back")
+		})
+
+		t.Run("CancelWithNestedIsAllOrNothing", func(t *testing.T) {
+			s := newTestDB(t, db.backend).open(t)
+			outer, err := s.ScheduleRevert(ctx, newRevert("tok_1", now.Add(time.Hour)))
+			require.NoError(t, err)
+			inner, err := s.ScheduleRevert(ctx, newRevert("tok_1", now.Add(time.Minute)))
+			require.NoError(t, err)
+			ended, err := s.CancelRevertAndNested(ctx, outer.ID, "U_DORA", []NestedEnd{{ID: inner.ID, Outcome: "ended early with " + outer.ID}})
+			require.NoError(t, err)
+			assert.Equal(t, []string{inner.ID}, ended)
+			for id, by := range map[string]string{outer.ID: "U_DORA", inner.ID: "U_DORA"} {
+				got, err := s.GetRevert(ctx, id)
+				require.NoError(t, err)
+				assert.Equal(t, []string{string(RevertCancelled), by}, []string{string(got.State), got.CancelledBy}, id)
+			}
+
+			// One the worker is carrying out is not cancelled, and its nested ones stay.
+			busy, err := s.ScheduleRevert(ctx, newRevert("tok_2", now.Add(-time.Minute)))
+			require.NoError(t, err)
+			nested, err := s.ScheduleRevert(ctx, newRevert("tok_2", now.Add(time.Hour)))
+			require.NoError(t, err)
+			_, err = s.ClaimDueReverts(ctx, now, "replica-a", time.Hour)
+			require.NoError(t, err)
+			_, err = s.CancelRevertAndNested(ctx, busy.ID, "U_DORA", []NestedEnd{{ID: nested.ID, Outcome: "x"}})
+			var stateErr *StateError
+			require.ErrorAs(t, err, &stateErr)
+			assert.Equal(t, "in progress", stateErr.State)
+			still, err := s.GetRevert(ctx, nested.ID)
+			require.NoError(t, err)
+			assert.Equal(t, RevertPending, still.State)
 		})
 
 		t.Run("RevertsOfRequestInAnyState", func(t *testing.T) {

@@ -144,10 +144,23 @@ func (s *Store) CompleteRevert(ctx context.Context, id, outcome string) (Revert,
 // revert under a live lease returns a *StateError (state "in progress")
 // wrapping ErrStateConflict: it may already be half done.
 func (s *Store) CancelRevert(ctx context.Context, id, by string) (Revert, error) {
+	return s.updatePendingRevert(ctx, id, cancelIdleRevertSQL, s.cancelIdleArgs(id, by)...)
+}
+
+const (
+	cancelIdleRevertSQL = `UPDATE reverts SET state = ?, cancelled_by = ?, finished_at = ?
+		WHERE id = ? AND state = ? AND lease_until <= ?`
+	supersedeRevertSQL = `UPDATE reverts SET state = ?, cancelled_by = ?, outcome = ?, finished_at = ? WHERE id = ? AND state = ?`
+	retargetRevertSQL  = `UPDATE reverts SET expected_role = ? WHERE id = ? AND state = ?`
+)
+
+func (s *Store) cancelIdleArgs(id, by string) []any {
 	now := toDB(s.clock(time.Time{}))
-	return s.updatePendingRevert(ctx, id, `UPDATE reverts SET state = ?, cancelled_by = ?, finished_at = ?
-		WHERE id = ? AND state = ? AND lease_until <= ?`,
-		string(RevertCancelled), by, now, id, string(RevertPending), now)
+	return []any{string(RevertCancelled), by, now, id, string(RevertPending), now}
+}
+
+func (s *Store) supersedeArgs(id, by, outcome string) []any {
+	return []any{string(RevertCancelled), by, outcome, toDB(s.clock(time.Time{})), id, string(RevertPending)}
 }
 
 // SupersedeRevert cancels a pending revert whatever its lease, recording by and outcome: a later
@@ -155,8 +168,7 @@ func (s *Store) CancelRevert(ctx context.Context, id, by string) (Revert, error)
 // a worker that claimed the revert checks its state under that lock before writing, and
 // completes it before letting the lock go, so the revert is either finished or not begun.
 func (s *Store) SupersedeRevert(ctx context.Context, id, by, outcome string) (Revert, error) {
-	return s.updatePendingRevert(ctx, id, `UPDATE reverts SET state = ?, cancelled_by = ?, outcome = ?, finished_at = ? WHERE id = ? AND state = ?`,
-		string(RevertCancelled), by, outcome, toDB(s.clock(time.Time{})), id, string(RevertPending))
+	return s.updatePendingRevert(ctx, id, supersedeRevertSQL, s.supersedeArgs(id, by, outcome)...)
 }
 
 // NestedEnd is a pending revert to end together with the one it is nested in, and the outcome
@@ -170,17 +182,34 @@ type NestedEnd struct{ ID, Outcome string }
 // pending, nothing changes and the error is a *StateError wrapping ErrStateConflict. The caller
 // holds the token's lock.
 func (s *Store) EndNestedReverts(ctx context.Context, id, expectedRole, by string, nested []NestedEnd) ([]string, error) {
+	return s.withNestedEnded(ctx, by, nested, func(tx *sql.Tx) error {
+		_, err := s.updatePendingRevertTx(ctx, tx, id, retargetRevertSQL, expectedRole, id, string(RevertPending))
+		return err
+	})
+}
+
+// CancelRevertAndNested cancels revert id as CancelRevert does (one being carried out gives a
+// *StateError) and ends the reverts nested in it, in one transaction: ending a time-box early
+// by hand must not leave a nested one pending to bring its elevation back, nor end the nested
+// ones and leave the outer one to the worker half done. Returns the nested IDs it ended, as
+// EndNestedReverts does. The caller holds the token's lock.
+func (s *Store) CancelRevertAndNested(ctx context.Context, id, by string, nested []NestedEnd) ([]string, error) {
+	return s.withNestedEnded(ctx, by, nested, func(tx *sql.Tx) error {
+		_, err := s.updatePendingRevertTx(ctx, tx, id, cancelIdleRevertSQL, s.cancelIdleArgs(id, by)...)
+		return err
+	})
+}
+
+// withNestedEnded runs outer and ends the pending ones of nested in the same transaction.
+func (s *Store) withNestedEnded(ctx context.Context, by string, nested []NestedEnd, outer func(tx *sql.Tx) error) ([]string, error) {
 	var ended []string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		ended = ended[:0]
-		if _, err := s.updatePendingRevertTx(ctx, tx, id, `UPDATE reverts SET expected_role = ? WHERE id = ? AND state = ?`,
-			expectedRole, id, string(RevertPending)); err != nil {
+		if err := outer(tx); err != nil {
 			return err
 		}
-		at := toDB(s.clock(time.Time{}))
 		for _, n := range nested {
-			_, err := s.updatePendingRevertTx(ctx, tx, n.ID, `UPDATE reverts SET state = ?, cancelled_by = ?, outcome = ?, finished_at = ? WHERE id = ? AND state = ?`,
-				string(RevertCancelled), by, n.Outcome, at, n.ID, string(RevertPending))
+			_, err := s.updatePendingRevertTx(ctx, tx, n.ID, supersedeRevertSQL, s.supersedeArgs(n.ID, by, n.Outcome)...)
 			switch {
 			case errors.Is(err, ErrStateConflict):
 				continue // it ended meanwhile
