@@ -218,3 +218,24 @@ func TestSweeperWaitsToSettleUntilTimeBoxesCanBeRead(t *testing.T) {
 	assert.Equal(t, store.StateApplied, e.state(t, id).State)
 	assert.Len(t, e.pendingRevertsOf(t, astroemu.SampleTokenCIDeployer), 1, "its one revert")
 }
+
+// Ending a nested time-box changes no role, so it does not stop the sweeper from settling a
+// request whose write landed unseen as it would otherwise (its own time-box scheduled).
+func TestSweeperIsNotStoppedByANestedTimeBoxEnding(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, oneReq+" --for 2h")
+	lostWrite(e.emu, true, 2) // the write lands; the read after it fails
+	e.click(t, bob, commands.ActionApprove, id)
+	require.Equal(t, store.StateApplying, e.state(t, id).State)
+	_, err := e.st.AppendAudit(t.Context(), store.AuditEntry{At: e.now(), ActorID: "orgtoken-bot", Action: "revert.ended",
+		TokenID: astroemu.SampleTokenCIDeployer, WorkspaceID: wsData, Detail: "revert vnested: ended with vouter, the time-box it was nested in"})
+	require.NoError(t, err)
+
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	got := e.state(t, id)
+	assert.Equal(t, store.StateApplied, got.State)
+	assert.NotContains(t, got.Result, "another change")
+	assert.Len(t, e.pendingRevertsOf(t, astroemu.SampleTokenCIDeployer), 1, "its own time-box")
+}
