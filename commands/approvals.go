@@ -882,15 +882,18 @@ func (s *Service) timeBoxLanded(ctx context.Context, r store.Request, tok *astro
 }
 
 // changedSince reports whether the audit record holds a role change or a revert of r's token in
-// r's workspace, other than r's own, since r's write went out (when it was claimed, DecidedAt).
+// r's workspace, other than r's own (or any ending of a nested time-box), since r's write went
+// out (when it was claimed, DecidedAt).
 func (s *Service) changedSince(ctx context.Context, r store.Request) (bool, error) {
 	entries, err := s.history.ListAudit(ctx, store.AuditFilter{TokenID: r.TokenID, Since: r.DecidedAt, Limit: 1000})
 	if err != nil {
 		return false, err
 	}
 	for _, e := range entries {
-		// Ending a nested time-box (revert.ended) changes no role.
-		if e.WorkspaceID == r.WorkspaceID && e.RequestID != r.ID && (e.Action == "role.changed" || strings.HasPrefix(e.Action, "revert.") && e.Action != "revert.ended") {
+		// Ending a nested time-box (revert.ended), even r's own, comes with a revert that undoes
+		// the role then in place (the outer one, kept or handed back), so it is a later change.
+		if e.WorkspaceID == r.WorkspaceID && (e.Action == "revert.ended" ||
+			e.RequestID != r.ID && (e.Action == "role.changed" || strings.HasPrefix(e.Action, "revert."))) {
 			return true, nil
 		}
 	}

@@ -3,14 +3,17 @@ package commands_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orgtoken/orgtoken-bot/astro"
 	"github.com/orgtoken/orgtoken-bot/commands"
 	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
+	"github.com/orgtoken/orgtoken-bot/reply"
 	"github.com/orgtoken/orgtoken-bot/store"
 )
 
@@ -219,23 +222,55 @@ func TestSweeperWaitsToSettleUntilTimeBoxesCanBeRead(t *testing.T) {
 	assert.Len(t, e.pendingRevertsOf(t, astroemu.SampleTokenCIDeployer), 1, "its one revert")
 }
 
-// Ending a nested time-box changes no role, so it does not stop the sweeper from settling a
-// request whose write landed unseen as it would otherwise (its own time-box scheduled).
-func TestSweeperIsNotStoppedByANestedTimeBoxEnding(t *testing.T) {
+// An admin's *Revert now* of an outer time-box that fails at Astro while an approved request's
+// write is unseen: the sweeper must not take over the retry it left (which undoes the request's
+// role), or nothing would end the elevation.
+func TestSweeperAfterAFailedRevertNowOfAnOuterTimeBox(t *testing.T) {
 	t.Parallel()
-	e := newApprovalEnv(t)
-	id := e.request(t, alice, oneReq+" --for 2h")
-	lostWrite(e.emu, true, 2) // the write lands; the read after it fails
-	e.click(t, bob, commands.ActionApprove, id)
-	require.Equal(t, store.StateApplying, e.state(t, id).State)
-	_, err := e.st.AppendAudit(t.Context(), store.AuditEntry{At: e.now(), ActorID: "orgtoken-bot", Action: "revert.ended",
-		TokenID: astroemu.SampleTokenCIDeployer, WorkspaceID: wsData, Detail: "revert vnested: ended with vouter, the time-box it was nested in"})
-	require.NoError(t, err)
-
-	e.advance(2 * time.Minute)
-	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
-	got := e.state(t, id)
-	assert.Equal(t, store.StateApplied, got.State)
-	assert.NotContains(t, got.Result, "another change")
-	assert.Len(t, e.pendingRevertsOf(t, astroemu.SampleTokenCIDeployer), 1, "its own time-box")
+	revertNowFails := func(e *approvalEnv, outer reply.Button) {
+		e.emu.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{Status: http.StatusServiceUnavailable})
+		early := e.svc.Act(t.Context(), commands.Action{UserID: admin, ChannelID: opsChan, ActionID: outer.ActionID, Value: outer.Value})
+		require.Contains(t, text(early), "The bot will keep trying in the background.", text(early))
+	}
+	settle := func(t *testing.T, e *approvalEnv) {
+		e.advance(2 * time.Minute)
+		require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+		for range 8 {
+			e.advance(30 * time.Minute)
+			require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		}
+		assert.Equal(t, astro.RoleWorkspaceAuthor, e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData), "the admin ended the elevation")
+		assert.Empty(t, e.pendingRevertsOf(t, astroemu.SampleTokenCIDeployer))
+	}
+	t.Run("NestedInTheRequestsOwnTimeBox", func(t *testing.T) {
+		t.Parallel()
+		e := newApprovalEnv(t)
+		r := e.runAs(t, admin, "update "+astroemu.SampleTokenCIDeployer+" --role operator --for 3h")
+		require.Contains(t, r.Title, "Token role updated", text(r))
+		outer := button(t, r, commands.ActionRevertNow)
+		r = e.runAs(t, admin, "update "+astroemu.SampleTokenCIDeployer+" --role owner --for 1h")
+		require.Contains(t, r.Title, "Token role updated", text(r))
+		e.advance(time.Minute)
+		id := e.request(t, alice, oneReq+" --for 2h") // OWNER -> OPERATOR, for 2h
+		lostWrite(e.emu, true, 2)                     // the write lands; the read after it fails
+		e.click(t, bob, commands.ActionApprove, id)
+		require.Equal(t, store.StateApplying, e.state(t, id).State)
+		revertNowFails(e, outer)
+		settle(t, e)
+	})
+	t.Run("OnlyTheRequestsOwnNested", func(t *testing.T) {
+		t.Parallel()
+		e := newApprovalEnv(t)
+		r := e.runAs(t, admin, "update "+astroemu.SampleTokenCIDeployer+" --role operator --for 3h")
+		require.Contains(t, r.Title, "Token role updated", text(r))
+		outer := button(t, r, commands.ActionRevertNow)
+		e.advance(time.Minute)
+		id := e.request(t, alice, ownerReq+" --for 2h") // OPERATOR -> OWNER, for 2h, two approvals
+		e.click(t, bob, commands.ActionApprove, id)
+		lostWrite(e.emu, true, 2)
+		e.click(t, carol, commands.ActionApprove, id)
+		require.Equal(t, store.StateApplying, e.state(t, id).State)
+		revertNowFails(e, outer)
+		settle(t, e)
+	})
 }

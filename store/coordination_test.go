@@ -331,17 +331,19 @@ func TestReverts(t *testing.T) {
 			_, err = s.ClaimDueReverts(ctx, now, "replica-a", time.Hour)
 			require.NoError(t, err)
 
-			cancelled, err := s.CancelRevert(ctx, idle.ID, "U_ADMIN")
+			_, err = s.CancelRevertAndNested(ctx, idle.ID, "U_ADMIN", nil)
+			require.NoError(t, err)
+			cancelled, err := s.GetRevert(ctx, idle.ID)
 			require.NoError(t, err)
 			assert.Equal(t, RevertCancelled, cancelled.State)
 			assert.Equal(t, "U_ADMIN", cancelled.CancelledBy)
 
-			_, err = s.CancelRevert(ctx, busy.ID, "U_ADMIN")
+			_, err = s.CancelRevertAndNested(ctx, busy.ID, "U_ADMIN", nil)
 			var stateErr *StateError
 			require.ErrorAs(t, err, &stateErr)
 			assert.Equal(t, "in progress", stateErr.State)
 
-			_, err = s.CancelRevert(ctx, "vmissing", "U_ADMIN")
+			_, err = s.CancelRevertAndNested(ctx, "vmissing", "U_ADMIN", nil)
 			assert.ErrorIs(t, err, ErrNotFound)
 		})
 
@@ -443,6 +445,19 @@ func TestReverts(t *testing.T) {
 				got, err := s.GetRevert(ctx, id)
 				require.NoError(t, err)
 				assert.Equal(t, []string{string(RevertCancelled), by}, []string{string(got.State), got.CancelledBy}, id)
+			}
+
+			// A failure after some of it was done undoes all of it.
+			again, err := s.ScheduleRevert(ctx, newRevert("tok_3", now.Add(time.Hour)))
+			require.NoError(t, err)
+			first, err := s.ScheduleRevert(ctx, newRevert("tok_3", now.Add(time.Minute)))
+			require.NoError(t, err)
+			_, err = s.CancelRevertAndNested(ctx, again.ID, "U_DORA", []NestedEnd{{ID: first.ID, Outcome: "x"}, {ID: "vmissing00000", Outcome: "x"}})
+			require.ErrorIs(t, err, ErrNotFound)
+			for _, id := range []string{again.ID, first.ID} {
+				got, err := s.GetRevert(ctx, id)
+				require.NoError(t, err)
+				assert.Equal(t, RevertPending, got.State, "%s is left as it was", id)
 			}
 
 			// One the worker is carrying out is not cancelled, and its nested ones stay.

@@ -140,13 +140,6 @@ func (s *Store) CompleteRevert(ctx context.Context, id, outcome string) (Revert,
 		string(RevertDone), outcome, toDB(s.clock(time.Time{})), id, string(RevertPending))
 }
 
-// CancelRevert cancels a pending revert that no claimer is working on. A
-// revert under a live lease returns a *StateError (state "in progress")
-// wrapping ErrStateConflict: it may already be half done.
-func (s *Store) CancelRevert(ctx context.Context, id, by string) (Revert, error) {
-	return s.updatePendingRevert(ctx, id, cancelIdleRevertSQL, s.cancelIdleArgs(id, by)...)
-}
-
 const (
 	cancelIdleRevertSQL = `UPDATE reverts SET state = ?, cancelled_by = ?, finished_at = ?
 		WHERE id = ? AND state = ? AND lease_until <= ?`
@@ -188,8 +181,8 @@ func (s *Store) EndNestedReverts(ctx context.Context, id, expectedRole, by strin
 	})
 }
 
-// CancelRevertAndNested cancels revert id as CancelRevert does (one being carried out gives a
-// *StateError) and ends the reverts nested in it, in one transaction: ending a time-box early
+// CancelRevertAndNested cancels pending revert id that no claimer is working on (one under a
+// live lease gives a *StateError, state "in progress": it may already be half done) and ends the reverts nested in it, in one transaction: ending a time-box early
 // by hand must not leave a nested one pending to bring its elevation back, nor end the nested
 // ones and leave the outer one to the worker half done. Returns the nested IDs it ended, as
 // EndNestedReverts does. The caller holds the token's lock.
@@ -204,7 +197,6 @@ func (s *Store) CancelRevertAndNested(ctx context.Context, id, by string, nested
 func (s *Store) withNestedEnded(ctx context.Context, by string, nested []NestedEnd, outer func(tx *sql.Tx) error) ([]string, error) {
 	var ended []string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		ended = ended[:0]
 		if err := outer(tx); err != nil {
 			return err
 		}
