@@ -870,6 +870,10 @@ func (s *Service) timeBoxLanded(ctx context.Context, r store.Request, tok *astro
 	if c.earlier.err != nil {
 		return "", c.earlier.err
 	}
+	// Only time-boxes that existed when the write went out can be ones it overrides. A later one
+	// (a failed revert-now's retry, say) undoes a role set after the write, and ending it on the
+	// audit's word alone would leave that role for good if an audit entry was lost.
+	c.earlier.pending = slices.DeleteFunc(c.earlier.pending, func(p store.Revert) bool { return !p.CreatedAt.Before(r.DecidedAt) })
 	req := Request{UserID: r.RequesterID, ChannelID: r.ChannelID}
 	var rep reply.Reply
 	if len(own) == 0 {

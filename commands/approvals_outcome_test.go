@@ -258,19 +258,35 @@ func TestSweeperAfterAFailedRevertNowOfAnOuterTimeBox(t *testing.T) {
 		revertNowFails(e, outer)
 		settle(t, e)
 	})
-	t.Run("OnlyTheRequestsOwnNested", func(t *testing.T) {
-		t.Parallel()
-		e := newApprovalEnv(t)
-		r := e.runAs(t, admin, "update "+astroemu.SampleTokenCIDeployer+" --role operator --for 3h")
-		require.Contains(t, r.Title, "Token role updated", text(r))
-		outer := button(t, r, commands.ActionRevertNow)
-		e.advance(time.Minute)
-		id := e.request(t, alice, ownerReq+" --for 2h") // OPERATOR -> OWNER, for 2h, two approvals
-		e.click(t, bob, commands.ActionApprove, id)
-		lostWrite(e.emu, true, 2)
-		e.click(t, carol, commands.ActionApprove, id)
-		require.Equal(t, store.StateApplying, e.state(t, id).State)
-		revertNowFails(e, outer)
-		settle(t, e)
-	})
+	for _, endingAudited := range []bool{true, false} {
+		t.Run(map[bool]string{true: "OnlyTheRequestsOwnNested", false: "OnlyTheRequestsOwnNestedEndingNotAudited"}[endingAudited], func(t *testing.T) {
+			t.Parallel()
+			e := newApprovalEnv(t)
+			if !endingAudited {
+				e.svc = e.serviceOver(t, e.st, e.now, func(c *commands.Config) { c.Audit = auditDropsEnded{c.Audit} })
+			}
+			r := e.runAs(t, admin, "update "+astroemu.SampleTokenCIDeployer+" --role operator --for 3h")
+			require.Contains(t, r.Title, "Token role updated", text(r))
+			outer := button(t, r, commands.ActionRevertNow)
+			e.advance(time.Minute)
+			id := e.request(t, alice, ownerReq+" --for 2h") // OPERATOR -> OWNER, for 2h, two approvals
+			e.click(t, bob, commands.ActionApprove, id)
+			lostWrite(e.emu, true, 2)
+			e.click(t, carol, commands.ActionApprove, id)
+			require.Equal(t, store.StateApplying, e.state(t, id).State)
+			revertNowFails(e, outer)
+			settle(t, e)
+		})
+	}
+}
+
+// auditDropsEnded loses the audit entries of nested time-boxes' endings, as a store having a bad
+// moment would.
+type auditDropsEnded struct{ commands.Audit }
+
+func (a auditDropsEnded) AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error) {
+	if e.Action == "revert.ended" {
+		return store.AuditEntry{}, errors.New("database is busy")
+	}
+	return a.Audit.AppendAudit(ctx, e)
 }

@@ -492,7 +492,16 @@ func (s *Service) settleRevert(ctx context.Context, rv store.Revert, by string, 
 			retry.DueAt = now
 		}
 		if _, err := s.reverts.ScheduleRevert(context.WithoutCancel(ctx), retry); err != nil {
-			s.log.ErrorContext(ctx, "could not reschedule a failed early revert", "revert", rv.ID, "err", err)
+			ref := newRef()
+			s.log.ErrorContext(ctx, "could not reschedule a failed early revert", "ref", ref, "revert", rv.ID, "err", err)
+			out.reply.Tone = reply.Warning
+			// Nothing is left pending to end the elevation, so the user must not be told otherwise.
+			out.reply.Notes = append(out.reply.Notes, reply.Line{
+				reply.Textf("The bot could NOT hand this back to its revert worker (ref %s), so nothing will try again: put back ", ref),
+				roleSpan(rv.RevertTo), reply.Text(" by hand once Astro answers ("),
+				reply.Literal(s.commandName + " show " + rv.TokenID), reply.Text(" shows the role now)."),
+			})
+			return out
 		}
 		out.reply.Notes = append(out.reply.Notes, reply.Para("The bot will keep trying in the background."))
 	}

@@ -795,3 +795,34 @@ func (r endNestedFailsOnce) EndNestedReverts(ctx context.Context, id, expectedRo
 	}
 	return r.Reverts.EndNestedReverts(ctx, id, expectedRole, by, nested)
 }
+
+// scheduleFailsOnce fails the store's scheduling of a revert once it is armed.
+type scheduleFailsOnce struct {
+	commands.Reverts
+	armed *atomic.Bool
+}
+
+func (r scheduleFailsOnce) ScheduleRevert(ctx context.Context, rv store.Revert) (store.Revert, error) {
+	if r.armed.CompareAndSwap(true, false) {
+		return store.Revert{}, errors.New("database is busy")
+	}
+	return r.Reverts.ScheduleRevert(ctx, rv)
+}
+
+// A *Revert now* whose write fails and whose retry cannot be stored leaves nothing to end the
+// elevation: the user is told to put the role back by hand, not that the bot will keep trying.
+func TestRevertNowThatCannotBeHandedBackSaysSo(t *testing.T) {
+	t.Parallel()
+	armed := &atomic.Bool{}
+	e := newOncallEnv(t, func(c *commands.Config) { c.Reverts = scheduleFailsOnce{Reverts: c.Reverts, armed: armed} })
+	outer, _ := nestedTimeBoxes(t, e)
+	armed.Store(true)
+	e.emu.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{Status: http.StatusServiceUnavailable})
+
+	r := e.click(t, dora, outer)
+	require.Empty(t, e.pendingReverts(t))
+	assert.NotContains(t, text(r), "The bot will keep trying in the background.")
+	assert.Contains(t, text(r), "The bot could NOT hand this back to its revert worker")
+	assert.Contains(t, text(r), "put back `WORKSPACE_AUTHOR` by hand once Astro answers")
+	assert.Equal(t, reply.Warning, r.Tone)
+}
