@@ -557,13 +557,18 @@ func TestOuterTimeBoxEndsWhileANestedOneIsPending(t *testing.T) {
 	unavailable := func(e *oncallEnv) {
 		e.emu.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{Status: http.StatusServiceUnavailable})
 	}
+	// innerEndRefused lets the nested time-box fall due while Astro refuses its write.
+	innerEndRefused := func(t *testing.T, e *oncallEnv) {
+		t.Helper()
+		e.clock.Advance(90 * time.Minute)
+		unavailable(e)
+		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+	}
 	t.Run("NestedOneKeepsFailing", func(t *testing.T) {
 		t.Parallel()
 		e := newOncallEnv(t)
 		outer, inner := nestedTimeBoxes(t, e)
-		e.clock.Advance(90 * time.Minute)
-		unavailable(e)
-		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		innerEndRefused(t, e)
 		require.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t), "the inner one's end failed")
 
 		// When the outer one falls due, the inner one's retry fails again; the outer one's write
@@ -600,9 +605,7 @@ func TestOuterTimeBoxEndsWhileANestedOneIsPending(t *testing.T) {
 		r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r author --for 1h")
 		require.Equal(t, reply.Success, r.Tone, text(r))
 		inner := button(t, r, commands.ActionRevertNow)
-		e.clock.Advance(90 * time.Minute)
-		unavailable(e)
-		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		innerEndRefused(t, e)
 		e.clock.Advance(2 * time.Hour)
 		unavailable(e)
 		writes := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
@@ -625,9 +628,7 @@ func TestOuterTimeBoxEndsWhileANestedOneIsPending(t *testing.T) {
 		t.Parallel()
 		e := newOncallEnv(t)
 		_, inner := nestedTimeBoxes(t, e)
-		e.clock.Advance(90 * time.Minute)
-		unavailable(e)
-		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		innerEndRefused(t, e)
 		// The outer one's end: the inner one's retry is refused; the outer one's write lands,
 		// but its answer is lost.
 		e.clock.Advance(2 * time.Hour)
@@ -653,9 +654,7 @@ func TestOuterTimeBoxEndsWhileANestedOneIsPending(t *testing.T) {
 		armed := &atomic.Bool{}
 		e := newOncallEnv(t, func(c *commands.Config) { c.Reverts = endNestedFailsOnce{Reverts: c.Reverts, armed: armed} })
 		nestedTimeBoxes(t, e)
-		e.clock.Advance(90 * time.Minute)
-		unavailable(e)
-		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		innerEndRefused(t, e)
 		// The outer one's end: the inner one's retry is refused, and the store fails to end it.
 		e.clock.Advance(2 * time.Hour)
 		armed.Store(true)
@@ -673,9 +672,7 @@ func TestOuterTimeBoxEndsWhileANestedOneIsPending(t *testing.T) {
 		t.Parallel()
 		e := newOncallEnv(t)
 		_, inner := nestedTimeBoxes(t, e)
-		e.clock.Advance(90 * time.Minute)
-		unavailable(e)
-		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		innerEndRefused(t, e)
 		e.clock.Advance(2 * time.Hour)
 		e.emu.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{Status: http.StatusServiceUnavailable},
 			astroemu.Fault{Status: http.StatusServiceUnavailable})
@@ -698,9 +695,7 @@ func TestOuterTimeBoxEndsWhileANestedOneIsPending(t *testing.T) {
 		t.Parallel()
 		e := newOncallEnv(t)
 		_, inner := nestedTimeBoxes(t, e)
-		e.clock.Advance(90 * time.Minute)
-		unavailable(e)
-		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		innerEndRefused(t, e)
 		// Past the outer one's end, before the worker's next pass, with Astro still refusing,
 		// someone ends the inner one by hand; its retry is handed to the worker.
 		e.clock.Advance(2 * time.Hour)
@@ -719,9 +714,7 @@ func TestOuterTimeBoxEndsWhileANestedOneIsPending(t *testing.T) {
 		t.Parallel()
 		e := newOncallEnv(t)
 		_, inner := nestedTimeBoxes(t, e)
-		e.clock.Advance(90 * time.Minute)
-		unavailable(e)
-		require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+		innerEndRefused(t, e)
 		e.setRoleOutside(t, astroemu.SampleTokenCIDeployer, wsData, astro.RoleWorkspaceMember)
 		writes := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
 
