@@ -36,22 +36,27 @@ func (e *oncallEnv) ciDeployerRole(t *testing.T) string {
 	return e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData)
 }
 
+// changeOK runs cmd as alice in the ops channel and requires it to succeed.
+func (e *oncallEnv) changeOK(t *testing.T, cmd string) reply.Reply {
+	t.Helper()
+	r := e.runAs(t, alice, opsChan, cmd)
+	require.Equal(t, reply.Success, r.Tone, text(r))
+	return r
+}
+
 func TestLastingChangeEndsEarlierTimeBoxes(t *testing.T) {
 	t.Parallel()
 	e := newOncallEnv(t)
-	r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 2h")
-	require.Equal(t, reply.Success, r.Tone, text(r))
+	r := e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 2h")
 	first := e.pendingReverts(t)
 	require.Len(t, first, 1)
 
-	r = e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator")
-	require.Equal(t, reply.Success, r.Tone, text(r))
+	r = e.changeOK(t, "update"+ciDeployerIn+" -r operator")
 	assert.Contains(t, text(r), "This ends the earlier time-box `"+first[0].ID+"`: it would have put the role back to `WORKSPACE_AUTHOR` at 2025-11-05 14:00 UTC.")
 	assert.Empty(t, e.pendingReverts(t))
 
 	// Back to the role the time-box set, for good this time: its end must not undo it.
-	r = e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner")
-	require.Equal(t, reply.Success, r.Tone, text(r))
+	r = e.changeOK(t, "update"+ciDeployerIn+" -r owner")
 	assert.NotContains(t, text(r), "time-box")
 	writes := e.emu.CountRequests(astroemu.EndpointUpdateRoles)
 
@@ -69,10 +74,8 @@ func TestLastingChangeEndsEarlierTimeBoxes(t *testing.T) {
 func TestRemovingATimeBoxedTokenEndsItsTimeBox(t *testing.T) {
 	t.Parallel()
 	e := newOncallEnv(t)
-	r := e.runAs(t, alice, opsChan, "add "+astroemu.SampleTokenTerraform+" -r operator -w Sandbox --for 1d")
-	require.Equal(t, reply.Success, r.Tone, text(r))
-	r = e.runAs(t, alice, opsChan, "remove "+astroemu.SampleTokenTerraform+" -w Sandbox")
-	require.Equal(t, reply.Success, r.Tone, text(r))
+	r := e.changeOK(t, "add "+astroemu.SampleTokenTerraform+" -r operator -w Sandbox --for 1d")
+	r = e.changeOK(t, "remove "+astroemu.SampleTokenTerraform+" -w Sandbox")
 	assert.Contains(t, text(r), "it would have put the role back to no role at 2025-11-06 12:00 UTC.")
 	pending, err := e.st.ListPendingReverts(t.Context(), astroemu.SampleTokenTerraform)
 	require.NoError(t, err)
@@ -84,13 +87,11 @@ func TestTimeBoxOnTopOfAnother(t *testing.T) {
 	t.Run("LongerOneTakesOverAndPutsBackTheRoleFromBeforeBoth", func(t *testing.T) {
 		t.Parallel()
 		e := newOncallEnv(t)
-		r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator --for 1h")
-		require.Equal(t, reply.Success, r.Tone, text(r))
+		r := e.changeOK(t, "update"+ciDeployerIn+" -r operator --for 1h")
 		first := e.pendingReverts(t)
 		require.Len(t, first, 1)
 
-		r = e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 3h")
-		require.Equal(t, reply.Success, r.Tone, text(r))
+		r = e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 3h")
 		assert.Contains(t, text(r), "in 3h (2025-11-05 15:00 UTC) the bot puts it back to `WORKSPACE_AUTHOR`")
 		assert.Contains(t, text(r), "This takes over the earlier time-box `"+first[0].ID+"` (due 2025-11-05 13:00 UTC, before this one)")
 
@@ -110,8 +111,7 @@ func TestTimeBoxOnTopOfAnother(t *testing.T) {
 		t.Parallel()
 		e := newOncallEnv(t)
 		require.Equal(t, reply.Success, e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator --for 3h").Tone)
-		r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 1h")
-		require.Equal(t, reply.Success, r.Tone, text(r))
+		r := e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 1h")
 		assert.Contains(t, text(r), "the bot puts it back to `WORKSPACE_OPERATOR`")
 		assert.NotContains(t, text(r), "takes over")
 		assert.Len(t, e.pendingReverts(t), 2)
@@ -277,8 +277,7 @@ func TestRetryOfAnEarlyRevertIsEndedByTheNextChange(t *testing.T) {
 	t.Parallel()
 	locker := &unlockHookLocker{Locker: commands.NewKeyedLocker()}
 	e := newOncallEnv(t, func(c *commands.Config) { c.Locker = locker })
-	r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 2h")
-	require.Equal(t, reply.Success, r.Tone, text(r))
+	r := e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 2h")
 
 	// Revert now: the write lands but Astro's answer is lost, so the bot will try again; the
 	// moment the token is free, someone makes OWNER lasting.
@@ -312,11 +311,9 @@ func TestUnconfirmedTimeBoxSaysWhenEarlierOnesCouldNotBeChecked(t *testing.T) {
 // inner (back to OPERATOR at +1h).
 func nestedTimeBoxes(t *testing.T, e *oncallEnv) (outer, inner reply.Button) {
 	t.Helper()
-	r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator --for 3h")
-	require.Equal(t, reply.Success, r.Tone, text(r))
+	r := e.changeOK(t, "update"+ciDeployerIn+" -r operator --for 3h")
 	outer = button(t, r, commands.ActionRevertNow)
-	r = e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 1h")
-	require.Equal(t, reply.Success, r.Tone, text(r))
+	r = e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 1h")
 	inner = button(t, r, commands.ActionRevertNow)
 	require.Len(t, e.pendingReverts(t), 2)
 	return outer, inner
@@ -394,8 +391,7 @@ func TestRevertNowOfAnOuterTimeBox(t *testing.T) {
 		e := newOncallEnv(t)
 		r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator --for 3h")
 		outer := button(t, r, commands.ActionRevertNow)
-		r = e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r author --for 1h")
-		require.Equal(t, reply.Success, r.Tone, text(r))
+		r = e.changeOK(t, "update"+ciDeployerIn+" -r author --for 1h")
 		inner := button(t, r, commands.ActionRevertNow)
 
 		// The role is already the one the outer time-box puts back, but the inner one would
@@ -409,8 +405,7 @@ func TestRevertNowOfAnOuterTimeBox(t *testing.T) {
 	t.Run("NestedOneThatWouldHaveHadNothingToDo", func(t *testing.T) {
 		t.Parallel()
 		e := newOncallEnv(t)
-		r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator --for 3h")
-		require.Equal(t, reply.Success, r.Tone, text(r))
+		r := e.changeOK(t, "update"+ciDeployerIn+" -r operator --for 3h")
 		outer := button(t, r, commands.ActionRevertNow)
 		lostWrite(e.emu, false, 0)
 		r = e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 1h")
@@ -533,8 +528,7 @@ func (c claimOrder) ClaimDueReverts(ctx context.Context, now time.Time, owner st
 // OPERATOR, the outer one back to AUTHOR.
 func sameMomentTimeBoxes(t *testing.T, e *oncallEnv) (outer, inner reply.Button) {
 	t.Helper()
-	r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator --for 3h")
-	require.Equal(t, reply.Success, r.Tone, text(r))
+	r := e.changeOK(t, "update"+ciDeployerIn+" -r operator --for 3h")
 	outer = button(t, r, commands.ActionRevertNow)
 	e.clock.Advance(time.Hour)
 	cfg := e.cfg
@@ -602,8 +596,7 @@ func TestOuterTimeBoxEndsWhileANestedOneIsPending(t *testing.T) {
 		t.Parallel()
 		e := newOncallEnv(t)
 		require.Equal(t, reply.Success, e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator --for 3h").Tone)
-		r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r author --for 1h")
-		require.Equal(t, reply.Success, r.Tone, text(r))
+		r := e.changeOK(t, "update"+ciDeployerIn+" -r author --for 1h")
 		inner := button(t, r, commands.ActionRevertNow)
 		innerEndRefused(t, e)
 		e.clock.Advance(2 * time.Hour)
