@@ -47,11 +47,11 @@ func (e *oncallEnv) changeOK(t *testing.T, cmd string) reply.Reply {
 func TestLastingChangeEndsEarlierTimeBoxes(t *testing.T) {
 	t.Parallel()
 	e := newOncallEnv(t)
-	r := e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 2h")
+	e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 2h")
 	first := e.pendingReverts(t)
 	require.Len(t, first, 1)
 
-	r = e.changeOK(t, "update"+ciDeployerIn+" -r operator")
+	r := e.changeOK(t, "update"+ciDeployerIn+" -r operator")
 	assert.Contains(t, text(r), "This ends the earlier time-box `"+first[0].ID+"`: it would have put the role back to `WORKSPACE_AUTHOR` at 2025-11-05 14:00 UTC.")
 	assert.Empty(t, e.pendingReverts(t))
 
@@ -74,8 +74,8 @@ func TestLastingChangeEndsEarlierTimeBoxes(t *testing.T) {
 func TestRemovingATimeBoxedTokenEndsItsTimeBox(t *testing.T) {
 	t.Parallel()
 	e := newOncallEnv(t)
-	r := e.changeOK(t, "add "+astroemu.SampleTokenTerraform+" -r operator -w Sandbox --for 1d")
-	r = e.changeOK(t, "remove "+astroemu.SampleTokenTerraform+" -w Sandbox")
+	e.changeOK(t, "add "+astroemu.SampleTokenTerraform+" -r operator -w Sandbox --for 1d")
+	r := e.changeOK(t, "remove "+astroemu.SampleTokenTerraform+" -w Sandbox")
 	assert.Contains(t, text(r), "it would have put the role back to no role at 2025-11-06 12:00 UTC.")
 	pending, err := e.st.ListPendingReverts(t.Context(), astroemu.SampleTokenTerraform)
 	require.NoError(t, err)
@@ -87,11 +87,11 @@ func TestTimeBoxOnTopOfAnother(t *testing.T) {
 	t.Run("LongerOneTakesOverAndPutsBackTheRoleFromBeforeBoth", func(t *testing.T) {
 		t.Parallel()
 		e := newOncallEnv(t)
-		r := e.changeOK(t, "update"+ciDeployerIn+" -r operator --for 1h")
+		e.changeOK(t, "update"+ciDeployerIn+" -r operator --for 1h")
 		first := e.pendingReverts(t)
 		require.Len(t, first, 1)
 
-		r = e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 3h")
+		r := e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 3h")
 		assert.Contains(t, text(r), "in 3h (2025-11-05 15:00 UTC) the bot puts it back to `WORKSPACE_AUTHOR`")
 		assert.Contains(t, text(r), "This takes over the earlier time-box `"+first[0].ID+"` (due 2025-11-05 13:00 UTC, before this one)")
 
