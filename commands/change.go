@@ -70,16 +70,16 @@ func runChange(ctx context.Context, s *Service, req Request, a *args) (reply.Rep
 // write waits on Astro, stays small (see bot's processSlash).
 func (s *Service) vetChange(ctx context.Context, req *Request, c *change) (r *reply.Reply, done bool, err error) {
 	r = new(reply.Reply)
+	if err := s.refuseUnseen(ctx, *req, c.policyInput(*req)); err != nil {
+		return r, true, err
+	}
 	if *r, done, err = s.checkChange(*c); done || err != nil {
 		if done && err == nil {
 			*r = s.noteTimeBoxes(ctx, *c, *r)
 		}
 		return r, done, err
 	}
-	decision, err := s.authorize(ctx, policy.Input{
-		UserID: req.UserID, ChannelID: req.ChannelID, Action: c.action,
-		WorkspaceID: c.workspace, Role: c.to, CurrentRole: c.from,
-	})
+	decision, err := s.authorize(ctx, c.policyInput(*req))
 	if err != nil {
 		return r, true, err
 	}
@@ -96,6 +96,38 @@ func (s *Service) vetChange(ctx context.Context, req *Request, c *change) (r *re
 		return r, true, err
 	}
 	return r, false, nil
+}
+
+// policyInput is c as the policy decides it for req's user and channel.
+func (c *change) policyInput(req Request) policy.Input {
+	return policy.Input{UserID: req.UserID, ChannelID: req.ChannelID, Action: c.action,
+		WorkspaceID: c.workspace, Role: c.to, CurrentRole: c.from}
+}
+
+// refuseUnseen refuses a change the policy refuses to a requester who may not read the token's
+// roles either (show), before anything names its current role: the answers to a change that
+// need not or cannot be made ("already has WORKSPACE_OWNER"), explain's description and the
+// policy's reasons for a refused remove all do. A requester who may make the change, or read
+// the roles, is answered as before.
+func (s *Service) refuseUnseen(ctx context.Context, req Request, in policy.Input) error {
+	show, showErr := s.auth.Decide(ctx, policy.Input{UserID: req.UserID, ChannelID: req.ChannelID, Action: policy.ActionShow})
+	if showErr == nil && show.Allowed {
+		return nil
+	}
+	d, err := s.auth.Decide(ctx, in)
+	if err != nil {
+		return s.couldNotCheck(ctx, in, err)
+	}
+	if d.Allowed {
+		return nil
+	}
+	e := &Error{Code: EDenied, Message: "You are not allowed to do this."}
+	why := "no rule allows this change for you, and its details are not shown because you may not see this token's roles."
+	if showErr == nil && show.Reason == d.Reason {
+		why = show.Reason // the same refusal for both, such as a channel where /orgtoken is not enabled
+	}
+	e.Details = []reply.Line{reply.Para("Why: " + why)}
+	return e
 }
 
 // checkChange answers, without writing, every change that cannot or need not be made. done

@@ -73,6 +73,12 @@ func runExplain(ctx context.Context, s *Service, req Request, a *args) (reply.Re
 		return reply.Reply{}, err
 	}
 	c := change{action: action, token: tok, workspace: ws, from: astro.WorkspaceRoleOf(tok.Roles, ws), to: a.Role, wsName: s.workspaces.name(ws)}
+	if err := s.refuseUnseen(ctx, req, c.policyInput(req)); err != nil {
+		if e, ok := err.(*Error); ok && e.Code == EDenied {
+			return unseenRefusal(c, e), nil
+		}
+		return reply.Reply{}, err
+	}
 	if r, done, err := s.checkChange(c); done || err != nil {
 		return r, err
 	}
@@ -123,6 +129,21 @@ func runExplain(ctx context.Context, s *Service, req Request, a *args) (reply.Re
 	}
 	out.Notes = []reply.Line{reply.Para("Nothing was changed: explain only reads.")}
 	return out, nil
+}
+
+// unseenRefusal is explain's answer to a change refused to someone who may not read the token's
+// roles: the change as asked, without the current role, and refusal's reason.
+func unseenRefusal(c change, refusal *Error) reply.Reply {
+	asked := concat(reply.Line{reply.Text("Change ")}, tokenRef(c.token), reply.Line{reply.Text(" to "), reply.Literal(c.to)}, c.where(), reply.Line{reply.Text(".")})
+	switch c.action {
+	case policy.ActionAdd:
+		asked = describeChange(c) // names only the role asked for
+	case policy.ActionRemove:
+		asked = concat(reply.Line{reply.Text("Remove ")}, tokenRef(c.token), reply.Line{reply.Text("'s role")}, c.whereFrom(), reply.Line{reply.Text(".")})
+	}
+	return reply.Reply{Visibility: reply.Ephemeral, Tone: reply.Failure, Title: "You may not do this.",
+		Body:  append([]reply.Line{asked}, refusal.Details...),
+		Notes: []reply.Line{reply.Para("Nothing was changed: explain only reads.")}}
 }
 
 // findToken reads the token a command names, by ID or by exact name, without locking it.

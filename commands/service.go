@@ -314,10 +314,7 @@ func (s *Service) Act(ctx context.Context, act Action) reply.Reply {
 func (s *Service) authorize(ctx context.Context, in policy.Input) (policy.Decision, error) {
 	d, err := s.auth.Decide(ctx, in)
 	if err != nil {
-		ref := newRef()
-		s.log.ErrorContext(ctx, "authorization failed", "ref", ref, "user", in.UserID, "action", in.Action, "err", err)
-		return d, &Error{Code: EDenied, Message: "Could not check whether you may do this, so it was refused.",
-			Hint: "Try again; if it keeps happening give the bot's operator this reference: ref " + ref + "."}
+		return d, s.couldNotCheck(ctx, in, err)
 	}
 	if !d.Allowed {
 		e := &Error{Code: EDenied, Message: "You are not allowed to do this."}
@@ -327,4 +324,13 @@ func (s *Service) authorize(ctx context.Context, in policy.Input) (policy.Decisi
 		return d, e
 	}
 	return d, nil
+}
+
+// couldNotCheck refuses in because the policy could not be decided (a Slack user-group lookup
+// failed), logging why under a reference the user can quote.
+func (s *Service) couldNotCheck(ctx context.Context, in policy.Input, err error) error {
+	ref := newRef()
+	s.log.ErrorContext(ctx, "authorization failed", "ref", ref, "user", in.UserID, "action", in.Action, "err", err)
+	return &Error{Code: EDenied, Message: "Could not check whether you may do this, so it was refused.",
+		Hint: "Try again; if it keeps happening give the bot's operator this reference: ref " + ref + "."}
 }

@@ -1,0 +1,75 @@
+package commands_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orgtoken/orgtoken-bot/commands"
+	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
+)
+
+// adminsOnlyPolicy: only admins may read or change, and only in the ops channel.
+const adminsOnlyPolicy = `
+groups:
+  admins: [U0ADMIN01]
+channels:
+  C0OPS0001:
+rules:
+  - actions: [list, show, add, update, remove]
+    who: [admins]
+`
+
+// A change or explain refused to someone who may not read the token's roles must not name its
+// current role: "already has WORKSPACE_OWNER", "nothing to do", explain's "from … to …" and the
+// policy's reasons for a refused remove all did, so anyone could read any token's roles.
+func TestRefusedChangesDoNotRevealRoles(t *testing.T) {
+	e := newApprovalEnv(t)
+	e.restartWith(t, adminsOnlyPolicy, nil)
+	tok := astroemu.SampleTokenMLFeatures // WORKSPACE_OWNER in ML Ops
+	run := func(user, channel, text string) string {
+		return plainText(e.svc.Run(t.Context(), commands.Request{UserID: user, ChannelID: channel, Text: text}))
+	}
+	shown := run(mallory, opsChan, "show "+tok)
+	require.Contains(t, shown, "not allowed")
+	require.NotContains(t, shown, "WORKSPACE_OWNER")
+
+	for _, tc := range []struct{ name, channel, text, why string }{
+		{"ExplainUpdate", opsChan, "explain update " + tok + " --role member -w " + wsML, "its details are not shown"},
+		{"ExplainRemove", opsChan, "explain remove " + tok + " -w " + wsML, "its details are not shown"},
+		{"AddWhereItHasOne", opsChan, "add " + tok + " --role member -w " + wsML, "its details are not shown"},
+		{"UpdateToTheSameRole", opsChan, "update " + tok + " --role owner -w " + wsML, "its details are not shown"},
+		{"Remove", opsChan, "remove " + tok + " -w " + wsML, "its details are not shown"},
+		{"ChannelNotEnabled", "C0NOTALLOWED", "add " + tok + " --role member -w " + wsML, "not enabled in this channel"},
+		{"ExplainInChannelNotEnabled", "C0NOTALLOWED", "explain update " + tok + " --role member -w " + wsML, "not enabled in this channel"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := run(mallory, tc.channel, tc.text)
+			assert.NotContains(t, got, "WORKSPACE_OWNER", "the current role was revealed")
+			assert.NotContains(t, got, "Nothing to do")
+			assert.Contains(t, got, "not")
+			assert.Contains(t, got, tc.why)
+		})
+	}
+	assert.Equal(t, "WORKSPACE_OWNER", e.roleIn(t, tok, wsML), "nothing was written")
+
+	// Whoever may read the roles, or make the change, is answered as before.
+	assert.Contains(t, run(admin, opsChan, "add "+tok+" --role member -w "+wsML), "WORKSPACE_OWNER")
+	assert.Contains(t, run(admin, opsChan, "explain update "+tok+" --role member -w "+wsML), "WORKSPACE_OWNER")
+}
+
+// Someone who may make the change but not read roles learns the role the change is about, as
+// making it would tell them anyway.
+func TestAllowedChangeWithoutShowStillSaysWhatIsThere(t *testing.T) {
+	e := newApprovalEnv(t)
+	e.restartWith(t, `
+rules:
+  - actions: [add, update, remove]
+    who: everyone
+`, nil)
+	tok := astroemu.SampleTokenMLFeatures
+	r := e.svc.Run(t.Context(), commands.Request{UserID: mallory, ChannelID: opsChan, Text: "update " + tok + " --role owner -w " + wsML})
+	assert.Contains(t, plainText(r), "Nothing to do")
+	assert.Contains(t, plainText(r), "WORKSPACE_OWNER")
+}
