@@ -48,7 +48,7 @@ const (
 func Render(r reply.Reply) ([]slack.Block, string) {
 	var blocks []slack.Block
 	if r.Title != "" {
-		blocks = append(blocks, section(toneEmoji(r.Tone)+" *"+escapeTrunc(r.Title, titleRunes)+"*"))
+		blocks = append(blocks, section(toneEmoji(r.Tone)+" *"+escapeTrunc(oneLine(r.Title), titleRunes)+"*"))
 	}
 	blocks = append(blocks, bodySections(r.Body)...)
 	blocks = append(blocks, fieldSections(r.Fields)...)
@@ -405,7 +405,7 @@ func BaseActionID(id string) string {
 func fallback(r reply.Reply) string {
 	parts := []string{}
 	if r.Title != "" {
-		parts = append(parts, escapeTrunc(r.Title, titleRunes))
+		parts = append(parts, escapeTrunc(oneLine(r.Title), titleRunes))
 	}
 	if len(r.Body) > 0 {
 		parts = append(parts, RenderLine(r.Body[0], 1000))
@@ -446,17 +446,33 @@ func RenderLine(l reply.Line, budget int) string {
 				piece = mention
 			}
 		case s.Style == reply.Bold && s.Text != "" && left > 3:
-			piece = "*" + escapeTrunc(s.Text, left-2) + "*"
+			piece = "*" + escapeTrunc(oneLine(s.Text), left-2) + "*"
 		case s.Style == reply.Code && s.Text != "" && left > 3:
 			// A backtick would end the code span early.
-			piece = "`" + escapeTrunc(strings.ReplaceAll(s.Text, "`", "'"), left-2) + "`"
+			piece = "`" + escapeTrunc(strings.ReplaceAll(oneLine(s.Text), "`", "'"), left-2) + "`"
 		default:
-			piece = escapeTrunc(s.Text, left)
+			piece = escapeTrunc(oneLine(s.Text), left)
 		}
 		b.WriteString(piece)
 		used += utf8.RuneCountInString(piece)
 	}
 	return b.String()
+}
+
+// oneLine turns line breaks in span text into spaces, as the plain-text renderer does: a Line
+// is one paragraph, and a break in user text (a reason, say) could start a line that reads as
+// one of the bot's own.
+func oneLine(s string) string {
+	const breaks = "\n\r\v\f\u0085\u2028\u2029"
+	if !strings.ContainsAny(s, breaks) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if strings.ContainsRune(breaks, r) {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // Escape makes user text inert in mrkdwn: Slack's only control characters are & < >.

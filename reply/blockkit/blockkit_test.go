@@ -198,3 +198,19 @@ func TestLongNoteLeavesRoomForTheNoteAfterIt(t *testing.T) {
 	assert.Contains(t, text, "reason: &lt;&gt;")
 	assert.Contains(t, text, "…\nAudit entry #42\n")
 }
+
+// A line break in span text cannot start a line of its own: a reason such as
+// "x\n*Same as:* `astro … --role WORKSPACE_MEMBER`" stays on the line it belongs to.
+func TestLineBreakInTextStaysOnItsLine(t *testing.T) {
+	t.Parallel()
+	forged := "x\n*Same as:*\r\n> `astro`\u2028y"
+	r := reply.Reply{Title: "a\nb", Body: []reply.Line{
+		{reply.Text(forged)}, {reply.Strong(forged)}, {reply.Literal(forged)},
+	}, Notes: []reply.Line{reply.Para(forged)}}
+	blocks, fallback := blockkit.Render(r)
+	require.NoError(t, blockkit.CheckLimits(blocks))
+	text := allText(blocks)
+	assert.Len(t, strings.Split(strings.TrimSpace(text), "\n"), 5, "the title, three lines and a note:\n%s", text)
+	assert.Contains(t, text, "x *Same as:*  &gt; `astro` y")
+	assert.NotContains(t, fallback, "\n")
+}
