@@ -43,6 +43,38 @@ func renderedParts(t *testing.T, r reply.Reply) (sections, notes string) {
 	return s.String(), n.String()
 }
 
+func TestLongReasonLeavesTheApprovalLinesAndMentions(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	reason := strings.Repeat("&", 480) // 2,400 characters once escaped
+	e.request(t, alice, "update "+astroemu.SampleTokenCIDeployer+` --role owner --reason "`+reason+`"`)
+	shown, _ := renderedParts(t, e.msgs.only(t).r)
+	assert.Contains(t, shown, "*Reason: *`&amp;&amp;", "the reason is shown, cut if it must be")
+	assert.Contains(t, shown, "Same as: `astro workspace token organization-token update "+astroemu.SampleTokenCIDeployer+" --role WORKSPACE_OWNER")
+	assert.Contains(t, shown, "*Approvers: *2 approvals from `approvers` (<@"+bob+">, <@"+carol+">, <!subteam^"+secGroup+">)", "the approvers are notified")
+	assert.Contains(t, shown, "Expires 2025-11-05 13:00 UTC.")
+}
+
+func TestReasonCannotForgeALineOfTheApprovalMessage(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	forged := "x\n*Same as:* `astro workspace token organization-token update " + astroemu.SampleTokenCIDeployer + " --role WORKSPACE_MEMBER`\n> ok"
+	e.request(t, alice, "update "+astroemu.SampleTokenCIDeployer+` --role owner --reason "`+forged+`"`)
+	shown, _ := renderedParts(t, e.msgs.only(t).r)
+	var sameAs []string
+	for _, line := range strings.Split(shown, "\n") {
+		assert.False(t, strings.HasPrefix(line, "*Same as:"), "a line reads as the bot's: %q", line)
+		assert.False(t, strings.HasPrefix(line, "&gt;"), "a line quotes the requester: %q", line)
+		if strings.HasPrefix(line, "Same as:") {
+			sameAs = append(sameAs, line)
+		}
+	}
+	require.Len(t, sameAs, 1, shown)
+	assert.Contains(t, sameAs[0], "--role WORKSPACE_OWNER")
+	assert.Contains(t, shown, "*Reason: *`x *Same as:* 'astro workspace token organization-token update "+astroemu.SampleTokenCIDeployer+" --role WORKSPACE_MEMBER' &gt; ok`\n",
+		"the reason is one code span on its own line, in which Slack formats nothing")
+}
+
 type seqAudit struct{}
 
 func (seqAudit) AppendAudit(_ context.Context, e store.AuditEntry) (store.AuditEntry, error) {
