@@ -1060,7 +1060,9 @@ func (s *Service) requestMessage(r store.Request, extra ...reply.Line) reply.Rep
 	}
 	m.Body = append(m.Body, concat(reply.Line{reply.Mention(r.RequesterID), reply.Text(asks)}, describeChange(c)))
 	if r.Reason != "" {
-		m.Body = append(m.Body, reply.Line{reply.Strong("Reason: "), reply.Text(r.Reason)})
+		// A code span, in which Slack formats nothing, shows where the requester's words end:
+		// a reason cannot pass "*Same as:* …" off as the bot's own.
+		m.Body = append(m.Body, reply.Line{reply.Strong("Reason: "), reply.Literal(r.Reason)})
 	}
 	if r.Elevation > 0 {
 		m.Body = append(m.Body, reply.Line{reply.Strong("Time-boxed: "), reply.Textf("for %s once applied; then the bot puts the previous role back.", shortDuration(r.Elevation))})

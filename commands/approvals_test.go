@@ -336,7 +336,7 @@ func TestApprovalRequestIsPostedWithEverythingApproversNeed(t *testing.T) {
 	body := text(msg.r)
 	for _, want := range []string{
 		"@" + alice + " asks to: Change airflow-ci-deployer (`" + astroemu.SampleTokenCIDeployer + "`) from `WORKSPACE_AUTHOR` to `WORKSPACE_OWNER` in workspace `" + wsData + "`",
-		"Reason: incident 4711",
+		"Reason: `incident 4711`",
 		"`astro workspace token organization-token update " + astroemu.SampleTokenCIDeployer + " --role WORKSPACE_OWNER --workspace-id " + wsData + "`",
 		"2 approvals from `approvers` (@" + bob + ", @" + carol + ", @" + secGroup + "), never the requester",
 		"Expires 2025-11-05 13:00 UTC",

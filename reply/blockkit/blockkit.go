@@ -7,6 +7,7 @@ package blockkit
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -33,21 +34,21 @@ const (
 	MaxTotalRunes = 12000
 
 	// Each part of a reply gets a share of MaxTotalRunes, so that any input fits.
-	titleRunes      = 150
-	bodyRunes       = 2300
-	fieldsRunes     = 2000
-	tableSlack      = 200 // for the table's own context lines
-	notesRunes      = 600
-	maxBodySections = 5
-	maxFieldBlocks  = 2
-	minRowRunes     = 120
+	titleRunes     = 150
+	bodyRunes      = 2300
+	fieldsRunes    = 2000
+	tableSlack     = 200 // for the table's own context lines
+	notesRunes     = 600
+	minLineRunes   = 80 // what a line cut to make room for others keeps at least
+	maxFieldBlocks = 2
+	minRowRunes    = 120
 )
 
 // Render turns r into blocks and fallback text.
 func Render(r reply.Reply) ([]slack.Block, string) {
 	var blocks []slack.Block
 	if r.Title != "" {
-		blocks = append(blocks, section(toneEmoji(r.Tone)+" *"+escapeTrunc(r.Title, titleRunes)+"*"))
+		blocks = append(blocks, section(toneEmoji(r.Tone)+" *"+escapeTrunc(oneLine(r.Title), titleRunes)+"*"))
 	}
 	blocks = append(blocks, bodySections(r.Body)...)
 	blocks = append(blocks, fieldSections(r.Fields)...)
@@ -89,46 +90,103 @@ func section(text string) *slack.SectionBlock {
 	return slack.NewSectionBlock(mrkdwn(text), nil, nil)
 }
 
-// bodySections packs paragraphs into as few sections as the per-section limit allows.
+// bodySections puts the paragraphs in one section: bodyRunes is within a section's limit.
 func bodySections(lines []reply.Line) []slack.Block {
-	var out []slack.Block
-	var cur strings.Builder
-	curRunes := 0
-	flush := func() {
-		if cur.Len() > 0 {
-			out = append(out, section(cur.String()))
-			cur.Reset()
-			curRunes = 0
-		}
+	texts := fitLines(lines, bodyRunes)
+	if len(texts) == 0 {
+		return nil
 	}
-	left := bodyRunes
+	return []slack.Block{section(strings.Join(texts, "\n"))}
+}
+
+// A compile-time check that the body fits one section.
+const _ uint = MaxTextRunes - bodyRunes
+
+// fitLines renders lines in at most budget runes, counting one between lines for the break.
+// When they do not all fit, the longest are cut first, down to an even share, so one long
+// paragraph of user text (a reason, Astro's message) cannot push out the short lines after it,
+// such as the approvers to notify or an error's hint. Only when even minLineRunes each would not
+// fit are lines left out, from the end, saying how many.
+func fitLines(lines []reply.Line, budget int) []string {
+	type rendered struct {
+		line reply.Line
+		text string
+		n    int
+	}
+	var rs []rendered
+	need := -1
 	for _, l := range lines {
-		if left <= 1 {
-			break
+		if t := RenderLine(l, MaxTextRunes); t != "" {
+			n := utf8.RuneCountInString(t)
+			rs = append(rs, rendered{l, t, n})
+			need += n + 1
 		}
-		text := RenderLine(l, min(MaxTextRunes, left-1))
-		if text == "" {
-			continue
-		}
-		left -= utf8.RuneCountInString(text) + 1
-		n := utf8.RuneCountInString(text)
-		if curRunes > 0 && curRunes+1+n > MaxTextRunes {
-			flush()
-		}
-		if len(out) == maxBodySections {
-			break
-		}
-		if curRunes > 0 {
-			cur.WriteByte('\n')
-			curRunes++
-		}
-		cur.WriteString(text)
-		curRunes += n
 	}
-	if len(out) < maxBodySections {
-		flush()
+	keep, mark, level := len(rs), "", MaxTextRunes // by default every line whole
+	if need > budget {
+		// least[k] is what the first k lines take when each keeps minLineRunes at most.
+		least := make([]int, len(rs)+1)
+		for i, r := range rs {
+			least[i+1] = least[i] + min(r.n, minLineRunes) + 1
+		}
+		for ; keep > 0; keep-- {
+			mark = ""
+			size := least[keep] - 1
+			if keep < len(rs) {
+				mark = moreNotShown(len(rs) - keep)
+				size += utf8.RuneCountInString(mark) + 1
+			}
+			if size <= budget {
+				break
+			}
+		}
+		avail := budget - max(keep-1, 0)
+		if mark != "" {
+			avail -= utf8.RuneCountInString(mark) + 1
+		}
+		lens := make([]int, keep)
+		for i, r := range rs[:keep] {
+			lens[i] = r.n
+		}
+		level = waterLevel(lens, avail)
+	}
+	var out []string
+	for _, r := range rs[:keep] {
+		t := r.text
+		if r.n > level {
+			t = RenderLine(r.line, level)
+		}
+		if t != "" {
+			out = append(out, t)
+		}
+	}
+	if mark != "" && utf8.RuneCountInString(mark) <= budget {
+		out = append(out, mark)
 	}
 	return out
+}
+
+// waterLevel is the most runes each length may keep so that they add up to at most budget,
+// cutting only those over it; it is budget itself when all fit whole.
+func waterLevel(lens []int, budget int) int {
+	sorted := slices.Clone(lens)
+	slices.Sort(sorted)
+	left := budget
+	for i, n := range sorted {
+		share := left / (len(sorted) - i)
+		if n > share {
+			return share
+		}
+		left -= n
+	}
+	return budget
+}
+
+func moreNotShown(n int) string {
+	if n == 1 {
+		return "… (1 more line not shown)"
+	}
+	return fmt.Sprintf("… (%s more lines not shown)", reply.Count(n))
 }
 
 func fieldSections(fields []reply.Field) []slack.Block {
@@ -256,26 +314,20 @@ func renderRow(t *reply.Table, labels, row []string, budget int) string {
 	return truncRendered(b.String(), budget)
 }
 
+// notesBlock shares notesRunes among the notes like the body does, so a long note (an audit
+// entry's detail) cannot push out a short one after it (the entry's number and time).
 func notesBlock(notes []reply.Line) slack.Block {
-	var elems []slack.MixedElement
-	left := notesRunes
-	for i := 0; i < len(notes) && left > 0; i++ {
-		if len(elems) == MaxContextElements-1 && len(notes)-i > 1 {
-			// Too many notes for separate elements: the rest share the last one.
-			var rest []string
-			for _, n := range notes[i:] {
-				rest = append(rest, RenderLine(n, left))
-			}
-			elems = append(elems, mrkdwn(truncRendered(strings.Join(rest, "\n"), left)))
-			break
-		}
-		if text := RenderLine(notes[i], left); text != "" {
-			elems = append(elems, mrkdwn(text))
-			left -= utf8.RuneCountInString(text)
-		}
+	texts := fitLines(notes, notesRunes)
+	if len(texts) > MaxContextElements {
+		// Too many notes for separate elements: the rest share the last one.
+		texts = append(texts[:MaxContextElements-1], strings.Join(texts[MaxContextElements-1:], "\n"))
 	}
-	if len(elems) == 0 {
+	if len(texts) == 0 {
 		return nil
+	}
+	elems := make([]slack.MixedElement, len(texts))
+	for i, t := range texts {
+		elems[i] = mrkdwn(t)
 	}
 	return slack.NewContextBlock("", elems...)
 }
@@ -353,7 +405,7 @@ func BaseActionID(id string) string {
 func fallback(r reply.Reply) string {
 	parts := []string{}
 	if r.Title != "" {
-		parts = append(parts, escapeTrunc(r.Title, titleRunes))
+		parts = append(parts, escapeTrunc(oneLine(r.Title), titleRunes))
 	}
 	if len(r.Body) > 0 {
 		parts = append(parts, RenderLine(r.Body[0], 1000))
@@ -394,17 +446,33 @@ func RenderLine(l reply.Line, budget int) string {
 				piece = mention
 			}
 		case s.Style == reply.Bold && s.Text != "" && left > 3:
-			piece = "*" + escapeTrunc(s.Text, left-2) + "*"
+			piece = "*" + escapeTrunc(oneLine(s.Text), left-2) + "*"
 		case s.Style == reply.Code && s.Text != "" && left > 3:
 			// A backtick would end the code span early.
-			piece = "`" + escapeTrunc(strings.ReplaceAll(s.Text, "`", "'"), left-2) + "`"
+			piece = "`" + escapeTrunc(strings.ReplaceAll(oneLine(s.Text), "`", "'"), left-2) + "`"
 		default:
-			piece = escapeTrunc(s.Text, left)
+			piece = escapeTrunc(oneLine(s.Text), left)
 		}
 		b.WriteString(piece)
 		used += utf8.RuneCountInString(piece)
 	}
 	return b.String()
+}
+
+// oneLine turns line breaks in span text into spaces, as the plain-text renderer does: a Line
+// is one paragraph, and a break in user text (a reason, say) could start a line that reads as
+// one of the bot's own.
+func oneLine(s string) string {
+	const breaks = "\n\r\v\f\u0085\u2028\u2029"
+	if !strings.ContainsAny(s, breaks) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if strings.ContainsRune(breaks, r) {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // Escape makes user text inert in mrkdwn: Slack's only control characters are & < >.

@@ -1,6 +1,7 @@
 package blockkit_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -136,4 +137,80 @@ func TestCheckLimitsCatchesViolations(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
+}
+
+// sectionText is the text of every section, one per line.
+func sectionText(blocks []slack.Block) string {
+	var b strings.Builder
+	for _, bl := range blocks {
+		if s, ok := bl.(*slack.SectionBlock); ok && s.Text != nil {
+			b.WriteString(s.Text.Text + "\n")
+		}
+	}
+	return b.String()
+}
+
+// A paragraph that grows fivefold when escaped is cut, not the short lines after it: those are
+// what an approval message's approvers are notified by.
+func TestLongLineLeavesRoomForTheLinesAfterIt(t *testing.T) {
+	t.Parallel()
+	r := reply.Reply{Title: "t", Body: []reply.Line{
+		{reply.Strong("Reason: "), reply.Literal(strings.Repeat("&", 2000))},
+		{reply.Text("Same as: "), reply.Literal("astro x")},
+		{reply.Strong("Approvers: "), reply.Mention("U0BOB0001"), reply.Text(", "), reply.UserGroup("S0SEC0001")},
+		reply.Para("Expires soon."),
+	}}
+	blocks, _ := blockkit.Render(r)
+	require.NoError(t, blockkit.CheckLimits(blocks))
+	text := sectionText(blocks)
+	assert.Contains(t, text, "Same as: `astro x`")
+	assert.Contains(t, text, "*Approvers: *<@U0BOB0001>, <!subteam^S0SEC0001>")
+	assert.Contains(t, text, "Expires soon.")
+	assert.Contains(t, text, "&amp;…`", "the long line is cut visibly")
+	assert.NotContains(t, text, "not shown", "nothing is left out")
+}
+
+// When there are too many long lines for each to keep a readable share, the last are left
+// out, saying so.
+func TestLinesLeftOutAreCounted(t *testing.T) {
+	t.Parallel()
+	var body []reply.Line
+	for i := range 60 {
+		body = append(body, reply.Para(fmt.Sprintf("line %d ", i)+strings.Repeat("x", 200)))
+	}
+	blocks, _ := blockkit.Render(reply.Reply{Body: body})
+	require.NoError(t, blockkit.CheckLimits(blocks))
+	text := sectionText(blocks)
+	assert.Contains(t, text, "line 0 ")
+	assert.Regexp(t, `… \(\d+ more lines not shown\)\n$`, text)
+}
+
+// The notes share their budget the same way: an audit entry's long detail leaves its number.
+func TestLongNoteLeavesRoomForTheNoteAfterIt(t *testing.T) {
+	t.Parallel()
+	r := reply.Reply{Title: "t", Notes: []reply.Line{
+		reply.Para("reason: " + strings.Repeat("<>", 250)),
+		reply.Para("Audit entry #42"),
+	}}
+	blocks, _ := blockkit.Render(r)
+	require.NoError(t, blockkit.CheckLimits(blocks))
+	text := allText(blocks)
+	assert.Contains(t, text, "reason: &lt;&gt;")
+	assert.Contains(t, text, "…\nAudit entry #42\n")
+}
+
+// A line break in span text cannot start a line of its own: a reason such as
+// "x\n*Same as:* `astro … --role WORKSPACE_MEMBER`" stays on the line it belongs to.
+func TestLineBreakInTextStaysOnItsLine(t *testing.T) {
+	t.Parallel()
+	forged := "x\n*Same as:*\r\n> `astro`\u2028y"
+	r := reply.Reply{Title: "a\nb", Body: []reply.Line{
+		{reply.Text(forged)}, {reply.Strong(forged)}, {reply.Literal(forged)},
+	}, Notes: []reply.Line{reply.Para(forged)}}
+	blocks, fallback := blockkit.Render(r)
+	require.NoError(t, blockkit.CheckLimits(blocks))
+	text := allText(blocks)
+	assert.Len(t, strings.Split(strings.TrimSpace(text), "\n"), 5, "the title, three lines and a note:\n%s", text)
+	assert.Contains(t, text, "x *Same as:*  &gt; `astro` y")
+	assert.NotContains(t, fallback, "\n")
 }
