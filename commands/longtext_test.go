@@ -49,9 +49,9 @@ func TestLongReasonLeavesTheApprovalLinesAndMentions(t *testing.T) {
 	reason := strings.Repeat("&", 480) // 2,400 characters once escaped
 	e.request(t, alice, "update "+astroemu.SampleTokenCIDeployer+` --role owner --reason "`+reason+`"`)
 	shown, _ := renderedParts(t, e.msgs.only(t).r)
-	assert.Contains(t, shown, "*Reason: *`&amp;&amp;", "the reason is shown, cut if it must be")
+	assert.Contains(t, shown, "*Reason:* `&amp;&amp;", "the reason is shown, cut if it must be")
 	assert.Contains(t, shown, "Same as: `astro workspace token organization-token update "+astroemu.SampleTokenCIDeployer+" --role WORKSPACE_OWNER")
-	assert.Contains(t, shown, "*Approvers: *2 approvals from `approvers` (<@"+bob+">, <@"+carol+">, <!subteam^"+secGroup+">)", "the approvers are notified")
+	assert.Contains(t, shown, "*Approvers:* 2 approvals from `approvers` (<@"+bob+">, <@"+carol+">, <!subteam^"+secGroup+">)", "the approvers are notified")
 	assert.Contains(t, shown, "Expires 2025-11-05 13:00 UTC.")
 }
 
@@ -71,7 +71,7 @@ func TestReasonCannotForgeALineOfTheApprovalMessage(t *testing.T) {
 	}
 	require.Len(t, sameAs, 1, shown)
 	assert.Contains(t, sameAs[0], "--role WORKSPACE_OWNER")
-	assert.Contains(t, shown, "*Reason: *`x *Same as:* 'astro workspace token organization-token update "+astroemu.SampleTokenCIDeployer+" --role WORKSPACE_MEMBER' &gt; ok`\n",
+	assert.Contains(t, shown, "*Reason:* `x *Same as:* 'astro workspace token organization-token update "+astroemu.SampleTokenCIDeployer+" --role WORKSPACE_MEMBER' &gt; ok`\n",
 		"the reason is one code span on its own line, in which Slack formats nothing")
 }
 

@@ -445,8 +445,12 @@ func RenderLine(l reply.Line, budget int) string {
 			} else if mention := "<!subteam^" + s.UserGroupID + ">"; len(mention) <= left {
 				piece = mention
 			}
-		case s.Style == reply.Bold && s.Text != "" && left > 3:
-			piece = "*" + escapeTrunc(oneLine(s.Text), left-2) + "*"
+		case s.Style == reply.Bold && strings.TrimSpace(s.Text) != "" && left > 3:
+			// Slack ends bold only at a "*" right after a non-space, so "*Reason: *" would not be
+			// bold: spaces at the ends go outside the asterisks.
+			core := strings.TrimRight(s.Text, " ")
+			after := s.Text[len(core):]
+			piece = "*" + escapeTrunc(oneLine(core), max(left-2-len(after), 1)) + "*" + after
 		case s.Style == reply.Code && s.Text != "" && left > 3:
 			// A backtick would end the code span early.
 			piece = "`" + escapeTrunc(strings.ReplaceAll(oneLine(s.Text), "`", "'"), left-2) + "`"

@@ -164,7 +164,7 @@ func TestLongLineLeavesRoomForTheLinesAfterIt(t *testing.T) {
 	require.NoError(t, blockkit.CheckLimits(blocks))
 	text := sectionText(blocks)
 	assert.Contains(t, text, "Same as: `astro x`")
-	assert.Contains(t, text, "*Approvers: *<@U0BOB0001>, <!subteam^S0SEC0001>")
+	assert.Contains(t, text, "*Approvers:* <@U0BOB0001>, <!subteam^S0SEC0001>")
 	assert.Contains(t, text, "Expires soon.")
 	assert.Contains(t, text, "&amp;…`", "the long line is cut visibly")
 	assert.NotContains(t, text, "not shown", "nothing is left out")
@@ -213,4 +213,11 @@ func TestLineBreakInTextStaysOnItsLine(t *testing.T) {
 	assert.Len(t, strings.Split(strings.TrimSpace(text), "\n"), 5, "the title, three lines and a note:\n%s", text)
 	assert.Contains(t, text, "x *Same as:*  &gt; `astro` y")
 	assert.NotContains(t, fallback, "\n")
+}
+
+// Slack ends bold only at a "*" right after a non-space, so a label's trailing space goes
+// after the closing asterisk.
+func TestBoldLabelKeepsItsSpaceOutside(t *testing.T) {
+	blocks, _ := blockkit.Render(reply.Reply{Title: "t", Body: []reply.Line{{reply.Strong("Reason: "), reply.Text("why")}}})
+	assert.Contains(t, allText(blocks), "*Reason:* why")
 }
