@@ -831,6 +831,9 @@ func (s *Service) resolveApplying(ctx context.Context, r store.Request) {
 		if tb != "" {
 			result += "; " + tb
 		}
+		// Audited as the bot's change, as a confirmed write is: without it the drift check would
+		// report the role as changed outside the bot.
+		s.recordLanded(ctx, cur, tok, now)
 		s.settle(ctx, cur, store.StateApplied, result)
 		return
 	}
@@ -922,6 +925,25 @@ func (s *Service) endRevertsOfFailed(ctx context.Context, r store.Request) (stri
 		return "", nil
 	}
 	return fmt.Sprintf("its time-box (revert %s) was ended", strings.Join(ended, ", ")), nil
+}
+
+// recordLanded audits request r's change, found in place by reading tok back, as the bot's,
+// unless it already is (the write was confirmed, but the request's outcome could not be stored).
+func (s *Service) recordLanded(ctx context.Context, r store.Request, tok *astro.Token, now string) {
+	if s.history != nil {
+		entries, err := s.history.ListAudit(ctx, store.AuditFilter{RequestID: r.ID, Limit: 1000})
+		if err != nil {
+			// Recorded anyway: an entry twice is better than the bot's change taken for drift.
+			s.log.WarnContext(ctx, "could not read a request's audit entries", "request", r.ID, "err", err)
+		}
+		if slices.ContainsFunc(entries, func(e store.AuditEntry) bool { return e.Action == "role.changed" && e.After == now }) {
+			return
+		}
+	}
+	c := changeOf(r)
+	c.token = tok
+	s.recordChange(ctx, Request{UserID: r.RequesterID, ChannelID: r.ChannelID}, c, now,
+		"the outcome of the write was never recorded; confirmed by reading the token back")
 }
 
 // timeBoxLanded does for request r, found landed by reading tok back, what a confirmed write

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -397,4 +398,61 @@ func TestRequestFoundLandedAfterItsTimeBoxWasEndedGetsAnother(t *testing.T) {
 	assert.Equal(t, id, pending[0].RequestID)
 	assert.NotEqual(t, first[0].ID, pending[0].ID)
 	assert.Equal(t, "WORKSPACE_AUTHOR", pending[0].RevertTo)
+}
+
+// A write the sweeper finds landed is the bot's own change: it is audited as such, so the drift
+// check does not report it as made outside the bot.
+func TestApprovedLostWriteIsNotDrift(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	e.runAs(t, admin, "update "+astroemu.SampleTokenCIDeployer+" --role member")
+	n, err := e.svc.CheckDrift(t.Context(), "")
+	require.NoError(t, err)
+	require.Zero(t, n)
+	id := e.request(t, alice, oneReq)
+	lostWrite(e.emu, true, 2)
+	e.click(t, bob, commands.ActionApprove, id)
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	require.Equal(t, store.StateApplied, e.state(t, id).State)
+	n, err = e.svc.CheckDrift(t.Context(), "")
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	changes, err := e.st.ListAudit(t.Context(), store.AuditFilter{RequestID: id})
+	require.NoError(t, err)
+	changes = slices.DeleteFunc(changes, func(a store.AuditEntry) bool { return a.Action != "role.changed" })
+	require.Len(t, changes, 1)
+	assert.Equal(t, alice, changes[0].ActorID)
+	assert.Equal(t, []string{"WORKSPACE_MEMBER", "WORKSPACE_OPERATOR"}, []string{changes[0].Before, changes[0].After})
+	assert.Equal(t, "the outcome of the write was never recorded; confirmed by reading the token back", changes[0].Detail)
+}
+
+// A write Astro confirmed whose request's outcome could not be stored is audited when it is
+// made; the sweeper settling the request does not audit it again.
+func TestApprovedChangeIsAuditedOnceWhenItsOutcomeIsStoredLate(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	lost := &outcomeLost{Store: e.st}
+	lost.fail.Store(1)
+	e.svc = e.serviceOver(t, lost, e.now)
+	id := e.request(t, alice, oneReq)
+	e.click(t, bob, commands.ActionApprove, id)
+	require.Equal(t, store.StateApplying, e.state(t, id).State)
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	require.Equal(t, store.StateApplied, e.state(t, id).State)
+	assert.Equal(t, 1, countActions(e.auditActions(t, id), "role.changed"))
+	n, err := e.svc.CheckDrift(t.Context(), "")
+	require.NoError(t, err)
+	assert.Zero(t, n)
+}
+
+func countActions(actions []string, action string) int {
+	n := 0
+	for _, a := range actions {
+		if a == action {
+			n++
+		}
+	}
+	return n
 }
