@@ -811,7 +811,7 @@ func (s *Service) resolveApplying(ctx context.Context, r store.Request) {
 	var now string
 	switch {
 	case astro.IsNotFound(err):
-		s.settle(ctx, cur, store.StateFailed, lost+"the token no longer exists; nothing more was written")
+		s.settleFailed(ctx, cur, lost+"the token no longer exists; nothing more was written")
 		return
 	case err != nil:
 		// Tried again at the next sweep.
@@ -831,10 +831,119 @@ func (s *Service) resolveApplying(ctx context.Context, r store.Request) {
 		if tb != "" {
 			result += "; " + tb
 		}
+		// Audited as the bot's change, as a confirmed write is: without it the drift check would
+		// report the role as changed outside the bot.
+		s.recordLanded(ctx, cur, tok, now)
 		s.settle(ctx, cur, store.StateApplied, result)
 		return
 	}
-	s.settle(ctx, cur, store.StateFailed, fmt.Sprintf(lost+"the token has %s, not the requested %s; nothing more was written", roleOrNone(now), roleOrNone(cur.RequestedRole)))
+	s.settleFailed(ctx, cur, fmt.Sprintf(lost+"the token has %s, not the requested %s; nothing more was written", roleOrNone(now), roleOrNone(cur.RequestedRole)))
+}
+
+// settleFailed records request r, left applying, as failed: the token does not have the role it
+// asked for. Its revert (scheduled in case the write had landed, timeBoxUnconfirmed) is ended
+// first, or the sweep is tried again: left pending, at its time it would undo the requested role
+// if the token then had it, though the bot never set it (an admin setting it for good in the Astro
+// UI, say).
+func (s *Service) settleFailed(ctx context.Context, r store.Request, result string) {
+	ended, err := s.endRevertsOfFailed(ctx, r)
+	if err != nil {
+		s.log.WarnContext(ctx, "could not end the time-box of a failed request left applying", "request", r.ID, "err", err)
+		return
+	}
+	if ended != "" {
+		result += "; " + ended
+	}
+	s.settle(ctx, r, store.StateFailed, result)
+}
+
+// Audit action and outcome of a revert ended because its request failed: the token does not have
+// the role the request set, so there is none to undo.
+const (
+	revertCancelledAction = "revert.cancelled"
+	failedRevertOutcome   = "ended: its request failed (the token does not have the role it asked for), so there is nothing of it to undo"
+)
+
+// endRevertsOfFailed ends the pending reverts of request r, which the sweeper found failed, that
+// undo the role r asked for; the caller holds the token's lock. One retargeted to
+// another role (the worker or a revert-now ending time-boxes nested in it) undoes a role a later
+// change set, and stays. So do they all when the bot may have changed the token in r's workspace
+// since r's write went out: the role read back may be that change's, r's write may have landed
+// after all, and a time-box of that change may lead back to r's role, which only r's revert ends.
+// It says what it did, for the request's result.
+func (s *Service) endRevertsOfFailed(ctx context.Context, r store.Request) (string, error) {
+	if s.reverts == nil || r.Elevation == 0 {
+		return "", nil
+	}
+	own, err := s.reverts.RevertsOfRequest(ctx, r.ID)
+	if err != nil {
+		return "", err
+	}
+	own = slices.DeleteFunc(own, func(rv store.Revert) bool {
+		return rv.State != store.RevertPending || rv.WorkspaceID != r.WorkspaceID || rv.ExpectedRole != r.RequestedRole
+	})
+	if len(own) == 0 {
+		return "", nil
+	}
+	const kept = "its time-box was left in place"
+	if s.history == nil {
+		return kept + " (no audit record tells whether a later change relies on it)", nil
+	}
+	if later, err := s.changedSince(ctx, r); err != nil {
+		return "", err
+	} else if later {
+		return kept + ": the bot recorded another change to the token in this workspace since", nil
+	}
+	// A time-box set up since r's write went out means a later change, even one whose audit
+	// entry was lost.
+	pending, err := s.reverts.ListPendingReverts(ctx, r.TokenID)
+	if err != nil {
+		return "", err
+	}
+	if slices.ContainsFunc(pending, func(p store.Revert) bool {
+		return p.WorkspaceID == r.WorkspaceID && p.RequestID != r.ID && !p.CreatedAt.Before(r.DecidedAt)
+	}) {
+		return kept + ": another time-box of the token in this workspace was set up since", nil
+	}
+	var ended []string
+	for _, rv := range own {
+		_, err := s.reverts.SupersedeRevert(context.WithoutCancel(ctx), rv.ID, workerActor, failedRevertOutcome)
+		if errors.Is(err, store.ErrStateConflict) {
+			continue // ended meanwhile; whoever ended it settled it
+		}
+		if err != nil {
+			return "", err // those ended so far are audited; the rest are tried at the next sweep
+		}
+		s.log.InfoContext(ctx, "time-box of a failed request ended", "revert", rv.ID, "request", r.ID, "token", r.TokenID, "workspace", r.WorkspaceID)
+		s.recordAudit(ctx, store.AuditEntry{
+			ActorID: workerActor, Action: revertCancelledAction, TokenID: rv.TokenID, TokenName: rv.TokenName, WorkspaceID: rv.WorkspaceID,
+			RequestID: r.ID, Detail: "revert " + rv.ID + ": " + failedRevertOutcome,
+		})
+		ended = append(ended, rv.ID)
+	}
+	if len(ended) == 0 {
+		return "", nil
+	}
+	return fmt.Sprintf("its time-box (revert %s) was ended", strings.Join(ended, ", ")), nil
+}
+
+// recordLanded audits request r's change, found in place by reading tok back, as the bot's,
+// unless it already is (the write was confirmed, but the request's outcome could not be stored).
+func (s *Service) recordLanded(ctx context.Context, r store.Request, tok *astro.Token, now string) {
+	if s.history != nil {
+		entries, err := s.history.ListAudit(ctx, store.AuditFilter{RequestID: r.ID, Limit: 1000})
+		if err != nil {
+			// Recorded anyway: an entry twice is better than the bot's change taken for drift.
+			s.log.WarnContext(ctx, "could not read a request's audit entries", "request", r.ID, "err", err)
+		}
+		if slices.ContainsFunc(entries, func(e store.AuditEntry) bool { return e.Action == "role.changed" && e.After == now }) {
+			return
+		}
+	}
+	c := changeOf(r)
+	c.token = tok
+	s.recordChange(ctx, Request{UserID: r.RequesterID, ChannelID: r.ChannelID}, c, now,
+		"the outcome of the write was never recorded; confirmed by reading the token back")
 }
 
 // timeBoxLanded does for request r, found landed by reading tok back, what a confirmed write
@@ -859,6 +968,11 @@ func (s *Service) timeBoxLanded(ctx context.Context, r store.Request, tok *astro
 	if err != nil {
 		return "", err
 	}
+	// One ended because the request was found failed (endRevertsOfFailed; the failure then could
+	// not be stored) is not a time-box it has: its role is in place after all.
+	own = slices.DeleteFunc(own, func(rv store.Revert) bool {
+		return rv.State == store.RevertCancelled && rv.CancelledBy == workerActor && rv.Outcome == failedRevertOutcome
+	})
 	c := changeOf(r)
 	c.token = tok
 	if r.Elevation > 0 {
@@ -894,6 +1008,9 @@ func (s *Service) changedSince(ctx context.Context, r store.Request) (bool, erro
 		return false, err
 	}
 	for _, e := range entries {
+		if e.Action == revertCancelledAction {
+			continue // the time-box of a failed request: no role set, none left to undo
+		}
 		// Ending a nested time-box (revert.ended), even r's own, comes with a revert that undoes
 		// the role then in place (the outer one, kept or handed back), so it is a later change.
 		if e.WorkspaceID == r.WorkspaceID && (e.Action == "revert.ended" ||

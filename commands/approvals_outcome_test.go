@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -289,4 +290,169 @@ func (a auditDropsEnded) AppendAudit(ctx context.Context, e store.AuditEntry) (s
 		return store.AuditEntry{}, errors.New("database is busy")
 	}
 	return a.Audit.AppendAudit(ctx, e)
+}
+
+// A request the sweeper settles as failed must not leave the revert scheduled while its outcome
+// was unknown: at its time it would undo whatever role the token then has, if that happens to be
+// the one the request asked for (here set by an admin in the Astro UI, for good).
+func TestFailedRequestLeavesARevertThatUndoesALaterChange(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, oneReq+" --for 2h")
+	lostWrite(e.emu, false, 2)
+	e.click(t, bob, commands.ActionApprove, id)
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	require.Equal(t, store.StateFailed, e.state(t, id).State)
+	tok, _ := e.emu.Token(astroemu.SampleTokenCIDeployer)
+	for i, r := range tok.Roles {
+		if r.EntityType == astroemu.EntityWorkspace && r.EntityID == wsData {
+			tok.Roles[i].Role = astroemu.RoleWorkspaceOperator
+		}
+	}
+	require.NoError(t, e.emu.SetRoles(tok.ID, tok.Roles)) // an admin, for good, in the Astro UI
+	e.advance(3 * time.Hour)
+	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "a"))
+	assert.Equal(t, "WORKSPACE_OPERATOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+
+	got := e.state(t, id)
+	assert.Regexp(t, `not the requested WORKSPACE_OPERATOR; nothing more was written; its time-box \(revert v[a-z2-7]{12}\) was ended$`, got.Result)
+	assert.Contains(t, e.auditActions(t, id), "revert.cancelled")
+	assert.Empty(t, e.pendingRevertsOf(t, astroemu.SampleTokenCIDeployer))
+}
+
+// A request the sweeper calls failed because the token has another role than it asked for may
+// have landed after all, with a later change through the bot on top: a time-box nested in the
+// request's own, which leads back to the request's role. The request's revert is then the only
+// thing to end that role, so it stays, whether the later change's audit entry was stored or lost.
+func TestFailedRequestKeepsItsTimeBoxWhenALaterChangeNestsInIt(t *testing.T) {
+	t.Parallel()
+	for _, audited := range []bool{true, false} {
+		t.Run(map[bool]string{true: "Audited", false: "AuditEntryLost"}[audited], func(t *testing.T) {
+			t.Parallel()
+			e := newApprovalEnv(t)
+			if !audited {
+				e.svc = e.serviceOver(t, e.st, e.now, func(c *commands.Config) { c.Audit = auditDropsChanges{c.Audit} })
+			}
+			id := e.request(t, alice, oneReq+" --for 2h") // AUTHOR -> OPERATOR
+			lostWrite(e.emu, true, 2)                     // the write lands; the read after it fails
+			e.click(t, bob, commands.ActionApprove, id)
+			require.Equal(t, store.StateApplying, e.state(t, id).State)
+			r := e.runAs(t, admin, "update "+astroemu.SampleTokenCIDeployer+" --role owner --for 1h") // back to OPERATOR after 1h
+			require.Contains(t, r.Title, "Token role updated", text(r))
+
+			e.advance(2 * time.Minute)
+			require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+			got := e.state(t, id)
+			require.Equal(t, store.StateFailed, got.State)
+			assert.Contains(t, got.Result, "its time-box was left in place")
+			for range 5 {
+				e.advance(30 * time.Minute)
+				require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "a"))
+			}
+			assert.Equal(t, "WORKSPACE_AUTHOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData), "the elevation ends")
+		})
+	}
+}
+
+// auditDropsChanges loses the audit entries of role changes, as a store having a bad moment
+// would.
+type auditDropsChanges struct{ commands.Audit }
+
+func (a auditDropsChanges) AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error) {
+	if e.Action == "role.changed" {
+		return store.AuditEntry{}, errors.New("database is busy")
+	}
+	return a.Audit.AppendAudit(ctx, e)
+}
+
+// A failed request whose time-box was ended but whose failure could not be stored, found landed
+// at the next sweep (Astro carried the write out late): it is applied with a time-box, not left
+// elevated for good because its first one was ended.
+func TestRequestFoundLandedAfterItsTimeBoxWasEndedGetsAnother(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	lost := &outcomeLost{Store: e.st, states: []store.State{store.StateFailed}}
+	e.svc = e.serviceOver(t, lost, e.now)
+	id := e.request(t, alice, oneReq+" --for 2h")
+	lostWrite(e.emu, false, 2)
+	e.click(t, bob, commands.ActionApprove, id)
+	first := e.pendingRevertsOf(t, astroemu.SampleTokenCIDeployer)
+	require.Len(t, first, 1)
+
+	lost.fail.Store(1)
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	require.Equal(t, store.StateApplying, e.state(t, id).State, "the failure could not be stored")
+	require.Empty(t, e.pendingRevertsOf(t, astroemu.SampleTokenCIDeployer))
+
+	require.NoError(t, e.emu.SetRoles(astroemu.SampleTokenCIDeployer, []astroemu.Role{
+		{EntityType: astroemu.EntityOrganization, EntityID: e.emu.OrganizationID(), Role: "ORGANIZATION_MEMBER"},
+		wsRole(wsData, "WORKSPACE_OPERATOR"),
+	})) // Astro carries the write out late
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	require.Equal(t, store.StateApplied, e.state(t, id).State)
+	pending := e.pendingRevertsOf(t, astroemu.SampleTokenCIDeployer)
+	require.Len(t, pending, 1, "a time-box again")
+	assert.Equal(t, id, pending[0].RequestID)
+	assert.NotEqual(t, first[0].ID, pending[0].ID)
+	assert.Equal(t, "WORKSPACE_AUTHOR", pending[0].RevertTo)
+}
+
+// A write the sweeper finds landed is the bot's own change: it is audited as such, so the drift
+// check does not report it as made outside the bot.
+func TestApprovedLostWriteIsNotDrift(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	e.runAs(t, admin, "update "+astroemu.SampleTokenCIDeployer+" --role member")
+	n, err := e.svc.CheckDrift(t.Context(), "")
+	require.NoError(t, err)
+	require.Zero(t, n)
+	id := e.request(t, alice, oneReq)
+	lostWrite(e.emu, true, 2)
+	e.click(t, bob, commands.ActionApprove, id)
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	require.Equal(t, store.StateApplied, e.state(t, id).State)
+	n, err = e.svc.CheckDrift(t.Context(), "")
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	changes, err := e.st.ListAudit(t.Context(), store.AuditFilter{RequestID: id})
+	require.NoError(t, err)
+	changes = slices.DeleteFunc(changes, func(a store.AuditEntry) bool { return a.Action != "role.changed" })
+	require.Len(t, changes, 1)
+	assert.Equal(t, alice, changes[0].ActorID)
+	assert.Equal(t, []string{"WORKSPACE_MEMBER", "WORKSPACE_OPERATOR"}, []string{changes[0].Before, changes[0].After})
+	assert.Equal(t, "the outcome of the write was never recorded; confirmed by reading the token back", changes[0].Detail)
+}
+
+// A write Astro confirmed whose request's outcome could not be stored is audited when it is
+// made; the sweeper settling the request does not audit it again.
+func TestApprovedChangeIsAuditedOnceWhenItsOutcomeIsStoredLate(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	lost := &outcomeLost{Store: e.st}
+	lost.fail.Store(1)
+	e.svc = e.serviceOver(t, lost, e.now)
+	id := e.request(t, alice, oneReq)
+	e.click(t, bob, commands.ActionApprove, id)
+	require.Equal(t, store.StateApplying, e.state(t, id).State)
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	require.Equal(t, store.StateApplied, e.state(t, id).State)
+	assert.Equal(t, 1, countActions(e.auditActions(t, id), "role.changed"))
+	n, err := e.svc.CheckDrift(t.Context(), "")
+	require.NoError(t, err)
+	assert.Zero(t, n)
+}
+
+func countActions(actions []string, action string) int {
+	n := 0
+	for _, a := range actions {
+		if a == action {
+			n++
+		}
+	}
+	return n
 }

@@ -179,12 +179,18 @@ func (s *Service) apply(ctx context.Context, req *Request, c *change) (reply.Rep
 // writeFailed answers a role write that failed: with a fresh read when it may have landed, with
 // Astro's refusal when it proves nothing was applied.
 func (s *Service) writeFailed(ctx context.Context, req *Request, c *change, err error) (reply.Reply, error) {
-	var apiErr *astro.Error
-	if astro.IsOutcomeUnknown(err) || !errors.As(err, &apiErr) {
+	if mayHaveLanded(err) {
 		// The write may have landed: only a fresh read can say.
 		return s.confirmByReading(ctx, *req, c, err), nil
 	}
 	return reply.Reply{}, astroFailure(err)
+}
+
+// mayHaveLanded reports whether a role write that failed with err may have been carried out all
+// the same: all but Astro's own refusal may.
+func mayHaveLanded(err error) bool {
+	var apiErr *astro.Error
+	return astro.IsOutcomeUnknown(err) || !errors.As(err, &apiErr)
 }
 
 // applied records and answers a write Astro confirmed, now being the role it reports.

@@ -33,6 +33,9 @@ type Reverts interface {
 	CancelRevertAndNested(ctx context.Context, id, by string, nested []store.NestedEnd) ([]string, error)
 	// RevertsOfRequest lists every revert scheduled for an approval request, whatever its state.
 	RevertsOfRequest(ctx context.Context, requestID string) ([]store.Revert, error)
+	// NoteMayHaveWritten records on a pending revert that an attempt's write may have landed
+	// unseen.
+	NoteMayHaveWritten(ctx context.Context, id string) (store.Revert, error)
 }
 
 // Announcer posts a message in a channel on the bot's own initiative; *bot.Messenger
@@ -400,6 +403,8 @@ type revertOutcome struct {
 	// action, before and after are its audit entry: revert.done, revert.skipped (the role was
 	// left as it is: before = after) or revert.failed.
 	action, before, after string
+	// mayHaveWritten: the attempt's write may have landed unseen (Astro's answer was lost).
+	mayHaveWritten bool
 }
 
 // revertOne is the worker's carrying out of a due revert: it puts a token's role back under the
@@ -472,6 +477,10 @@ func (s *Service) settleRevert(ctx context.Context, rv store.Revert, by string, 
 	if !out.done && rv.Attempts >= maxRevertAttempts {
 		out.done = true
 		out.reply.Title = "Could not put a token's role back"
+		if out.mayHaveWritten {
+			out.reply.Notes = append(out.reply.Notes, reply.Line{reply.Text("Astro's answer to the last attempt was lost, so the role may have been put back after all; check with "),
+				reply.Literal(s.commandName + " show " + rv.TokenID), reply.Text(".")})
+		}
 		out.reply.Notes = append(out.reply.Notes, reply.Para("The bot has given up retrying; please restore the role by hand."))
 		out.outcome = "failed: " + out.outcome
 		out.action, out.before, out.after = "revert.failed", "", ""
@@ -481,11 +490,19 @@ func (s *Service) settleRevert(ctx context.Context, rv store.Revert, by string, 
 			s.log.ErrorContext(ctx, "could not mark a revert done", "revert", rv.ID, "err", err)
 		}
 	}
+	if !out.done && by == "" && out.mayHaveWritten {
+		// Remembered for the next attempt: finding the role put back, it is to report the revert
+		// as done by the bot, not as having had nothing to do.
+		if _, err := s.reverts.NoteMayHaveWritten(context.WithoutCancel(ctx), rv.ID); err != nil {
+			s.log.WarnContext(ctx, "could not note that a revert's write may have landed", "revert", rv.ID, "err", err)
+		}
+	}
 	if !out.done && by != "" {
 		// Ended early by hand but not carried out: handed back to the worker, due now, so a
 		// passing Astro failure does not leave the elevation in place for good. Scheduled before
 		// the token's lock goes, so that a change made next finds it and ends it if it must.
 		retry := rv
+		retry.MayHaveWritten = rv.MayHaveWritten || out.mayHaveWritten
 		// Due now, but no later than rv was: it stays nested in the time-boxes rv was nested
 		// in, which follow it when they fall due (nestedIn) rather than report a change.
 		if now := s.now(); now.Before(rv.DueAt) {
@@ -576,6 +593,12 @@ func (s *Service) revertRole(ctx context.Context, rv store.Revert, by string, cu
 		who = reply.Line{reply.Text("The time-boxed change "), reply.Mention(rv.RequestedBy), reply.Text(" asked for")}
 	}
 	switch {
+	case now == rv.RevertTo && rv.MayHaveWritten:
+		// An earlier attempt's write, whose answer was lost, put it back.
+		out := s.reverted(rv, "", who, ref, rv.ExpectedRole)
+		out.outcome += "; Astro's answer to an earlier attempt was lost, and reading the token back shows it put back"
+		out.reply.Notes = append(out.reply.Notes, reply.Para("Astro's answer to an earlier attempt was lost; reading the token back shows the role put back."))
+		return out
 	case now == rv.RevertTo:
 		return revertOutcome{done: true, outcome: "already back to " + roleWord(rv.RevertTo), action: "revert.skipped", before: now, after: now, reply: reply.Reply{
 			Visibility: reply.InChannel, Tone: reply.Info, Title: "Time-boxed change ended",
@@ -595,21 +618,30 @@ func (s *Service) revertRole(ctx context.Context, rv store.Revert, by string, cu
 	}
 	after, err := s.tokens.UpdateTokenRoles(ctx, rv.TokenID, astro.WithWorkspaceRole(cur.Roles, rv.WorkspaceID, rv.RevertTo))
 	if err != nil {
-		// An unknown outcome is settled by the next attempt's read: it finds the role put back.
-		return failed("Astro refused or failed the change", err)
+		// An unknown outcome is settled by the next attempt's read: it finds the role put back,
+		// and, told that this write may have landed (settleRevert), reports the revert done.
+		out := failed("Astro refused or failed the change", err)
+		out.mayHaveWritten = mayHaveLanded(err)
+		return out
 	}
 	if got := after.WorkspaceRole(rv.WorkspaceID); got != rv.RevertTo {
 		return failed(fmt.Sprintf("Astro reports %s afterwards", roleWord(got)), nil)
 	}
+	return s.reverted(rv, by, who, ref, now)
+}
+
+// reverted is the outcome of rv carried out from role before (by, "" for the worker, ended it
+// early).
+func (s *Service) reverted(rv store.Revert, by string, who, ref reply.Line, before string) revertOutcome {
 	title, what := "Time-boxed change reverted", reply.Line{reply.Text(" — put back to "), roleSpan(rv.RevertTo), reply.Text(".")}
 	if rv.RevertTo == "" {
 		what = reply.Line{reply.Text(" — removed again.")}
 	}
-	body := concat(who, reply.Line{reply.Text(" ended: ")}, ref, reply.Line{reply.Text(" was "), roleSpan(now)}, what)
+	body := concat(who, reply.Line{reply.Text(" ended: ")}, ref, reply.Line{reply.Text(" was "), roleSpan(before)}, what)
 	if by != "" {
 		body = concat(reply.Line{reply.Mention(by), reply.Text(" ended it early. ")}, body)
 	}
-	return revertOutcome{done: true, outcome: "reverted to " + roleWord(rv.RevertTo), action: "revert.done", before: now, after: rv.RevertTo, reply: reply.Reply{
+	return revertOutcome{done: true, outcome: "reverted to " + roleWord(rv.RevertTo), action: "revert.done", before: before, after: rv.RevertTo, reply: reply.Reply{
 		Visibility: reply.InChannel, Tone: reply.Success, Title: title,
 		Body:  []reply.Line{body},
 		Notes: []reply.Line{reply.Para("Its other roles were kept as they were.")},

@@ -812,3 +812,68 @@ func TestRevertNowThatCannotBeHandedBackSaysSo(t *testing.T) {
 	assert.Contains(t, text(r), "put back `WORKSPACE_AUTHOR` by hand once Astro answers")
 	assert.Equal(t, reply.Warning, r.Tone)
 }
+
+// A revert whose answer was lost has been carried out by the bot: the next attempt, finding the
+// role put back, says so rather than that nothing needed changing.
+func TestRevertLostAnswerReportedAsNothingToDo(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t)
+	e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 1h")
+	e.clock.Advance(61 * time.Minute)
+	e.emu.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{ApplyFirst: true, Status: http.StatusBadGateway})
+	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "a"))
+	require.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t))
+	e.clock.Advance(3 * time.Minute)
+	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "a"))
+	posts := e.ann.all()
+	require.Len(t, posts, 1)
+	assert.NotContains(t, text(posts[0].r), "nothing needed changing")
+
+	assert.Equal(t, "Time-boxed change reverted", posts[0].r.Title)
+	assert.Contains(t, text(posts[0].r), "was `WORKSPACE_OWNER` — put back to `WORKSPACE_AUTHOR`.")
+	assert.Contains(t, text(posts[0].r), "Astro's answer to an earlier attempt was lost; reading the token back shows the role put back.")
+	entries, err := e.st.ListAudit(t.Context(), store.AuditFilter{TokenID: astroemu.SampleTokenCIDeployer, Newest: true, Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	assert.Equal(t, []string{"revert.done", astro.RoleWorkspaceOwner, astro.RoleWorkspaceAuthor},
+		[]string{entries[0].Action, entries[0].Before, entries[0].After})
+}
+
+// A *Revert now* whose answer was lost is handed back to the worker remembering that its write
+// may have landed: the worker, finding the role put back, reports the revert done.
+func TestRevertNowLostAnswerIsReportedDoneByTheWorker(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t)
+	r := e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 2h")
+	e.emu.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{ApplyFirst: true, Status: http.StatusBadGateway})
+	early := e.click(t, dora, button(t, r, commands.ActionRevertNow))
+	require.Contains(t, text(early), "The bot will keep trying in the background.", text(early))
+	require.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t))
+	retry := e.pendingReverts(t)
+	require.Len(t, retry, 1)
+	assert.True(t, retry[0].MayHaveWritten)
+
+	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "a"))
+	posts := e.ann.all()
+	require.Len(t, posts, 1)
+	assert.Equal(t, "Time-boxed change reverted", posts[0].r.Title, text(posts[0].r))
+	assert.Empty(t, e.pendingReverts(t))
+}
+
+// A write Astro refused did not land: a role found put back at the next attempt is someone
+// else's doing, and told as such.
+func TestRevertRefusedThenFoundBackIsNothingToDo(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t)
+	e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 1h")
+	e.clock.Advance(61 * time.Minute)
+	e.emu.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{Status: http.StatusBadRequest})
+	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "a"))
+	require.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t))
+	e.setRoleOutside(t, astroemu.SampleTokenCIDeployer, wsData, astro.RoleWorkspaceAuthor)
+	e.clock.Advance(3 * time.Minute)
+	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "a"))
+	posts := e.ann.all()
+	require.Len(t, posts, 1)
+	assert.Contains(t, text(posts[0].r), "nothing needed changing")
+}

@@ -500,6 +500,42 @@ func TestReverts(t *testing.T) {
 			assert.Empty(t, none)
 		})
 
+		t.Run("MayHaveWrittenIsKept", func(t *testing.T) {
+			s := newTestDB(t, db.backend).open(t)
+			r, err := s.ScheduleRevert(ctx, newRevert("tok_1", now.Add(-time.Minute)))
+			require.NoError(t, err)
+			assert.False(t, r.MayHaveWritten)
+			claimed, err := s.ClaimDueReverts(ctx, now, "replica-a", time.Minute)
+			require.NoError(t, err)
+			require.Len(t, claimed, 1)
+			assert.False(t, claimed[0].MayHaveWritten)
+
+			noted, err := s.NoteMayHaveWritten(ctx, r.ID)
+			require.NoError(t, err)
+			assert.True(t, noted.MayHaveWritten)
+			assert.Equal(t, RevertPending, noted.State, "still to be carried out")
+			again, err := s.ClaimDueReverts(ctx, now.Add(time.Minute), "replica-b", time.Minute)
+			require.NoError(t, err)
+			require.Len(t, again, 1)
+			assert.True(t, again[0].MayHaveWritten, "the next attempt knows")
+
+			// Handed on to a new revert (a failed revert-now's retry), it is kept.
+			retry := again[0]
+			retried, err := s.ScheduleRevert(ctx, retry)
+			require.NoError(t, err)
+			got, err := s.GetRevert(ctx, retried.ID)
+			require.NoError(t, err)
+			assert.True(t, got.MayHaveWritten)
+			assert.Zero(t, got.Attempts)
+
+			_, err = s.CompleteRevert(ctx, r.ID, "reverted")
+			require.NoError(t, err)
+			_, err = s.NoteMayHaveWritten(ctx, r.ID)
+			assert.ErrorIs(t, err, ErrStateConflict)
+			_, err = s.NoteMayHaveWritten(ctx, "vmissing00000")
+			assert.ErrorIs(t, err, ErrNotFound)
+		})
+
 		t.Run("RejectsBadArguments", func(t *testing.T) {
 			s := newTestDB(t, db.backend).open(t)
 			_, err := s.ScheduleRevert(ctx, Revert{TokenID: "tok_1"})

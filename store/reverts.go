@@ -41,25 +41,41 @@ type Revert struct {
 	CreatedAt   time.Time
 	FinishedAt  time.Time // completed or cancelled
 	CancelledBy string
+	// MayHaveWritten: an attempt's write may have landed unseen (Astro's answer was lost), so a
+	// role found put back may be the bot's doing (NoteMayHaveWritten).
+	MayHaveWritten bool
 }
 
 const revertColumns = `id, request_id, token_id, token_name, workspace_id, revert_to, expected_role, due_at,
-	requested_by, channel_id, state, claimed_by, lease_until, attempts, outcome, created_at, finished_at, cancelled_by`
+	requested_by, channel_id, state, claimed_by, lease_until, attempts, outcome, created_at, finished_at, cancelled_by,
+	may_have_written`
 
 func scanRevert(row rowScanner) (Revert, error) {
 	var (
 		r                                      Revert
 		state                                  string
 		dueAt, leaseUntil, createdAt, finished int64
+		written                                int64
 	)
 	err := row.Scan(&r.ID, &r.RequestID, &r.TokenID, &r.TokenName, &r.WorkspaceID, &r.RevertTo, &r.ExpectedRole, &dueAt,
-		&r.RequestedBy, &r.ChannelID, &state, &r.LeaseOwner, &leaseUntil, &r.Attempts, &r.Outcome, &createdAt, &finished, &r.CancelledBy)
+		&r.RequestedBy, &r.ChannelID, &state, &r.LeaseOwner, &leaseUntil, &r.Attempts, &r.Outcome, &createdAt, &finished, &r.CancelledBy,
+		&written)
 	r.State = RevertState(state)
 	r.DueAt, r.LeaseUntil, r.CreatedAt, r.FinishedAt = fromDB(dueAt), fromDB(leaseUntil), fromDB(createdAt), fromDB(finished)
+	r.MayHaveWritten = written != 0
 	return r, err
 }
 
-// ScheduleRevert stores r as a pending revert with a fresh ID.
+func boolToDB(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ScheduleRevert stores r as a pending revert with a fresh ID. Of what attempts leave behind it
+// keeps only MayHaveWritten, so that an attempt handed on to a new revert (a failed revert-now's
+// retry) is not forgotten.
 func (s *Store) ScheduleRevert(ctx context.Context, r Revert) (Revert, error) {
 	if r.TokenID == "" || r.WorkspaceID == "" || r.DueAt.IsZero() {
 		return Revert{}, fmt.Errorf("%w: revert needs TokenID, WorkspaceID and DueAt", ErrInvalid)
@@ -70,9 +86,9 @@ func (s *Store) ScheduleRevert(ctx context.Context, r Revert) (Revert, error) {
 	r.CreatedAt = s.clock(time.Time{})
 	r.LeaseOwner, r.LeaseUntil, r.Attempts, r.Outcome, r.FinishedAt, r.CancelledBy = "", time.Time{}, 0, "", time.Time{}, ""
 	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO reverts (`+revertColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		r.ID, r.RequestID, r.TokenID, r.TokenName, r.WorkspaceID, r.RevertTo, r.ExpectedRole, toDB(r.DueAt),
-		r.RequestedBy, r.ChannelID, string(r.State), "", int64(0), 0, "", toDB(r.CreatedAt), int64(0), "")
+		r.RequestedBy, r.ChannelID, string(r.State), "", int64(0), 0, "", toDB(r.CreatedAt), int64(0), "", boolToDB(r.MayHaveWritten))
 	if err != nil {
 		return Revert{}, fmt.Errorf("store: schedule revert: %w", err)
 	}
@@ -162,6 +178,12 @@ func (s *Store) supersedeArgs(id, by, outcome string) []any {
 // completes it before letting the lock go, so the revert is either finished or not begun.
 func (s *Store) SupersedeRevert(ctx context.Context, id, by, outcome string) (Revert, error) {
 	return s.updatePendingRevert(ctx, id, supersedeRevertSQL, s.supersedeArgs(id, by, outcome)...)
+}
+
+// NoteMayHaveWritten records on pending revert id that an attempt's write may have landed unseen
+// (MayHaveWritten). A revert no longer pending gives a *StateError wrapping ErrStateConflict.
+func (s *Store) NoteMayHaveWritten(ctx context.Context, id string) (Revert, error) {
+	return s.updatePendingRevert(ctx, id, `UPDATE reverts SET may_have_written = 1 WHERE id = ? AND state = ?`, id, string(RevertPending))
 }
 
 // NestedEnd is a pending revert to end together with the one it is nested in, and the outcome
