@@ -175,8 +175,9 @@ type request struct {
 	path   string // relative to the base URL, segments already escaped
 	query  url.Values
 	body   any
-	// write marks a state-changing call: once an attempt may have reached the server, a
-	// final failure is reported as *OutcomeUnknownError.
+	// write marks a state-changing call. It is sent again only when the attempt provably
+	// never reached the server (see do); once one may have, its failure is final and reported
+	// as *OutcomeUnknownError.
 	write bool
 	// beforeDecode, if set, runs once a successful answer is in hand, just before it is
 	// decoded: room sized ahead for the answer is made there, not held while Astro takes its
@@ -198,6 +199,13 @@ type attemptResult struct {
 
 // do sends r, retrying what is safe to retry within the policy's deadline, and decodes a 2xx
 // body into out (when non-nil).
+//
+// A write is never sent again once an attempt may have reached Astro: a role update replaces
+// every role of the token with a list built from an earlier read, so a resend after the first
+// one landed would undo any change made in between (in the Astro UI, by Terraform), silently.
+// Such a failure is returned at once as *OutcomeUnknownError, and the caller re-reads. A write
+// is retried only when Astro refused it (429) or it never left (a refused connection, a body
+// the transport never took).
 func (c *Client) do(ctx context.Context, r request, out any) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -238,6 +246,10 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 		if budgetSpent && !res.answered {
 			return finish(fmt.Errorf("astro: no answer within %s: %w", c.retry.MaxElapsed, res.err))
 		}
+		if r.write && res.mayApply {
+			// Not resent: see above. Only a read taken after this failure can say what holds.
+			return finish(res.err)
+		}
 		if !res.retryable || attempt >= c.retry.MaxAttempts {
 			return finish(res.err)
 		}
@@ -270,17 +282,18 @@ func (c *Client) attempt(ctx context.Context, r *request, body []byte, out any) 
 	if len(r.query) > 0 {
 		target += "?" + r.query.Encode()
 	}
-	var reader io.Reader
-	if body != nil {
-		reader = bytes.NewReader(body)
-	}
 	// Once headers are on the wire the server may act on the request even if we never see
 	// the answer; before that, a failure proves nothing was applied.
 	var sent atomic.Bool
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: func() { sent.Store(true) }})
-	req, err := http.NewRequestWithContext(ctx, r.method, target, reader)
+	req, err := http.NewRequestWithContext(ctx, r.method, target, nil)
 	if err != nil {
 		return attemptResult{err: fmt.Errorf("astro: building %s %s: %w", r.method, r.path, err)}
+	}
+	var guard *onceBody
+	if body != nil {
+		guard = &onceBody{data: body}
+		req.Body, req.GetBody, req.ContentLength = guard.reader(), guard.replay, int64(len(body))
 	}
 	req.Header.Set("Authorization", "Bearer "+c.apiToken)
 	req.Header.Set("Accept", "application/json")
@@ -291,10 +304,69 @@ func (c *Client) attempt(ctx context.Context, r *request, body []byte, out any) 
 
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
-		return attemptResult{err: fmt.Errorf("astro: %w", err), retryable: true, mayApply: sent.Load()}
+		// The headers' trace counts buffered writes, not bytes on the wire, and a transport of
+		// one's own may never call it. With a body, whether the transport took any of it is the
+		// surer sign: a request whose body never left cannot have been acted on. The check also
+		// seals the body, since a transport may still read it after Do returns.
+		mayApply := sent.Load()
+		if guard != nil {
+			mayApply = guard.seal()
+		}
+		return attemptResult{err: fmt.Errorf("astro: %w", err), retryable: true, mayApply: mayApply}
 	}
 	return c.answer(ctx, r, resp, out)
 }
+
+// errNoReplay is what a request body answers a transport that wants to send it again.
+var errNoReplay = errors.New("astro: the request body is not sent a second time once it may have reached Astro")
+
+// onceBody is a request body that records whether the transport took any of it, and lets the
+// transport send it again (GetBody) only if it did not. http.Transport resends a request on its
+// own after some failures when it can rewind the body: over HTTP/1 only when nothing was
+// written, but over HTTP/2 also after the server reset the stream with PROTOCOL_ERROR, which
+// does not say the server ignored the request (Go 1.26 even does so in a tight loop). A POST
+// without an Idempotency-Key header is otherwise not replayed, and none is set here.
+type onceBody struct {
+	data  []byte
+	state atomic.Int32 // bodyUnread, bodyTaken or bodySealed, shared by every reader
+}
+
+const (
+	bodyUnread = iota
+	bodyTaken
+	bodySealed
+)
+
+func (b *onceBody) reader() io.ReadCloser {
+	return &onceBodyReader{b: b, r: bytes.NewReader(b.data)}
+}
+
+// replay is the request's GetBody.
+func (b *onceBody) replay() (io.ReadCloser, error) {
+	if b.state.Load() != bodyUnread {
+		return nil, errNoReplay
+	}
+	return b.reader(), nil
+}
+
+// seal ends the body's use by this attempt and reports whether any of it was taken.
+func (b *onceBody) seal() (taken bool) {
+	return b.state.Swap(bodySealed) == bodyTaken
+}
+
+type onceBodyReader struct {
+	b *onceBody
+	r *bytes.Reader
+}
+
+func (r *onceBodyReader) Read(p []byte) (int, error) {
+	if !r.b.state.CompareAndSwap(bodyUnread, bodyTaken) && r.b.state.Load() == bodySealed {
+		return 0, errNoReplay
+	}
+	return r.r.Read(p)
+}
+
+func (r *onceBodyReader) Close() error { return nil }
 
 // answer reads and classifies an HTTP answer. Apart from attempt so that attempt's frame, on
 // the stack while the request waits on Astro, stays small: with the frames above it a
@@ -349,7 +421,8 @@ func (c *Client) answer(ctx context.Context, r *request, resp *http.Response, ou
 	case resp.StatusCode == http.StatusTooManyRequests:
 		res.retryable, res.retryAfter = true, apiErr.RetryAfter
 	case resp.StatusCode == http.StatusBadGateway, resp.StatusCode == http.StatusServiceUnavailable, resp.StatusCode == http.StatusGatewayTimeout:
-		// A gateway error can hide a request the backend did process.
+		// A gateway error can hide a request the backend did process: a read is retried, a
+		// write is not (do).
 		res.retryable, res.retryAfter, res.mayApply = true, apiErr.RetryAfter, true
 	case resp.StatusCode >= 500:
 		// 500 is a server bug more often than a blip: not retried, but it may have half-applied.

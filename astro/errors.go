@@ -34,9 +34,9 @@ func (e *Error) Error() string {
 
 // OutcomeUnknownError reports a role update that failed in a way where the request may still
 // have been applied: it was sent and then the connection broke, the deadline passed, or the
-// server answered 5xx. The caller must re-read the token before telling anyone what happened.
-// A failure that proves nothing was applied (a 4xx answer, a refused connection) is never
-// wrapped in this type.
+// server answered 5xx. The client never sends such a request again; the caller must re-read
+// the token before telling anyone what happened. A failure that proves nothing was applied (a
+// 4xx answer, a refused connection) is never wrapped in this type.
 type OutcomeUnknownError struct {
 	TokenID string
 	Err     error

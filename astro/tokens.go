@@ -260,9 +260,12 @@ func (c *Client) GetToken(ctx context.Context, id string) (*Token, error) {
 
 // UpdateTokenRoles replaces every role of a token with roles (build the list with
 // WithWorkspaceRole so nothing else is lost) and returns the roles the API reports afterwards.
-// The call is retried like a read because a full replacement is idempotent. When it fails after
-// the request may have reached Astro, the error is an *OutcomeUnknownError: re-read the token
-// before saying what happened.
+// It is sent again only when the request provably never reached Astro (a 429, a refused
+// connection). A replacement is not idempotent over time: the list comes from an earlier read,
+// and resending it after the first one landed would undo whatever changed the token in between
+// (the Astro UI, Terraform). So when it fails after the request may have reached Astro (a
+// 5xx, a reset or timeout once sent), it is not resent and the error is an
+// *OutcomeUnknownError: re-read the token before saying what happened.
 //
 // POST /organizations/{organizationId}/tokens/{tokenId}/roles
 func (c *Client) UpdateTokenRoles(ctx context.Context, id string, roles []Role) (*SubjectRoles, error) {

@@ -323,30 +323,33 @@ func TestUpdateTokenRolesRejectsBadInputBeforeSending(t *testing.T) {
 }
 
 // TestUpdateTokenRolesOutcome pins down when a failed write is reported as "may have been
-// applied": only when the request could have reached Astro and no answer proved otherwise.
+// applied": only when the request could have reached Astro and no answer proved otherwise. Such
+// a write is never sent a second time (its list would undo any change made since it landed);
+// only one Astro refused (429) is.
 func TestUpdateTokenRolesOutcome(t *testing.T) {
 	t.Parallel()
 	ok := writeJSON(http.StatusOK, `{"workspaceRoles":[{"workspaceId":"ws-1","role":"WORKSPACE_OWNER"}]}`)
 	tests := []struct {
-		name        string
-		handler     http.HandlerFunc
-		policy      RetryPolicy
-		wantUnknown bool
-		wantStatus  int // of the *Error inside, 0 when none
-		wantIs      error
+		name         string
+		handler      http.HandlerFunc
+		policy       RetryPolicy
+		wantUnknown  bool
+		wantStatus   int // of the *Error inside, 0 when none
+		wantIs       error
+		wantRequests int
 	}{
-		{name: "RetriedGatewayErrorThenSuccess", handler: script(apiError(502, "bad gateway"), ok)},
-		{name: "DroppedConnectionThenSuccess", handler: script(dropConnection, ok)},
-		{name: "BadRequestProvesNothingApplied", handler: apiError(400, "invalid role"), wantStatus: 400},
-		{name: "ForbiddenProvesNothingApplied", handler: apiError(403, "forbidden"), wantStatus: 403},
-		{name: "NotFoundProvesNothingApplied", handler: apiError(404, "token not found"), wantStatus: 404},
-		{name: "RateLimitExhaustedProvesNothingApplied", handler: rateLimited("60"), wantStatus: 429},
-		{name: "InternalErrorMayHaveHalfApplied", handler: apiError(500, "boom"), wantUnknown: true, wantStatus: 500},
-		{name: "GatewayErrorsExhausted", handler: apiError(503, "down"), policy: RetryPolicy{MaxAttempts: 2}, wantUnknown: true, wantStatus: 503},
-		{name: "ConnectionDroppedAfterSending", handler: dropConnection, policy: RetryPolicy{MaxAttempts: 2}, wantUnknown: true},
-		{name: "EarlierAttemptMayHaveLandedBeforeA404", handler: script(apiError(504, "timeout"), apiError(404, "gone")), wantUnknown: true, wantStatus: 404},
-		{name: "SuccessWithUnreadableBody", handler: writeJSON(http.StatusOK, `{"workspaceRoles": nope`), wantUnknown: true},
-		{name: "NoAnswerBeforeDeadline", handler: hang, policy: RetryPolicy{MaxElapsed: 300 * time.Millisecond}, wantUnknown: true, wantIs: context.DeadlineExceeded},
+		{name: "RateLimitedThenSuccess", handler: script(rateLimited("2"), ok), wantRequests: 2},
+		{name: "GatewayErrorIsNotResent", handler: script(apiError(502, "bad gateway"), ok), wantUnknown: true, wantStatus: 502, wantRequests: 1},
+		{name: "DroppedConnectionIsNotResent", handler: script(dropConnection, ok), wantUnknown: true, wantRequests: 1},
+		{name: "BadRequestProvesNothingApplied", handler: apiError(400, "invalid role"), wantStatus: 400, wantRequests: 1},
+		{name: "ForbiddenProvesNothingApplied", handler: apiError(403, "forbidden"), wantStatus: 403, wantRequests: 1},
+		{name: "NotFoundProvesNothingApplied", handler: apiError(404, "token not found"), wantStatus: 404, wantRequests: 1},
+		{name: "RateLimitExhaustedProvesNothingApplied", handler: rateLimited("60"), wantStatus: 429, wantRequests: 1},
+		{name: "InternalErrorMayHaveHalfApplied", handler: apiError(500, "boom"), wantUnknown: true, wantStatus: 500, wantRequests: 1},
+		{name: "ServiceUnavailableIsNotResent", handler: apiError(503, "down"), wantUnknown: true, wantStatus: 503, wantRequests: 1},
+		{name: "GatewayTimeoutIsNotResent", handler: script(apiError(504, "timeout"), apiError(404, "gone")), wantUnknown: true, wantStatus: 504, wantRequests: 1},
+		{name: "SuccessWithUnreadableBody", handler: writeJSON(http.StatusOK, `{"workspaceRoles": nope`), wantUnknown: true, wantRequests: 1},
+		{name: "NoAnswerBeforeDeadline", handler: hang, policy: RetryPolicy{MaxElapsed: 300 * time.Millisecond}, wantUnknown: true, wantIs: context.DeadlineExceeded, wantRequests: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -356,6 +359,7 @@ func TestUpdateTokenRolesOutcome(t *testing.T) {
 
 			got, err := c.UpdateTokenRoles(t.Context(), "tok-1", []Role{{EntityType: EntityWorkspace, EntityID: "ws-1", Role: RoleWorkspaceOwner}})
 
+			assert.Equal(t, tt.wantRequests, ts.Requests())
 			if !tt.wantUnknown && tt.wantStatus == 0 {
 				require.NoError(t, err)
 				assert.Equal(t, RoleWorkspaceOwner, got.WorkspaceRole("ws-1"))

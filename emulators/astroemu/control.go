@@ -31,6 +31,10 @@ const (
 // client) just as the request arrives, such as a token deleted between two page reads. A fault
 // with only Before serves the request normally, after the change.
 //
+// After, when set, runs after Delay and ApplyFirst's serving, just before the answer goes out:
+// with ApplyFirst, a change made elsewhere after a write landed while its answer is lost, the
+// window in which resending that write would undo the change.
+//
 // Go's http.Transport transparently retries an idempotent request (GET) whose reused
 // keep-alive connection was reset, so a Reset on a GET may be invisible to such a client.
 type Fault struct {
@@ -41,6 +45,7 @@ type Fault struct {
 	ApplyFirst bool
 	Delay      time.Duration
 	Before     func()
+	After      func()
 }
 
 // SetLatency delays every request to ep by d before it is served (0 removes it).

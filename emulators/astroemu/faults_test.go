@@ -84,6 +84,29 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// After runs between a landed write and its lost answer: the change it makes is what the
+// token holds at the end, and the client sees the fault's answer.
+func TestFaultAfterRunsBetweenTheWriteAndItsAnswer(t *testing.T) {
+	t.Parallel()
+	srv := newSample(t)
+	var during astroemu.Token
+	srv.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{ApplyFirst: true, Status: http.StatusBadGateway, After: func() {
+		// On the emulator's goroutine: assert, not require.
+		during, _ = srv.Token(astroemu.SampleTokenCIFirst)
+		assert.NoError(t, srv.SetRoles(astroemu.SampleTokenCIFirst, []astroemu.Role{
+			{EntityType: astroemu.EntityOrganization, EntityID: testOrg, Role: astroemu.RoleOrganizationMember},
+			{EntityType: astroemu.EntityWorkspace, EntityID: astroemu.SampleWorkspaceSandbox, Role: astroemu.RoleWorkspaceAuthor},
+		}))
+	}})
+
+	resp := call(t, srv, http.MethodPost, rolesPath(astroemu.SampleTokenCIFirst), promoteBody())
+
+	assert.Equal(t, http.StatusBadGateway, resp.status)
+	assert.Contains(t, during.Roles, astroemu.Role{EntityType: astroemu.EntityWorkspace, EntityID: astroemu.SampleWorkspaceSandbox, Role: astroemu.RoleWorkspaceOwner},
+		"the write landed before After ran")
+	assert.Equal(t, astroemu.RoleWorkspaceAuthor, sandboxRole(t, srv), "After's change is the last")
+}
+
 func TestFaultsAreConsumedInOrderPerEndpoint(t *testing.T) {
 	t.Parallel()
 	srv := newSample(t)

@@ -299,6 +299,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		applied = newBufferedResponse()
 		handle(applied)
 	}
+	if f.After != nil {
+		f.After()
+	}
 	switch {
 	case f.Reset:
 		resetConnection(w)
