@@ -634,6 +634,8 @@ func (s *Service) recheckRequest(ctx context.Context, r store.Request) (why stri
 		return "the policy no longer lets the requester make this change", nil
 	case d.MaxElevation > 0 && r.Elevation > d.MaxElevation:
 		return fmt.Sprintf("the policy now allows this change for at most %s", formatPeriod(d.MaxElevation)), nil
+	case r.Elevation == 0 && mustTimeBox(d, policy.Action(r.Action), r.CurrentRole, r.RequestedRole):
+		return fmt.Sprintf("the policy now allows this change only time-boxed, for at most %s", formatPeriod(d.MaxElevation)), nil
 	case d.NeedsApproval() && stricterApproval(*d.Approval, r):
 		return fmt.Sprintf("the policy now asks for %s from %s", pluralApprovals(max(d.Approval.Count, 1)), s.groupNames(d.Approval.Approvers)), nil
 	}

@@ -114,7 +114,15 @@ func formatPeriod(d time.Duration) string {
 // cannot honour, before anything is written or an approval is requested.
 func (s *Service) checkElevation(c change, d policy.Decision) error {
 	if c.elevation == 0 {
-		return nil
+		if !mustTimeBox(d, c.action, c.from, c.to) {
+			return nil
+		}
+		e := &Error{Code: EDenied, Message: fmt.Sprintf("Policy allows this change only time-boxed, for at most %s.", formatPeriod(d.MaxElevation)),
+			Hint: fmt.Sprintf("Add --for %s or less: the bot puts the role back when it ends.", formatPeriod(d.MaxElevation))}
+		if s.reverts == nil {
+			e.Hint = "Time-boxed changes are not enabled on this bot, so it cannot make this change; ask the bot's operator."
+		}
+		return e
 	}
 	hint := fmt.Sprintf("Give --for from %s to %s, or leave it out for a lasting change.", formatPeriod(s.minElevation), formatPeriod(MaxElevation))
 	switch {
@@ -131,6 +139,20 @@ func (s *Service) checkElevation(c change, d policy.Decision) error {
 			Hint: fmt.Sprintf("Ask for --for %s or less.", formatPeriod(d.MaxElevation))}
 	}
 	return nil
+}
+
+// mustTimeBox reports whether a change from → to allowed by d must be time-boxed: d's rule caps
+// elevation and the change raises the role (or gives one that cannot be ranked). Without it, a
+// lasting change would be an elevation without end under a rule meant to bound it.
+func mustTimeBox(d policy.Decision, action policy.Action, from, to string) bool {
+	if d.MaxElevation <= 0 || action == policy.ActionRemove {
+		return false
+	}
+	switch policy.DirectionOf(from, to) {
+	case policy.DirectionGrant, policy.DirectionUpgrade, policy.DirectionUnknown:
+		return true
+	}
+	return false
 }
 
 // timeBox follows a change that has landed: it schedules the change's own revert if it is

@@ -106,6 +106,11 @@ func runExplain(ctx context.Context, s *Service, req Request, a *args) (reply.Re
 	if d.Reason != "" {
 		out.Body = append(out.Body, reply.Para("Why: "+d.Reason))
 	}
+	if d.Allowed && mustTimeBox(d, c.action, c.from, c.to) {
+		out.Body = append(out.Body, reply.Line{reply.Text("Only time-boxed: add "), reply.Literal("--for " + formatPeriod(d.MaxElevation)), reply.Text(" or less.")})
+	} else if d.Allowed && d.MaxElevation > 0 {
+		out.Body = append(out.Body, reply.Para("A time-boxed change (--for) may last at most "+formatPeriod(d.MaxElevation)+"."))
+	}
 	if ap := d.Approval; d.NeedsApproval() {
 		line := reply.Line{reply.Textf("Needs %s from ", pluralApprovals(max(ap.Count, 1)))}
 		line = append(line, s.groupSpans(ap.Approvers)...)

@@ -381,6 +381,13 @@ func TestTimeBoxedChangeLimits(t *testing.T) {
 		{name: "OverPolicyCap", text: "update " + astroemu.SampleTokenCIDeployer + " -r owner --for 3h",
 			decision: policy.Decision{Allowed: true, MaxElevation: 2 * time.Hour}, wantTitle: "--for 3h is longer than policy allows for this change: at most 2h."},
 		{name: "NotEnabled", text: "add " + astroemu.SampleTokenTerraform + " -r owner --for 1h", noReverts: true, wantTitle: "Time-boxed changes are not enabled on this bot."},
+		// A rule that caps elevation would otherwise allow an elevation without end.
+		{name: "LastingUnderPolicyCap", text: "update " + astroemu.SampleTokenCIDeployer + " -r owner",
+			decision: policy.Decision{Allowed: true, MaxElevation: 2 * time.Hour}, wantTitle: "Policy allows this change only time-boxed, for at most 2h."},
+		{name: "LastingGrantUnderPolicyCap", text: "add " + astroemu.SampleTokenTerraform + " -r member",
+			decision: policy.Decision{Allowed: true, MaxElevation: 2 * time.Hour}, wantTitle: "Policy allows this change only time-boxed, for at most 2h."},
+		{name: "LastingUnderPolicyCapNotEnabled", text: "update " + astroemu.SampleTokenCIDeployer + " -r owner", noReverts: true,
+			decision: policy.Decision{Allowed: true, MaxElevation: 2 * time.Hour}, wantTitle: "Policy allows this change only time-boxed, for at most 2h."},
 		{name: "NotForRemove", text: "remove " + astroemu.SampleTokenCIDeployer + " --for 1h", wantTitle: "Unknown flag --for for remove."},
 	}
 	for _, tt := range tests {
@@ -402,6 +409,18 @@ func TestTimeBoxedChangeLimits(t *testing.T) {
 			assert.Empty(t, pending)
 		})
 	}
+}
+
+// A cap on elevation leaves changes that lower a role alone: they need no --for.
+func TestLoweringARoleUnderAnElevationCapIsLasting(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t)
+	e.auth.decision = policy.Decision{Allowed: true, MaxElevation: 2 * time.Hour}
+	r := e.runAs(t, alice, opsChan, "update "+astroemu.SampleTokenCIDeployer+" -r member -w "+wsData)
+	assert.Equal(t, reply.Success, r.Tone, text(r))
+	assert.Equal(t, astro.RoleWorkspaceMember, e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+	explained := text(e.runAs(t, alice, opsChan, "explain update "+astroemu.SampleTokenCIDeployer+" -r owner -w "+wsData))
+	assert.Contains(t, explained, "Only time-boxed: add `--for 2h` or less.")
 }
 
 func TestTimeBoxedChangeIsRevertedWhenItEnds(t *testing.T) {
