@@ -32,7 +32,13 @@ const (
 	actionReason    = "reason_input"
 
 	maxReasonLen = 300
+
+	// maxTitleRunes is the longest title Slack takes for a view.
+	maxTitleRunes = 24
 )
+
+// changeTitles are the form's titles, each short enough to show whole.
+var changeTitles = map[string]string{"add": "Add token to workspace", "update": "Change a token's role", "remove": "Remove a token"}
 
 // Pickers supplies the choices a modal offers, from memory: Slack wants type-ahead options in
 // the ack itself, so there is no time for an Astro call (*commands.Catalog implements it).
@@ -105,7 +111,6 @@ func (b *Bot) openChangeModal(ctx context.Context, verb, channelID, triggerID st
 // current role, for someone who may also show.
 func (b *Bot) changeModal(meta modalMeta, tokenID, workspaceID string, showCurrent bool) slack.ModalViewRequest {
 	md, _ := json.Marshal(meta)
-	titles := map[string]string{"add": "Add a token to a workspace", "update": "Change a token's role", "remove": "Remove a token"}
 	submit := map[string]string{"add": "Add", "update": "Update", "remove": "Remove"}
 
 	tokenSelect := slack.NewOptionsSelectBlockElement(slack.OptTypeExternal, plain("Type a token name"), actionToken)
@@ -154,7 +159,7 @@ func (b *Bot) changeModal(meta modalMeta, tokenID, workspaceID string, showCurre
 	return slack.ModalViewRequest{
 		Type:            slack.VTModal,
 		CallbackID:      changeModalID,
-		Title:           plain(truncateRunes(titles[meta.Verb], 24)),
+		Title:           plain(changeTitles[meta.Verb]),
 		Submit:          plain(submit[meta.Verb]),
 		Close:           plain("Cancel"),
 		PrivateMetadata: string(md),

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -260,4 +261,20 @@ func TestFormIsNotRefreshedForWhoMayNotList(t *testing.T) {
 	now, _ := emu.View(v.ID)
 	assert.Equal(t, v.Hash, now.Hash, "the form was refreshed")
 	assert.NotContains(t, string(now.Blocks), "Current role of")
+}
+
+// Slack takes a view title of at most 24 characters: every form's title fits whole, none cut
+// short with an ellipsis.
+func TestFormTitlesFitWhole(t *testing.T) {
+	b := &Bot{cfg: Config{CommandName: "/orgtoken", Pickers: formOrg{}}}
+	titles := map[string]string{"confirm": b.confirmView(commands.Confirmation{Text: "add x", Name: "x"}, benchChannel).Title.Text}
+	for _, verb := range []string{"add", "update", "remove"} {
+		titles[verb] = b.changeModal(modalMeta{Verb: verb, Channel: benchChannel}, "", "", false).Title.Text
+		assert.Equal(t, changeTitles[verb], titles[verb], "the %s form's title", verb)
+	}
+	for form, title := range titles {
+		assert.NotEmpty(t, title, form)
+		assert.LessOrEqual(t, utf8.RuneCountInString(title), maxTitleRunes, "the %s form's title %q", form, title)
+		assert.NotContains(t, title, "…", "the %s form's title", form)
+	}
 }
