@@ -284,23 +284,17 @@ func validateSubmission(cb *slack.InteractionCallback) map[string]string {
 	return errs
 }
 
-// commandText turns a submitted form into the typed command it stands for.
+// commandText turns a submitted form into the typed command it stands for. Values are quoted by
+// the parser's own table of quotes, so no quote in the reason can end its quoting early.
 func (c modalChoice) commandText() string {
-	parts := []string{c.meta.Verb, shellQuote(c.token), "--workspace-id", shellQuote(c.workspace)}
+	parts := []string{c.meta.Verb, commands.ShellQuote(c.token), "--workspace-id", commands.ShellQuote(c.workspace)}
 	if c.meta.Verb != "remove" {
-		parts = append(parts, "--role", shellQuote(c.role))
+		parts = append(parts, "--role", commands.ShellQuote(c.role))
 	}
 	if r := strings.TrimSpace(c.text); r != "" {
-		parts = append(parts, "--reason", shellQuote(r))
+		parts = append(parts, "--reason", commands.ShellQuote(r))
 	}
 	return strings.Join(parts, " ")
-}
-
-// shellQuote wraps s in double quotes for the command parser. Quote characters inside become
-// apostrophes, because the parser turns Slack's curly quotes into straight ones first.
-func shellQuote(s string) string {
-	s = strings.NewReplacer(`\`, `\\`, `"`, "'", "“", "'", "”", "'", "‘", "'", "’", "'").Replace(s)
-	return `"` + s + `"`
 }
 
 // refreshModal shows the chosen token's current role once both token and workspace are picked,

@@ -281,3 +281,49 @@ rules:
 	v := w.openForm(t, adminID, opsChannel, "update")
 	w.waitSuggested(t, adminID, v.ID, "terra", astroemu.SampleTokenTerraform)
 }
+
+// A reason typed into the form is the reason, whatever quotes it holds: German quotes, whose „
+// the parser reads as ", no longer break the command, and no quote ends the reason early to add
+// a flag the form never offered, such as a time-box.
+func TestChangeFormReasonIsKeptWhole(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	const auditChannel = "C0AUDIT01"
+	w.slack.AddChannel(slackemu.Channel{ID: auditChannel, Name: "orgtoken-audit", BotIsMember: true})
+	w.startBot(map[string]string{"ORGTOKEN_AUDIT_CHANNEL": auditChannel})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	token, ws := astroemu.SampleTokenTerraform, astroemu.SampleWorkspaceSandbox
+
+	for _, c := range []struct{ verb, role, reason, audited string }{
+		{"add", "WORKSPACE_MEMBER", `„Hotfix" für Kunde`, `reason: "Hotfix" für Kunde`},
+		{"update", "WORKSPACE_OWNER", `a„ --for „2h`, `reason: a" --for "2h`},
+	} {
+		v := w.openForm(t, adminID, opsChannel, c.verb)
+		seen := map[string]bool{}
+		for _, m := range w.slack.Messages(opsChannel) {
+			seen[m.TS] = true
+		}
+		in, err := w.slack.SubmitView(ctx, slackemu.Submission{UserID: adminID, ViewID: v.ID, Values: map[string]map[string]slackemu.InputValue{
+			"token":     {"token_select": {Type: "external_select", SelectedOption: &slackemu.Option{Text: "terraform-automation", Value: token}}},
+			"workspace": {"workspace_select": {Type: "static_select", SelectedOption: &slackemu.Option{Text: "Sandbox", Value: ws}}},
+			"role":      {"role_select": {Type: "static_select", SelectedOption: &slackemu.Option{Text: c.role, Value: c.role}}},
+			"reason":    {"reason_input": {Type: "plain_text_input", Value: c.reason}},
+		}})
+		require.NoError(t, err)
+		_, err = in.WaitAck(ctx)
+		require.NoError(t, err)
+		done, err := w.slack.WaitMessage(ctx, func(m slackemu.Message) bool {
+			return m.Channel == opsChannel && !seen[m.TS] && (!m.Ephemeral || m.VisibleTo == adminID)
+		})
+		require.NoError(t, err)
+		require.False(t, done.Ephemeral, "%s with reason %s was refused: %s", c.verb, c.reason, text(done.Blocks))
+		assert.NotContains(t, text(done.Blocks), "Time-boxed", "the reason added --for")
+		tok, _ := w.astro.Token(token)
+		assert.Equal(t, c.role, roleIn(tok, ws))
+		_, err = w.slack.WaitMessage(ctx, func(m slackemu.Message) bool {
+			return m.Channel == auditChannel && strings.Contains(text(m.Blocks), c.audited)
+		})
+		require.NoError(t, err, "the audit record lacks %s", c.audited)
+	}
+}
