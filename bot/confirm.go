@@ -50,7 +50,7 @@ func (b *Bot) confirmView(c commands.Confirmation, channelID string) slack.Modal
 		Close:           plain("Cancel"),
 		PrivateMetadata: string(md),
 		Blocks: slack.Blocks{BlockSet: []slack.Block{
-			slack.NewSectionBlock(plain(truncateRunes("You are about to run: /orgtoken "+c.Text, 3000)), nil, nil),
+			slack.NewSectionBlock(plain(truncateRunes("You are about to run: "+b.cfg.CommandName+" "+c.Text, 3000)), nil, nil),
 			slack.NewInputBlock(blockConfirm, plain(truncateRunes("Type "+c.Name+" to confirm", 2000)), nil, input),
 		}},
 	}

@@ -278,3 +278,13 @@ func TestFormTitlesFitWhole(t *testing.T) {
 		assert.NotContains(t, title, "…", "the %s form's title", form)
 	}
 }
+
+// The confirmation form names the command as this bot is configured to answer it.
+func TestConfirmFormNamesTheConfiguredCommand(t *testing.T) {
+	b := &Bot{cfg: Config{CommandName: "/tokens"}}
+	v := b.confirmView(commands.Confirmation{Text: "remove -n deployer -w Production", Name: "deployer"}, benchChannel)
+	raw, err := json.Marshal(v.Blocks)
+	require.NoError(t, err)
+	assert.Contains(t, string(raw), "You are about to run: /tokens remove -n deployer -w Production")
+	assert.NotContains(t, string(raw), "/orgtoken")
+}
