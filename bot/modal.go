@@ -285,14 +285,15 @@ func validateSubmission(cb *slack.InteractionCallback) map[string]string {
 }
 
 // commandText turns a submitted form into the typed command it stands for. Values are quoted by
-// the parser's own table of quotes, so no quote in the reason can end its quoting early.
+// the parser's own table of quotes, so no quote in the reason can end its quoting early, and
+// the reason follows "=", so one that looks like a flag ("--", "-r") is still the reason.
 func (c modalChoice) commandText() string {
 	parts := []string{c.meta.Verb, commands.ShellQuote(c.token), "--workspace-id", commands.ShellQuote(c.workspace)}
 	if c.meta.Verb != "remove" {
 		parts = append(parts, "--role", commands.ShellQuote(c.role))
 	}
 	if r := strings.TrimSpace(c.text); r != "" {
-		parts = append(parts, "--reason", commands.ShellQuote(r))
+		parts = append(parts, "--reason="+commands.ShellQuote(r))
 	}
 	return strings.Join(parts, " ")
 }
