@@ -82,10 +82,12 @@ type Config struct {
 	// store write on the ack path, so it is for replicas sharing PostgreSQL; a single SQLite
 	// replica saves as a worker takes the envelope up.
 	SaveBeforeAck bool
-	// Pickers and Views enable the change modal; without them a bare add/update/remove gets
-	// the usage text.
+	// Pickers, Views and Gate enable the change modal; without any of them a bare
+	// add/update/remove gets the usage text. Gate decides, for each person and channel, what
+	// the form may show them.
 	Pickers Pickers
 	Views   ViewsAPI
+	Gate    Gate
 	// HTTPClient posts to response_url; nil uses http.DefaultClient.
 	HTTPClient *http.Client
 	// ReleaseMemoryAfter is how long the bot must have run no command before it returns the
@@ -109,6 +111,7 @@ type Bot struct {
 	stopping  atomic.Bool
 	idle      *idleRelease
 	finishing sync.WaitGroup // turned-away envelopes being marked answered, off the read path
+	answering sync.WaitGroup // type-ahead answers being decided, off the read path
 
 	// runSlack is slack-go's Socket Mode loop, and now and after tell and wait out time for
 	// runSocket; tests replace them to make slack-go give up on cue under a clock they move.
@@ -235,6 +238,7 @@ loop:
 		<-done
 	}
 	b.finishing.Wait() // before the caller closes the store
+	b.answering.Wait()
 	return err
 }
 
@@ -399,9 +403,15 @@ func (b *Bot) onInteraction(req *socketmode.Request, cb slack.InteractionCallbac
 	received := time.Now()
 	switch cb.Type {
 	case slack.InteractionTypeBlockSuggestion:
-		// The options are the ack's payload, computed from memory.
-		b.ack(req, b.suggest(&cb))
-		b.cfg.Metrics.ObserveAck(time.Since(received))
+		// The options are the ack's payload, computed from memory. Who may see them is decided
+		// first, which can wait on Slack for user-group members, so off the read path and
+		// within Slack's 3 seconds; a decision not made in time offers nothing.
+		b.answering.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), suggestDeadline)
+			defer cancel()
+			b.ack(req, b.suggest(ctx, &cb))
+			b.cfg.Metrics.ObserveAck(time.Since(received))
+		})
 		return
 	case slack.InteractionTypeViewClosed:
 		b.ack(req, nil)
@@ -437,6 +447,9 @@ func (b *Bot) onInteraction(req *socketmode.Request, cb slack.InteractionCallbac
 		b.log.Error("could not tell the user the bot is busy: notice queue full", "envelope_id", req.EnvelopeID, "user", cb.User.ID)
 	}
 }
+
+// suggestDeadline bounds deciding a type-ahead answer, leaving room in Slack's 3 seconds.
+const suggestDeadline = 2 * time.Second
 
 const busyText = "orgtoken-bot is busy right now and did not run this. Nothing was changed; please try again in a moment."
 
@@ -498,8 +511,7 @@ func (b *Bot) recoverCommand(ctx context.Context, j *job) {
 // flight).
 func (b *Bot) processSlash(ctx context.Context, j *job, start time.Time) {
 	c := j.slash
-	if verb, ok := modalVerb(c.Text); ok && b.openChangeModal(ctx, verb, c.ChannelID, c.TriggerID) {
-		b.logModal(j, verb, start)
+	if verb, ok := modalVerb(c.Text); ok && b.changeForm(ctx, j, verb, start) {
 		return
 	}
 	r := b.cmds.Run(ctx, commands.Request{
@@ -515,6 +527,25 @@ func (b *Bot) processSlash(ctx context.Context, j *job, start time.Time) {
 // control characters and arrive as entities, so without this a token named "R&D <ci>" could
 // not be named in a command. Slack encodes nothing else.
 var slackEntities = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
+
+// changeForm answers a bare add/update/remove with the form, or with list's refusal to whoever
+// may not list here, as the form offers every token and workspace. It reports false when the
+// form is off or could not open, so the command is answered as typed.
+func (b *Bot) changeForm(ctx context.Context, j *job, verb string, start time.Time) bool {
+	c := j.slash
+	if !b.formEnabled() || c.TriggerID == "" {
+		return false
+	}
+	if r, ok := b.mayList(ctx, c.UserID, c.ChannelID); !ok {
+		b.answerSlash(ctx, j, &r, start)
+		return true
+	}
+	if !b.openChangeModal(ctx, verb, c.ChannelID, c.TriggerID) {
+		return false
+	}
+	b.logModal(j, verb, start)
+	return true
+}
 
 func (b *Bot) logModal(j *job, verb string, start time.Time) {
 	c := j.slash

@@ -31,9 +31,18 @@ func (b *Bot) openConfirmModal(ctx context.Context, cb *slack.InteractionCallbac
 	if b.cfg.Views == nil || json.Unmarshal([]byte(value), &c) != nil || c.Text == "" || c.Name == "" {
 		return false
 	}
-	md, _ := json.Marshal(confirmMeta{Text: c.Text, Name: c.Name, Channel: channelOf(cb)})
+	if _, err := b.cfg.Views.OpenViewContext(ctx, cb.TriggerID, b.confirmView(c, channelOf(cb))); err != nil {
+		b.cfg.Metrics.SlackCallFailed("views.open", err)
+		b.log.Warn("could not open the confirmation form", "error", err)
+		return false
+	}
+	return true
+}
+
+func (b *Bot) confirmView(c commands.Confirmation, channelID string) slack.ModalViewRequest {
+	md, _ := json.Marshal(confirmMeta{Text: c.Text, Name: c.Name, Channel: channelID})
 	input := slack.NewPlainTextInputBlockElement(plain("Token name"), actionConfirm)
-	view := slack.ModalViewRequest{
+	return slack.ModalViewRequest{
 		Type:            slack.VTModal,
 		CallbackID:      confirmModalID,
 		Title:           plain("Confirm change"),
@@ -41,16 +50,10 @@ func (b *Bot) openConfirmModal(ctx context.Context, cb *slack.InteractionCallbac
 		Close:           plain("Cancel"),
 		PrivateMetadata: string(md),
 		Blocks: slack.Blocks{BlockSet: []slack.Block{
-			slack.NewSectionBlock(plain(truncateRunes("You are about to run: /orgtoken "+c.Text, 3000)), nil, nil),
+			slack.NewSectionBlock(plain(truncateRunes("You are about to run: "+b.cfg.CommandName+" "+c.Text, 3000)), nil, nil),
 			slack.NewInputBlock(blockConfirm, plain(truncateRunes("Type "+c.Name+" to confirm", 2000)), nil, input),
 		}},
 	}
-	if _, err := b.cfg.Views.OpenViewContext(ctx, cb.TriggerID, view); err != nil {
-		b.cfg.Metrics.SlackCallFailed("views.open", err)
-		b.log.Warn("could not open the confirmation form", "error", err)
-		return false
-	}
-	return true
 }
 
 func readConfirm(cb *slack.InteractionCallback) (confirmMeta, string, bool) {

@@ -9,11 +9,14 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/orgtoken/orgtoken-bot/commands"
+	"github.com/orgtoken/orgtoken-bot/policy"
+	"github.com/orgtoken/orgtoken-bot/reply"
 )
 
 // The change modal: `/orgtoken add`, `update` or `remove` typed without arguments opens it, and
 // its submission becomes the equivalent typed command, so it goes through exactly the same
-// parsing, policy checks, approvals and audit.
+// parsing, policy checks, approvals and audit. What the form shows before that is what list
+// and show would show, so each request for it is decided as they would be, for whoever asks.
 const (
 	changeModalID = "orgtoken.change"
 
@@ -29,7 +32,13 @@ const (
 	actionReason    = "reason_input"
 
 	maxReasonLen = 300
+
+	// maxTitleRunes is the longest title Slack takes for a view.
+	maxTitleRunes = 24
 )
+
+// changeTitles are the form's titles, each short enough to show whole.
+var changeTitles = map[string]string{"add": "Add token to workspace", "update": "Change a token's role", "remove": "Remove a token"}
 
 // Pickers supplies the choices a modal offers, from memory: Slack wants type-ahead options in
 // the ack itself, so there is no time for an Astro call (*commands.Catalog implements it).
@@ -38,6 +47,28 @@ type Pickers interface {
 	Workspaces() []commands.Choice
 	TokenName(id string) string
 	CurrentRole(tokenID, workspaceID string) string
+}
+
+// Gate decides with the policy as the commands do: allowed, or the command's own refusal.
+// *commands.Service implements it.
+type Gate interface {
+	Authorize(ctx context.Context, in policy.Input) (reply.Reply, bool)
+}
+
+// mayList decides whether the form may show userID the organization's tokens and workspaces:
+// it offers all of them, so it is decided as list --all-workspaces in the form's channel.
+func (b *Bot) mayList(ctx context.Context, userID, channelID string) (reply.Reply, bool) {
+	return b.cfg.Gate.Authorize(ctx, policy.Input{UserID: userID, ChannelID: channelID, Action: policy.ActionList})
+}
+
+// mayShow decides whether the form may show userID a token's current role, as show would.
+func (b *Bot) mayShow(ctx context.Context, userID, channelID string) bool {
+	_, ok := b.cfg.Gate.Authorize(ctx, policy.Input{UserID: userID, ChannelID: channelID, Action: policy.ActionShow})
+	return ok
+}
+
+func (b *Bot) formEnabled() bool {
+	return b.cfg.Pickers != nil && b.cfg.Views != nil && b.cfg.Gate != nil
 }
 
 // ViewsAPI opens and updates modals (*slack.Client satisfies it).
@@ -64,12 +95,10 @@ func modalVerb(text string) (string, bool) {
 }
 
 // openChangeModal shows the form; it reports false when the modal could not be opened (the
-// trigger expired, say), so the caller answers as for the typed command instead.
+// trigger expired, say), so the caller answers as for the typed command instead. The caller
+// has decided that the person may list.
 func (b *Bot) openChangeModal(ctx context.Context, verb, channelID, triggerID string) bool {
-	if b.cfg.Pickers == nil || b.cfg.Views == nil || triggerID == "" {
-		return false
-	}
-	view := b.changeModal(modalMeta{Verb: verb, Channel: channelID}, "", "")
+	view := b.changeModal(modalMeta{Verb: verb, Channel: channelID}, "", "", false)
 	if _, err := b.cfg.Views.OpenViewContext(ctx, triggerID, view); err != nil {
 		b.cfg.Metrics.SlackCallFailed("views.open", err)
 		b.log.Warn("could not open the change modal; answering as for the typed command", "error", err)
@@ -78,9 +107,10 @@ func (b *Bot) openChangeModal(ctx context.Context, verb, channelID, triggerID st
 	return true
 }
 
-func (b *Bot) changeModal(meta modalMeta, tokenID, workspaceID string) slack.ModalViewRequest {
+// changeModal builds the form for someone who may list; showCurrent adds the chosen token's
+// current role, for someone who may also show.
+func (b *Bot) changeModal(meta modalMeta, tokenID, workspaceID string, showCurrent bool) slack.ModalViewRequest {
 	md, _ := json.Marshal(meta)
-	titles := map[string]string{"add": "Add a token to a workspace", "update": "Change a token's role", "remove": "Remove a token"}
 	submit := map[string]string{"add": "Add", "update": "Update", "remove": "Remove"}
 
 	tokenSelect := slack.NewOptionsSelectBlockElement(slack.OptTypeExternal, plain("Type a token name"), actionToken)
@@ -103,7 +133,7 @@ func (b *Bot) changeModal(meta modalMeta, tokenID, workspaceID string) slack.Mod
 	wsInput.DispatchAction = true
 
 	blocks := []slack.Block{tokenInput, wsInput}
-	if tokenID != "" && workspaceID != "" {
+	if showCurrent && tokenID != "" && workspaceID != "" {
 		current := b.cfg.Pickers.CurrentRole(tokenID, workspaceID)
 		if current == "" {
 			current = "none"
@@ -129,7 +159,7 @@ func (b *Bot) changeModal(meta modalMeta, tokenID, workspaceID string) slack.Mod
 	return slack.ModalViewRequest{
 		Type:            slack.VTModal,
 		CallbackID:      changeModalID,
-		Title:           plain(truncateRunes(titles[meta.Verb], 24)),
+		Title:           plain(changeTitles[meta.Verb]),
 		Submit:          plain(submit[meta.Verb]),
 		Close:           plain("Cancel"),
 		PrivateMetadata: string(md),
@@ -162,10 +192,11 @@ func menuOption(c commands.Choice) (*slack.OptionBlockObject, bool) {
 }
 
 // suggest answers a type-ahead request from memory, inside the ack: the most relevant
-// suggestions that fit.
-func (b *Bot) suggest(cb *slack.InteractionCallback) slack.OptionsResponse {
+// suggestions that fit, or none for someone who may not list in the form's channel. Every
+// keystroke is decided afresh for the user Slack names in it.
+func (b *Bot) suggest(ctx context.Context, cb *slack.InteractionCallback) slack.OptionsResponse {
 	var opts []*slack.OptionBlockObject
-	if b.cfg.Pickers != nil && cb.ActionID == actionToken {
+	if b.maySuggest(ctx, cb) {
 		size := len("[]")
 		for _, c := range b.cfg.Pickers.SuggestTokens(cb.Value, 100) {
 			o, ok := menuOption(c)
@@ -186,6 +217,28 @@ func (b *Bot) suggest(cb *slack.InteractionCallback) slack.OptionsResponse {
 	return slack.OptionsResponse{Options: opts}
 }
 
+func (b *Bot) maySuggest(ctx context.Context, cb *slack.InteractionCallback) bool {
+	if !b.formEnabled() || cb.ActionID != actionToken {
+		return false
+	}
+	meta, ok := readMeta(&cb.View)
+	if !ok {
+		return false
+	}
+	_, ok = b.mayList(ctx, cb.User.ID, meta.Channel)
+	return ok
+}
+
+// readMeta reads the change form's private_metadata, which the bot set when it built the view.
+func readMeta(v *slack.View) (modalMeta, bool) {
+	var m modalMeta
+	if v.CallbackID != changeModalID || json.Unmarshal([]byte(v.PrivateMetadata), &m) != nil {
+		return m, false
+	}
+	_, ok := modalVerb(m.Verb)
+	return m, ok
+}
+
 // modalChoice is what the person chose in the form.
 type modalChoice struct {
 	meta                         modalMeta
@@ -194,10 +247,8 @@ type modalChoice struct {
 
 func readModal(cb *slack.InteractionCallback) (modalChoice, bool) {
 	var c modalChoice
-	if cb.View.CallbackID != changeModalID || json.Unmarshal([]byte(cb.View.PrivateMetadata), &c.meta) != nil {
-		return c, false
-	}
-	if _, ok := modalVerb(c.meta.Verb); !ok {
+	var ok bool
+	if c.meta, ok = readMeta(&cb.View); !ok {
 		return c, false
 	}
 	values := map[string]map[string]slack.BlockAction{}
@@ -233,32 +284,32 @@ func validateSubmission(cb *slack.InteractionCallback) map[string]string {
 	return errs
 }
 
-// commandText turns a submitted form into the typed command it stands for.
+// commandText turns a submitted form into the typed command it stands for. Values are quoted by
+// the parser's own table of quotes, so no quote in the reason can end its quoting early, and
+// the reason follows "=", so one that looks like a flag ("--", "-r") is still the reason.
 func (c modalChoice) commandText() string {
-	parts := []string{c.meta.Verb, shellQuote(c.token), "--workspace-id", shellQuote(c.workspace)}
+	parts := []string{c.meta.Verb, commands.ShellQuote(c.token), "--workspace-id", commands.ShellQuote(c.workspace)}
 	if c.meta.Verb != "remove" {
-		parts = append(parts, "--role", shellQuote(c.role))
+		parts = append(parts, "--role", commands.ShellQuote(c.role))
 	}
 	if r := strings.TrimSpace(c.text); r != "" {
-		parts = append(parts, "--reason", shellQuote(r))
+		parts = append(parts, "--reason="+commands.ShellQuote(r))
 	}
 	return strings.Join(parts, " ")
 }
 
-// shellQuote wraps s in double quotes for the command parser. Quote characters inside become
-// apostrophes, because the parser turns Slack's curly quotes into straight ones first.
-func shellQuote(s string) string {
-	s = strings.NewReplacer(`\`, `\\`, `"`, "'", "“", "'", "”", "'", "‘", "'", "’", "'").Replace(s)
-	return `"` + s + `"`
-}
-
-// refreshModal shows the chosen token's current role once both token and workspace are picked.
+// refreshModal shows the chosen token's current role once both token and workspace are picked,
+// to someone who may show. Someone who may no longer list gets no refresh: it would list the
+// workspaces again.
 func (b *Bot) refreshModal(ctx context.Context, cb *slack.InteractionCallback) {
 	c, ok := readModal(cb)
-	if !ok || b.cfg.Views == nil {
+	if !ok || !b.formEnabled() {
 		return
 	}
-	view := b.changeModal(c.meta, c.token, c.workspace)
+	if _, ok := b.mayList(ctx, cb.User.ID, c.meta.Channel); !ok {
+		return
+	}
+	view := b.changeModal(c.meta, c.token, c.workspace, b.mayShow(ctx, cb.User.ID, c.meta.Channel))
 	if _, err := b.cfg.Views.UpdateViewContext(ctx, view, "", cb.View.Hash, cb.View.ID); err != nil {
 		// hash_conflict means the person changed the form meanwhile; the next change refreshes it.
 		b.log.Debug("could not refresh the change modal", "error", err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/orgtoken/orgtoken-bot/commands"
 	"github.com/orgtoken/orgtoken-bot/emulators/slackemu"
+	"github.com/orgtoken/orgtoken-bot/policy"
 )
 
 // bigOrg suggests 100 tokens whose names and IDs are as long as a picker shows, full of
@@ -42,7 +43,7 @@ func pickerAnswer(t *testing.T, pickers Pickers) slackemu.Ack {
 	t.Helper()
 	s := newIdleSocket(t)
 	bt := New(s.sm, s.api, &twoReverts{}, Config{CommandName: "/orgtoken", Workers: 2, QueueSize: 8, Logger: benchLogger(),
-		Pickers: pickers, Views: s.api})
+		Pickers: pickers, Views: s.api, Gate: allowing(policy.ActionList)})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = bt.Run(ctx) })

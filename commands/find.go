@@ -172,9 +172,6 @@ func (s *Service) noSuchName(all []astro.TokenSummary, name string) *Error {
 	return e
 }
 
-// typographicQuotes are the quotes splitText straightens in what people type.
-const typographicQuotes = "‘’“”„"
-
 // foldQuotes straightens typographic quotes as splitText does. It allocates only when there is
 // one to straighten, which few names have.
 func foldQuotes(s string) string {

@@ -255,9 +255,9 @@ func (q listQuery) ref(page int) string {
 // a flag missing its value.
 func flagArg(flag, v string) string {
 	if strings.HasPrefix(v, "-") || strings.HasPrefix(v, "—") || strings.HasPrefix(v, "–") {
-		return flag + "=" + shellQuote(v)
+		return flag + "=" + ShellQuote(v)
 	}
-	return flag + " " + shellQuote(v)
+	return flag + " " + ShellQuote(v)
 }
 
 func pluralPages(n int) string {

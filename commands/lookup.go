@@ -185,10 +185,24 @@ func (s *Service) workspaceShort(id string) string {
 	return id
 }
 
-// shellQuote quotes a word so splitText reads it back unchanged.
-func shellQuote(w string) string {
-	if w != "" && !strings.ContainsAny(w, " \t\n\r'\"\\#“”‘’„") {
+// ShellQuote quotes w as one word of a command's text: the parser reads it back as w with its
+// typographic quotes straightened, as in anything typed. Inside single quotes nothing is special
+// but the quote that ends them, so every character the parser reads as an apostrophe is written
+// as a double-quoted one; a quote left as typed would end the quoting early once straightened.
+func ShellQuote(w string) string {
+	if w != "" && !strings.ContainsAny(w, " \t\n\r'\"\\#"+typographicQuotes) && !strings.ContainsFunc(w, isUnicodeSpace) {
 		return w
 	}
-	return "'" + strings.ReplaceAll(w, "'", `'"'"'`) + "'"
+	var b strings.Builder
+	b.Grow(len(w) + 2)
+	b.WriteByte('\'')
+	for _, r := range w {
+		if r == '\'' || straightQuote(r) == '\'' {
+			b.WriteString(`'"'"'`)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('\'')
+	return b.String()
 }

@@ -165,7 +165,32 @@ func shellSplit(s string) ([]string, error) {
 
 var splitReaders = sync.Pool{New: func() any { return bufio.NewReader(nil) }}
 
-var quoteStraightener = strings.NewReplacer("“", `"`, "”", `"`, "„", `"`, "‘", "'", "’", "'")
+// straightQuotes maps each typographic quote Slack clients type to the straight quote the
+// parser reads it as. The straightener and ShellQuote are both built from it, so quoting for
+// the parser cannot miss a quote the parser will see.
+var straightQuotes = []struct{ typed, straight rune }{
+	{'“', '"'}, {'”', '"'}, {'„', '"'}, {'‘', '\''}, {'’', '\''},
+}
+
+var quoteStraightener, typographicQuotes = func() (*strings.Replacer, string) {
+	var pairs []string
+	var typed strings.Builder
+	for _, q := range straightQuotes {
+		pairs = append(pairs, string(q.typed), string(q.straight))
+		typed.WriteRune(q.typed)
+	}
+	return strings.NewReplacer(pairs...), typed.String()
+}()
+
+// straightQuote is the straight quote the parser reads r as, or r.
+func straightQuote(r rune) rune {
+	for _, q := range straightQuotes {
+		if q.typed == r {
+			return q.straight
+		}
+	}
+	return r
+}
 
 // plainSpaces turns Unicode spaces outside quotes into plain ones: shlex splits only on ASCII
 // whitespace, so "--role\u00a0member" was one unknown flag. Inside quotes, or after a

@@ -309,6 +309,15 @@ func (s *Service) Act(ctx context.Context, act Action) reply.Reply {
 	return r
 }
 
+// Authorize decides in as a command does. When it is refused, the reply is the command's own
+// refusal, so a form showing what a command would show can refuse in the same words.
+func (s *Service) Authorize(ctx context.Context, in policy.Input) (reply.Reply, bool) {
+	if _, err := s.authorize(ctx, in); err != nil {
+		return s.failed(ctx, &Request{UserID: in.UserID, ChannelID: in.ChannelID}, err), false
+	}
+	return reply.Reply{}, true
+}
+
 // authorize asks the Authorizer and turns a refusal into an *Error. An Authorizer failure
 // refuses too: without an answer nothing may happen.
 func (s *Service) authorize(ctx context.Context, in policy.Input) (policy.Decision, error) {

@@ -132,6 +132,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 		TraceAstro:         astro.WithRequestLog,
 		Pickers:            catalog,
 		Views:              api,
+		Gate:               svc,
 		HTTPClient:         slackHTTP,
 	})
 	metrics.TrackSlackConnected(b.Connected)
