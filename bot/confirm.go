@@ -74,7 +74,7 @@ func validateConfirm(cb *slack.InteractionCallback) map[string]string {
 	switch {
 	case !ok:
 		return map[string]string{blockConfirm: "This form is out of date. Close it and type the command again."}
-	case typed != m.Name:
+	case !commands.ConfirmsName(m.Name, typed):
 		return map[string]string{blockConfirm: "That is not the token's name. Type it exactly, or cancel."}
 	}
 	return nil

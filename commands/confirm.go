@@ -3,6 +3,7 @@ package commands
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/orgtoken/orgtoken-bot/reply"
 )
@@ -27,7 +28,7 @@ const maxButtonValue = 2000
 // that r is the whole answer.
 func confirmation(req Request, c change) (r reply.Reply, done bool, err error) {
 	if req.ConfirmedName != "" {
-		if req.ConfirmedName != c.token.Name {
+		if !ConfirmsName(c.token.Name, req.ConfirmedName) {
 			return r, true, &Error{Code: EInvalid,
 				Message: fmt.Sprintf("The name you typed, %q, is not the name of token %s.", req.ConfirmedName, c.token.ID),
 				Hint:    "Type the token's name exactly, as shown in the confirmation form."}
@@ -50,4 +51,11 @@ func confirmation(req Request, c change) (r reply.Reply, done bool, err error) {
 		},
 		Buttons: []reply.Button{{Label: "Confirm…", ActionID: ActionConfirm, Value: string(value), Style: reply.Danger}},
 	}, true, nil
+}
+
+// ConfirmsName reports whether typed, from a confirmation form, is the token's name. Quotes
+// count as in a command (Slack clients and macOS curl them as people type, so a name holding an
+// apostrophe could otherwise never be confirmed), and spaces around it are ignored.
+func ConfirmsName(name, typed string) bool {
+	return sameName(name, strings.TrimSpace(typed))
 }

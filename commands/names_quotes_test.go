@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orgtoken/orgtoken-bot/astro"
+	"github.com/orgtoken/orgtoken-bot/commands"
 	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
 	"github.com/orgtoken/orgtoken-bot/reply"
 )
@@ -112,4 +113,26 @@ func TestWorkspaceNamesWithTypographicQuotes(t *testing.T) {
 		assert.Contains(t, text(r), "clwsbobssandbox0000000002")
 		assert.Contains(t, text(r), "Bob’s sandbox")
 	})
+}
+
+// A high-risk change is confirmed by typing the token's name; Slack and macOS curl the
+// apostrophe as it is typed, so the name counts quotes as a command does.
+func TestConfirmationCountsQuotesAsTheSame(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.emu.AddToken(astroemu.Token{ID: bobsStraight, Name: "Bob's deployer", Roles: []astroemu.Role{orgMember(e)}})
+	e.auth.decision.Confirm = true
+	cmd := "add " + bobsStraight + " -r member"
+	asked := e.run(t, cmd)
+	require.Equal(t, reply.Warning, asked.Tone, text(asked))
+	confirm := func(typed string) reply.Reply {
+		return e.svc.Run(t.Context(), commands.Request{UserID: alice, ChannelID: opsChan, Text: cmd, ConfirmedName: typed})
+	}
+	wrong := confirm("Bob deployer")
+	assert.Equal(t, reply.Failure, wrong.Tone, text(wrong))
+	assert.Empty(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "a wrong name writes nothing")
+	assert.True(t, commands.ConfirmsName("Bob's deployer", " Bob’s deployer "), "the form's check agrees")
+	done := confirm("Bob’s deployer")
+	assert.Equal(t, reply.Success, done.Tone, text(done))
+	assert.Equal(t, []astroemu.Role{orgMember(e), wsRole(wsData, astro.RoleWorkspaceMember)}, e.roles(t, bobsStraight))
 }

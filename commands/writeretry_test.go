@@ -60,7 +60,7 @@ func TestLostAnswerToAWriteIsNotResentOverAnOutsideChange(t *testing.T) {
 }
 
 // The revert worker's write is not sent again either: a lost answer leaves the revert to its
-// next attempt, which reads the token afresh and finds the role already back.
+// next attempt, which reads the token afresh, finds the role already back and reports the revert.
 func TestLostAnswerToARevertIsNotResentOverAnOutsideChange(t *testing.T) {
 	t.Parallel()
 	e := newOncallEnv(t)
@@ -88,5 +88,7 @@ func TestLostAnswerToARevertIsNotResentOverAnOutsideChange(t *testing.T) {
 	assert.Equal(t, astro.RoleWorkspaceMember, e.roleIn(t, id, wsSand))
 	posts := e.ann.all()
 	require.NotEmpty(t, posts)
-	assert.Contains(t, text(posts[len(posts)-1].r), "already has `WORKSPACE_AUTHOR`, so nothing needed changing.")
+	// The earlier attempt's write landed with its answer lost: it is told as the revert it was.
+	assert.Contains(t, text(posts[len(posts)-1].r), "put back to `WORKSPACE_AUTHOR`")
+	assert.Contains(t, text(posts[len(posts)-1].r), "reading the token back shows the role put back")
 }

@@ -43,7 +43,8 @@
 //	                 channel:        required channel ID where the request is posted.
 //	                 expires_after:  how long the request stays open (Go duration, default 24h).
 //	                 require_reason: true if the requester must give --reason.
-//	max_elevation: optional Go duration capping time-boxed elevation under this rule.
+//	max_elevation: optional Go duration capping time-boxed elevation under this rule; the bot
+//	               then makes a change that raises a role only time-boxed.
 //	confirm:       optional; true marks the change high-risk: the requester must type a
 //	               confirmation.
 //
