@@ -14,7 +14,7 @@ import (
 // Astro API tokens, and the paths of Slack's response_url and incoming-webhook URLs (whoever holds
 // one can post into a channel: a net/http error quotes the URL whole), so a secret is redacted
 // even when it is not one the process was configured with.
-var tokenPattern = regexp.MustCompile(`\bxox[abposre]-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+|\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*|(?i:bearer\s+)[A-Za-z0-9._~+/=-]{8,}|hooks\.slack\.com/[A-Za-z0-9/_%-]+`)
+var tokenPattern = regexp.MustCompile(`\bxox[abposre]-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+|\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*|(?i:bearer\s+)[A-Za-z0-9._~+/=-]{8,}|hooks\.slack(?:-gov)?\.com/[A-Za-z0-9/_%-]+`)
 
 const mask = "[redacted]"
 
@@ -33,7 +33,8 @@ func Redact(s string, secrets []string) string {
 		case strings.HasPrefix(strings.ToLower(m), "bearer"):
 			return "Bearer " + mask
 		case strings.HasPrefix(m, "hooks."):
-			return "hooks.slack.com/" + mask
+			host, _, _ := strings.Cut(m, "/")
+			return host + "/" + mask
 		}
 		return mask
 	})
@@ -43,7 +44,7 @@ func Redact(s string, secrets []string) string {
 // what is logged (IDs, names, durations) holds none, and this scan costs a fraction of running
 // the pattern, which has no literal prefix to search for.
 func mayHoldToken(s string) bool {
-	if strings.Contains(s, "xox") || strings.Contains(s, "xapp-") || strings.Contains(s, "eyJ") || strings.Contains(s, "hooks.slack.com/") {
+	if strings.Contains(s, "xox") || strings.Contains(s, "xapp-") || strings.Contains(s, "eyJ") || strings.Contains(s, "hooks.slack") {
 		return true
 	}
 	for i := strings.IndexAny(s, "bB"); i >= 0 && i+len("bearer") <= len(s); {

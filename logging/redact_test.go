@@ -30,6 +30,9 @@ func TestLoggerRedactsSecrets(t *testing.T) {
 		{"ResponseURLInTransportError", func(l *slog.Logger) {
 			l.Warn("x", "error", errors.New(`Post "https://hooks.slack.com/commands/T0001/1234/AbCdEfGh": dial tcp: i/o timeout`))
 		}, "T0001/1234/AbCdEfGh"},
+		{"GovSlackResponseURL", func(l *slog.Logger) {
+			l.Warn("x", "error", errors.New(`Post "https://hooks.slack-gov.com/commands/T0001/1234/AbCdEfGh": EOF`))
+		}, "T0001/1234/AbCdEfGh"},
 	}
 	for _, tc := range cases {
 		for _, format := range []string{"json", "text"} {
