@@ -888,6 +888,11 @@ func (s *Service) endRevertsOfFailed(ctx context.Context, r store.Request) (stri
 		return "", nil
 	}
 	const kept = "its time-box was left in place"
+	if slices.ContainsFunc(own, func(rv store.Revert) bool { return rv.MayHaveWritten }) {
+		// An attempt to end it (a revert-now) read r's role in place and may have put the role
+		// back with its answer lost: its next attempt is what reports that.
+		return kept + ": an attempt to end it may have put the role back, which its next attempt reports", nil
+	}
 	if s.history == nil {
 		return kept + " (no audit record tells whether a later change relies on it)", nil
 	}

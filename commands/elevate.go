@@ -33,9 +33,9 @@ type Reverts interface {
 	CancelRevertAndNested(ctx context.Context, id, by string, nested []store.NestedEnd) ([]string, error)
 	// RevertsOfRequest lists every revert scheduled for an approval request, whatever its state.
 	RevertsOfRequest(ctx context.Context, requestID string) ([]store.Revert, error)
-	// NoteMayHaveWritten records on a pending revert that an attempt's write may have landed
+	// NoteMayHaveWritten records on a pending revert whether an attempt's write may have landed
 	// unseen.
-	NoteMayHaveWritten(ctx context.Context, id string) (store.Revert, error)
+	NoteMayHaveWritten(ctx context.Context, id string, may bool) (store.Revert, error)
 }
 
 // Announcer posts a message in a channel on the bot's own initiative; *bot.Messenger
@@ -427,6 +427,9 @@ type revertOutcome struct {
 	action, before, after string
 	// mayHaveWritten: the attempt's write may have landed unseen (Astro's answer was lost).
 	mayHaveWritten bool
+	// sawElevated: the attempt read the role the bot set still in place, which proves no earlier
+	// attempt's write landed; mayHaveWritten then speaks for every attempt so far.
+	sawElevated bool
 }
 
 // revertOne is the worker's carrying out of a due revert: it puts a token's role back under the
@@ -512,10 +515,11 @@ func (s *Service) settleRevert(ctx context.Context, rv store.Revert, by string, 
 			s.log.ErrorContext(ctx, "could not mark a revert done", "revert", rv.ID, "err", err)
 		}
 	}
-	if !out.done && by == "" && out.mayHaveWritten {
+	if !out.done && by == "" && (out.mayHaveWritten || out.sawElevated && rv.MayHaveWritten) {
 		// Remembered for the next attempt: finding the role put back, it is to report the revert
-		// as done by the bot, not as having had nothing to do.
-		if _, err := s.reverts.NoteMayHaveWritten(context.WithoutCancel(ctx), rv.ID); err != nil {
+		// as done by the bot, not as having had nothing to do. Forgotten once a read proves no
+		// attempt so far landed, so a role someone else puts back is not claimed as the bot's.
+		if _, err := s.reverts.NoteMayHaveWritten(context.WithoutCancel(ctx), rv.ID, out.mayHaveWritten); err != nil {
 			s.log.WarnContext(ctx, "could not note that a revert's write may have landed", "revert", rv.ID, "err", err)
 		}
 	}
@@ -524,7 +528,7 @@ func (s *Service) settleRevert(ctx context.Context, rv store.Revert, by string, 
 		// passing Astro failure does not leave the elevation in place for good. Scheduled before
 		// the token's lock goes, so that a change made next finds it and ends it if it must.
 		retry := rv
-		retry.MayHaveWritten = rv.MayHaveWritten || out.mayHaveWritten
+		retry.MayHaveWritten = out.mayHaveWritten || rv.MayHaveWritten && !out.sawElevated
 		// Due now, but no later than rv was: it stays nested in the time-boxes rv was nested
 		// in, which follow it when they fall due (nestedIn) rather than report a change.
 		if now := s.now(); now.Before(rv.DueAt) {
@@ -642,12 +646,16 @@ func (s *Service) revertRole(ctx context.Context, rv store.Revert, by string, cu
 	if err != nil {
 		// An unknown outcome is settled by the next attempt's read: it finds the role put back,
 		// and, told that this write may have landed (settleRevert), reports the revert done.
+		// Only an answer the client could not tell apart from success counts: a write that
+		// provably never left (a refused connection) cannot have put the role back.
 		out := failed("Astro refused or failed the change", err)
-		out.mayHaveWritten = mayHaveLanded(err)
+		out.mayHaveWritten, out.sawElevated = astro.IsOutcomeUnknown(err), true
 		return out
 	}
 	if got := after.WorkspaceRole(rv.WorkspaceID); got != rv.RevertTo {
-		return failed(fmt.Sprintf("Astro reports %s afterwards", roleWord(got)), nil)
+		out := failed(fmt.Sprintf("Astro reports %s afterwards", roleWord(got)), nil)
+		out.sawElevated = true
+		return out
 	}
 	return s.reverted(rv, by, who, ref, now)
 }

@@ -510,7 +510,7 @@ func TestReverts(t *testing.T) {
 			require.Len(t, claimed, 1)
 			assert.False(t, claimed[0].MayHaveWritten)
 
-			noted, err := s.NoteMayHaveWritten(ctx, r.ID)
+			noted, err := s.NoteMayHaveWritten(ctx, r.ID, true)
 			require.NoError(t, err)
 			assert.True(t, noted.MayHaveWritten)
 			assert.Equal(t, RevertPending, noted.State, "still to be carried out")
@@ -518,6 +518,13 @@ func TestReverts(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, again, 1)
 			assert.True(t, again[0].MayHaveWritten, "the next attempt knows")
+
+			// A later attempt's read can prove it wrong, and clear it.
+			cleared, err := s.NoteMayHaveWritten(ctx, r.ID, false)
+			require.NoError(t, err)
+			assert.False(t, cleared.MayHaveWritten)
+			_, err = s.NoteMayHaveWritten(ctx, r.ID, true)
+			require.NoError(t, err)
 
 			// Handed on to a new revert (a failed revert-now's retry), it is kept.
 			retry := again[0]
@@ -530,9 +537,9 @@ func TestReverts(t *testing.T) {
 
 			_, err = s.CompleteRevert(ctx, r.ID, "reverted")
 			require.NoError(t, err)
-			_, err = s.NoteMayHaveWritten(ctx, r.ID)
+			_, err = s.NoteMayHaveWritten(ctx, r.ID, true)
 			assert.ErrorIs(t, err, ErrStateConflict)
-			_, err = s.NoteMayHaveWritten(ctx, "vmissing00000")
+			_, err = s.NoteMayHaveWritten(ctx, "vmissing00000", true)
 			assert.ErrorIs(t, err, ErrNotFound)
 		})
 

@@ -180,10 +180,11 @@ func (s *Store) SupersedeRevert(ctx context.Context, id, by, outcome string) (Re
 	return s.updatePendingRevert(ctx, id, supersedeRevertSQL, s.supersedeArgs(id, by, outcome)...)
 }
 
-// NoteMayHaveWritten records on pending revert id that an attempt's write may have landed unseen
-// (MayHaveWritten). A revert no longer pending gives a *StateError wrapping ErrStateConflict.
-func (s *Store) NoteMayHaveWritten(ctx context.Context, id string) (Revert, error) {
-	return s.updatePendingRevert(ctx, id, `UPDATE reverts SET may_have_written = 1 WHERE id = ? AND state = ?`, id, string(RevertPending))
+// NoteMayHaveWritten records on pending revert id whether an attempt's write may have landed
+// unseen (MayHaveWritten); false when a later attempt's read proved the earlier ones did not. A
+// revert no longer pending gives a *StateError wrapping ErrStateConflict.
+func (s *Store) NoteMayHaveWritten(ctx context.Context, id string, may bool) (Revert, error) {
+	return s.updatePendingRevert(ctx, id, `UPDATE reverts SET may_have_written = ? WHERE id = ? AND state = ?`, boolToDB(may), id, string(RevertPending))
 }
 
 // NestedEnd is a pending revert to end together with the one it is nested in, and the outcome
