@@ -48,11 +48,11 @@ const (
 func runChange(ctx context.Context, s *Service, req Request, a *args) (reply.Reply, error) {
 	ws, err := s.workspaceFor(ctx, req, a)
 	if err != nil {
-		return reply.Reply{}, err
+		return reply.Reply{}, s.namesOnlyIfListed(ctx, req, err)
 	}
 	tok, unlock, err := s.lockToken(ctx, a)
 	if err != nil {
-		return reply.Reply{}, err
+		return reply.Reply{}, s.namesOnlyIfListed(ctx, req, err)
 	}
 	defer unlock()
 
@@ -83,7 +83,7 @@ func (s *Service) vetChange(ctx context.Context, req *Request, c *change) (r *re
 	if err != nil {
 		return r, true, err
 	}
-	if err := s.checkElevation(*c, decision); err != nil {
+	if err := s.checkElevation(ctx, *c, decision); err != nil {
 		return r, true, err
 	}
 	if decision.Confirm {
@@ -128,6 +128,25 @@ func (s *Service) refuseUnseen(ctx context.Context, req Request, in policy.Input
 	}
 	e.Details = []reply.Line{reply.Para("Why: " + why)}
 	return e
+}
+
+// namesOnlyIfListed keeps the names and IDs a failed lookup offers ("Did you mean", the tokens
+// sharing a name, the workspaces there are) for those who may list them: a change is looked up
+// before it is decided, so anyone could otherwise read token names by guessing at them.
+func (s *Service) namesOnlyIfListed(ctx context.Context, req Request, err error) error {
+	var e *Error
+	if !errors.As(err, &e) || e.Code != ENotFound && e.Code != EAmbiguous {
+		return err
+	}
+	if d, derr := s.auth.Decide(ctx, policy.Input{UserID: req.UserID, ChannelID: req.ChannelID, Action: policy.ActionList}); derr == nil && d.Allowed {
+		return err
+	}
+	hidden := *e
+	hidden.Details = nil
+	if strings.HasPrefix(hidden.Hint, "Workspaces: ") {
+		hidden.Hint = ""
+	}
+	return &hidden
 }
 
 // checkChange answers, without writing, every change that cannot or need not be made. done

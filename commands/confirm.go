@@ -57,5 +57,5 @@ func confirmation(req Request, c change) (r reply.Reply, done bool, err error) {
 // count as in a command (Slack clients and macOS curl them as people type, so a name holding an
 // apostrophe could otherwise never be confirmed), and spaces around it are ignored.
 func ConfirmsName(name, typed string) bool {
-	return sameName(name, strings.TrimSpace(typed))
+	return sameName(name, typed) || sameName(strings.TrimSpace(name), strings.TrimSpace(typed))
 }

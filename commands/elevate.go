@@ -112,9 +112,23 @@ func formatPeriod(d time.Duration) string {
 
 // checkElevation refuses a --for that is out of bounds, over the policy's cap, or that this bot
 // cannot honour, before anything is written or an approval is requested.
-func (s *Service) checkElevation(c change, d policy.Decision) error {
+func (s *Service) checkElevation(ctx context.Context, c change, d policy.Decision) error {
 	if c.elevation == 0 {
-		if !mustTimeBox(d, c.action, c.from, c.to) {
+		if d.MaxElevation <= 0 {
+			return nil
+		}
+		// A lasting change ends every time-box of the token there, so it moves the token from
+		// the role they would put back, not from the one they lent: lowering an elevated role
+		// for good can still raise it.
+		from := c.from
+		if s.reverts != nil {
+			plan, err := s.planTimeBoxes(ctx, c)
+			if err != nil {
+				return &Error{Code: EUnavailable, Message: "Could not read the token's time-boxed changes, so this was refused.", Hint: "Try again in a moment."}
+			}
+			from = plan.revertTo
+		}
+		if !mustTimeBox(d, c.action, from, c.to) && !mustTimeBox(d, c.action, c.from, c.to) {
 			return nil
 		}
 		e := &Error{Code: EDenied, Message: fmt.Sprintf("Policy allows this change only time-boxed, for at most %s.", formatPeriod(d.MaxElevation)),

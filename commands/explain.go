@@ -66,16 +66,20 @@ func runExplain(ctx context.Context, s *Service, req Request, a *args) (reply.Re
 	target.Positionals = a.Positionals[1:]
 	ws, err := s.workspaceFor(ctx, req, a)
 	if err != nil {
-		return reply.Reply{}, err
+		return reply.Reply{}, s.namesOnlyIfListed(ctx, req, err)
 	}
 	tok, err := s.findToken(ctx, &target)
 	if err != nil {
-		return reply.Reply{}, err
+		return reply.Reply{}, s.namesOnlyIfListed(ctx, req, err)
 	}
 	c := change{action: action, token: tok, workspace: ws, from: astro.WorkspaceRoleOf(tok.Roles, ws), to: a.Role, wsName: s.workspaces.name(ws)}
 	if err := s.refuseUnseen(ctx, req, c.policyInput(req)); err != nil {
-		if e, ok := err.(*Error); ok && e.Code == EDenied {
-			return unseenRefusal(c, e), nil
+		if e, ok := err.(*Error); ok && e.Code == EDenied && len(e.Details) > 0 { // a refusal, not "could not check"
+			typed := a.Name
+			if len(target.Positionals) == 1 {
+				typed = target.Positionals[0]
+			}
+			return unseenRefusal(c, e, typed), nil
 		}
 		return reply.Reply{}, err
 	}
@@ -137,14 +141,16 @@ func runExplain(ctx context.Context, s *Service, req Request, a *args) (reply.Re
 }
 
 // unseenRefusal is explain's answer to a change refused to someone who may not read the token's
-// roles: the change as asked, without the current role, and refusal's reason.
-func unseenRefusal(c change, refusal *Error) reply.Reply {
-	asked := concat(reply.Line{reply.Text("Change ")}, tokenRef(c.token), reply.Line{reply.Text(" to "), reply.Literal(c.to)}, c.where(), reply.Line{reply.Text(".")})
+// roles: the change as asked, naming the token as typed (not its name for an ID, nor its ID for
+// a name) and without its current role, and the refusal's reason.
+func unseenRefusal(c change, refusal *Error, typed string) reply.Reply {
+	ref := reply.Line{reply.Literal(typed)}
+	asked := concat(reply.Line{reply.Text("Change ")}, ref, reply.Line{reply.Text(" to "), reply.Literal(c.to)}, c.where(), reply.Line{reply.Text(".")})
 	switch c.action {
 	case policy.ActionAdd:
-		asked = describeChange(c) // names only the role asked for
+		asked = concat(reply.Line{reply.Text("Add ")}, ref, c.where(), reply.Line{reply.Text(" as "), reply.Literal(c.to), reply.Text(".")})
 	case policy.ActionRemove:
-		asked = concat(reply.Line{reply.Text("Remove ")}, tokenRef(c.token), reply.Line{reply.Text("'s role")}, c.whereFrom(), reply.Line{reply.Text(".")})
+		asked = concat(reply.Line{reply.Text("Remove the role of ")}, ref, c.whereFrom(), reply.Line{reply.Text(".")})
 	}
 	return reply.Reply{Visibility: reply.Ephemeral, Tone: reply.Failure, Title: "You may not do this.",
 		Body:  append([]reply.Line{asked}, refusal.Details...),

@@ -132,6 +132,8 @@ func TestConfirmationCountsQuotesAsTheSame(t *testing.T) {
 	assert.Equal(t, reply.Failure, wrong.Tone, text(wrong))
 	assert.Empty(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "a wrong name writes nothing")
 	assert.True(t, commands.ConfirmsName("Bob's deployer", " Bob’s deployer "), "the form's check agrees")
+	assert.True(t, commands.ConfirmsName("deploy ", "deploy "), "a name with a space at its end, typed exactly")
+	assert.False(t, commands.ConfirmsName("Bob's deployer", "Bob's deployer2"))
 	done := confirm("Bob’s deployer")
 	assert.Equal(t, reply.Success, done.Tone, text(done))
 	assert.Equal(t, []astroemu.Role{orgMember(e), wsRole(wsData, astro.RoleWorkspaceMember)}, e.roles(t, bobsStraight))

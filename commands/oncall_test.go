@@ -423,6 +423,38 @@ func TestLoweringARoleUnderAnElevationCapIsLasting(t *testing.T) {
 	assert.Contains(t, explained, "Only time-boxed: add `--for 2h` or less.")
 }
 
+// A lasting change ends every time-box there, so lowering a time-boxed OWNER to OPERATOR for
+// good raises the token from the AUTHOR it would go back to: under a cap, that needs --for too.
+func TestElevationCapCannotBeSteppedAroundThroughATimeBox(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Parse([]byte(`
+rules:
+  - actions: [list, show]
+    who: everyone
+  - actions: [add, update, remove]
+    who: everyone
+    max_elevation: 8h
+`), "p.yaml")
+	require.NoError(t, err)
+	e := newOncallEnv(t, func(c *commands.Config) { c.Authorizer = &policyAuth{p: p} })
+	require.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t))
+	e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 1h")
+
+	r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator")
+	assert.Equal(t, "Policy allows this change only time-boxed, for at most 8h.", r.Title, text(r))
+	assert.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t), "nothing was written")
+	e.changeOK(t, "update"+ciDeployerIn+" -r operator --for 2h")
+
+	e.clock.Advance(24 * time.Hour)
+	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+	assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t), "every elevation ended")
+
+	// Lowering below where the time-boxes lead is a lasting change, as before.
+	e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 1h")
+	e.changeOK(t, "update"+ciDeployerIn+" -r member")
+	assert.Equal(t, astro.RoleWorkspaceMember, e.ciDeployerRole(t))
+}
+
 func TestTimeBoxedChangeIsRevertedWhenItEnds(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -222,7 +222,7 @@ func TestChangesRefusedWriteNothing(t *testing.T) {
 		wantTitle string
 		wantText  []string
 		wantTone  reply.Tone
-		wantAsked bool // whether policy was consulted about the change (reading roles is asked first)
+		wantAsked bool // whether policy was consulted about the change (what the user may read is asked first)
 	}{
 		{name: "AddSameRoleIsNothingToDo", text: "add cltkairflowcideployer0001 -r author",
 			wantTitle: "Nothing to do", wantTone: reply.Info,
@@ -287,7 +287,9 @@ func TestChangesRefusedWriteNothing(t *testing.T) {
 			assert.Equal(t, 0, e.emu.CountRequests(astroemu.EndpointUpdateRoles), "nothing may be written")
 			assert.Equal(t, before, e.emu.Tokens())
 			e.auth.mu.Lock()
-			askedChange := slices.ContainsFunc(e.auth.inputs, func(in policy.Input) bool { return in.Action != policy.ActionShow })
+			askedChange := slices.ContainsFunc(e.auth.inputs, func(in policy.Input) bool {
+				return in.Action != policy.ActionShow && in.Action != policy.ActionList
+			})
 			assert.Equal(t, tt.wantAsked, askedChange)
 			e.auth.mu.Unlock()
 		})

@@ -1,6 +1,7 @@
 package commands_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -72,4 +73,43 @@ rules:
 	r := e.svc.Run(t.Context(), commands.Request{UserID: mallory, ChannelID: opsChan, Text: "update " + tok + " --role owner -w " + wsML})
 	assert.Contains(t, plainText(r), "Nothing to do")
 	assert.Contains(t, plainText(r), "WORKSPACE_OWNER")
+}
+
+// A failed lookup offers names ("Did you mean", the tokens sharing a name) only to those who
+// may list tokens: a change is looked up before it is decided, so guesses would list tokens.
+func TestRefusedUserLearnsNoTokenNames(t *testing.T) {
+	e := newApprovalEnv(t)
+	e.restartWith(t, adminsOnlyPolicy, nil)
+	for _, tc := range []struct{ name, channel, text string }{
+		{"UpdateDidYouMean", opsChan, "update -n ml-feature --role member -w " + wsML},
+		{"UpdateDidYouMeanChannelNotEnabled", "C0NOTALLOWED", "update -n ml-feature --role member -w " + wsML},
+		{"RemoveAmbiguous", opsChan, "remove -n ci-token -w " + wsML},
+		{"ExplainDidYouMean", opsChan, "explain update -n ml-feature --role member -w " + wsML},
+		{"ExplainByIDNamesItNot", opsChan, "explain update " + astroemu.SampleTokenMLFeatures + " --role member -w " + wsML},
+		{"UnknownWorkspace", opsChan, "update " + astroemu.SampleTokenMLFeatures + " --role member -w 'ML Opz'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := plainText(e.svc.Run(t.Context(), commands.Request{UserID: mallory, ChannelID: tc.channel, Text: tc.text}))
+			assert.NotContains(t, got, "ml-feature-pipeline")
+			assert.NotContains(t, got, astroemu.SampleTokenCIFirst)
+			assert.NotContains(t, got, astroemu.SampleTokenCISecond)
+			assert.NotContains(t, got, "ML Ops")
+			if tc.name != "ExplainByIDNamesItNot" {
+				assert.NotContains(t, got, astroemu.SampleTokenMLFeatures)
+			}
+		})
+	}
+	// Whoever may list still gets the suggestions.
+	got := plainText(e.svc.Run(t.Context(), commands.Request{UserID: admin, ChannelID: opsChan, Text: "update -n ml-feature --role member -w " + wsML}))
+	assert.Contains(t, got, "ml-feature-pipeline")
+}
+
+// explain keeps "could not check" (with its reference) apart from a refusal.
+func TestExplainSaysWhenThePolicyCouldNotBeChecked(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.auth.err = errors.New("usergroups.users.list: ratelimited")
+	got := plainText(e.run(t, "explain update "+astroemu.SampleTokenCIDeployer+" --role member"))
+	assert.Contains(t, got, "Could not check")
+	assert.Contains(t, got, "ref ")
 }
