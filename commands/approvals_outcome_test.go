@@ -28,8 +28,8 @@ func (revertsUnreadable) ListPendingReverts(context.Context, string) ([]store.Re
 func TestApprovedChangeThatLandedIsAppliedWhateverItsNotes(t *testing.T) {
 	t.Parallel()
 	e := newApprovalEnv(t)
+	id := e.request(t, alice, oneReq) // a request is not made while the store cannot say what time-boxes there are
 	e.svc = e.serviceOver(t, e.st, e.now, func(c *commands.Config) { c.Reverts = revertsUnreadable{c.Reverts} })
-	id := e.request(t, alice, oneReq)
 
 	r := e.click(t, bob, commands.ActionApprove, id)
 	assert.Contains(t, r.Title, "approved and applied", text(r))
@@ -455,4 +455,15 @@ func countActions(actions []string, action string) int {
 		}
 	}
 	return n
+}
+
+// A lasting change is decided from where the token's time-boxes lead back, so when the store
+// cannot say what time-boxes there are, the change is refused rather than guessed at.
+func TestLastingChangeIsRefusedWhileTimeBoxesCannotBeRead(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	e.svc = e.serviceOver(t, e.st, e.now, func(c *commands.Config) { c.Reverts = revertsUnreadable{c.Reverts} })
+	r := e.runAs(t, admin, "update "+astroemu.SampleTokenCIDeployer+" --role operator")
+	assert.Equal(t, "Could not read the token's time-boxed changes, so this was refused.", r.Title, text(r))
+	assert.Zero(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
 }

@@ -83,7 +83,12 @@ func (s *Service) vetChange(ctx context.Context, req *Request, c *change) (r *re
 	if err != nil {
 		return r, true, err
 	}
-	if err := s.checkElevation(ctx, *c, decision); err != nil {
+	if c.elevation == 0 && s.reverts != nil && c.earlier == nil {
+		if c.earlier == nil {
+			c.earlier = s.readTimeBoxes(ctx, c.token.ID)
+		} // read once: apply uses it too
+	}
+	if err := s.checkElevation(ctx, *req, *c, decision); err != nil {
 		return r, true, err
 	}
 	if decision.Confirm {
@@ -143,9 +148,9 @@ func (s *Service) namesOnlyIfListed(ctx context.Context, req Request, err error)
 	}
 	hidden := *e
 	hidden.Details = nil
-	if strings.HasPrefix(hidden.Hint, "Workspaces: ") {
-		hidden.Hint = ""
-	}
+	// One hint whatever was close: which one it would have been tells whether some name holds
+	// what was typed, and guesses a letter at a time would spell names out.
+	hidden.Hint = "Names must match exactly; IDs work too."
 	return &hidden
 }
 
@@ -187,7 +192,9 @@ func (s *Service) checkChange(c change) (r reply.Reply, done bool, err error) {
 // What follows the write is in applied and writeFailed, so that apply's frame, on the stack
 // while the write waits on Astro, stays small (see bot's processSlash).
 func (s *Service) apply(ctx context.Context, req *Request, c *change) (reply.Reply, error) {
-	c.earlier = s.readTimeBoxes(ctx, c.token.ID)
+	if c.earlier == nil {
+		c.earlier = s.readTimeBoxes(ctx, c.token.ID)
+	}
 	after, err := s.tokens.UpdateTokenRoles(ctx, c.token.ID, astro.WithWorkspaceRole(c.token.Roles, c.workspace, c.to))
 	if err != nil {
 		return s.writeFailed(ctx, req, c, err)

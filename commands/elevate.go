@@ -111,28 +111,22 @@ func formatPeriod(d time.Duration) string {
 }
 
 // checkElevation refuses a --for that is out of bounds, over the policy's cap, or that this bot
-// cannot honour, before anything is written or an approval is requested.
-func (s *Service) checkElevation(ctx context.Context, c change, d policy.Decision) error {
+// cannot honour, and a lasting change that the policy lets happen only time-boxed, before
+// anything is written or an approval is requested.
+func (s *Service) checkElevation(ctx context.Context, req Request, c change, d policy.Decision) error {
 	if c.elevation == 0 {
-		if d.MaxElevation <= 0 {
+		v, err := s.lastingVerdict(ctx, req, c, d)
+		switch {
+		case err != nil:
+			return err
+		case v.why != "":
+			return &Error{Code: EDenied, Message: "You are not allowed to do this.", Details: []reply.Line{reply.Para("Why: " + v.why + ".")},
+				Hint: "Ask for it time-boxed with --for, or end the time-box first (Revert now)."}
+		case v.capped == 0:
 			return nil
 		}
-		// A lasting change ends every time-box of the token there, so it moves the token from
-		// the role they would put back, not from the one they lent: lowering an elevated role
-		// for good can still raise it.
-		from := c.from
-		if s.reverts != nil {
-			plan, err := s.planTimeBoxes(ctx, c)
-			if err != nil {
-				return &Error{Code: EUnavailable, Message: "Could not read the token's time-boxed changes, so this was refused.", Hint: "Try again in a moment."}
-			}
-			from = plan.revertTo
-		}
-		if !mustTimeBox(d, c.action, from, c.to) && !mustTimeBox(d, c.action, c.from, c.to) {
-			return nil
-		}
-		e := &Error{Code: EDenied, Message: fmt.Sprintf("Policy allows this change only time-boxed, for at most %s.", formatPeriod(d.MaxElevation)),
-			Hint: fmt.Sprintf("Add --for %s or less: the bot puts the role back when it ends.", formatPeriod(d.MaxElevation))}
+		e := &Error{Code: EDenied, Message: fmt.Sprintf("Policy allows this change only time-boxed, for at most %s.", formatPeriod(v.capped)),
+			Hint: fmt.Sprintf("Add --for %s or less: the bot puts the role back when it ends.", formatPeriod(v.capped))}
 		if s.reverts == nil {
 			e.Hint = "Time-boxed changes are not enabled on this bot, so it cannot make this change; ask the bot's operator."
 		}
@@ -153,6 +147,54 @@ func (s *Service) checkElevation(ctx context.Context, c change, d policy.Decisio
 			Hint: fmt.Sprintf("Ask for --for %s or less.", formatPeriod(d.MaxElevation))}
 	}
 	return nil
+}
+
+// lastingOutcome is how policy as a whole takes a lasting change: refused (why), or allowed but only
+// time-boxed, for at most capped (0: it may be lasting).
+type lastingOutcome struct {
+	capped time.Duration
+	why    string
+}
+
+// lastingVerdict decides lasting change c, allowed by d. A lasting change ends every time-box of
+// the token there, so it really moves the token from the role they would put back: lowering a
+// time-boxed OWNER to OPERATOR for good raises it from AUTHOR, and is decided as a change from
+// AUTHOR too, by whichever rule allows that.
+func (s *Service) lastingVerdict(ctx context.Context, req Request, c change, d policy.Decision) (lastingOutcome, error) {
+	var v lastingOutcome
+	if mustTimeBox(d, c.action, c.from, c.to) {
+		v.capped = d.MaxElevation
+	}
+	if s.reverts == nil {
+		return v, nil
+	}
+	plan, err := s.planTimeBoxes(ctx, c)
+	if err != nil {
+		return v, &Error{Code: EUnavailable, Message: "Could not read the token's time-boxed changes, so this was refused.", Hint: "Try again in a moment."}
+	}
+	from := plan.revertTo
+	if from == c.from {
+		return v, nil
+	}
+	in := c.policyInput(req)
+	in.CurrentRole = from
+	base, err := s.auth.Decide(ctx, in)
+	if err != nil {
+		return v, s.couldNotCheck(ctx, in, err)
+	}
+	if !base.Allowed {
+		v.why = fmt.Sprintf("a lasting change ends the time-box that would put the role back to %s, so it counts as a change from %s", roleWord(from), roleWord(from))
+		if base.Reason != "" {
+			v.why += ", and " + base.Reason
+		}
+		return v, nil
+	}
+	for _, dd := range []policy.Decision{d, base} {
+		if mustTimeBox(dd, c.action, from, c.to) && (v.capped == 0 || dd.MaxElevation < v.capped) {
+			v.capped = dd.MaxElevation
+		}
+	}
+	return v, nil
 }
 
 // mustTimeBox reports whether a change from → to allowed by d must be time-boxed: d's rule caps

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -79,7 +80,7 @@ func runExplain(ctx context.Context, s *Service, req Request, a *args) (reply.Re
 			if len(target.Positionals) == 1 {
 				typed = target.Positionals[0]
 			}
-			return unseenRefusal(c, e, typed), nil
+			return unseenRefusal(c, e, typed, cmp.Or(a.WorkspaceID, c.workspace)), nil
 		}
 		return reply.Reply{}, err
 	}
@@ -95,6 +96,18 @@ func runExplain(ctx context.Context, s *Service, req Request, a *args) (reply.Re
 			Hint: "Try again; if it keeps happening give the bot's operator this reference: ref " + ref + "."}
 	}
 
+	var capped time.Duration
+	if d.Allowed {
+		// As the change itself would be decided: a lasting one is also decided from the role the
+		// token's time-boxes lead back to (lastingVerdict).
+		v, err := s.lastingVerdict(ctx, req, c, d)
+		if err != nil {
+			return reply.Reply{}, err
+		}
+		if capped = v.capped; v.why != "" {
+			d = policy.Decision{Reason: v.why}
+		}
+	}
 	out := reply.Reply{Visibility: reply.Ephemeral, Body: []reply.Line{describeChange(c)}}
 	switch {
 	case d.NeedsApproval():
@@ -110,8 +123,8 @@ func runExplain(ctx context.Context, s *Service, req Request, a *args) (reply.Re
 	if d.Reason != "" {
 		out.Body = append(out.Body, reply.Para("Why: "+d.Reason))
 	}
-	if d.Allowed && mustTimeBox(d, c.action, c.from, c.to) {
-		out.Body = append(out.Body, reply.Line{reply.Text("Only time-boxed: add "), reply.Literal("--for " + formatPeriod(d.MaxElevation)), reply.Text(" or less.")})
+	if d.Allowed && capped > 0 {
+		out.Body = append(out.Body, reply.Line{reply.Text("Only time-boxed: add "), reply.Literal("--for " + formatPeriod(capped)), reply.Text(" or less.")})
 	} else if d.Allowed && d.MaxElevation > 0 {
 		out.Body = append(out.Body, reply.Para("A time-boxed change (--for) may last at most "+formatPeriod(d.MaxElevation)+"."))
 	}
@@ -143,14 +156,15 @@ func runExplain(ctx context.Context, s *Service, req Request, a *args) (reply.Re
 // unseenRefusal is explain's answer to a change refused to someone who may not read the token's
 // roles: the change as asked, naming the token as typed (not its name for an ID, nor its ID for
 // a name) and without its current role, and the refusal's reason.
-func unseenRefusal(c change, refusal *Error, typed string) reply.Reply {
+func unseenRefusal(c change, refusal *Error, typed, typedWS string) reply.Reply {
 	ref := reply.Line{reply.Literal(typed)}
-	asked := concat(reply.Line{reply.Text("Change ")}, ref, reply.Line{reply.Text(" to "), reply.Literal(c.to)}, c.where(), reply.Line{reply.Text(".")})
+	where := reply.Line{reply.Text(" in workspace "), reply.Literal(typedWS)}
+	asked := concat(reply.Line{reply.Text("Change ")}, ref, reply.Line{reply.Text(" to "), reply.Literal(c.to)}, where, reply.Line{reply.Text(".")})
 	switch c.action {
 	case policy.ActionAdd:
-		asked = concat(reply.Line{reply.Text("Add ")}, ref, c.where(), reply.Line{reply.Text(" as "), reply.Literal(c.to), reply.Text(".")})
+		asked = concat(reply.Line{reply.Text("Add ")}, ref, where, reply.Line{reply.Text(" as "), reply.Literal(c.to), reply.Text(".")})
 	case policy.ActionRemove:
-		asked = concat(reply.Line{reply.Text("Remove the role of ")}, ref, c.whereFrom(), reply.Line{reply.Text(".")})
+		asked = concat(reply.Line{reply.Text("Remove the role of ")}, ref, reply.Line{reply.Text(" from workspace "), reply.Literal(typedWS), reply.Text(".")})
 	}
 	return reply.Reply{Visibility: reply.Ephemeral, Tone: reply.Failure, Title: "You may not do this.",
 		Body:  append([]reply.Line{asked}, refusal.Details...),

@@ -42,7 +42,7 @@ func runList(ctx context.Context, s *Service, req Request, a *args) (reply.Reply
 	if !q.all {
 		ws, err := s.workspaceFor(ctx, req, a)
 		if err != nil {
-			return reply.Reply{}, err
+			return reply.Reply{}, s.namesOnlyIfListed(ctx, req, err) // resolved before list is decided, which needs it
 		}
 		q.workspace = ws
 	}

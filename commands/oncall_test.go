@@ -194,7 +194,9 @@ func TestWorkspaceByNameOrID(t *testing.T) {
 		assert.Equal(t, `No workspace has the name or ID "Data Platfrom".`, r.Title)
 		assert.Contains(t, text(r), "Did you mean:")
 		assert.Contains(t, text(r), "Data Platform")
-		assert.Empty(t, e.auth.inputs, "nothing is authorized for a workspace that does not exist")
+		for _, in := range e.auth.inputs { // only whether the names may be suggested
+			assert.Equal(t, policy.Input{UserID: alice, ChannelID: otherChan, Action: policy.ActionList}, in, "nothing is authorized for a workspace that does not exist")
+		}
 	})
 	t.Run("ChangeRepliesNameTheWorkspace", func(t *testing.T) {
 		t.Parallel()
@@ -453,6 +455,61 @@ rules:
 	e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 1h")
 	e.changeOK(t, "update"+ciDeployerIn+" -r member")
 	assert.Equal(t, astro.RoleWorkspaceMember, e.ciDeployerRole(t))
+}
+
+// The same through a rule that lets anyone lower a role without a cap: the lasting change is
+// also decided as the raise from AUTHOR it really is, and explain says what the change gets.
+func TestElevationCapCannotBeSteppedAroundThroughAnUncappedRule(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Parse([]byte(`
+rules:
+  - actions: [list, show]
+    who: everyone
+  - actions: [update]
+    direction: [downgrade]
+    who: everyone
+  - actions: [add, update, remove]
+    who: everyone
+    max_elevation: 8h
+`), "p.yaml")
+	require.NoError(t, err)
+	e := newOncallEnv(t, func(c *commands.Config) { c.Authorizer = &policyAuth{p: p} })
+	e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 1h")
+	explained := text(e.runAs(t, alice, opsChan, "explain update"+ciDeployerIn+" -r operator"))
+	assert.Contains(t, explained, "Only time-boxed: add `--for 8h` or less.")
+	r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator")
+	assert.Equal(t, "Policy allows this change only time-boxed, for at most 8h.", r.Title, text(r))
+	assert.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t), "nothing was written")
+
+	e.clock.Advance(24 * time.Hour)
+	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+	assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t))
+}
+
+// A lasting change the policy would refuse as the change it really is (from where the
+// time-boxes lead back) is refused, saying why.
+func TestLastingChangeIsDecidedFromWhereTheTimeBoxesLead(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Parse([]byte(`
+rules:
+  - actions: [list, show]
+    who: everyone
+  - actions: [update]
+    direction: [downgrade]
+    who: everyone
+  - actions: [add, update, remove]
+    who: [U0ADMIN01]
+`), "p.yaml")
+	require.NoError(t, err)
+	e := newOncallEnv(t, func(c *commands.Config) { c.Authorizer = &policyAuth{p: p} })
+	r := e.runAs(t, "U0ADMIN01", opsChan, "update"+ciDeployerIn+" -r owner --for 1h")
+	require.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t), text(r))
+	r = e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator")
+	assert.Equal(t, "You are not allowed to do this.", r.Title, text(r))
+	assert.Contains(t, text(r), "counts as a change from WORKSPACE_AUTHOR")
+	assert.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t))
+	// Lowering to where the time-box leads anyway, or below, is a downgrade either way.
+	e.changeOK(t, "update"+ciDeployerIn+" -r member")
 }
 
 func TestTimeBoxedChangeIsRevertedWhenItEnds(t *testing.T) {

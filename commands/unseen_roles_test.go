@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/orgtoken/orgtoken-bot/commands"
 	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
+	"github.com/orgtoken/orgtoken-bot/policy"
 )
 
 // adminsOnlyPolicy: only admins may read or change, and only in the ops channel.
@@ -112,4 +114,39 @@ func TestExplainSaysWhenThePolicyCouldNotBeChecked(t *testing.T) {
 	got := plainText(e.run(t, "explain update "+astroemu.SampleTokenCIDeployer+" --role member"))
 	assert.Contains(t, got, "Could not check")
 	assert.Contains(t, got, "ref ")
+}
+
+// Hidden suggestions leave no trace: the hint does not tell whether some name was close, or a
+// name could be spelled out a letter at a time.
+func TestHiddenLookupIsNoSubstringOracle(t *testing.T) {
+	e := newApprovalEnv(t)
+	e.restartWith(t, adminsOnlyPolicy, nil)
+	run := func(name string) string {
+		got := plainText(e.svc.Run(t.Context(), commands.Request{UserID: mallory, ChannelID: opsChan,
+			Text: "update -n " + name + " --role member -w " + wsML}))
+		return strings.ReplaceAll(got, name, "NAME")
+	}
+	assert.Equal(t, run("qqqqqqqqqqqqq"), run("feature-pipel"), "feature-pipel is part of ml-feature-pipeline")
+}
+
+// list resolves its workspace before it is decided (list rules may name workspaces), so its
+// lookup errors name workspaces only for those who may list; explain's refusal names the
+// workspace as typed.
+func TestWorkspaceNamesOnlyForThoseWhoMayList(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Parse([]byte(adminsOnlyPolicy), "p.yaml")
+	require.NoError(t, err)
+	e := newOncallEnv(t, func(c *commands.Config) { c.Authorizer = &policyAuth{p: p} })
+	for _, text := range []string{
+		"update -n airflow-ci-deployer -r member -w 'ML Opz'",
+		"list -w 'ML Opz'",
+		"list -w 'zzzzzzzzzzzzzzzzzz'",
+		"explain update " + astroemu.SampleTokenMLFeatures + " --role member -w " + wsML,
+	} {
+		got := plainText(e.svc.Run(t.Context(), commands.Request{UserID: mallory, ChannelID: opsChan, Text: text}))
+		assert.NotContains(t, got, "ML Ops", text)
+		assert.NotContains(t, got, "Data Platform", text)
+	}
+	got := plainText(e.svc.Run(t.Context(), commands.Request{UserID: admin, ChannelID: opsChan, Text: "list -w 'ML Opz'"}))
+	assert.Contains(t, got, "ML Ops", "whoever may list is helped")
 }
