@@ -84,9 +84,10 @@ func (s *Service) vetChange(ctx context.Context, req *Request, c *change) (r *re
 		return r, true, err
 	}
 	if c.elevation == 0 && s.reverts != nil && c.earlier == nil {
-		if c.earlier == nil {
-			c.earlier = s.readTimeBoxes(ctx, c.token.ID)
-		} // read once: apply uses it too
+		// Read here, on this goroutine, as its answer is needed before anything else; and once:
+		// apply uses it too.
+		c.earlier = &timeBoxesRead{done: closedDone}
+		c.earlier.pending, c.earlier.err = s.reverts.ListPendingReverts(context.WithoutCancel(ctx), c.token.ID)
 	}
 	if err := s.checkElevation(ctx, *req, *c, decision); err != nil {
 		return r, true, err

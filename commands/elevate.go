@@ -339,7 +339,8 @@ func (s *Service) endTimeBoxes(ctx context.Context, req Request, c change, ended
 }
 
 // timeBoxesRead is a read of a token's pending reverts, made beside the change's write to Astro
-// so that settling them afterwards (planTimeBoxes, endTimeBoxes) adds no store round trip to the change.
+// so that settling them afterwards (planTimeBoxes, endTimeBoxes) adds no store round trip to the
+// change; a lasting change, decided from where they lead (lastingVerdict), reads them first.
 // The token's lock, held across both, keeps what it reads true: the revert worker completes a
 // revert and a change schedules one only under that lock, and a revert ended by hand meanwhile
 // (revert now) is found ended when settled.
@@ -348,6 +349,9 @@ type timeBoxesRead struct {
 	pending []store.Revert
 	err     error
 }
+
+// closedDone is the done of a timeBoxesRead made already.
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 func (s *Service) readTimeBoxes(ctx context.Context, tokenID string) *timeBoxesRead {
 	read := &timeBoxesRead{done: make(chan struct{})}
