@@ -744,6 +744,10 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request, approvers
 		return s.settle(ctx, r, store.StateStale, fmt.Sprintf("the token's role changed from %s to %s before the change could be applied; nothing was changed",
 			roleOrNone(r.CurrentRole), roleOrNone(now)))
 	}
+	earlier, state, why := s.lastingStillHolds(ctx, r, tok, now)
+	if why != "" {
+		return s.settle(ctx, r, state, why+"; nothing was changed")
+	}
 	// Claimed before the write: a request left approved is retried by the sweeper, which must
 	// never happen once a write may have reached Astro, or a request the bot already called
 	// failed could be applied after all.
@@ -770,6 +774,7 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request, approvers
 	c := changeOf(r)
 	c.token = tok
 	c.from = now
+	c.earlier = earlier
 	rep, err := s.apply(ctx, &Request{UserID: r.RequesterID, ChannelID: r.ChannelID}, &c)
 	switch {
 	case err != nil:
@@ -791,6 +796,32 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request, approvers
 	default:
 		return s.settle(ctx, r, store.StateFailed, strings.TrimSuffix(rep.Title, ".")+"; check with "+s.commandName+" show "+r.TokenID)
 	}
+}
+
+// lastingStillHolds decides again, for an approved lasting request r about to be applied to tok
+// (whose role there is now), the change it really is: the token may have been time-boxed since
+// the request to a role it had then, and applying r for good would end that time-box and raise
+// the token from where it leads (lastingVerdict). why is "" when r still holds, else r is to be
+// settled as state; earlier is the read of the token's time-boxes, for the write to reuse.
+func (s *Service) lastingStillHolds(ctx context.Context, r store.Request, tok *astro.Token, now string) (earlier *timeBoxesRead, state store.State, why string) {
+	if r.Elevation != 0 || s.reverts == nil {
+		return nil, "", ""
+	}
+	c := changeOf(r)
+	c.token, c.from = tok, now
+	c.earlier = &timeBoxesRead{done: closedDone}
+	c.earlier.pending, c.earlier.err = s.reverts.ListPendingReverts(context.WithoutCancel(ctx), r.TokenID)
+	// Allowed as typed (recheckRequest decided that); only what the time-boxes change is asked.
+	v, err := s.lastingVerdict(ctx, Request{UserID: r.RequesterID, ChannelID: r.ChannelID}, c, policy.Decision{Allowed: true})
+	switch {
+	case err != nil:
+		return nil, store.StateFailed, "the token's time-boxed changes could not be checked (" + errorMessage(err) + ")"
+	case v.why != "":
+		return nil, store.StateStale, "the token was time-boxed since the request: " + v.why
+	case v.capped > 0:
+		return nil, store.StateStale, fmt.Sprintf("the token was time-boxed since the request, and policy allows the change it now is only time-boxed, for at most %s", formatPeriod(v.capped))
+	}
+	return c.earlier, "", ""
 }
 
 // resolveApplying settles a request left applying: the bot sent (or was about to send) its write

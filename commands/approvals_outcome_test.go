@@ -28,7 +28,9 @@ func (revertsUnreadable) ListPendingReverts(context.Context, string) ([]store.Re
 func TestApprovedChangeThatLandedIsAppliedWhateverItsNotes(t *testing.T) {
 	t.Parallel()
 	e := newApprovalEnv(t)
-	id := e.request(t, alice, oneReq) // a request is not made while the store cannot say what time-boxes there are
+	// Time-boxed: a lasting change reads the token's time-boxes before its write (and is not made
+	// while they cannot be read, below), a time-boxed one settles them after it lands.
+	id := e.request(t, alice, oneReq+" --for 2h")
 	e.svc = e.serviceOver(t, e.st, e.now, func(c *commands.Config) { c.Reverts = revertsUnreadable{c.Reverts} })
 
 	r := e.click(t, bob, commands.ActionApprove, id)
@@ -458,12 +460,18 @@ func countActions(actions []string, action string) int {
 }
 
 // A lasting change is decided from where the token's time-boxes lead back, so when the store
-// cannot say what time-boxes there are, the change is refused rather than guessed at.
+// cannot say what time-boxes there are, the change is refused rather than guessed at, typed or
+// approved.
 func TestLastingChangeIsRefusedWhileTimeBoxesCannotBeRead(t *testing.T) {
 	t.Parallel()
 	e := newApprovalEnv(t)
+	id := e.request(t, alice, oneReq)
 	e.svc = e.serviceOver(t, e.st, e.now, func(c *commands.Config) { c.Reverts = revertsUnreadable{c.Reverts} })
 	r := e.runAs(t, admin, "update "+astroemu.SampleTokenCIDeployer+" --role operator")
 	assert.Equal(t, "Could not read the token's time-boxed changes, so this was refused.", r.Title, text(r))
+	e.click(t, bob, commands.ActionApprove, id)
 	assert.Zero(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
+	got := e.state(t, id)
+	assert.Equal(t, store.StateFailed, got.State)
+	assert.Contains(t, got.Result, "time-boxed changes could not be checked")
 }

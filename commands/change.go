@@ -89,9 +89,11 @@ func (s *Service) vetChange(ctx context.Context, req *Request, c *change) (r *re
 		c.earlier = &timeBoxesRead{done: closedDone}
 		c.earlier.pending, c.earlier.err = s.reverts.ListPendingReverts(context.WithoutCancel(ctx), c.token.ID)
 	}
-	if err := s.checkElevation(ctx, *req, *c, decision); err != nil {
+	base, err := s.checkElevation(ctx, *req, *c, decision)
+	if err != nil {
 		return r, true, err
 	}
+	decision = stricter(decision, base)
 	if decision.Confirm {
 		if *r, done, err = confirmation(*req, *c); done || err != nil {
 			return r, done, err
@@ -102,6 +104,20 @@ func (s *Service) vetChange(ctx context.Context, req *Request, c *change) (r *re
 		return r, true, err
 	}
 	return r, false, nil
+}
+
+// stricter adds to d, the decision on a change as typed, what base, the decision on the change
+// it really is (lastingVerdict), asks for besides: a typed confirmation, an approval. When both
+// need approval, the one asking for more approvals stands.
+func stricter(d policy.Decision, base *policy.Decision) policy.Decision {
+	if base == nil {
+		return d
+	}
+	d.Confirm = d.Confirm || base.Confirm
+	if base.NeedsApproval() && (!d.NeedsApproval() || base.Approval.Count > d.Approval.Count) {
+		d.Approval, d.Rule, d.Reason = base.Approval, base.Rule, base.Reason
+	}
+	return d
 }
 
 // policyInput is c as the policy decides it for req's user and channel.

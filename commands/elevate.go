@@ -113,25 +113,34 @@ func formatPeriod(d time.Duration) string {
 // checkElevation refuses a --for that is out of bounds, over the policy's cap, or that this bot
 // cannot honour, and a lasting change that the policy lets happen only time-boxed, before
 // anything is written or an approval is requested.
-func (s *Service) checkElevation(ctx context.Context, req Request, c change, d policy.Decision) error {
+//
+// For a lasting change it also returns the decision on the change it really is, when that
+// differs (lastingVerdict), for what it asks besides.
+func (s *Service) checkElevation(ctx context.Context, req Request, c change, d policy.Decision) (*policy.Decision, error) {
 	if c.elevation == 0 {
 		v, err := s.lastingVerdict(ctx, req, c, d)
 		switch {
 		case err != nil:
-			return err
+			return nil, err
 		case v.why != "":
-			return &Error{Code: EDenied, Message: "You are not allowed to do this.", Details: []reply.Line{reply.Para("Why: " + v.why + ".")},
+			return nil, &Error{Code: EDenied, Message: "You are not allowed to do this.", Details: []reply.Line{reply.Para("Why: " + v.why + ".")},
 				Hint: "Ask for it time-boxed with --for, or end the time-box first (Revert now)."}
 		case v.capped == 0:
-			return nil
+			return v.base, nil
 		}
 		e := &Error{Code: EDenied, Message: fmt.Sprintf("Policy allows this change only time-boxed, for at most %s.", formatPeriod(v.capped)),
 			Hint: fmt.Sprintf("Add --for %s or less: the bot puts the role back when it ends.", formatPeriod(v.capped))}
 		if s.reverts == nil {
 			e.Hint = "Time-boxed changes are not enabled on this bot, so it cannot make this change; ask the bot's operator."
 		}
-		return e
+		return nil, e
 	}
+	return nil, s.checkTimeBox(c, d)
+}
+
+// checkTimeBox refuses a --for that is out of bounds, over the policy's cap, or that this bot
+// cannot honour.
+func (s *Service) checkTimeBox(c change, d policy.Decision) error {
 	hint := fmt.Sprintf("Give --for from %s to %s, or leave it out for a lasting change.", formatPeriod(s.minElevation), formatPeriod(MaxElevation))
 	switch {
 	case s.reverts == nil:
@@ -149,23 +158,26 @@ func (s *Service) checkElevation(ctx context.Context, req Request, c change, d p
 	return nil
 }
 
-// lastingOutcome is how policy as a whole takes a lasting change: refused (why), or allowed but only
-// time-boxed, for at most capped (0: it may be lasting).
+// lastingOutcome is how policy as a whole takes a lasting change: refused (why), allowed only
+// time-boxed for at most capped (0: it may be lasting), and what the change it really is needs
+// besides (base: approval, confirmation), when that differs from the change typed.
 type lastingOutcome struct {
 	capped time.Duration
 	why    string
+	base   *policy.Decision
 }
 
 // lastingVerdict decides lasting change c, allowed by d. A lasting change ends every time-box of
 // the token there, so it really moves the token from the role they would put back: lowering a
 // time-boxed OWNER to OPERATOR for good raises it from AUTHOR, and is decided as a change from
-// AUTHOR too, by whichever rule allows that.
+// AUTHOR too. Only a raise from there is decided again: ending a time-box early, or going below
+// where it leads, is what its revert does anyway.
 func (s *Service) lastingVerdict(ctx context.Context, req Request, c change, d policy.Decision) (lastingOutcome, error) {
 	var v lastingOutcome
 	if mustTimeBox(d, c.action, c.from, c.to) {
 		v.capped = d.MaxElevation
 	}
-	if s.reverts == nil {
+	if s.reverts == nil || c.action == policy.ActionRemove {
 		return v, nil
 	}
 	plan, err := s.planTimeBoxes(ctx, c)
@@ -173,11 +185,14 @@ func (s *Service) lastingVerdict(ctx context.Context, req Request, c change, d p
 		return v, &Error{Code: EUnavailable, Message: "Could not read the token's time-boxed changes, so this was refused.", Hint: "Try again in a moment."}
 	}
 	from := plan.revertTo
-	if from == c.from {
+	if from == c.from || !raises(from, c.to) {
 		return v, nil
 	}
 	in := c.policyInput(req)
 	in.CurrentRole = from
+	if from == "" {
+		in.Action = policy.ActionAdd // the time-box added the role: for good, this adds it
+	}
 	base, err := s.auth.Decide(ctx, in)
 	if err != nil {
 		return v, s.couldNotCheck(ctx, in, err)
@@ -189,26 +204,30 @@ func (s *Service) lastingVerdict(ctx context.Context, req Request, c change, d p
 		}
 		return v, nil
 	}
+	v.base = &base
 	for _, dd := range []policy.Decision{d, base} {
-		if mustTimeBox(dd, c.action, from, c.to) && (v.capped == 0 || dd.MaxElevation < v.capped) {
+		if mustTimeBox(dd, in.Action, from, c.to) && (v.capped == 0 || dd.MaxElevation < v.capped) {
 			v.capped = dd.MaxElevation
 		}
 	}
 	return v, nil
 }
 
-// mustTimeBox reports whether a change from → to allowed by d must be time-boxed: d's rule caps
-// elevation and the change raises the role (or gives one that cannot be ranked). Without it, a
-// lasting change would be an elevation without end under a rule meant to bound it.
-func mustTimeBox(d policy.Decision, action policy.Action, from, to string) bool {
-	if d.MaxElevation <= 0 || action == policy.ActionRemove {
-		return false
-	}
+// raises reports whether moving a role from → to gives more access, or access that cannot be
+// ranked.
+func raises(from, to string) bool {
 	switch policy.DirectionOf(from, to) {
 	case policy.DirectionGrant, policy.DirectionUpgrade, policy.DirectionUnknown:
 		return true
 	}
 	return false
+}
+
+// mustTimeBox reports whether a change from → to allowed by d must be time-boxed: d's rule caps
+// elevation and the change raises the role (or gives one that cannot be ranked). Without it, a
+// lasting change would be an elevation without end under a rule meant to bound it.
+func mustTimeBox(d policy.Decision, action policy.Action, from, to string) bool {
+	return d.MaxElevation > 0 && action != policy.ActionRemove && raises(from, to)
 }
 
 // timeBox follows a change that has landed: it schedules the change's own revert if it is

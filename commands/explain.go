@@ -106,6 +106,8 @@ func runExplain(ctx context.Context, s *Service, req Request, a *args) (reply.Re
 		}
 		if capped = v.capped; v.why != "" {
 			d = policy.Decision{Reason: v.why}
+		} else {
+			d = stricter(d, v.base)
 		}
 	}
 	out := reply.Reply{Visibility: reply.Ephemeral, Body: []reply.Line{describeChange(c)}}

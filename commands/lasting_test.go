@@ -1,0 +1,141 @@
+package commands_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orgtoken/orgtoken-bot/astro"
+	"github.com/orgtoken/orgtoken-bot/commands"
+	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
+	"github.com/orgtoken/orgtoken-bot/policy"
+	"github.com/orgtoken/orgtoken-bot/reply"
+	"github.com/orgtoken/orgtoken-bot/store"
+)
+
+// A lasting change ends the token's time-boxes there, so it is also decided as the change it
+// really is, from the role they lead back to: but only a raise from there. These pin both sides.
+
+func policyEnv(t *testing.T, yaml string) *oncallEnv {
+	t.Helper()
+	p, err := policy.Parse([]byte(yaml), "p.yaml")
+	require.NoError(t, err)
+	return newOncallEnv(t, func(c *commands.Config) { c.Authorizer = &policyAuth{p: p} })
+}
+
+const downgradePolicy = `
+rules:
+  - actions: [list, show]
+    who: everyone
+  - actions: [add, update, remove]
+    who: [U0ADMIN01]
+  - actions: [update]
+    direction: [downgrade]
+    who: everyone
+  - actions: [remove]
+    direction: [revoke]
+    who: everyone
+`
+
+// Ending an elevation for good at the role it would go back to is what its revert does anyway.
+func TestLastingChangeToWhereTheTimeBoxLeadsIsAllowed(t *testing.T) {
+	t.Parallel()
+	e := policyEnv(t, downgradePolicy)
+	r := e.runAs(t, admin, opsChan, "update"+ciDeployerIn+" -r owner --for 2h")
+	require.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t), text(r))
+	ex := e.runAs(t, alice, opsChan, "explain update"+ciDeployerIn+" -r author")
+	assert.Equal(t, "You may do this directly.", ex.Title, text(ex))
+	e.changeOK(t, "update"+ciDeployerIn+" -r author")
+	assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t))
+}
+
+// A token added time-boxed may be removed early by whoever may revoke.
+func TestRemovingATimeBoxedAddIsAllowed(t *testing.T) {
+	t.Parallel()
+	e := policyEnv(t, downgradePolicy)
+	const in = " -n airflow-ci-deployer -w Sandbox"
+	r := e.runAs(t, admin, opsChan, "add"+in+" -r operator --for 2h")
+	require.Equal(t, reply.Success, r.Tone, text(r))
+	ex := e.runAs(t, alice, opsChan, "explain remove"+in)
+	assert.Equal(t, "You may do this directly.", ex.Title, text(ex))
+	e.changeOK(t, "remove"+in)
+	assert.Empty(t, e.roleIn(t, astroemu.SampleTokenCIDeployer, astroemu.SampleWorkspaceSandbox))
+}
+
+// The change it really is may need an approval or a typed confirmation the change as typed does
+// not: they are asked for.
+func TestLastingChangeAsksWhatTheChangeItReallyIsNeeds(t *testing.T) {
+	t.Parallel()
+	const head = `
+groups:
+  approvers: [U0BOB0001, U0CAROL01]
+rules:
+  - actions: [list, show]
+    who: everyone
+  - actions: [add, update, remove]
+    who: [U0ADMIN01]
+  - actions: [update]
+    direction: [downgrade]
+    who: everyone
+  - actions: [add, update]
+    direction: [grant, upgrade]
+    who: everyone
+`
+	t.Run("Approval", func(t *testing.T) {
+		t.Parallel()
+		e := policyEnv(t, head+"    approval: { approvers: [approvers], channel: C0APPROVE }\n")
+		r := e.runAs(t, admin, opsChan, "update"+ciDeployerIn+" -r owner --for 1h")
+		require.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t), text(r))
+		ex := e.runAs(t, alice, opsChan, "explain update"+ciDeployerIn+" -r operator")
+		assert.Equal(t, "You may ask for this; it needs approval.", ex.Title, text(ex))
+		r = e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator")
+		assert.Equal(t, "Approval needed", r.Title, text(r))
+		assert.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t))
+	})
+	t.Run("Confirm", func(t *testing.T) {
+		t.Parallel()
+		e := policyEnv(t, head+"    confirm: true\n")
+		r := e.runAs(t, admin, opsChan, "update"+ciDeployerIn+" -r owner --for 1h")
+		require.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t), text(r))
+		r = e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator")
+		assert.Equal(t, reply.Warning, r.Tone, text(r))
+		assert.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t), "not written before the typed confirmation")
+	})
+}
+
+// An approved lasting request is decided again as the change it now is: the token may have
+// been time-boxed since to the role it had when asked.
+func TestApprovedLastingRequestIsDecidedAsTheChangeItNowIs(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	e.restartWith(t, `
+groups:
+  approvers: [U0BOB0001, U0CAROL01]
+  admins: [U0ADMIN01]
+rules:
+  - actions: [list, show]
+    who: everyone
+  - actions: [add, update, remove]
+    who: [admins]
+  - actions: [update]
+    direction: [downgrade]
+    who: everyone
+    approval: { approvers: [approvers], channel: C0APPROVE, expires_after: 24h }
+`, nil)
+	tok := astroemu.SampleTokenCIDeployer
+	in := " " + tok + " -w " + wsData
+	r := e.runAs(t, admin, "update"+in+" -r owner")
+	require.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), text(r))
+	id := e.request(t, alice, "update"+in+" -r operator")
+	e.runAs(t, admin, "update"+in+" -r member")
+	r = e.runAs(t, admin, "update"+in+" -r owner --for 1h")
+	require.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), text(r))
+	require.Equal(t, store.StatePending, e.state(t, id).State)
+
+	e.click(t, bob, commands.ActionApprove, id)
+	assert.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), "a lasting MEMBER->OPERATOR raise alice may not make is not written")
+	got := e.state(t, id)
+	assert.Equal(t, store.StateStale, got.State)
+	assert.Contains(t, got.Result, "time-boxed since the request")
+}
