@@ -627,11 +627,28 @@ func (s *Service) recheckRequest(ctx context.Context, r store.Request) (why stri
 		UserID: r.RequesterID, ChannelID: r.ChannelID, Action: policy.Action(r.Action),
 		WorkspaceID: r.WorkspaceID, Role: r.RequestedRole, CurrentRole: r.CurrentRole,
 	})
+	if err != nil || !d.Allowed {
+		return "the policy no longer lets the requester make this change", err
+	}
+	if r.Elevation == 0 && s.reverts != nil {
+		// As vetChange decided it: a lasting change ends the token's time-boxes there, which may
+		// have been set up since the request, so it is also the raise from where they lead.
+		c := changeOf(r)
+		c.token, c.from = &astro.Token{ID: r.TokenID}, r.CurrentRole
+		c.earlier = &timeBoxesRead{done: closedDone}
+		c.earlier.pending, c.earlier.err = s.reverts.ListPendingReverts(context.WithoutCancel(ctx), r.TokenID)
+		v, err := s.lastingVerdict(ctx, Request{UserID: r.RequesterID, ChannelID: r.ChannelID}, c, d)
+		switch {
+		case err != nil:
+			return "", err
+		case v.why != "":
+			return "the token's time-boxes changed what this change is: " + v.why, nil
+		case v.capped > 0:
+			return fmt.Sprintf("the policy now allows this change only time-boxed, for at most %s", formatPeriod(v.capped)), nil
+		}
+		d = stricter(d, v.base)
+	}
 	switch {
-	case err != nil:
-		return "", err
-	case !d.Allowed:
-		return "the policy no longer lets the requester make this change", nil
 	case d.MaxElevation > 0 && r.Elevation > d.MaxElevation:
 		return fmt.Sprintf("the policy now allows this change for at most %s", formatPeriod(d.MaxElevation)), nil
 	case r.Elevation == 0 && mustTimeBox(d, policy.Action(r.Action), r.CurrentRole, r.RequestedRole):
@@ -744,10 +761,6 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request, approvers
 		return s.settle(ctx, r, store.StateStale, fmt.Sprintf("the token's role changed from %s to %s before the change could be applied; nothing was changed",
 			roleOrNone(r.CurrentRole), roleOrNone(now)))
 	}
-	earlier, state, why := s.lastingStillHolds(ctx, r, tok, now)
-	if why != "" {
-		return s.settle(ctx, r, state, why+"; nothing was changed")
-	}
 	// Claimed before the write: a request left approved is retried by the sweeper, which must
 	// never happen once a write may have reached Astro, or a request the bot already called
 	// failed could be applied after all.
@@ -774,7 +787,6 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request, approvers
 	c := changeOf(r)
 	c.token = tok
 	c.from = now
-	c.earlier = earlier
 	rep, err := s.apply(ctx, &Request{UserID: r.RequesterID, ChannelID: r.ChannelID}, &c)
 	switch {
 	case err != nil:
@@ -796,32 +808,6 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request, approvers
 	default:
 		return s.settle(ctx, r, store.StateFailed, strings.TrimSuffix(rep.Title, ".")+"; check with "+s.commandName+" show "+r.TokenID)
 	}
-}
-
-// lastingStillHolds decides again, for an approved lasting request r about to be applied to tok
-// (whose role there is now), the change it really is: the token may have been time-boxed since
-// the request to a role it had then, and applying r for good would end that time-box and raise
-// the token from where it leads (lastingVerdict). why is "" when r still holds, else r is to be
-// settled as state; earlier is the read of the token's time-boxes, for the write to reuse.
-func (s *Service) lastingStillHolds(ctx context.Context, r store.Request, tok *astro.Token, now string) (earlier *timeBoxesRead, state store.State, why string) {
-	if r.Elevation != 0 || s.reverts == nil {
-		return nil, "", ""
-	}
-	c := changeOf(r)
-	c.token, c.from = tok, now
-	c.earlier = &timeBoxesRead{done: closedDone}
-	c.earlier.pending, c.earlier.err = s.reverts.ListPendingReverts(context.WithoutCancel(ctx), r.TokenID)
-	// Allowed as typed (recheckRequest decided that); only what the time-boxes change is asked.
-	v, err := s.lastingVerdict(ctx, Request{UserID: r.RequesterID, ChannelID: r.ChannelID}, c, policy.Decision{Allowed: true})
-	switch {
-	case err != nil:
-		return nil, store.StateFailed, "the token's time-boxed changes could not be checked (" + errorMessage(err) + ")"
-	case v.why != "":
-		return nil, store.StateStale, "the token was time-boxed since the request: " + v.why
-	case v.capped > 0:
-		return nil, store.StateStale, fmt.Sprintf("the token was time-boxed since the request, and policy allows the change it now is only time-boxed, for at most %s", formatPeriod(v.capped))
-	}
-	return c.earlier, "", ""
 }
 
 // resolveApplying settles a request left applying: the bot sent (or was about to send) its write

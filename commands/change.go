@@ -108,14 +108,25 @@ func (s *Service) vetChange(ctx context.Context, req *Request, c *change) (r *re
 
 // stricter adds to d, the decision on a change as typed, what base, the decision on the change
 // it really is (lastingVerdict), asks for besides: a typed confirmation, an approval. When both
-// need approval, the one asking for more approvals stands.
+// need approval, base's stands unless d's asks for more approvals (it is about the change that
+// will happen); a reason is required if either requires one.
 func stricter(d policy.Decision, base *policy.Decision) policy.Decision {
 	if base == nil {
 		return d
 	}
 	d.Confirm = d.Confirm || base.Confirm
-	if base.NeedsApproval() && (!d.NeedsApproval() || base.Approval.Count > d.Approval.Count) {
-		d.Approval, d.Rule, d.Reason = base.Approval, base.Rule, base.Reason
+	if !base.NeedsApproval() {
+		return d
+	}
+	if !d.NeedsApproval() || max(base.Approval.Count, 1) >= max(d.Approval.Count, 1) {
+		reason := d.NeedsApproval() && d.Approval.RequireReason
+		ap := *base.Approval
+		ap.RequireReason = ap.RequireReason || reason
+		d.Approval, d.Rule, d.Reason = &ap, base.Rule, base.Reason
+	} else if base.Approval.RequireReason {
+		ap := *d.Approval
+		ap.RequireReason = true
+		d.Approval = &ap
 	}
 	return d
 }

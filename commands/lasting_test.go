@@ -1,6 +1,7 @@
 package commands_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -137,5 +138,90 @@ rules:
 	assert.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), "a lasting MEMBER->OPERATOR raise alice may not make is not written")
 	got := e.state(t, id)
 	assert.Equal(t, store.StateStale, got.State)
-	assert.Contains(t, got.Result, "time-boxed since the request")
+	assert.Contains(t, got.Result, "the token's time-boxes changed what this change is")
+}
+
+// team approves downgrades (one approval); sec approves raises (two).
+const teamAndSecPolicy = `
+groups:
+  team: [U0BOB0001, U0MALLORY]
+  sec: [U0CAROL01, U0DAVE001, U0MALLORY]
+  admins: [U0ADMIN01]
+rules:
+  - actions: [list, show]
+    who: everyone
+  - actions: [add, update, remove]
+    who: [admins]
+  - actions: [update]
+    direction: [downgrade]
+    who: everyone
+    approval: { approvers: [team], channel: C0APPROVE, expires_after: 24h }
+  - actions: [add, update]
+    direction: [grant, upgrade]
+    who: everyone
+    approval: { approvers: [sec], count: 2, channel: C0APPROVE, expires_after: 24h }
+`
+
+// A request opened under the approval of the raise a lasting change really is is re-checked
+// the same way at each click, so the approvers it names can approve it.
+func TestRequestOpenedUnderTheRaisesApprovalCanBeApproved(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	e.restartWith(t, teamAndSecPolicy, nil)
+	tok := astroemu.SampleTokenCIDeployer
+	in := " " + tok + " -w " + wsData
+	r := e.runAs(t, admin, "update"+in+" -r owner --for 1h")
+	require.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), text(r))
+
+	id := e.request(t, alice, "update"+in+" -r operator")
+	got := e.state(t, id)
+	require.Equal(t, []string{"sec"}, got.ApproverGroups, "opened under the raise's approval")
+	require.Equal(t, 2, got.ApprovalsNeeded)
+
+	r = e.click(t, carol, commands.ActionApprove, id)
+	require.Equal(t, store.StatePending, e.state(t, id).State, text(r))
+	r = e.click(t, dave, commands.ActionApprove, id)
+	got = e.state(t, id)
+	assert.Equal(t, store.StateApplied, got.State, "%s / %s", text(r), got.Result)
+	assert.Equal(t, astro.RoleWorkspaceOperator, e.roleIn(t, tok, wsData))
+}
+
+// A lasting request approved under the typed change's approval is not applied once the token's
+// time-boxes make it a raise needing more.
+func TestApprovedLastingRequestNeedsTheRaisesApproval(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	e.restartWith(t, teamAndSecPolicy, nil)
+	tok := astroemu.SampleTokenCIDeployer
+	in := " " + tok + " -w " + wsData
+	e.runAs(t, admin, "update"+in+" -r owner")
+	id := e.request(t, alice, "update"+in+" -r operator")
+	require.Equal(t, []string{"team"}, e.state(t, id).ApproverGroups)
+	e.runAs(t, admin, "update"+in+" -r member")
+	r := e.runAs(t, admin, "update"+in+" -r owner --for 1h")
+	require.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), text(r))
+
+	e.click(t, bob, commands.ActionApprove, id)
+	got := e.state(t, id)
+	assert.Equal(t, store.StateStale, got.State, got.Result)
+	assert.Contains(t, got.Result, "2 approvals")
+	assert.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), "a lasting MEMBER->OPERATOR raise is not applied on team's single approval")
+}
+
+// With as many approvals asked either way, the raise's approvers stand: it is the change that
+// will happen.
+func TestRaisesApproversStandAtEqualCounts(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	e.restartWith(t, strings.Replace(teamAndSecPolicy, "count: 2, ", "", 1), nil)
+	tok := astroemu.SampleTokenCIDeployer
+	in := " " + tok + " -w " + wsData
+	r := e.runAs(t, admin, "update"+in+" -r owner --for 1h")
+	require.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), text(r))
+	id := e.request(t, alice, "update"+in+" -r operator")
+	assert.Equal(t, []string{"sec"}, e.state(t, id).ApproverGroups)
+	e.click(t, bob, commands.ActionApprove, id) // team's bob may not approve it
+	assert.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData))
+	e.click(t, carol, commands.ActionApprove, id)
+	assert.Equal(t, astro.RoleWorkspaceOperator, e.roleIn(t, tok, wsData))
 }
