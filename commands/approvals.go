@@ -127,7 +127,17 @@ func (s *Service) needsApproval(ctx context.Context, req Request, c change, d po
 		case r.CurrentRole != c.from:
 			err = s.supersedeStale(ctx, r, c.from, req.UserID)
 		default:
-			superseded = false
+			// Or it no longer holds as it was decided (the token's time-boxes may have made it
+			// a raise needing other approvers): closed with that reason.
+			why, rerr := s.recheckRequest(ctx, r)
+			switch {
+			case rerr != nil:
+				err = rerr
+			case why != "":
+				err = s.closeStale(ctx, r, req.UserID, why+"; nothing was changed")
+			default:
+				superseded = false
+			}
 		}
 		if superseded && err == nil {
 			r, created, err = s.requests.CreateRequest(ctx, want)
@@ -258,15 +268,15 @@ func approveClicked(ctx context.Context, s *Service, act Action) (reply.Reply, e
 	if approvedBy(r, act.UserID) && !stranded {
 		return reply.Reply{}, alreadyApproved(r)
 	}
-	if err := s.closeIfNoLongerAllowed(ctx, r, act.UserID); err != nil {
-		return reply.Reply{}, err
-	}
 	// A request approved against a role the token no longer has would apply a change nobody
-	// reviewed, so it is closed instead.
+	// reviewed, so it is closed instead; checked first, so that is the reason given.
 	if closed, now, err := s.closeIfStale(ctx, r, act.UserID); err != nil {
 		return reply.Reply{}, err
 	} else if closed {
 		return reply.Reply{}, staleError(r, now)
+	}
+	if err := s.closeIfNoLongerAllowed(ctx, r, act.UserID); err != nil {
+		return reply.Reply{}, err
 	}
 
 	if approvedBy(r, act.UserID) {
@@ -649,6 +659,8 @@ func (s *Service) recheckRequest(ctx context.Context, r store.Request) (why stri
 		d = stricter(d, v.base)
 	}
 	switch {
+	case d.NeedsApproval() && d.Approval.RequireReason && strings.TrimSpace(r.Reason) == "":
+		return "the policy now requires a reason for this change", nil
 	case d.MaxElevation > 0 && r.Elevation > d.MaxElevation:
 		return fmt.Sprintf("the policy now allows this change for at most %s", formatPeriod(d.MaxElevation)), nil
 	case r.Elevation == 0 && mustTimeBox(d, policy.Action(r.Action), r.CurrentRole, r.RequestedRole):
@@ -755,6 +767,8 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request, approvers
 	}
 	now := astro.WorkspaceRoleOf(tok.Roles, r.WorkspaceID)
 	switch {
+	case now == r.RequestedRole && r.Elevation == 0 && s.timeBoxedAway(ctx, r, tok):
+		return s.settle(ctx, r, store.StateStale, "the token has the requested role only until a time-box puts another back; nothing was changed")
 	case now == r.RequestedRole:
 		return s.settle(ctx, r, store.StateApplied, "the token already had the requested role; nothing needed writing")
 	case now != r.CurrentRole:
@@ -808,6 +822,19 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request, approvers
 	default:
 		return s.settle(ctx, r, store.StateFailed, strings.TrimSuffix(rep.Title, ".")+"; check with "+s.commandName+" show "+r.TokenID)
 	}
+}
+
+// timeBoxedAway reports whether tok, which has the role lasting request r asks for, has it only
+// time-boxed: its pending time-boxes there lead back to another role, so r is not in place for
+// good. A failed read counts as time-boxed: r is then closed rather than called applied.
+func (s *Service) timeBoxedAway(ctx context.Context, r store.Request, tok *astro.Token) bool {
+	if s.reverts == nil {
+		return false
+	}
+	c := changeOf(r)
+	c.token, c.from = tok, r.RequestedRole
+	plan, err := s.planTimeBoxes(ctx, c)
+	return err != nil || plan.revertTo != r.RequestedRole
 }
 
 // resolveApplying settles a request left applying: the bot sent (or was about to send) its write

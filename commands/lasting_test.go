@@ -1,8 +1,12 @@
 package commands_test
 
 import (
+	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -224,4 +228,131 @@ func TestRaisesApproversStandAtEqualCounts(t *testing.T) {
 	assert.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData))
 	e.click(t, carol, commands.ActionApprove, id)
 	assert.Equal(t, astro.RoleWorkspaceOperator, e.roleIn(t, tok, wsData))
+}
+
+// Asking again when the pending request no longer holds as it was decided closes it, saying
+// why, and opens the request the change now needs.
+func TestAskingAgainReplacesARequestTheTimeBoxesChanged(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	e.restartWith(t, teamAndSecPolicy, nil)
+	tok := astroemu.SampleTokenCIDeployer
+	in := " " + tok + " -w " + wsData
+	e.runAs(t, admin, "update"+in+" -r owner")
+	old := e.request(t, alice, "update"+in+" -r operator")
+	require.Equal(t, []string{"team"}, e.state(t, old).ApproverGroups)
+	e.runAs(t, admin, "update"+in+" -r member")
+	r := e.runAs(t, admin, "update"+in+" -r owner --for 1h")
+	require.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), text(r))
+
+	fresh := e.request(t, alice, "update"+in+" -r operator")
+	assert.NotEqual(t, old, fresh)
+	assert.Equal(t, store.StateStale, e.state(t, old).State)
+	assert.Equal(t, []string{"sec"}, e.state(t, fresh).ApproverGroups)
+}
+
+// A request whose token role changed is closed for that, not for a policy change.
+func TestStaleRoleIsTheReasonGiven(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	e.restartWith(t, teamAndSecPolicy, nil)
+	tok := astroemu.SampleTokenCIDeployer
+	in := " " + tok + " -w " + wsData
+	r := e.runAs(t, admin, "update"+in+" -r owner --for 1h")
+	require.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), text(r))
+	id := e.request(t, alice, "update"+in+" -r operator")
+	e.advance(2 * time.Hour)
+	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "a"))
+	require.Equal(t, astro.RoleWorkspaceAuthor, e.roleIn(t, tok, wsData))
+
+	e.click(t, carol, commands.ActionApprove, id)
+	got := e.state(t, id)
+	assert.Equal(t, store.StateStale, got.State)
+	assert.Contains(t, got.Result, "role changed")
+	assert.NotContains(t, got.Result, "policy now asks")
+}
+
+// The reason the change it now is requires is checked at approval too.
+func TestRaiseNeedingAReasonIsNotAppliedWithout(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	e.restartWith(t, `
+groups:
+  team: [U0BOB0001, U0CAROL01]
+  admins: [U0ADMIN01]
+rules:
+  - actions: [list, show]
+    who: everyone
+  - actions: [add, update, remove]
+    who: [admins]
+  - actions: [update]
+    direction: [downgrade]
+    who: everyone
+    approval: { approvers: [team], channel: C0APPROVE, expires_after: 24h }
+  - actions: [add, update]
+    direction: [grant, upgrade]
+    who: everyone
+    approval: { approvers: [team], channel: C0APPROVE, expires_after: 24h, require_reason: true }
+`, nil)
+	tok := astroemu.SampleTokenCIDeployer
+	in := " " + tok + " -w " + wsData
+	e.runAs(t, admin, "update"+in+" -r owner")
+	id := e.request(t, alice, "update"+in+" -r operator")
+	e.runAs(t, admin, "update"+in+" -r member")
+	r := e.runAs(t, admin, "update"+in+" -r owner --for 1h")
+	require.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), text(r))
+
+	e.click(t, bob, commands.ActionApprove, id)
+	got := e.state(t, id)
+	assert.Equal(t, store.StateStale, got.State, got.Result)
+	assert.Contains(t, got.Result, "requires a reason")
+	assert.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData))
+}
+
+// A lasting request left approved (its last click could not read the token's time-boxes), whose
+// role the token then has only time-boxed, is not called applied when the sweeper takes it up.
+func TestRequestedRoleOnlyTimeBoxedIsNotApplied(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	e.restartWith(t, teamAndSecPolicy, nil)
+	tok := astroemu.SampleTokenCIDeployer
+	in := " " + tok + " -w " + wsData
+	e.runAs(t, admin, "update"+in+" -r owner")
+	id := e.request(t, alice, "update"+in+" -r author")
+
+	var calls atomic.Int32
+	fail := &atomic.Bool{}
+	e.svc = e.serviceOver(t, e.st, e.now, func(c *commands.Config) {
+		c.Reverts = revertsFailFrom{c.Reverts, &calls, 2, fail} // the click's second read fails
+	})
+	e.click(t, bob, commands.ActionApprove, id)
+	require.Equal(t, store.StateApproved, e.state(t, id).State, "left approved for the sweeper")
+	fail.Store(false)
+	calls.Store(-1000)
+
+	r := e.runAs(t, admin, "update"+in+" -r author --for 1h")
+	require.Equal(t, astro.RoleWorkspaceAuthor, e.roleIn(t, tok, wsData), text(r))
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	got := e.state(t, id)
+	assert.Equal(t, store.StateStale, got.State, got.Result)
+	assert.Contains(t, got.Result, "only until a time-box")
+}
+
+// revertsFailFrom fails listing pending reverts from its nth call on, until fail is cleared.
+type revertsFailFrom struct {
+	commands.Reverts
+	calls *atomic.Int32
+	nth   int32
+	fail  *atomic.Bool
+}
+
+func (f revertsFailFrom) ListPendingReverts(ctx context.Context, id string) ([]store.Revert, error) {
+	if f.calls.Add(1) == f.nth {
+		f.fail.Store(true)
+	}
+	if f.fail.Load() {
+		return nil, errors.New("database is busy")
+	}
+	return f.Reverts.ListPendingReverts(ctx, id)
 }
