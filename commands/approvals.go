@@ -132,9 +132,15 @@ func (s *Service) needsApproval(ctx context.Context, req Request, c change, d po
 			why, rerr := s.recheckRequest(ctx, r)
 			switch {
 			case rerr != nil:
-				err = rerr
+				// Kept as it is: its clicks and its write check it again anyway.
+				s.log.WarnContext(ctx, "could not re-check a pending request asked for again", "request", r.ID, "err", rerr)
+				superseded = false
 			case why != "":
 				err = s.closeStale(ctx, r, req.UserID, why+"; nothing was changed")
+				var e *Error
+				if errors.As(err, &e) && e.Code == EConflict {
+					err = nil // closed by someone else meanwhile: as good
+				}
 			default:
 				superseded = false
 			}
@@ -767,8 +773,17 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request, approvers
 	}
 	now := astro.WorkspaceRoleOf(tok.Roles, r.WorkspaceID)
 	switch {
-	case now == r.RequestedRole && r.Elevation == 0 && s.timeBoxedAway(ctx, r, tok):
-		return s.settle(ctx, r, store.StateStale, "the token has the requested role only until a time-box puts another back; nothing was changed")
+	case now == r.RequestedRole && r.Elevation == 0:
+		switch away, err := s.timeBoxedAway(ctx, r, tok); {
+		case err != nil:
+			// Left approved: the sweeper retries it.
+			s.log.WarnContext(ctx, "could not read the token's time-boxes to settle an approved request", "request", r.ID, "err", err)
+			s.updateMessage(ctx, r)
+			return r, false
+		case away:
+			return s.settle(ctx, r, store.StateStale, "the token has the requested role only until a time-box puts another back; nothing was changed")
+		}
+		return s.settle(ctx, r, store.StateApplied, "the token already had the requested role; nothing needed writing")
 	case now == r.RequestedRole:
 		return s.settle(ctx, r, store.StateApplied, "the token already had the requested role; nothing needed writing")
 	case now != r.CurrentRole:
@@ -826,15 +841,15 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request, approvers
 
 // timeBoxedAway reports whether tok, which has the role lasting request r asks for, has it only
 // time-boxed: its pending time-boxes there lead back to another role, so r is not in place for
-// good. A failed read counts as time-boxed: r is then closed rather than called applied.
-func (s *Service) timeBoxedAway(ctx context.Context, r store.Request, tok *astro.Token) bool {
+// good.
+func (s *Service) timeBoxedAway(ctx context.Context, r store.Request, tok *astro.Token) (bool, error) {
 	if s.reverts == nil {
-		return false
+		return false, nil
 	}
 	c := changeOf(r)
 	c.token, c.from = tok, r.RequestedRole
 	plan, err := s.planTimeBoxes(ctx, c)
-	return err != nil || plan.revertTo != r.RequestedRole
+	return err == nil && plan.revertTo != r.RequestedRole, err
 }
 
 // resolveApplying settles a request left applying: the bot sent (or was about to send) its write

@@ -356,3 +356,103 @@ func (f revertsFailFrom) ListPendingReverts(ctx context.Context, id string) ([]s
 	}
 	return f.Reverts.ListPendingReverts(ctx, id)
 }
+
+// failNth fails its nth listing of pending reverts only.
+type failNth struct {
+	commands.Reverts
+	calls *atomic.Int32
+	nth   int32
+}
+
+func (f failNth) ListPendingReverts(ctx context.Context, id string) ([]store.Revert, error) {
+	if f.calls.Add(1) == f.nth {
+		return nil, errors.New("database is busy")
+	}
+	return f.Reverts.ListPendingReverts(ctx, id)
+}
+
+// A passing store failure neither turns asking again into an error nor closes an approved
+// request with a made-up reason.
+func TestPassingTimeBoxReadFailuresChangeNothing(t *testing.T) {
+	t.Parallel()
+	t.Run("AskingAgain", func(t *testing.T) {
+		t.Parallel()
+		e := newApprovalEnv(t)
+		e.restartWith(t, teamAndSecPolicy, nil)
+		in := " " + astroemu.SampleTokenCIDeployer + " -w " + wsData
+		e.runAs(t, admin, "update"+in+" -r owner")
+		old := e.request(t, alice, "update"+in+" -r operator")
+		var calls atomic.Int32
+		e.svc = e.serviceOver(t, e.st, e.now, func(c *commands.Config) {
+			c.Reverts = failNth{c.Reverts, &calls, 2} // 1: the command's read, 2: the re-check's
+		})
+		r := e.runAs(t, alice, "update"+in+" -r operator")
+		assert.Contains(t, r.Title, "already waiting for approval", text(r))
+		assert.Equal(t, store.StatePending, e.state(t, old).State)
+	})
+	t.Run("SettlingApproved", func(t *testing.T) {
+		t.Parallel()
+		e := newApprovalEnv(t)
+		e.restartWith(t, teamAndSecPolicy, nil)
+		tok := astroemu.SampleTokenCIDeployer
+		in := " " + tok + " -w " + wsData
+		e.runAs(t, admin, "update"+in+" -r owner")
+		id := e.request(t, alice, "update"+in+" -r author")
+		var calls atomic.Int32
+		fail := &atomic.Bool{}
+		e.svc = e.serviceOver(t, e.st, e.now, func(c *commands.Config) {
+			c.Reverts = revertsFailFrom{c.Reverts, &calls, 2, fail}
+		})
+		e.click(t, bob, commands.ActionApprove, id)
+		require.Equal(t, store.StateApproved, e.state(t, id).State)
+		fail.Store(false)
+		e.runAs(t, admin, "update"+in+" -r author") // for good
+		var n atomic.Int32
+		e.svc = e.serviceOver(t, e.st, e.now, func(c *commands.Config) {
+			c.Reverts = failNth{c.Reverts, &n, 2} // 1: the re-check's, 2: timeBoxedAway's
+		})
+		e.advance(2 * time.Minute)
+		require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+		assert.Equal(t, store.StateApproved, e.state(t, id).State, "left for the next sweep")
+		require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+		got := e.state(t, id)
+		assert.Equal(t, store.StateApplied, got.State, got.Result)
+	})
+}
+
+// cancelFirst cancels a pending request just before the bot closes it as stale, as its
+// requester might at that moment.
+type cancelFirst struct {
+	commands.Requests
+	armed atomic.Bool
+}
+
+func (r *cancelFirst) Transition(ctx context.Context, id string, from, to store.State, upd store.TransitionUpdate) (store.Request, error) {
+	if from == store.StatePending && to == store.StateStale && r.armed.CompareAndSwap(true, false) {
+		if _, err := r.Requests.Transition(ctx, id, store.StatePending, store.StateCancelled, store.TransitionUpdate{Result: "cancelled", At: upd.At}); err != nil {
+			return store.Request{}, err
+		}
+	}
+	return r.Requests.Transition(ctx, id, from, to, upd)
+}
+
+// Asking again opens the new request even if the old one was closed by someone else meanwhile.
+func TestAskingAgainWhileTheOldRequestIsClosedOpensTheNew(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	e.restartWith(t, teamAndSecPolicy, nil)
+	tok := astroemu.SampleTokenCIDeployer
+	in := " " + tok + " -w " + wsData
+	e.runAs(t, admin, "update"+in+" -r owner")
+	old := e.request(t, alice, "update"+in+" -r operator")
+	e.runAs(t, admin, "update"+in+" -r member")
+	r := e.runAs(t, admin, "update"+in+" -r owner --for 1h")
+	require.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), text(r))
+
+	w := &cancelFirst{Requests: e.st}
+	w.armed.Store(true)
+	e.svc = e.serviceOver(t, w, e.now)
+	r = e.runAs(t, alice, "update"+in+" -r operator")
+	assert.Equal(t, store.StateCancelled, e.state(t, old).State)
+	assert.Contains(t, r.Title, "Approval requested: ", text(r))
+}
