@@ -113,8 +113,7 @@ rules:
 // been time-boxed since to the role it had when asked.
 func TestApprovedLastingRequestIsDecidedAsTheChangeItNowIs(t *testing.T) {
 	t.Parallel()
-	e := newApprovalEnv(t)
-	e.restartWith(t, `
+	e := approvalsUnder(t, `
 groups:
   approvers: [U0BOB0001, U0CAROL01]
   admins: [U0ADMIN01]
@@ -127,15 +126,12 @@ rules:
     direction: [downgrade]
     who: everyone
     approval: { approvers: [approvers], channel: C0APPROVE, expires_after: 24h }
-`, nil)
-	tok := astroemu.SampleTokenCIDeployer
-	in := " " + tok + " -w " + wsData
-	r := e.runAs(t, admin, "update"+in+" -r owner")
-	require.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), text(r))
+`)
+	tok, in := astroemu.SampleTokenCIDeployer, deployerIn
+	e.adminSets(t, "owner", astro.RoleWorkspaceOwner)
 	id := e.request(t, alice, "update"+in+" -r operator")
-	e.runAs(t, admin, "update"+in+" -r member")
-	r = e.runAs(t, admin, "update"+in+" -r owner --for 1h")
-	require.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), text(r))
+	e.adminSets(t, "member", astro.RoleWorkspaceMember)
+	e.adminSets(t, "owner --for 1h", astro.RoleWorkspaceOwner)
 	require.Equal(t, store.StatePending, e.state(t, id).State)
 
 	e.click(t, bob, commands.ActionApprove, id)
@@ -170,19 +166,16 @@ rules:
 // the same way at each click, so the approvers it names can approve it.
 func TestRequestOpenedUnderTheRaisesApprovalCanBeApproved(t *testing.T) {
 	t.Parallel()
-	e := newApprovalEnv(t)
-	e.restartWith(t, teamAndSecPolicy, nil)
-	tok := astroemu.SampleTokenCIDeployer
-	in := " " + tok + " -w " + wsData
-	r := e.runAs(t, admin, "update"+in+" -r owner --for 1h")
-	require.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), text(r))
+	e := approvalsUnder(t, teamAndSecPolicy)
+	tok, in := astroemu.SampleTokenCIDeployer, deployerIn
+	e.adminSets(t, "owner --for 1h", astro.RoleWorkspaceOwner)
 
 	id := e.request(t, alice, "update"+in+" -r operator")
 	got := e.state(t, id)
 	require.Equal(t, []string{"sec"}, got.ApproverGroups, "opened under the raise's approval")
 	require.Equal(t, 2, got.ApprovalsNeeded)
 
-	r = e.click(t, carol, commands.ActionApprove, id)
+	r := e.click(t, carol, commands.ActionApprove, id)
 	require.Equal(t, store.StatePending, e.state(t, id).State, text(r))
 	r = e.click(t, dave, commands.ActionApprove, id)
 	got = e.state(t, id)
@@ -194,16 +187,13 @@ func TestRequestOpenedUnderTheRaisesApprovalCanBeApproved(t *testing.T) {
 // time-boxes make it a raise needing more.
 func TestApprovedLastingRequestNeedsTheRaisesApproval(t *testing.T) {
 	t.Parallel()
-	e := newApprovalEnv(t)
-	e.restartWith(t, teamAndSecPolicy, nil)
-	tok := astroemu.SampleTokenCIDeployer
-	in := " " + tok + " -w " + wsData
-	e.runAs(t, admin, "update"+in+" -r owner")
+	e := approvalsUnder(t, teamAndSecPolicy)
+	tok, in := astroemu.SampleTokenCIDeployer, deployerIn
+	e.adminSets(t, "owner", astro.RoleWorkspaceOwner)
 	id := e.request(t, alice, "update"+in+" -r operator")
 	require.Equal(t, []string{"team"}, e.state(t, id).ApproverGroups)
-	e.runAs(t, admin, "update"+in+" -r member")
-	r := e.runAs(t, admin, "update"+in+" -r owner --for 1h")
-	require.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), text(r))
+	e.adminSets(t, "member", astro.RoleWorkspaceMember)
+	e.adminSets(t, "owner --for 1h", astro.RoleWorkspaceOwner)
 
 	e.click(t, bob, commands.ActionApprove, id)
 	got := e.state(t, id)
@@ -216,12 +206,9 @@ func TestApprovedLastingRequestNeedsTheRaisesApproval(t *testing.T) {
 // will happen.
 func TestRaisesApproversStandAtEqualCounts(t *testing.T) {
 	t.Parallel()
-	e := newApprovalEnv(t)
-	e.restartWith(t, strings.Replace(teamAndSecPolicy, "count: 2, ", "", 1), nil)
-	tok := astroemu.SampleTokenCIDeployer
-	in := " " + tok + " -w " + wsData
-	r := e.runAs(t, admin, "update"+in+" -r owner --for 1h")
-	require.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), text(r))
+	e := approvalsUnder(t, strings.Replace(teamAndSecPolicy, "count: 2, ", "", 1))
+	tok, in := astroemu.SampleTokenCIDeployer, deployerIn
+	e.adminSets(t, "owner --for 1h", astro.RoleWorkspaceOwner)
 	id := e.request(t, alice, "update"+in+" -r operator")
 	assert.Equal(t, []string{"sec"}, e.state(t, id).ApproverGroups)
 	e.click(t, bob, commands.ActionApprove, id) // team's bob may not approve it
@@ -234,16 +221,13 @@ func TestRaisesApproversStandAtEqualCounts(t *testing.T) {
 // why, and opens the request the change now needs.
 func TestAskingAgainReplacesARequestTheTimeBoxesChanged(t *testing.T) {
 	t.Parallel()
-	e := newApprovalEnv(t)
-	e.restartWith(t, teamAndSecPolicy, nil)
-	tok := astroemu.SampleTokenCIDeployer
-	in := " " + tok + " -w " + wsData
-	e.runAs(t, admin, "update"+in+" -r owner")
+	e := approvalsUnder(t, teamAndSecPolicy)
+	in := deployerIn
+	e.adminSets(t, "owner", astro.RoleWorkspaceOwner)
 	old := e.request(t, alice, "update"+in+" -r operator")
 	require.Equal(t, []string{"team"}, e.state(t, old).ApproverGroups)
-	e.runAs(t, admin, "update"+in+" -r member")
-	r := e.runAs(t, admin, "update"+in+" -r owner --for 1h")
-	require.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), text(r))
+	e.adminSets(t, "member", astro.RoleWorkspaceMember)
+	e.adminSets(t, "owner --for 1h", astro.RoleWorkspaceOwner)
 
 	fresh := e.request(t, alice, "update"+in+" -r operator")
 	assert.NotEqual(t, old, fresh)
@@ -254,12 +238,9 @@ func TestAskingAgainReplacesARequestTheTimeBoxesChanged(t *testing.T) {
 // A request whose token role changed is closed for that, not for a policy change.
 func TestStaleRoleIsTheReasonGiven(t *testing.T) {
 	t.Parallel()
-	e := newApprovalEnv(t)
-	e.restartWith(t, teamAndSecPolicy, nil)
-	tok := astroemu.SampleTokenCIDeployer
-	in := " " + tok + " -w " + wsData
-	r := e.runAs(t, admin, "update"+in+" -r owner --for 1h")
-	require.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), text(r))
+	e := approvalsUnder(t, teamAndSecPolicy)
+	tok, in := astroemu.SampleTokenCIDeployer, deployerIn
+	e.adminSets(t, "owner --for 1h", astro.RoleWorkspaceOwner)
 	id := e.request(t, alice, "update"+in+" -r operator")
 	e.advance(2 * time.Hour)
 	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "a"))
@@ -275,8 +256,7 @@ func TestStaleRoleIsTheReasonGiven(t *testing.T) {
 // The reason the change it now is requires is checked at approval too.
 func TestRaiseNeedingAReasonIsNotAppliedWithout(t *testing.T) {
 	t.Parallel()
-	e := newApprovalEnv(t)
-	e.restartWith(t, `
+	e := approvalsUnder(t, `
 groups:
   team: [U0BOB0001, U0CAROL01]
   admins: [U0ADMIN01]
@@ -293,14 +273,12 @@ rules:
     direction: [grant, upgrade]
     who: everyone
     approval: { approvers: [team], channel: C0APPROVE, expires_after: 24h, require_reason: true }
-`, nil)
-	tok := astroemu.SampleTokenCIDeployer
-	in := " " + tok + " -w " + wsData
-	e.runAs(t, admin, "update"+in+" -r owner")
+`)
+	tok, in := astroemu.SampleTokenCIDeployer, deployerIn
+	e.adminSets(t, "owner", astro.RoleWorkspaceOwner)
 	id := e.request(t, alice, "update"+in+" -r operator")
-	e.runAs(t, admin, "update"+in+" -r member")
-	r := e.runAs(t, admin, "update"+in+" -r owner --for 1h")
-	require.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), text(r))
+	e.adminSets(t, "member", astro.RoleWorkspaceMember)
+	e.adminSets(t, "owner --for 1h", astro.RoleWorkspaceOwner)
 
 	e.click(t, bob, commands.ActionApprove, id)
 	got := e.state(t, id)
@@ -313,11 +291,9 @@ rules:
 // role the token then has only time-boxed, is not called applied when the sweeper takes it up.
 func TestRequestedRoleOnlyTimeBoxedIsNotApplied(t *testing.T) {
 	t.Parallel()
-	e := newApprovalEnv(t)
-	e.restartWith(t, teamAndSecPolicy, nil)
-	tok := astroemu.SampleTokenCIDeployer
-	in := " " + tok + " -w " + wsData
-	e.runAs(t, admin, "update"+in+" -r owner")
+	e := approvalsUnder(t, teamAndSecPolicy)
+	tok, in := astroemu.SampleTokenCIDeployer, deployerIn
+	e.adminSets(t, "owner", astro.RoleWorkspaceOwner)
 	id := e.request(t, alice, "update"+in+" -r author")
 
 	var calls atomic.Int32
@@ -357,6 +333,25 @@ func (f revertsFailFrom) ListPendingReverts(ctx context.Context, id string) ([]s
 	return f.Reverts.ListPendingReverts(ctx, id)
 }
 
+// deployerIn names the CI deployer token (AUTHOR in Data Platform) after a verb.
+var deployerIn = " " + astroemu.SampleTokenCIDeployer + " -w " + wsData
+
+// approvalsUnder is an approvals env under policy yaml.
+func approvalsUnder(t *testing.T, yaml string) *approvalEnv {
+	t.Helper()
+	e := newApprovalEnv(t)
+	e.restartWith(t, yaml, nil)
+	return e
+}
+
+// adminSets has the admin set the CI deployer's role in Data Platform (what follows -r) and
+// requires role to be the result.
+func (e *approvalEnv) adminSets(t *testing.T, args, role string) {
+	t.Helper()
+	r := e.runAs(t, admin, "update"+deployerIn+" -r "+args)
+	require.Equal(t, role, e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData), text(r))
+}
+
 // failNth fails its nth listing of pending reverts only.
 type failNth struct {
 	commands.Reverts
@@ -377,10 +372,9 @@ func TestPassingTimeBoxReadFailuresChangeNothing(t *testing.T) {
 	t.Parallel()
 	t.Run("AskingAgain", func(t *testing.T) {
 		t.Parallel()
-		e := newApprovalEnv(t)
-		e.restartWith(t, teamAndSecPolicy, nil)
-		in := " " + astroemu.SampleTokenCIDeployer + " -w " + wsData
-		e.runAs(t, admin, "update"+in+" -r owner")
+		e := approvalsUnder(t, teamAndSecPolicy)
+		in := deployerIn
+		e.adminSets(t, "owner", astro.RoleWorkspaceOwner)
 		old := e.request(t, alice, "update"+in+" -r operator")
 		var calls atomic.Int32
 		e.svc = e.serviceOver(t, e.st, e.now, func(c *commands.Config) {
@@ -392,11 +386,9 @@ func TestPassingTimeBoxReadFailuresChangeNothing(t *testing.T) {
 	})
 	t.Run("SettlingApproved", func(t *testing.T) {
 		t.Parallel()
-		e := newApprovalEnv(t)
-		e.restartWith(t, teamAndSecPolicy, nil)
-		tok := astroemu.SampleTokenCIDeployer
-		in := " " + tok + " -w " + wsData
-		e.runAs(t, admin, "update"+in+" -r owner")
+		e := approvalsUnder(t, teamAndSecPolicy)
+		in := deployerIn
+		e.adminSets(t, "owner", astro.RoleWorkspaceOwner)
 		id := e.request(t, alice, "update"+in+" -r author")
 		var calls atomic.Int32
 		fail := &atomic.Bool{}
@@ -439,20 +431,17 @@ func (r *cancelFirst) Transition(ctx context.Context, id string, from, to store.
 // Asking again opens the new request even if the old one was closed by someone else meanwhile.
 func TestAskingAgainWhileTheOldRequestIsClosedOpensTheNew(t *testing.T) {
 	t.Parallel()
-	e := newApprovalEnv(t)
-	e.restartWith(t, teamAndSecPolicy, nil)
-	tok := astroemu.SampleTokenCIDeployer
-	in := " " + tok + " -w " + wsData
-	e.runAs(t, admin, "update"+in+" -r owner")
+	e := approvalsUnder(t, teamAndSecPolicy)
+	in := deployerIn
+	e.adminSets(t, "owner", astro.RoleWorkspaceOwner)
 	old := e.request(t, alice, "update"+in+" -r operator")
-	e.runAs(t, admin, "update"+in+" -r member")
-	r := e.runAs(t, admin, "update"+in+" -r owner --for 1h")
-	require.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, tok, wsData), text(r))
+	e.adminSets(t, "member", astro.RoleWorkspaceMember)
+	e.adminSets(t, "owner --for 1h", astro.RoleWorkspaceOwner)
 
 	w := &cancelFirst{Requests: e.st}
 	w.armed.Store(true)
 	e.svc = e.serviceOver(t, w, e.now)
-	r = e.runAs(t, alice, "update"+in+" -r operator")
+	r := e.runAs(t, alice, "update"+in+" -r operator")
 	assert.Equal(t, store.StateCancelled, e.state(t, old).State)
 	assert.Contains(t, r.Title, "Approval requested: ", text(r))
 }

@@ -429,16 +429,14 @@ func TestLoweringARoleUnderAnElevationCapIsLasting(t *testing.T) {
 // good raises the token from the AUTHOR it would go back to: under a cap, that needs --for too.
 func TestElevationCapCannotBeSteppedAroundThroughATimeBox(t *testing.T) {
 	t.Parallel()
-	p, err := policy.Parse([]byte(`
+	e := policyEnv(t, `
 rules:
   - actions: [list, show]
     who: everyone
   - actions: [add, update, remove]
     who: everyone
     max_elevation: 8h
-`), "p.yaml")
-	require.NoError(t, err)
-	e := newOncallEnv(t, func(c *commands.Config) { c.Authorizer = &policyAuth{p: p} })
+`)
 	require.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t))
 	e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 1h")
 
@@ -461,7 +459,7 @@ rules:
 // also decided as the raise from AUTHOR it really is, and explain says what the change gets.
 func TestElevationCapCannotBeSteppedAroundThroughAnUncappedRule(t *testing.T) {
 	t.Parallel()
-	p, err := policy.Parse([]byte(`
+	e := policyEnv(t, `
 rules:
   - actions: [list, show]
     who: everyone
@@ -471,9 +469,7 @@ rules:
   - actions: [add, update, remove]
     who: everyone
     max_elevation: 8h
-`), "p.yaml")
-	require.NoError(t, err)
-	e := newOncallEnv(t, func(c *commands.Config) { c.Authorizer = &policyAuth{p: p} })
+`)
 	e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 1h")
 	explained := text(e.runAs(t, alice, opsChan, "explain update"+ciDeployerIn+" -r operator"))
 	assert.Contains(t, explained, "Only time-boxed: add `--for 8h` or less.")
@@ -490,7 +486,7 @@ rules:
 // time-boxes lead back) is refused, saying why.
 func TestLastingChangeIsDecidedFromWhereTheTimeBoxesLead(t *testing.T) {
 	t.Parallel()
-	p, err := policy.Parse([]byte(`
+	e := policyEnv(t, `
 rules:
   - actions: [list, show]
     who: everyone
@@ -499,9 +495,7 @@ rules:
     who: everyone
   - actions: [add, update, remove]
     who: [U0ADMIN01]
-`), "p.yaml")
-	require.NoError(t, err)
-	e := newOncallEnv(t, func(c *commands.Config) { c.Authorizer = &policyAuth{p: p} })
+`)
 	r := e.runAs(t, "U0ADMIN01", opsChan, "update"+ciDeployerIn+" -r owner --for 1h")
 	require.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t), text(r))
 	r = e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r operator")

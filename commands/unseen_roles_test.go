@@ -10,7 +10,6 @@ import (
 
 	"github.com/orgtoken/orgtoken-bot/commands"
 	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
-	"github.com/orgtoken/orgtoken-bot/policy"
 )
 
 // adminsOnlyPolicy: only admins may read or change, and only in the ops channel.
@@ -134,9 +133,7 @@ func TestHiddenLookupIsNoSubstringOracle(t *testing.T) {
 // workspace as typed.
 func TestWorkspaceNamesOnlyForThoseWhoMayList(t *testing.T) {
 	t.Parallel()
-	p, err := policy.Parse([]byte(adminsOnlyPolicy), "p.yaml")
-	require.NoError(t, err)
-	e := newOncallEnv(t, func(c *commands.Config) { c.Authorizer = &policyAuth{p: p} })
+	e := policyEnv(t, adminsOnlyPolicy)
 	for _, text := range []string{
 		"update -n airflow-ci-deployer -r member -w 'ML Opz'",
 		"list -w 'ML Opz'",
