@@ -651,8 +651,7 @@ func (s *Service) recheckRequest(ctx context.Context, r store.Request) (why stri
 		// have been set up since the request, so it is also the raise from where they lead.
 		c := changeOf(r)
 		c.token, c.from = &astro.Token{ID: r.TokenID}, r.CurrentRole
-		c.earlier = &timeBoxesRead{done: closedDone}
-		c.earlier.pending, c.earlier.err = s.reverts.ListPendingReverts(context.WithoutCancel(ctx), r.TokenID)
+		c.earlier = s.readTimeBoxesNow(ctx, r.TokenID)
 		v, err := s.lastingVerdict(ctx, Request{UserID: r.RequesterID, ChannelID: r.ChannelID}, c, d)
 		switch {
 		case err != nil:

@@ -84,10 +84,7 @@ func (s *Service) vetChange(ctx context.Context, req *Request, c *change) (r *re
 		return r, true, err
 	}
 	if c.elevation == 0 && s.reverts != nil && c.earlier == nil {
-		// Read here, on this goroutine, as its answer is needed before anything else; and once:
-		// apply uses it too.
-		c.earlier = &timeBoxesRead{done: closedDone}
-		c.earlier.pending, c.earlier.err = s.reverts.ListPendingReverts(context.WithoutCancel(ctx), c.token.ID)
+		c.earlier = s.readTimeBoxesNow(ctx, c.token.ID) // once: apply uses it too
 	}
 	base, err := s.checkElevation(ctx, *req, *c, decision)
 	if err != nil {

@@ -372,6 +372,14 @@ type timeBoxesRead struct {
 // closedDone is the done of a timeBoxesRead made already.
 var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
+// readTimeBoxesNow reads a token's pending reverts on the caller's goroutine, for a decision
+// that needs them before anything else; the write reuses the read.
+func (s *Service) readTimeBoxesNow(ctx context.Context, tokenID string) *timeBoxesRead {
+	read := &timeBoxesRead{done: closedDone}
+	read.pending, read.err = s.reverts.ListPendingReverts(context.WithoutCancel(ctx), tokenID)
+	return read
+}
+
 func (s *Service) readTimeBoxes(ctx context.Context, tokenID string) *timeBoxesRead {
 	read := &timeBoxesRead{done: make(chan struct{})}
 	if s.reverts == nil {
