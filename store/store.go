@@ -29,7 +29,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // DefaultURL is used when Open is given an empty URL: an SQLite file in the
@@ -261,7 +262,7 @@ func (s *Store) openSQLite(ctx context.Context, rawURL string) error {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	if err := db.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, db); err != nil {
 		return fmt.Errorf("store: open SQLite %s: %w", rawURL, err)
 	}
 	onCommit := func() {}
@@ -278,6 +279,34 @@ func (s *Store) openSQLite(ctx context.Context, rawURL string) error {
 	}
 	s.batcher = newWriteBatcher(db, onCommit)
 	return nil
+}
+
+// sqliteOpenBusyWait bounds how long pingSQLite retries a busy first connection: as long as
+// the DSN's busy_timeout would have waited.
+const sqliteOpenBusyWait = 10 * time.Second
+
+// pingSQLite opens the first connection, which runs the DSN's pragmas. Its journal_mode(WAL)
+// fails with SQLITE_BUSY at once, busy_timeout notwithstanding, when another process is
+// switching the same fresh file to WAL at that moment (SQLite refuses rather than risk a
+// deadlock): two replicas, or a restart overlapping the old process, starting on a new
+// database. So a busy answer is retried, with a short pause, for as long as busy_timeout
+// would have waited.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(sqliteOpenBusyWait)
+	pause := 5 * time.Millisecond
+	for {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 200*time.Millisecond)
+	}
 }
 
 // Close releases the database connections. Token locks still held are
