@@ -65,7 +65,7 @@ func (s *Server) Serve(ctx context.Context) error {
 
 // Probe GETs url (such as http://127.0.0.1:8080/readyz) and returns nil on a 2xx answer, else
 // an error carrying the status and the start of the body. It exists for container health
-// checks: the distroless image has no shell or curl, so the binary must probe itself.
+// checks: the image (scratch) has no shell or curl, so the binary must probe itself.
 func Probe(ctx context.Context, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {

@@ -19,9 +19,10 @@ const (
 	targetStartup = 200 * time.Millisecond
 	targetIdleRSS = 30_000_000 // bytes (MB = 10^6 bytes)
 	targetImage   = 25_000_000
-	// distrolessStatic is the Dockerfile's base, gcr.io/distroless/static-debian12 ("around
-	// 2 MiB", its README): the image is that plus the binary and an empty /data.
-	distrolessStatic    = 2 << 20
+	// imageRuntimeFiles is what the Dockerfile's scratch image holds besides the binary:
+	// Debian bookworm's CA bundle (216,591 bytes), /etc/passwd and /etc/group, empty /tmp and
+	// /data. An image built on 2026-11-30 was the binary + 216,658 bytes.
+	imageRuntimeFiles   = 220_000
 	targetRSSAfter      = 40_000_000
 	targetRSSAfterAt    = 10_000 // commands
 	targetE2ESlack      = 10 * time.Millisecond
@@ -83,13 +84,13 @@ func writeReport(w io.Writer, o options, r *results) {
 	add := func(rw row) { rows = append(rows, rw) }
 
 	if r.binarySize > 0 {
-		img := row{measure: "bot binary → container image (binary + distroless/static ≈ 2 MiB)"}
-		img.bot = fmt.Sprintf("%s → ≈ %s", mb(r.binarySize), mb(r.binarySize+distrolessStatic))
+		img := row{measure: "bot binary → container image (binary + CA bundle, passwd ≈ 0.2 MB)"}
+		img.bot = fmt.Sprintf("%s → ≈ %s", mb(r.binarySize), mb(r.binarySize+imageRuntimeFiles))
 		img.target = "image < " + mb(targetImage)
 		switch {
 		case !r.binaryBuilt:
 			img.result = "n/a (-bin)"
-		case r.binarySize+distrolessStatic < targetImage:
+		case r.binarySize+imageRuntimeFiles < targetImage:
 			img.result = "PASS (estimate)"
 		default:
 			img.result = "FAIL (estimate)"
