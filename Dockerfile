@@ -9,9 +9,9 @@ ARG VERSION=dev
 RUN CGO_ENABLED=0 GOOS=linux go build -trimpath \
     -ldflags "-s -w -X main.version=${VERSION}" \
     -o /out/root/usr/local/bin/orgtoken-bot ./cmd/orgtoken-bot
-# The runtime image is scratch plus all a static Go binary reads from the OS: the CA bundle
-# (TLS to Slack and Astro), a non-root user, a /tmp for SQLite's spill files. No shell, no
-# package database, nothing to patch but the binary, and no base image to pull.
+# The runtime image is scratch plus the one file the bot reads from the OS, the CA bundle (TLS
+# to Slack and Astro), a name for its non-root uid and a /tmp for SQLite's spill files. No
+# shell, no package database, nothing to patch but the binary, and no base image to pull.
 RUN mkdir -p /out/root/etc/ssl/certs /out/root/tmp /out/data \
  && cp /etc/ssl/certs/ca-certificates.crt /out/root/etc/ssl/certs/ \
  && echo 'nonroot:x:65532:65532:nonroot:/data:/sbin/nologin' > /out/root/etc/passwd \

@@ -282,15 +282,16 @@ func (s *Store) openSQLite(ctx context.Context, rawURL string) error {
 }
 
 // sqliteOpenBusyWait bounds how long pingSQLite retries a busy first connection: as long as
-// the DSN's busy_timeout would have waited.
+// the DSN's busy_timeout would have waited (a try begun just before it may wait out its own).
 const sqliteOpenBusyWait = 10 * time.Second
 
-// pingSQLite opens the first connection, which runs the DSN's pragmas. Its journal_mode(WAL)
-// fails with SQLITE_BUSY at once, busy_timeout notwithstanding, when another process is
-// switching the same fresh file to WAL at that moment (SQLite refuses rather than risk a
-// deadlock): two replicas, or a restart overlapping the old process, starting on a new
-// database. So a busy answer is retried, with a short pause, for as long as busy_timeout
-// would have waited.
+// pingSQLite opens the first connection, which runs the DSN's pragmas. On a file still in
+// rollback-journal mode its journal_mode(WAL) fails with SQLITE_BUSY at once, busy_timeout
+// notwithstanding, while another connection holds or is taking the file's write lock (SQLite
+// refuses rather than risk a deadlock): two replicas, or a restart overlapping the old
+// process, starting on a new database, where the other is switching it to WAL. So a busy
+// answer is retried, with a short pause, for as long as busy_timeout would have waited. A
+// context that ends first is reported as such, beside the last busy answer.
 func pingSQLite(ctx context.Context, db *sql.DB) error {
 	deadline := time.Now().Add(sqliteOpenBusyWait)
 	pause := 5 * time.Millisecond
@@ -302,7 +303,7 @@ func pingSQLite(ctx context.Context, db *sql.DB) error {
 		}
 		select {
 		case <-ctx.Done():
-			return err
+			return errors.Join(ctx.Err(), err)
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, 200*time.Millisecond)

@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -47,8 +49,8 @@ func TestOpen(t *testing.T) {
 		})
 
 		// Replicas (or a restart overlapping the old process) starting on a new database. On
-		// SQLite the race is in the first connection's switch to WAL, which SQLite refuses at
-		// once with SQLITE_BUSY; several fresh files make a lost race likely in every run.
+		// SQLite the race is in the first connection's switch to WAL, which SQLite can refuse
+		// at once with SQLITE_BUSY (TestOpenSQLiteWaitsOutAWriterOnAFreshFile forces it).
 		t.Run("ConcurrentOpenOnFreshDatabase", func(t *testing.T) {
 			for range 12 {
 				fresh := newTestDB(t, db.backend)
@@ -94,6 +96,52 @@ func TestOpenSQLiteURLForms(t *testing.T) {
 			assert.NoError(t, err)
 		})
 	}
+}
+
+// TestOpenSQLiteWaitsOutAWriterOnAFreshFile: while another connection holds the write lock of a
+// new file still in rollback-journal mode (as a replica switching it to WAL does), SQLite
+// refuses the switch at once, busy_timeout or not. Open waits the lock out instead of failing
+// the bot's start, and a context that ends first is reported as such.
+func TestOpenSQLiteWaitsOutAWriterOnAFreshFile(t *testing.T) {
+	t.Parallel()
+	holdWriteLock := func(t *testing.T, path string) (release func()) {
+		t.Helper()
+		db, err := sql.Open("sqlite", path)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = db.Close() })
+		conn, err := db.Conn(context.Background())
+		require.NoError(t, err)
+		_, err = conn.ExecContext(context.Background(), "BEGIN IMMEDIATE")
+		require.NoError(t, err)
+		return func() {
+			_, _ = conn.ExecContext(context.Background(), "COMMIT")
+			_ = conn.Close()
+		}
+	}
+
+	t.Run("OpensOnceTheLockIsReleased", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "store.db")
+		release := holdWriteLock(t, path)
+		released := time.AfterFunc(300*time.Millisecond, release)
+		defer released.Stop()
+		s, err := Open(context.Background(), "sqlite://"+path)
+		require.NoError(t, err)
+		defer s.Close()
+		_, err = s.AppendAudit(context.Background(), AuditEntry{Action: "store.opened"})
+		assert.NoError(t, err)
+	})
+
+	t.Run("ContextEndsFirst", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "store.db")
+		defer holdWriteLock(t, path)()
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		_, err := Open(ctx, "sqlite://"+path)
+		require.Error(t, err)
+		assert.ErrorIs(t, err, context.DeadlineExceeded, "the caller's deadline, not only \"database is locked\"")
+	})
 }
 
 func TestSQLiteDSN(t *testing.T) {
