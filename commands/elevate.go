@@ -369,14 +369,13 @@ type timeBoxesRead struct {
 	err     error
 }
 
-// closedDone is the done of a timeBoxesRead made already.
-var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
-
-// readTimeBoxesNow reads a token's pending reverts on the caller's goroutine, for a decision
-// that needs them before anything else; the write reuses the read.
+// readTimeBoxesNow reads a token's pending reverts for a decision that needs them before
+// anything else; the write reuses the read. It waits for the read, but the read still runs on
+// a goroutine of its own: SQLite's code runs deep on its caller's stack, and a command's
+// goroutine would keep that grown stack while it waits on Astro (0.6 MB more stacks under load).
 func (s *Service) readTimeBoxesNow(ctx context.Context, tokenID string) *timeBoxesRead {
-	read := &timeBoxesRead{done: closedDone}
-	read.pending, read.err = s.reverts.ListPendingReverts(context.WithoutCancel(ctx), tokenID)
+	read := s.readTimeBoxes(ctx, tokenID)
+	<-read.done
 	return read
 }
 
