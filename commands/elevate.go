@@ -372,7 +372,7 @@ type timeBoxesRead struct {
 // readTimeBoxesNow reads a token's pending reverts for a decision that needs them before
 // anything else; the write reuses the read. It waits for the read, but the read still runs on
 // a goroutine of its own: SQLite's code runs deep on its caller's stack, and a command's
-// goroutine would keep that grown stack while it waits on Astro (0.6 MB more stacks under load).
+// goroutine would keep that grown stack while it waits on Astro (≈ 0.7 MB more stacks under load).
 func (s *Service) readTimeBoxesNow(ctx context.Context, tokenID string) *timeBoxesRead {
 	read := s.readTimeBoxes(ctx, tokenID)
 	<-read.done
