@@ -169,7 +169,7 @@ var splitReaders = sync.Pool{New: func() any { return bufio.NewReader(nil) }}
 // parser reads it as. The straightener and ShellQuote are both built from it, so quoting for
 // the parser cannot miss a quote the parser will see.
 var straightQuotes = []struct{ typed, straight rune }{
-	{'“', '"'}, {'”', '"'}, {'„', '"'}, {'‘', '\''}, {'’', '\''},
+	{'“', '"'}, {'”', '"'}, {'„', '"'}, {'‘', '\''}, {'’', '\''}, {'‚', '\''},
 }
 
 var quoteStraightener, typographicQuotes = func() (*strings.Replacer, string) {

@@ -34,6 +34,7 @@ func TestParseAccepts(t *testing.T) {
 		{name: "LongNameEquals", text: "update --org-token-name=name --role author --workspace-id=ws2", verb: "update", tokenName: "name", role: "WORKSPACE_AUTHOR", workspace: "ws2"},
 		{name: "CurlyDoubleQuotes", text: "add -n “My token” --role member", verb: "add", tokenName: "My token", role: "WORKSPACE_MEMBER"},
 		{name: "CurlySingleQuotes", text: "add -n ‘My token’ --role member", verb: "add", tokenName: "My token", role: "WORKSPACE_MEMBER"},
+		{name: "GermanSingleQuotes", text: "add -n ‚My token‘ --role member", verb: "add", tokenName: "My token", role: "WORKSPACE_MEMBER"},
 		{name: "ApostropheInsideDoubleQuotes", text: "add -n “Bob’s token” -r member", verb: "add", tokenName: "Bob's token", role: "WORKSPACE_MEMBER"},
 		{name: "HashInName", text: "add -n #ops -r member", verb: "add", tokenName: "#ops", role: "WORKSPACE_MEMBER"},
 		{name: "DoubleDashEndsFlags", text: "remove -w ws -- tok9", verb: "remove", positionals: []string{"tok9"}, workspace: "ws"},
