@@ -43,11 +43,17 @@ func checkExplain(cmd *command, a *args) error {
 	verb := string(explainedAction(a))
 	target := *a
 	target.Positionals = a.Positionals[1:]
-	if err := checkTarget(verb != string(policy.ActionRemove))(cmd, &target); err != nil {
+	if err := checkTarget(false)(cmd, &target); err != nil {
 		return err
 	}
-	if verb == string(policy.ActionRemove) && a.has(flagRole.Long) {
+	switch {
+	case verb == string(policy.ActionRemove) && a.has(flagRole.Long):
 		e := usageErr(cmd, "remove takes no --role: it removes whatever role the token has in the workspace.")
+		return e
+	case verb != string(policy.ActionRemove) && !a.has(flagRole.Long):
+		// Asked here rather than by checkTarget, whose message would name explain, not the change.
+		e := usageErr(cmd, "The --role flag is required for explain %s.", verb)
+		e.Hint = "Valid roles: " + roleChoices() + "."
 		return e
 	}
 	return nil

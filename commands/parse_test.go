@@ -99,6 +99,7 @@ func TestParseRejects(t *testing.T) {
 		{name: "BlankName", text: `add --org-token-name="  " -r member`, message: "the token name is empty", usage: "add"},
 		{name: "InvalidRoleListsValid", text: "add tok -r admin", message: `Invalid value for -r: "admin" is not a Workspace role.`, usage: "add", hint: "Valid roles: member, author, operator, owner."},
 		{name: "MissingRole", text: "add tok", message: "The --role flag is required for add.", usage: "add", hint: "Valid roles"},
+		{name: "ExplainMissingRoleNamesTheChange", text: "explain update tok", message: "The --role flag is required for explain update.", usage: "explain", hint: "Valid roles"},
 		{name: "NotAnID", text: `add "my token" -r member`, message: `"my token" does not look like a token ID.`, usage: "add", hint: "-n"},
 		{name: "EmptyWorkspace", text: "list -w ''", message: "the workspace is empty", usage: "list"},
 		{name: "WorkspaceTwice", text: "list -w a --workspace b", message: "the workspace is given twice", usage: "list"},
