@@ -525,6 +525,8 @@ func flagError(cmd *command, err, setErr error) *Error {
 		e := usageErr(cmd, "Unknown flag %s for %s.", shown, cmd.Verb)
 		if s := closestFlag(cmd, name); s != "" {
 			e.Hint = "Did you mean " + s + "?"
+		} else if cmd.Verb == "remove" && (name == flagRole.Short || name == flagRole.Long) {
+			e.Hint = "remove takes no --role: it removes whatever role the token has in the workspace."
 		} else if len(cmd.Flags) == 0 {
 			e.Hint = cmd.Verb + " takes no flags."
 		}
@@ -576,14 +578,20 @@ func dashed(name string) string {
 	return "--" + name
 }
 
+// closestFlag is the verb's flag typed names with a slip (a letter missed, added, changed or two
+// swapped), or "" when none is close: at most one edit in two of the letters typed, so an
+// unrelated flag gets no suggestion (any one letter is one edit from -n, and "for" three from
+// "role", so "remove -r" and "explain --for" were asked "Did you mean --org-token-name?" and
+// "Did you mean --role?").
 func closestFlag(cmd *command, typed string) string {
-	best, bestDist := "", 4
+	typed = strings.ToLower(typed)
+	best, bestDist := "", min(4, utf8.RuneCountInString(typed)/2+1)
 	for _, f := range cmd.Flags {
 		for _, n := range []string{f.Long, f.Short} {
 			if n == "" {
 				continue
 			}
-			if d := editDistance(strings.ToLower(typed), n); d < bestDist {
+			if d := editDistance(typed, n); d < bestDist {
 				best, bestDist = "--"+f.Long, d
 			}
 		}

@@ -501,3 +501,31 @@ func checkRefusals(t *testing.T, s *Service, tests []refusal) {
 		})
 	}
 }
+
+// TestParseUnknownFlagSuggestsOnlyACloseOne: "Did you mean" names a flag the one typed is a
+// slip of, never an unrelated one that happens to be short (any one letter is one edit from -n).
+func TestParseUnknownFlagSuggestsOnlyACloseOne(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	tests := []struct{ name, text, message, hint string }{
+		{name: "RoleForRemove", text: "remove tok -r owner",
+			message: "Unknown flag -r for remove.", hint: "remove takes no --role: it removes whatever role the token has in the workspace."},
+		{name: "LongRoleForRemove", text: "remove tok --role=owner",
+			message: "Unknown flag --role for remove.", hint: "remove takes no --role: it removes whatever role the token has in the workspace."},
+		{name: "ForForExplain", text: "explain update tok -r owner --for 2h", message: "Unknown flag --for for explain."},
+		{name: "ForForRemove", text: "remove tok --for 2h", message: "Unknown flag --for for remove."},
+		{name: "UnrelatedLetter", text: "add tok -r owner -x", message: "Unknown flag -x for add."},
+		{name: "ShortFlagOfAnotherVerb", text: "list -n ci", message: "Unknown flag -n for list."},
+		{name: "Misspelt", text: "list --pgae 2", message: "Unknown flag --pgae for list.", hint: "Did you mean --page?"},
+		{name: "LetterMissing", text: "add tok --rol owner", message: "Unknown flag --rol for add.", hint: "Did you mean --role?"},
+		{name: "LetterAdded", text: "add tok -r owner --reasons x", message: "Unknown flag --reasons for add.", hint: "Did you mean --reason?"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, _ := rejected(t, s, tt.text)
+			assert.Equal(t, tt.message, e.Message)
+			assert.Equal(t, tt.hint, e.Hint)
+		})
+	}
+}
