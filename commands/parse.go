@@ -256,7 +256,12 @@ func parseArgs(cmd *command, words []string) (args, error) {
 	for len(rest) > 0 {
 		err := fs.Parse(rest)
 		if err != nil {
-			return a, flagError(cmd, err, setErr)
+			// The flag package has taken the word it refused off the words it leaves.
+			word := ""
+			if i := len(typed) - len(fs.Args()) - 1; i >= 0 && i < len(typed) {
+				word = typed[i]
+			}
+			return a, flagError(cmd, err, setErr, word)
 		}
 		left := fs.Args()
 		if consumed := len(rest) - len(left); consumed > 0 && rest[consumed-1] == "--" {
@@ -505,8 +510,8 @@ var (
 )
 
 // flagError turns the flag package's error strings into a message that names the flag the way
-// the user typed it, plus the verb's usage and a hint.
-func flagError(cmd *command, err, setErr error) *Error {
+// the user typed it, plus the verb's usage and a hint. word is the word refused, as typed.
+func flagError(cmd *command, err, setErr error, word string) *Error {
 	msg := err.Error()
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -529,6 +534,9 @@ func flagError(cmd *command, err, setErr error) *Error {
 			e.Hint = "remove takes no --role: it removes whatever role the token has in the workspace."
 		} else if len(cmd.Flags) == 0 {
 			e.Hint = cmd.Verb + " takes no flags."
+			if word != "" { // a name that starts with a dash is an argument after "--" (show -- -legacy)
+				e.Hint = flagFormHint(cmd, word)
+			}
 		}
 		return e
 	case missingValue.MatchString(msg):

@@ -518,6 +518,13 @@ func TestParseUnknownFlagSuggestsOnlyACloseOne(t *testing.T) {
 		{name: "ShortFlagOfAnotherVerb", text: "list -n ci", message: "Unknown flag -n for list."},
 		{name: "Misspelt", text: "list --pgae 2", message: "Unknown flag --pgae for list.", hint: "Did you mean --page?"},
 		{name: "LetterMissing", text: "add tok --rol owner", message: "Unknown flag --rol for add.", hint: "Did you mean --role?"},
+		// A verb without flags takes a name that starts with a dash after "--".
+		{name: "NameStartingWithADash", text: "show -legacy",
+			message: "Unknown flag --legacy for show.", hint: `show takes no flags. If "-legacy" is an argument, put -- before it.`},
+		{name: "IDStartingWithADash", text: "cancel --x1",
+			message: "Unknown flag --x1 for cancel.", hint: `cancel takes no flags. If "--x1" is an argument, put -- before it.`},
+		{name: "AfterAnArgument", text: "revert-now abc -f",
+			message: "Unknown flag -f for revert-now.", hint: `revert-now takes no flags. If "-f" is an argument, put -- before it.`},
 		{name: "LetterAdded", text: "add tok -r owner --reasons x", message: "Unknown flag --reasons for add.", hint: "Did you mean --reason?"},
 	}
 	for _, tt := range tests {
