@@ -45,7 +45,7 @@ func commandTable() []*command {
 	return []*command{
 		{
 			Verb:    "add",
-			Usage:   "add [TOKEN_ID] (--org-token-name NAME | -n NAME) --role ROLE [--workspace WS] [--for DURATION] [--reason TEXT]",
+			Usage:   "add (TOKEN_ID | --org-token-name NAME | -n NAME) --role ROLE [--workspace WS] [--for DURATION] [--reason TEXT]",
 			Summary: "Add an Organization API token to a Workspace with a role (for good, or --for a while).",
 			Flags:   []flagSpec{flagName, flagRole, flagWorkspace, flagWorkspaceName, flagFor, flagReason},
 			Examples: []string{
@@ -59,7 +59,7 @@ func commandTable() []*command {
 		},
 		{
 			Verb:    "update",
-			Usage:   "update [TOKEN_ID] (--org-token-name NAME | -n NAME) --role ROLE [--workspace WS] [--for DURATION] [--reason TEXT]",
+			Usage:   "update (TOKEN_ID | --org-token-name NAME | -n NAME) --role ROLE [--workspace WS] [--for DURATION] [--reason TEXT]",
 			Summary: "Change an Organization API token's role in a Workspace (for good, or --for a while).",
 			Flags:   []flagSpec{flagName, flagRole, flagWorkspace, flagWorkspaceName, flagFor, flagReason},
 			Examples: []string{
@@ -73,7 +73,7 @@ func commandTable() []*command {
 		},
 		{
 			Verb:    "remove",
-			Usage:   "remove [TOKEN_ID] (--org-token-name NAME | -n NAME) [--workspace WS] [--reason TEXT]",
+			Usage:   "remove (TOKEN_ID | --org-token-name NAME | -n NAME) [--workspace WS] [--reason TEXT]",
 			Summary: "Remove an Organization API token from a Workspace (its other roles stay).",
 			Flags:   []flagSpec{flagName, flagWorkspace, flagWorkspaceName, flagReason},
 			Examples: []string{

@@ -17,7 +17,7 @@ var explainableVerbs = []string{string(policy.ActionAdd), string(policy.ActionUp
 func explainCommand() *command {
 	return &command{
 		Verb:    "explain",
-		Usage:   "explain (add|update|remove) [TOKEN_ID] (--org-token-name NAME | -n NAME) [--role ROLE] [--workspace WS]",
+		Usage:   "explain (add|update|remove) (TOKEN_ID | --org-token-name NAME | -n NAME) [--role ROLE] [--workspace WS]",
 		Summary: "Say whether you may make a change, whether it needs approval and who can approve. Changes nothing.",
 		Flags:   []flagSpec{flagName, flagRole, flagWorkspace, flagWorkspaceName},
 		Examples: []string{

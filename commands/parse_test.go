@@ -146,7 +146,23 @@ func TestParseDashHShowsVerbHelp(t *testing.T) {
 	s := newParseService(t)
 	r := s.Run(t.Context(), Request{UserID: "U1", Text: "add -h"})
 	assert.Contains(t, r.Title, "/orgtoken add: Add an Organization API token")
-	assert.Contains(t, r.Body[0].Plain(), "Usage: /orgtoken add [TOKEN_ID]")
+	assert.Contains(t, r.Body[0].Plain(), "Usage: /orgtoken add (TOKEN_ID | --org-token-name NAME | -n NAME) --role ROLE")
+}
+
+// TestUsageSaysIDOrName: the usage line shown when a token is given both by ID and by name
+// offers them as alternatives, as the parser takes them, not an optional ID beside a required
+// name.
+func TestUsageSaysIDOrName(t *testing.T) {
+	t.Parallel()
+	s := newParseService(t)
+	for _, text := range []string{"add tok -n a -r member", "update tok -n a -r member", "remove tok -n a", "explain add tok -n a -r member"} {
+		_, _, err := s.parse(text)
+		var e *Error
+		require.True(t, errors.As(err, &e), text)
+		require.Equal(t, "Give the token's ID or its name, not both.", e.Message, text)
+		assert.Contains(t, s.usage(e.verb), " (TOKEN_ID | --org-token-name NAME | -n NAME)", text)
+		assert.NotContains(t, s.usage(e.verb), "[TOKEN_ID]", text)
+	}
 }
 
 // rawParserWords are phrases of Go's flag, strconv and shlex errors, and of the fallback that

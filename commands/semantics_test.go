@@ -587,7 +587,7 @@ func TestHelp(t *testing.T) {
 		assert.Contains(t, out, "Examples:")
 	}
 	r := e.run(t, "help update")
-	assert.Contains(t, text(r), "Usage: `/orgtoken update [TOKEN_ID] (--org-token-name NAME | -n NAME) --role ROLE [--workspace WS] [--for DURATION]")
+	assert.Contains(t, text(r), "Usage: `/orgtoken update (TOKEN_ID | --org-token-name NAME | -n NAME) --role ROLE [--workspace WS] [--for DURATION]")
 	assert.Contains(t, text(r), "--role ROLE | -r ROLE:")
 	assert.Contains(t, text(r), "Example: `/orgtoken update --org-token-name \"CI deployer\" --role=author`")
 	r = e.run(t, "help updte")
