@@ -353,14 +353,21 @@ func (s *Store) Backend() string { return s.backend }
 // RedactURL returns rawURL with any password replaced by "xxxxx", for logs.
 func RedactURL(rawURL string) string {
 	u, err := url.Parse(rawURL)
-	if err != nil || u.User == nil {
-		if err != nil && strings.Contains(rawURL, "@") {
+	if err != nil {
+		if strings.Contains(rawURL, "@") || strings.Contains(strings.ToLower(rawURL), "password") {
 			return "(unparseable database URL)"
 		}
 		return rawURL
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	// libpq and pgx also take the password as a query parameter.
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
 	return u.String()
 }
@@ -369,16 +376,23 @@ func RedactURL(rawURL string) string {
 // echo connection strings back in their messages.
 func redactError(err error, rawURL string) error {
 	u, perr := url.Parse(rawURL)
-	if perr != nil || u.User == nil {
+	if perr != nil {
 		return err
 	}
-	pw, ok := u.User.Password()
-	if !ok || pw == "" {
-		return err
+	var pws []string
+	if u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			pws = append(pws, pw)
+		}
+	}
+	if pw := u.Query().Get("password"); pw != "" {
+		pws = append(pws, pw)
 	}
 	msg := err.Error()
-	for _, secret := range []string{pw, url.QueryEscape(pw), url.PathEscape(pw)} {
-		msg = strings.ReplaceAll(msg, secret, "xxxxx")
+	for _, pw := range pws {
+		for _, secret := range []string{pw, url.QueryEscape(pw), url.PathEscape(pw)} {
+			msg = strings.ReplaceAll(msg, secret, "xxxxx")
+		}
 	}
 	if msg == err.Error() {
 		return err

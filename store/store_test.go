@@ -203,6 +203,8 @@ func TestOpenRejects(t *testing.T) {
 		{"PostgresKeyValueString", "host=127.0.0.1 user=bot password=hunter2 dbname=x", "postgres://"},
 		{"UnreachablePostgresHidesPassword", "postgres://bot:hunter2@127.0.0.1:1/db?connect_timeout=2", "PostgreSQL"},
 		{"BadPostgresURLHidesPassword", "postgresql://bot:hunter2@127.0.0.1:notaport/db", "PostgreSQL"},
+		// libpq and pgx also take the password as a query parameter.
+		{"PasswordQueryParameterHidden", "postgres://bot@127.0.0.1:1/db?password=hunter2&connect_timeout=2", "PostgreSQL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -223,6 +225,7 @@ func TestRedactURL(t *testing.T) {
 	}{
 		{"Password", "postgres://bot:s3cret@db:5432/x?sslmode=require", "postgres://bot:xxxxx@db:5432/x?sslmode=require"},
 		{"UserOnly", "postgres://bot@db/x", "postgres://bot@db/x"},
+		{"PasswordParameter", "postgres://bot@db/x?sslmode=require&password=s3cret", "postgres://bot@db/x?password=xxxxx&sslmode=require"},
 		{"Path", "sqlite:///var/lib/bot.db", "sqlite:///var/lib/bot.db"},
 	}
 	for _, tt := range tests {
