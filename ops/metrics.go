@@ -23,7 +23,7 @@ var (
 	knownSlackMethod = set(
 		"auth.test", "apps.connections.open",
 		"chat.postMessage", "chat.postEphemeral", "chat.update",
-		"usergroups.users.list", "users.info", "conversations.info",
+		"usergroups.users.list", "users.info", "conversations.info", "views.open",
 		"response_url",
 	)
 	// Slack error codes look like "channel_not_found"; anything else (a Go error's text, an

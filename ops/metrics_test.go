@@ -143,6 +143,9 @@ func TestSlackCallFailedClassifiesErrors(t *testing.T) {
 			map[string]float64{"error=timeout,method=chat.update": 1}, map[string]float64{}},
 		{"NetworkError", "chat.update", errors.New("dial tcp 10.1.2.3:443: connect: connection refused"),
 			map[string]float64{"error=transport_error,method=chat.update": 1}, map[string]float64{}},
+		// The bot opens its change and confirm modals with views.open (bot/modal.go, bot/confirm.go).
+		{"ModalMethod", "views.open", slack.SlackErrorResponse{Err: "expired_trigger_id"},
+			map[string]float64{"error=expired_trigger_id,method=views.open": 1}, map[string]float64{}},
 		{"UnknownMethod", "admin.users.invite", slack.SlackErrorResponse{Err: "not_allowed"},
 			map[string]float64{"error=not_allowed,method=other": 1}, map[string]float64{}},
 		{"NilErrorRecordsNothing", "chat.postMessage", nil, map[string]float64{}, map[string]float64{}},
