@@ -18,7 +18,7 @@ import (
 // Label values outside these sets are recorded as "other", so series stay bounded whatever
 // users type or remote services answer.
 var (
-	knownSubcommands = set("add", "update", "remove", "list", "show", "help", "approve", "deny")
+	knownSubcommands = set("add", "update", "remove", "list", "show", "help", "explain", "requests", "cancel", "revert-now", "approve", "deny")
 	knownOutcomes    = set("ok", "refused", "error", "info", "busy")
 	knownSlackMethod = set(
 		"auth.test", "apps.connections.open",

@@ -91,6 +91,11 @@ func TestObserveCommandKeepsLabelsBounded(t *testing.T) {
 		{"CaseFolded", "UPDATE", "OK", "outcome=ok,subcommand=update"},
 		{"ButtonVerb", "approve", "ok", "outcome=ok,subcommand=approve"},
 		{"EmptyIsHelp", "", "info", "outcome=info,subcommand=help"},
+		// Every subcommand the bot serves (commands/defs.go, explain.go, requests.go, elevate.go).
+		{"Explain", "explain", "info", "outcome=info,subcommand=explain"},
+		{"Requests", "requests", "info", "outcome=info,subcommand=requests"},
+		{"Cancel", "cancel", "ok", "outcome=ok,subcommand=cancel"},
+		{"RevertNow", "revert-now", "ok", "outcome=ok,subcommand=revert-now"},
 		{"TypoIsOther", "ad", "refused", "outcome=refused,subcommand=other"},
 		{"UserTextIsOther", "'; DROP TABLE tokens", "error", "outcome=error,subcommand=other"},
 		{"UnknownOutcomeIsOther", "show", "exploded", "outcome=other,subcommand=show"},
