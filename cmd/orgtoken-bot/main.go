@@ -7,8 +7,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,8 +35,9 @@ const usage = `Usage:
   orgtoken-bot audit verify         check the audit record's hash chain (uses ORGTOKEN_DATABASE_URL)
   orgtoken-bot audit export [--since 30d]
                                     write audit entries as JSON lines
-  orgtoken-bot healthcheck [URL]    probe a running bot (default http://127.0.0.1:8080/healthz); for
-                                    container health checks, as the image has no shell or curl
+  orgtoken-bot healthcheck [URL]    probe a running bot (default /healthz on ORGTOKEN_HTTP_ADDR's port,
+                                    http://127.0.0.1:8080/healthz); for container health checks, as
+                                    the image has no shell or curl
   orgtoken-bot version              print the version
 
 Configuration comes from environment variables; see README.md.
@@ -49,7 +52,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		case "audit":
 			return runAuditCLI(ctx, args[1:], stdout, stderr, env)
 		case "healthcheck":
-			return runHealthcheck(ctx, args[1:], stderr)
+			return runHealthcheck(ctx, args[1:], stderr, env)
 		case "version", "--version":
 			fmt.Fprintln(stdout, "orgtoken-bot", version)
 			return 0
@@ -80,8 +83,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return serve(ctx, cfg, stderr)
 }
 
-func runHealthcheck(ctx context.Context, args []string, stderr io.Writer) int {
-	url := "http://127.0.0.1:8080/healthz"
+func runHealthcheck(ctx context.Context, args []string, stderr io.Writer, env envconfig.Lookuper) int {
+	url := defaultHealthURL(env)
 	switch len(args) {
 	case 0:
 	case 1:
@@ -97,4 +100,22 @@ func runHealthcheck(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// defaultHealthURL is /healthz on the address the bot listens on (ORGTOKEN_HTTP_ADDR, default
+// :8080), reached over loopback when it listens on every interface: the image's HEALTHCHECK runs
+// the probe without a URL in the bot's own environment.
+func defaultHealthURL(env envconfig.Lookuper) string {
+	addr := ":8080"
+	if v, ok := env.Lookup("ORGTOKEN_HTTP_ADDR"); ok && strings.TrimSpace(v) != "" {
+		addr = strings.TrimSpace(v)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://127.0.0.1:8080/healthz"
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/healthz"
 }
