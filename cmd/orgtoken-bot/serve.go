@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -64,7 +65,11 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 	who, err := api.AuthTestContext(authCtx)
 	cancel()
 	if err != nil {
-		log.Error("refusing to start: Slack rejected SLACK_BOT_TOKEN (auth.test)", "error", err)
+		if tokenRefused(err) {
+			log.Error("refusing to start: Slack rejected SLACK_BOT_TOKEN (auth.test)", "error", err)
+		} else {
+			log.Error("refusing to start: could not check SLACK_BOT_TOKEN with Slack (auth.test failed); check SLACK_API_URL and the network, or try again", "error", err)
+		}
 		return 1
 	}
 	log.Info("slack bot identity", "team", who.TeamID, "bot_user", who.UserID)
@@ -212,6 +217,21 @@ func slackRetries() slack.RetryConfig {
 	}
 	cfg.Handlers = []slack.RetryHandler{slack.NewRateLimitErrorRetryHandler(cfg), slack.NewServerErrorRetryHandler(cfg)}
 	return cfg
+}
+
+// tokenRefused reports whether auth.test failed because Slack refused the token, rather than
+// because Slack could not be reached or failed on its side.
+func tokenRefused(err error) bool {
+	var se slack.SlackErrorResponse
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Err {
+	case "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+		"not_allowed_token_type", "no_permission", "team_access_not_granted", "ekm_access_denied":
+		return true
+	}
+	return false
 }
 
 // replicaName identifies this process as the holder of envelope leases.
