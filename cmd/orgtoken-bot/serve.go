@@ -34,7 +34,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 
 	pol, err := loadPolicy(cfg)
 	if err != nil {
-		log.Error("refusing to start: the policy is invalid", "error", err)
+		log.Error("refusing to start: the policy is missing or invalid", "error", err)
 		return 2
 	}
 
@@ -242,7 +242,12 @@ func replicaName() string {
 
 func loadPolicy(cfg *config) (*policy.Policy, error) {
 	if cfg.PolicyFile != "" {
-		return policy.Load(cfg.PolicyFile)
+		pol, err := policy.Load(cfg.PolicyFile)
+		var invalid *policy.ValidationError
+		if err != nil && !errors.As(err, &invalid) {
+			return nil, fmt.Errorf("ORGTOKEN_POLICY_FILE: cannot read the policy file: %w", err)
+		}
+		return pol, err
 	}
 	if len(cfg.Admins) == 0 {
 		return nil, fmt.Errorf("set ORGTOKEN_POLICY_FILE, or ORGTOKEN_ADMINS to the Slack users and user groups who may change roles")

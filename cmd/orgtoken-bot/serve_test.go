@@ -53,3 +53,13 @@ func TestStartupAuthCheckSaysWhyItFailed(t *testing.T) {
 		})
 	}
 }
+
+// A policy file that cannot be read is named by its setting, not reported as an invalid policy.
+func TestUnreadablePolicyFileNamesTheSetting(t *testing.T) {
+	t.Parallel()
+	missing := filepath.Join(t.TempDir(), "policy.yaml")
+	_, err := loadPolicy(&config{PolicyFile: missing})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "ORGTOKEN_POLICY_FILE")
+	assert.Contains(t, err.Error(), missing)
+}
