@@ -192,6 +192,12 @@ func (b *Bot) Run(ctx context.Context) error {
 	go func() {
 		defer workers.Done()
 		for j := range b.notices {
+			if workCtx.Err() != nil {
+				// Past the shutdown timeout: no last try for each one in turn (see deliver),
+				// which would hold up the exit.
+				b.log.Warn("could not tell the user the bot is busy: shutting down", "envelope_id", j.envelopeID)
+				continue
+			}
 			b.deliverBusy(workCtx, j)
 		}
 	}()

@@ -35,7 +35,14 @@ func targetOf(j job) target {
 // the requester still gets the answer through response_url, and failing that chat.postEphemeral.
 // Only when every route fails is the answer lost, and then it is logged with its outcome.
 func (b *Bot) deliver(ctx context.Context, t target, r reply.Reply) {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	budget := deliverBudget
+	if ctx.Err() != nil {
+		// The command was cut short (the shutdown timeout ran out) and answered what it knows
+		// of its outcome. Its envelope is marked answered next, so no replica will run it
+		// again: this answer gets a last short try rather than none.
+		ctx, budget = context.WithoutCancel(ctx), lastDeliverBudget
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	blocks, text := blockkit.Render(r)
 
@@ -75,6 +82,13 @@ func (b *Bot) deliver(ctx context.Context, t target, r reply.Reply) {
 	}
 	b.log.Error("reply could not be delivered: no route", "user", t.userID, "outcome", outcome(r), "summary", text)
 }
+
+// deliverBudget bounds delivering one answer; lastDeliverBudget, an answer whose command was
+// cancelled at shutdown, which the process is waiting on to exit.
+const (
+	deliverBudget     = 15 * time.Second
+	lastDeliverBudget = 5 * time.Second
+)
 
 // deliverBusy tells the user their click was not handled because every worker was busy.
 func (b *Bot) deliverBusy(ctx context.Context, j job) {

@@ -202,3 +202,37 @@ func TestRunReturnsOnlyOnceOrphanRecoveryHasStopped(t *testing.T) {
 	<-stopped
 	assert.Zero(t, inbox.running.Load(), "Run returned while the bot was still claiming envelopes from the store")
 }
+
+// A command still running when the shutdown timeout runs out is cancelled, and the command
+// layer answers what it knows (the write may or may not have landed). That answer must reach
+// its user: the envelope is marked answered afterwards, so no replica will run it again, and a
+// reply dropped here leaves the user with silence about a change that may have happened.
+func TestCommandCancelledAtShutdownIsStillAnswered(t *testing.T) {
+	t.Parallel()
+	s := newIdleSocket(t)
+	inbox := newMemInbox()
+	cmds := &holdFirst{started: make(chan struct{})}
+	bt := New(s.sm, s.api, cmds, Config{CommandName: "/orgtoken", Workers: 1, QueueSize: 4,
+		ShutdownTimeout: 200 * time.Millisecond, Inbox: inbox, Logger: benchLogger()})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() { _ = bt.Run(ctx); close(stopped) }()
+
+	wait, waitCancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer waitCancel()
+	in, err := s.emu.SlashCommand(wait, slackemu.Slash{UserID: benchUser, ChannelID: benchChannel, Command: "/orgtoken", Text: "list"})
+	require.NoError(t, err)
+	<-cmds.started
+
+	cancel() // SIGTERM: the command outlasts the shutdown timeout and is cancelled
+	select {
+	case <-stopped:
+	case <-wait.Done():
+		t.Fatal("the bot did not stop")
+	}
+	require.False(t, inbox.unanswered(in.EnvelopeID), "the envelope is closed: no replica will answer it")
+	p, err := in.WaitResponse(wait)
+	require.NoError(t, err, "the cancelled command's answer was dropped")
+	assert.Contains(t, string(p.Body), "cancelled")
+}
