@@ -57,7 +57,8 @@ const maxChatAnswer = 1 << 20
 // PostBlocks posts blocks, with text as the notification fallback, to a channel (in the
 // thread of threadTS unless it is "") and returns the message's timestamp. Errors are
 // slack-go's: slack.SlackErrorResponse for an answer with ok false, slack.RateLimitedError for
-// a 429 still refused after the retries, slack.StatusCodeError for any other status.
+// a 429 still refused after the retries (or whose wait would outlast ctx's deadline),
+// slack.StatusCodeError for any other status.
 func (w *WebAPI) PostBlocks(ctx context.Context, channelID, threadTS string, blocks []slack.Block, text string) (string, error) {
 	body, err := json.Marshal(&chatMessage{Channel: channelID, Text: text, Blocks: blocks, ThreadTS: threadTS})
 	if err != nil {
@@ -72,6 +73,11 @@ func (w *WebAPI) PostBlocks(ctx context.Context, channelID, threadTS string, blo
 		if retryAfter == 0 { // a 5xx: back off exponentially
 			retryAfter = backoff + jitter(w.retry.BackoffJitter)
 			backoff = min(2*backoff, w.retry.BackoffMax)
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < retryAfter {
+			// The retry could not be made in time: waiting for it would only spend the time
+			// the caller has left to answer some other way (response_url).
+			return ts, err
 		}
 		t := time.NewTimer(retryAfter)
 		select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,7 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orgtoken/orgtoken-bot/commands"
 	"github.com/orgtoken/orgtoken-bot/emulators/slackemu"
+	"github.com/orgtoken/orgtoken-bot/reply"
 	"github.com/orgtoken/orgtoken-bot/reply/blockkit"
 )
 
@@ -113,11 +116,24 @@ func TestPostBlocksGivesUpAfterItsRetries(t *testing.T) {
 	assert.Len(t, emu.Calls("chat.postMessage"), 1+quickRetries.MaxRetries)
 
 	emu.InjectFault("chat.postMessage", slackemu.Fault{RetryAfter: time.Minute})
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
+	time.AfterFunc(50*time.Millisecond, cancel)
 	_, err = api.PostBlocks(ctx, benchChannel, "", blocks, text)
-	assert.True(t, errors.Is(err, context.DeadlineExceeded), "got %v", err)
+	assert.True(t, errors.Is(err, context.Canceled), "got %v", err)
 	assert.Empty(t, emu.Messages(benchChannel))
+
+	// A wait that would outlast the deadline is not begun: the refusal comes back at once,
+	// with the time the caller has left.
+	calls := len(emu.Calls("chat.postMessage"))
+	ctx, cancel = context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = api.PostBlocks(ctx, benchChannel, "", blocks, text)
+	var limitedNow *slack.RateLimitedError
+	require.ErrorAs(t, err, &limitedNow)
+	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.Len(t, emu.Calls("chat.postMessage"), calls+1)
 
 	emu.ClearFaults("chat.postMessage")
 	api.retry.MaxRetries = 0
@@ -149,4 +165,36 @@ func BenchmarkPostBlocks(b *testing.B) {
 			}
 		})
 	}
+}
+
+// inChannel answers every command for the whole channel, as a change's announcement is.
+type inChannel struct{}
+
+func (inChannel) Run(_ context.Context, req commands.Request) reply.Reply {
+	return reply.Reply{Visibility: reply.InChannel, Tone: reply.Success, Title: "ran " + req.Text}
+}
+
+func (inChannel) Act(context.Context, commands.Action) reply.Reply { return reply.Reply{} }
+
+// Slack rate-limits the channel for longer than an answer may take to deliver: waiting out the
+// Retry-After would spend the whole delivery budget and leave none for response_url, so the
+// answer goes to its requester at once rather than to nobody.
+func TestRateLimitedChannelStillAnswersTheRequester(t *testing.T) {
+	t.Parallel()
+	s := newIdleSocket(t)
+	api := NewWebAPI(slack.New(benchBotToken, slack.OptionAPIURL(s.emu.APIURL())), http.DefaultClient, s.emu.APIURL(), benchBotToken, quickRetries)
+	s.emu.InjectFault("chat.postMessage", slackemu.Fault{RetryAfter: 20 * time.Second})
+	bt := New(s.sm, api, inChannel{}, Config{CommandName: "/orgtoken", Workers: 1, QueueSize: 1, Logger: benchLogger()})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = bt.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	wait, waitCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer waitCancel()
+	in, err := s.emu.SlashCommand(wait, slackemu.Slash{UserID: benchUser, ChannelID: benchChannel, Command: "/orgtoken", Text: "list"})
+	require.NoError(t, err)
+	p, err := in.WaitResponse(wait)
+	require.NoError(t, err, "the answer waited on a rate limit it could not outlast")
+	assert.Contains(t, string(p.Body), "ran list")
 }
