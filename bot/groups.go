@@ -60,8 +60,12 @@ func (g *GroupResolver) members(ctx context.Context, groupID string) (map[string
 	if ok && g.now().Sub(c.at) < g.ttl {
 		return c.members, nil
 	}
-	// singleflight: a burst of commands from one team costs one Slack call per group.
-	v, err, _ := g.group.Do(groupID, func() (any, error) {
+	// singleflight: a burst of commands from one team costs one Slack call per group. The call
+	// is shared, so it does not end with the caller that happened to start it (a type-ahead
+	// answer has 2 s): each caller waits on its own context instead.
+	flight := g.group.DoChan(groupID, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupLookupTimeout)
+		defer cancel()
 		ids, err := g.api.GetUserGroupMembersContext(ctx, groupID)
 		if err != nil {
 			return nil, fmt.Errorf("looking up members of Slack user group %s: %w", groupID, err)
@@ -75,8 +79,16 @@ func (g *GroupResolver) members(ctx context.Context, groupID string) (map[string
 		g.mu.Unlock()
 		return m, nil
 	})
-	if err != nil {
-		return nil, err
+	select {
+	case res := <-flight:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(map[string]bool), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("looking up members of Slack user group %s: %w", groupID, ctx.Err())
 	}
-	return v.(map[string]bool), nil
 }
+
+// groupLookupTimeout bounds one shared usergroups.users.list call, rate-limit waits included.
+const groupLookupTimeout = 15 * time.Second

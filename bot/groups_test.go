@@ -23,7 +23,11 @@ type fakeGroups struct {
 func (f *fakeGroups) GetUserGroupMembersContext(ctx context.Context, group string, _ ...slack.GetUserGroupMembersOption) ([]string, error) {
 	f.calls.Add(1)
 	if f.gate != nil {
-		<-f.gate
+		select {
+		case <-f.gate:
+		case <-ctx.Done(): // as slack-go's call does
+			return nil, ctx.Err()
+		}
 	}
 	if f.fail.Load() {
 		return nil, errors.New("internal_error")
@@ -83,5 +87,35 @@ func TestGroupResolver(t *testing.T) {
 		close(f.gate)
 		wg.Wait()
 		assert.LessOrEqual(t, f.calls.Load(), int32(2))
+	})
+	t.Run("OneCallersDeadlineDoesNotFailTheOthers", func(t *testing.T) {
+		// A type-ahead answer has 2 s to decide; a slash command waiting on the same lookup
+		// has its whole budget. When Slack is slow (a rate limit's Retry-After), the first
+		// caller's deadline must not turn the others' shared lookup into a refusal.
+		t.Parallel()
+		f := &fakeGroups{members: map[string][]string{"S1": {"U1"}}, gate: make(chan struct{})}
+		g := NewGroupResolver(f, time.Minute)
+		hurried, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		first := make(chan error, 1)
+		go func() {
+			_, err := g.GroupsOf(hurried, "U1", []string{"S1"})
+			first <- err
+		}()
+		require.Eventually(t, func() bool { return f.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+		second := make(chan error, 1)
+		var in []string
+		go func() {
+			var err error
+			in, err = g.GroupsOf(context.Background(), "U1", []string{"S1"})
+			second <- err
+		}()
+		time.Sleep(50 * time.Millisecond) // the second caller joins the lookup under way
+		cancel()                          // the first caller's deadline
+		assert.ErrorIs(t, <-first, context.Canceled, "the hurried caller gives up on time")
+		close(f.gate) // Slack answers after the first caller's deadline
+		require.NoError(t, <-second, "the other caller was refused for the first one's deadline")
+		assert.Equal(t, []string{"S1"}, in)
+		assert.Equal(t, int32(1), f.calls.Load())
 	})
 }
