@@ -52,7 +52,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) int {
 	// One pooled client for the Web API and response_url: replies come in bursts (every user
 	// waiting on the same slow Astro answer), and the default two idle connections per host
 	// would open, and TLS-handshake, a new connection for nearly every reply.
-	slackHTTP := &http.Client{Transport: newSpreadTransport(apiConnections, cfg.Workers)}
+	slackHTTP := newSlackHTTPClient(cfg.Workers, slackCallTimeout)
 	retries := slackRetries()
 	api := bot.NewWebAPI(slack.New(cfg.SlackBotToken.Value(),
 		slack.OptionHTTPClient(slackHTTP),

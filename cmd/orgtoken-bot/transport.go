@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"sync/atomic"
+	"time"
 )
 
 // apiConnections is how many connections the bot keeps to each of Slack's and Astro's APIs.
@@ -44,4 +45,16 @@ func (s *spreadTransport) CloseIdleConnections() {
 	for _, t := range s.transports {
 		t.CloseIdleConnections()
 	}
+}
+
+// slackCallTimeout bounds one Slack Web API or response_url request, its answer read whole.
+// Some callers have no deadline of their own (revert and drift announcements run detached
+// from any command), and a connection that stalls without closing would otherwise hold them,
+// and the shutdown waiting on them, for good. Rate-limit waits come between requests, so they
+// are not cut short by it.
+const slackCallTimeout = 30 * time.Second
+
+// newSlackHTTPClient is the pooled client for Slack's Web API and response_url.
+func newSlackHTTPClient(workers int, timeout time.Duration) *http.Client {
+	return &http.Client{Transport: newSpreadTransport(apiConnections, workers), Timeout: timeout}
 }

@@ -63,3 +63,35 @@ func TestSpreadTransportKeepsThatManyConnectionsPerHost(t *testing.T) {
 	client.CloseIdleConnections()
 	require.Eventually(t, func() bool { return closed.Load() == 2 }, 5*time.Second, 10*time.Millisecond, "both connections closed")
 }
+
+// A Slack answer that stalls (headers sent, body never finished) ends the call at the client's
+// bound instead of holding its caller, which may have no deadline of its own, for good.
+func TestSlackClientEndsAStalledAnswer(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":`)
+		w.(http.Flusher).Flush()
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	done := make(chan error, 1)
+	go func() {
+		resp, err := newSlackHTTPClient(4, 200*time.Millisecond).Post(srv.URL+"/api/chat.postMessage", "application/json", nil)
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "Client.Timeout")
+	case <-time.After(10 * time.Second):
+		t.Fatal("a stalled Slack answer still held the call after 10 s")
+	}
+}
