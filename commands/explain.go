@@ -17,9 +17,11 @@ var explainableVerbs = []string{string(policy.ActionAdd), string(policy.ActionUp
 func explainCommand() *command {
 	return &command{
 		Verb:    "explain",
-		Usage:   "explain (add|update|remove) (TOKEN_ID | --org-token-name NAME | -n NAME) [--role ROLE] [--workspace WS]",
+		Usage:   "explain (add|update|remove) (TOKEN_ID | --org-token-name NAME | -n NAME) [--role ROLE] [--workspace WS] [--for DURATION] [--reason TEXT]",
 		Summary: "Say whether you may make a change, whether it needs approval and who can approve. Changes nothing.",
-		Flags:   []flagSpec{flagName, flagRole, flagWorkspace, flagWorkspaceName},
+		// --for and --reason too, so that a change can be pasted in whole (explain's own answers
+		// ask for them) and is decided as it would be.
+		Flags: []flagSpec{flagName, flagRole, flagWorkspace, flagWorkspaceName, flagFor, flagReason},
 		Examples: []string{
 			"explain update clx1abc2def3 --role owner",
 			`explain remove -n "CI deployer" -w clwsprod`,
@@ -79,7 +81,7 @@ func runExplain(ctx context.Context, s *Service, req Request, a *args) (reply.Re
 	if err != nil {
 		return reply.Reply{}, s.namesOnlyIfListed(ctx, req, err)
 	}
-	c := change{action: action, token: tok, workspace: ws, from: astro.WorkspaceRoleOf(tok.Roles, ws), to: a.Role, wsName: s.workspaces.name(ws)}
+	c := change{action: action, token: tok, workspace: ws, from: astro.WorkspaceRoleOf(tok.Roles, ws), to: a.Role, wsName: s.workspaces.name(ws), elevation: a.For}
 	if err := s.refuseUnseen(ctx, req, c.policyInput(req)); err != nil {
 		if e, ok := err.(*Error); ok && e.Code == EDenied && len(e.Details) > 0 { // a refusal, not "could not check"
 			typed := a.Name
@@ -103,7 +105,17 @@ func runExplain(ctx context.Context, s *Service, req Request, a *args) (reply.Re
 	}
 
 	var capped time.Duration
-	if d.Allowed {
+	if d.Allowed && c.elevation > 0 {
+		// As the change itself would be decided (checkElevation): a time-box within bounds and
+		// the policy's cap. Bad input is answered as the change would answer it.
+		if err := s.checkTimeBox(c, d); err != nil {
+			e, ok := err.(*Error)
+			if !ok || e.Code != EDenied {
+				return reply.Reply{}, err
+			}
+			d = policy.Decision{Rule: d.Rule, Reason: e.Message}
+		}
+	} else if d.Allowed {
 		// As the change itself would be decided: a lasting one is also decided from the role the
 		// token's time-boxes lead back to (lastingVerdict).
 		v, err := s.lastingVerdict(ctx, req, c, d)
@@ -117,6 +129,9 @@ func runExplain(ctx context.Context, s *Service, req Request, a *args) (reply.Re
 		}
 	}
 	out := reply.Reply{Visibility: reply.Ephemeral, Body: []reply.Line{describeChange(c)}}
+	if c.elevation > 0 {
+		out.Body = append(out.Body, reply.Line{reply.Textf("Time-boxed for %s: the role goes back when it ends.", formatPeriod(c.elevation))})
+	}
 	switch {
 	case d.NeedsApproval():
 		out.Tone, out.Title = reply.Warning, "You may ask for this; it needs approval."
@@ -153,7 +168,7 @@ func runExplain(ctx context.Context, s *Service, req Request, a *args) (reply.Re
 		}
 		where = append(where, reply.Textf(" and expires after %s.", shortDuration(expires)))
 		out.Body = append(out.Body, where)
-		if ap.RequireReason {
+		if ap.RequireReason && a.Reason == "" {
 			out.Body = append(out.Body, reply.Line{reply.Text("A reason is required: add "), reply.Literal(`--reason "why"`), reply.Text(".")})
 		}
 	}

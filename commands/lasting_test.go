@@ -445,3 +445,63 @@ func TestAskingAgainWhileTheOldRequestIsClosedOpensTheNew(t *testing.T) {
 	assert.Equal(t, store.StateCancelled, e.state(t, old).State)
 	assert.Contains(t, r.Title, "Approval requested: ", text(r))
 }
+
+// explain takes a change pasted in whole, --for and --reason included (its own answers ask for
+// them), and decides it as the change would be decided.
+func TestExplainDecidesATimeBoxedChangeAsTheChange(t *testing.T) {
+	t.Parallel()
+	e := policyEnv(t, `
+rules:
+  - actions: [list, show]
+    who: everyone
+  - actions: [add, update, remove]
+    who: everyone
+    max_elevation: 8h
+`)
+	explain := func(args string) (reply.Reply, string) {
+		r := e.runAs(t, alice, opsChan, "explain update"+ciDeployerIn+" "+args)
+		return r, text(r)
+	}
+
+	r, out := explain("-r owner")
+	assert.Equal(t, "You may do this directly.", r.Title, out)
+	assert.Contains(t, out, "Only time-boxed: add `--for 8h` or less.")
+
+	r, out = explain("-r owner --for 2h")
+	assert.Equal(t, "You may do this directly.", r.Title, out)
+	assert.Contains(t, out, "Time-boxed for 2h")
+	assert.NotContains(t, out, "Only time-boxed", "the --for given meets the cap")
+
+	r, out = explain("-r owner --for 10h")
+	assert.Equal(t, "You may not do this.", r.Title, out)
+	assert.Contains(t, out, "--for 10h is longer than policy allows for this change: at most 8h.")
+
+	r, out = explain("-r owner --for 1m")
+	assert.Equal(t, reply.Failure, r.Tone, out)
+	assert.Contains(t, out, "too short", "bad input is answered as the change answers it")
+
+	r = e.runAs(t, alice, opsChan, "explain remove"+ciDeployerIn+" --for 2h")
+	assert.Contains(t, text(r), "--for works with add and update only.")
+
+	assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t), "explain changes nothing")
+}
+
+// A reason given to explain is taken as given: it is not asked for again.
+func TestExplainTakesAReason(t *testing.T) {
+	t.Parallel()
+	e := policyEnv(t, `
+groups:
+  approvers: [U0APPROVER1, U0APPROVER2]
+rules:
+  - actions: [list, show]
+    who: everyone
+  - actions: [add, update, remove]
+    who: everyone
+    approval: { approvers: [approvers], channel: C0APPROVE, expires_after: 24h, require_reason: true }
+`)
+	without := text(e.runAs(t, alice, opsChan, "explain update"+ciDeployerIn+" -r owner"))
+	assert.Contains(t, without, "A reason is required: add `--reason \"why\"`.")
+	with := e.runAs(t, alice, opsChan, "explain update"+ciDeployerIn+" -r owner --reason 'deploy fix'")
+	assert.Equal(t, "You may ask for this; it needs approval.", with.Title, text(with))
+	assert.NotContains(t, text(with), "A reason is required")
+}

@@ -512,7 +512,7 @@ func TestParseUnknownFlagSuggestsOnlyACloseOne(t *testing.T) {
 			message: "Unknown flag -r for remove.", hint: "remove takes no --role: it removes whatever role the token has in the workspace."},
 		{name: "LongRoleForRemove", text: "remove tok --role=owner",
 			message: "Unknown flag --role for remove.", hint: "remove takes no --role: it removes whatever role the token has in the workspace."},
-		{name: "ForForExplain", text: "explain update tok -r owner --for 2h", message: "Unknown flag --for for explain."},
+		{name: "ForForList", text: "list --for 2h", message: "Unknown flag --for for list."},
 		{name: "ForForRemove", text: "remove tok --for 2h", message: "Unknown flag --for for remove."},
 		{name: "UnrelatedLetter", text: "add tok -r owner -x", message: "Unknown flag -x for add."},
 		{name: "ShortFlagOfAnotherVerb", text: "list -n ci", message: "Unknown flag -n for list."},
