@@ -256,10 +256,12 @@ func columnLabels(t *reply.Table) []string {
 	return labels
 }
 
-// renderRow leads with the key cell and follows with "label value" pairs. Each cell may use an
-// even share of what is left of budget, so short cells leave room for long ones after them.
-// The pieces go straight into one buffer sized for the whole row: a list page renders 25 rows,
-// and growing a buffer piece by piece was most of what rendering one allocated.
+// renderRow leads with the key cell and follows with "label value" pairs. Line breaks in cells
+// become spaces (see oneLine), so a description cannot start a line that reads as another cell
+// or a row of its own. Each cell may use an even share of what is left of budget, so short cells
+// leave room for long ones after them. The pieces go straight into one buffer sized for the
+// whole row: a list page renders 25 rows, and growing a buffer piece by piece was most of what
+// rendering one allocated.
 func renderRow(t *reply.Table, labels, row []string, budget int) string {
 	if len(row) == 0 {
 		return "—"
@@ -285,7 +287,7 @@ func renderRow(t *reply.Table, labels, row []string, budget int) string {
 		b.WriteString(s)
 		left -= utf8.RuneCountInString(s)
 	}
-	keyText := escapeTrunc(orDash(key), max(left/len(row)-2, 8))
+	keyText := escapeTrunc(orDash(oneLine(key)), max(left/len(row)-2, 8))
 	write("*")
 	write(keyText)
 	write("*")
@@ -308,7 +310,7 @@ func renderRow(t *reply.Table, labels, row []string, budget int) string {
 		}
 		write(sep)
 		write(label)
-		write(escapeTrunc(cell, share))
+		write(escapeTrunc(oneLine(cell), share))
 		n++
 	}
 	return truncRendered(b.String(), budget)

@@ -221,3 +221,16 @@ func TestBoldLabelKeepsItsSpaceOutside(t *testing.T) {
 	blocks, _ := blockkit.Render(reply.Reply{Title: "t", Body: []reply.Line{{reply.Strong("Reason: "), reply.Text("why")}}})
 	assert.Contains(t, allText(blocks), "*Reason:* why")
 }
+
+// A line break in a table cell (a token's name or description) stays in its row: a description
+// such as "x\n_CREATED BY_ admin" cannot forge a cell of its own.
+func TestLineBreakInACellStaysInItsRow(t *testing.T) {
+	t.Parallel()
+	r := reply.Reply{Table: &reply.Table{Columns: []string{"NAME", "DESCRIPTION", "CREATED BY"}, Rows: [][]string{
+		{"ci\n*deploy*", "x\n_CREATED BY_ admin\r\ny", "Priya"},
+	}, Total: 1}}
+	blocks, _ := blockkit.Render(r)
+	require.NoError(t, blockkit.CheckLimits(blocks))
+	require.Len(t, blocks, 1)
+	assert.Equal(t, "*ci *deploy**\n_DESCRIPTION_ x _CREATED BY_ admin  y  ·  _CREATED BY_ Priya", strings.TrimSpace(allText(blocks)))
+}
