@@ -93,7 +93,12 @@ func (s *Service) showReply(t *astro.Token) reply.Reply {
 		r.Fields = append(r.Fields, reply.Field{Label: "Last used", Value: relativeTime(*t.LastUsedAt, now)})
 	}
 	if t.EndAt != nil {
-		r.Fields = append(r.Fields, reply.Field{Label: "Expires", Value: t.EndAt.UTC().Format("2006-01-02 15:04 MST")})
+		end := reply.Field{Label: "Expires", Value: t.EndAt.UTC().Format("2006-01-02 15:04 MST")}
+		if !t.EndAt.After(now) {
+			// A token past its end no longer works: "Expires" a date gone by reads as still valid.
+			end = reply.Field{Label: "Expired", Value: end.Value + " (" + relativeTime(*t.EndAt, now) + ")"}
+		}
+		r.Fields = append(r.Fields, end)
 	}
 	table := &reply.Table{Columns: []string{"ENTITY", "ENTITY ID", "ROLE"}, KeyColumn: 2, Total: len(t.Roles)}
 	for _, role := range t.Roles {
