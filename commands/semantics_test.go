@@ -556,6 +556,8 @@ func TestShow(t *testing.T) {
 			wantText: []string{"Scope:       WORKSPACE"}, wantReqs: reqs(1, 1, 0)},
 		{name: "Expiring", text: "show dbt-cloud-sync", wantTitle: "Token dbt-cloud-sync",
 			wantText: []string{"Expires:     2030-03-15 13:00 UTC"}, wantReqs: reqs(1, 0, 0)},
+		{name: "NeverUsedNeverExpires", text: "show billing-export", wantTitle: "Token billing-export",
+			wantText: []string{"Last used:   never\nExpires:     never"}, wantReqs: reqs(1, 0, 0)},
 		{name: "Expired", text: "show legacy-etl", wantTitle: "Token legacy-etl",
 			wantText: []string{"Expired:     2024-01-30 10:00 UTC (1 year ago)"}, wantReqs: reqs(1, 0, 0)},
 		{name: "Unknown", text: "show nothing-like-it", wantTitle: `No Organization token is named "nothing-like-it".`, wantReqs: reqs(1, 1, 0)},

@@ -89,10 +89,16 @@ func (s *Service) showReply(t *astro.Token) reply.Reply {
 		}
 		r.Fields = append(r.Fields, reply.Field{Label: "Updated", Value: updated})
 	}
+	// Astro leaves out lastUsedAt for a token never used and endAt for one that never expires;
+	// a field left out would not tell those apart from something the bot failed to show.
+	lastUsed := "never"
 	if t.LastUsedAt != nil {
-		r.Fields = append(r.Fields, reply.Field{Label: "Last used", Value: relativeTime(*t.LastUsedAt, now)})
+		lastUsed = relativeTime(*t.LastUsedAt, now)
 	}
-	if t.EndAt != nil {
+	r.Fields = append(r.Fields, reply.Field{Label: "Last used", Value: lastUsed})
+	if t.EndAt == nil {
+		r.Fields = append(r.Fields, reply.Field{Label: "Expires", Value: "never"})
+	} else {
 		end := reply.Field{Label: "Expires", Value: t.EndAt.UTC().Format("2006-01-02 15:04 MST")}
 		if !t.EndAt.After(now) {
 			// A token past its end no longer works: "Expires" a date gone by reads as still valid.
