@@ -189,11 +189,21 @@ func moreNotShown(n int) string {
 	return fmt.Sprintf("… (%s more lines not shown)", reply.Count(n))
 }
 
+// fieldSections shares fieldsRunes among the values like fitLines does among lines: short values
+// (an ID, a date) leave their room to a long one (a token's description) rather than each being
+// cut to an even share.
 func fieldSections(fields []reply.Field) []slack.Block {
 	var out []slack.Block
-	per := fieldsRunes / max(min(len(fields), maxFieldBlocks*MaxFields), 1)
+	shown := fields[:min(len(fields), maxFieldBlocks*MaxFields)]
+	per := fieldsRunes / max(len(shown), 1)
 	labelRunes := min(100, per/4)
-	valueRunes := min(MaxFieldRunes-labelRunes-3, per-labelRunes-3)
+	avail := fieldsRunes
+	lens := make([]int, len(shown))
+	for i, f := range shown {
+		avail -= utf8.RuneCountInString(escapeTrunc(f.Label, labelRunes)) + 3
+		lens[i] = utf8.RuneCountInString(Escape(orDash(f.Value)))
+	}
+	valueRunes := min(MaxFieldRunes-labelRunes-3, waterLevel(lens, max(avail, 0)))
 	for start := 0; start < len(fields) && len(out) < maxFieldBlocks; start += MaxFields {
 		end := min(start+MaxFields, len(fields))
 		var objs []*slack.TextBlockObject

@@ -234,3 +234,18 @@ func TestLineBreakInACellStaysInItsRow(t *testing.T) {
 	require.Len(t, blocks, 1)
 	assert.Equal(t, "*ci *deploy**\n_DESCRIPTION_ x _CREATED BY_ admin  y  ·  _CREATED BY_ Priya", strings.TrimSpace(allText(blocks)))
 }
+
+// A long value (show's description) keeps the room the short fields beside it leave.
+func TestLongFieldKeepsTheRoomShortFieldsLeave(t *testing.T) {
+	t.Parallel()
+	desc := strings.Repeat("Deploys the data platform & its DAGs. ", 30) // 1,140 characters
+	r := reply.Reply{Title: "Token ci", Fields: []reply.Field{
+		{Label: "ID", Value: "cltkairflowcideployer0001"}, {Label: "Scope", Value: "ORGANIZATION"},
+		{Label: "Description", Value: desc}, {Label: "Created", Value: "1 year ago (2024-03-01) by Priya Raman"},
+		{Label: "Updated", Value: "2 days ago by Marcus Chen"}, {Label: "Last used", Value: "never"}, {Label: "Expires", Value: "never"},
+	}}
+	blocks, _ := blockkit.Render(r)
+	require.NoError(t, blockkit.CheckLimits(blocks))
+	assert.Contains(t, allText(blocks), "*Description*\n"+blockkit.Escape(desc)+"\n", "the description is not cut")
+	assert.Contains(t, allText(blocks), "*Created*\n1 year ago (2024-03-01) by Priya Raman\n")
+}
