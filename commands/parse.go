@@ -599,12 +599,29 @@ func closestFlag(cmd *command, typed string) string {
 			if n == "" {
 				continue
 			}
-			if d := editDistance(typed, n); d < bestDist {
+			d := editDistance(typed, n)
+			if d == 2 && swapped(typed, n) {
+				d = 1 // Levenshtein counts a swap as two edits
+			}
+			if d < bestDist {
 				best, bestDist = "--"+f.Long, d
 			}
 		}
 	}
 	return best
+}
+
+// swapped reports whether b is a with two neighbouring letters swapped ("fro", "for").
+func swapped(a, b string) bool {
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) != len(rb) {
+		return false
+	}
+	i := 0
+	for i < len(ra) && ra[i] == rb[i] {
+		i++
+	}
+	return i+1 < len(ra) && ra[i] == rb[i+1] && ra[i+1] == rb[i] && string(ra[i+2:]) == string(rb[i+2:])
 }
 
 // editDistance is the Levenshtein distance between a and b, by runes.

@@ -526,6 +526,8 @@ func TestParseUnknownFlagSuggestsOnlyACloseOne(t *testing.T) {
 		{name: "AfterAnArgument", text: "revert-now abc -f",
 			message: "Unknown flag -f for revert-now.", hint: `revert-now takes no flags. If "-f" is an argument, put -- before it.`},
 		{name: "LetterAdded", text: "add tok -r owner --reasons x", message: "Unknown flag --reasons for add.", hint: "Did you mean --reason?"},
+		// Two letters swapped are one slip, as the threshold's comment says, also in a short flag.
+		{name: "LettersSwapped", text: "add tok -r owner --fro 2h", message: "Unknown flag --fro for add.", hint: "Did you mean --for?"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
