@@ -648,6 +648,9 @@ func refFor(envelopeID string) string {
 
 // actionVerb turns a button's action ID (e.g. "orgtoken.approve") into a metrics label.
 func actionVerb(actionID string) string {
+	if actionID == commands.ActionRevertNow {
+		return "revert-now" // the subcommand the button stands for, not "now"
+	}
 	if i := strings.LastIndexByte(actionID, '.'); i >= 0 {
 		return actionID[i+1:]
 	}
