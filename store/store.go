@@ -365,11 +365,32 @@ func RedactURL(rawURL string) string {
 		}
 	}
 	// libpq and pgx also take the password as a query parameter.
-	if q := u.Query(); q.Has("password") {
+	if q := u.Query(); q.Has("password") || len(queryPasswords(u.RawQuery)) > 0 {
 		q.Set("password", "xxxxx")
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+// queryPasswords returns the password query parameters' values, as written and unescaped.
+// It reads the query itself: url.Values drops a pair with a ";" in it (password=a;b), which a
+// driver's error may still quote.
+func queryPasswords(rawQuery string) []string {
+	var pws []string
+	for _, part := range strings.Split(rawQuery, "&") {
+		k, v, _ := strings.Cut(part, "=")
+		if key, err := url.QueryUnescape(k); err == nil {
+			k = key
+		}
+		if k != "password" || v == "" {
+			continue
+		}
+		pws = append(pws, v)
+		if pw, err := url.QueryUnescape(v); err == nil && pw != v && pw != "" {
+			pws = append(pws, pw)
+		}
+	}
+	return pws
 }
 
 // redactError strips the URL's password from err's text; drivers sometimes
@@ -385,9 +406,7 @@ func redactError(err error, rawURL string) error {
 			pws = append(pws, pw)
 		}
 	}
-	if pw := u.Query().Get("password"); pw != "" {
-		pws = append(pws, pw)
-	}
+	pws = append(pws, queryPasswords(u.RawQuery)...)
 	msg := err.Error()
 	for _, pw := range pws {
 		for _, secret := range []string{pw, url.QueryEscape(pw), url.PathEscape(pw)} {

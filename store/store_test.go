@@ -205,6 +205,8 @@ func TestOpenRejects(t *testing.T) {
 		{"BadPostgresURLHidesPassword", "postgresql://bot:hunter2@127.0.0.1:notaport/db", "PostgreSQL"},
 		// libpq and pgx also take the password as a query parameter.
 		{"PasswordQueryParameterHidden", "postgres://bot@127.0.0.1:1/db?password=hunter2&connect_timeout=2", "PostgreSQL"},
+		// A ";" makes url.Values drop the pair, but the driver's error may still quote it.
+		{"PasswordQueryParameterWithSemicolonHidden", "postgres://bot@127.0.0.1:1/db?password=hunter2;x&connect_timeout=2", "PostgreSQL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,6 +228,7 @@ func TestRedactURL(t *testing.T) {
 		{"Password", "postgres://bot:s3cret@db:5432/x?sslmode=require", "postgres://bot:xxxxx@db:5432/x?sslmode=require"},
 		{"UserOnly", "postgres://bot@db/x", "postgres://bot@db/x"},
 		{"PasswordParameter", "postgres://bot@db/x?sslmode=require&password=s3cret", "postgres://bot@db/x?password=xxxxx&sslmode=require"},
+		{"PasswordParameterWithSemicolon", "postgres://bot@db/x?sslmode=require&password=s3c;ret", "postgres://bot@db/x?password=xxxxx&sslmode=require"},
 		{"Path", "sqlite:///var/lib/bot.db", "sqlite:///var/lib/bot.db"},
 	}
 	for _, tt := range tests {
