@@ -944,8 +944,14 @@ func (s *Service) revertNowLocked(ctx context.Context, req Request, rv *store.Re
 		return revertOutcome{}, r, true, err
 	}
 	if d.NeedsApproval() {
-		return revertOutcome{}, r, true, &Error{Code: EDenied, Message: "Ending this elevation early needs approval under the policy, so the bot cannot do it on a click.",
-			Hint: "Ask an approver, or let it end on schedule."}
+		// The change may be a raise (ending a time-boxed downgrade), and a typed revert-now
+		// lands here as a click does: neither can wait for approvers, but a request can.
+		ask := fmt.Sprintf("%s update %s --role %s -w %s --reason \"…\"", s.commandName, rv.TokenID, rv.RevertTo, rv.WorkspaceID)
+		if rv.RevertTo == "" {
+			ask = fmt.Sprintf("%s remove %s -w %s --reason \"…\"", s.commandName, rv.TokenID, rv.WorkspaceID)
+		}
+		return revertOutcome{}, r, true, &Error{Code: EDenied, Message: "Ending this time-boxed change early needs approval under the policy, which revert-now cannot wait for.",
+			Hint: "It ends on schedule at " + dueText(*rv) + ". To have it sooner, ask for the change with approval: " + ask}
 	}
 	if d.Confirm {
 		// A click must not skip the typed name the same change needs by hand. The form runs

@@ -73,3 +73,30 @@ func TestRevertNowNeedsTheTypedConfirmation(t *testing.T) {
 		assert.Equal(t, astro.RoleWorkspaceOwner, e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
 	})
 }
+
+// TestRevertNowThatNeedsApproval: ending a time-box early is refused when the change it makes
+// needs approval (ending a time-boxed downgrade raises the role), typed or clicked, and the
+// refusal says what to do instead rather than calling it an elevation or sending the user to an
+// approver, who has no way to carry it out.
+func TestRevertNowThatNeedsApproval(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t)
+	r := e.runAs(t, alice, opsChan, "update "+astroemu.SampleTokenCIDeployer+" -r member --for 2h")
+	require.Equal(t, reply.Success, r.Tone, text(r))
+	b := button(t, r, commands.ActionRevertNow)
+
+	e.auth.decision = policy.Decision{Allowed: true, Approval: &policy.Approval{Approvers: []string{"approvers"}, Count: 1, Channel: "C0APPROVE"}}
+	for name, got := range map[string]reply.Reply{
+		"Click": e.click(t, alice, b),
+		"Typed": e.runAs(t, alice, opsChan, "revert-now "+b.Value),
+	} {
+		assert.Equal(t, "Ending this time-boxed change early needs approval under the policy, which revert-now cannot wait for.", got.Title, name)
+		assert.Contains(t, text(got), "update "+astroemu.SampleTokenCIDeployer+" --role WORKSPACE_AUTHOR -w "+wsData, name)
+		assert.NotContains(t, text(got), "elevation", name)
+		assert.NotContains(t, text(got), "Ask an approver", name)
+	}
+	assert.Equal(t, astro.RoleWorkspaceMember, e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData), "nothing is written")
+	pending, err := e.st.ListPendingReverts(t.Context(), "")
+	require.NoError(t, err)
+	assert.Len(t, pending, 1, "the revert still happens on schedule")
+}
