@@ -125,6 +125,17 @@ func checkExplainFlags(in *Input, groups string, stderr io.Writer) ([]string, in
 	case actionBit(in.Action) == 0:
 		errs = append(errs, fmt.Sprintf("--action %q is not one of %s", in.Action, strings.Join(actionNames(), ", ")))
 	}
+	// A request the bot would never decide is a usage error, not a refusal: add or update
+	// without a role would otherwise exit 3 (denied), and a --role that Decide ignores would
+	// explain a different request from the one meant.
+	switch {
+	case (in.Action == ActionAdd || in.Action == ActionUpdate) && in.Role == "":
+		errs = append(errs, fmt.Sprintf("--action %s needs --role, the role asked for", in.Action))
+	case in.Action == ActionRemove && in.Role != "":
+		errs = append(errs, "--action remove takes no --role; give the role being removed as --current-role")
+	case (in.Action == ActionList || in.Action == ActionShow) && in.Role != "":
+		errs = append(errs, fmt.Sprintf("--action %s takes no --role: policy does not decide %s by role", in.Action, in.Action))
+	}
 	for _, f := range []struct{ name, value string }{{"role", in.Role}, {"current-role", in.CurrentRole}} {
 		if f.value != "" && roleRank(f.value) == 0 {
 			errs = append(errs, fmt.Sprintf("--%s %q is not one of %s", f.name, f.value, strings.Join(roleLadder, ", ")))

@@ -172,6 +172,10 @@ func TestRunCLI_Explain(t *testing.T) {
 			},
 		},
 		{"ErrMissingUserAndAction", []string{"explain", example}, ExitUsage, nil, []string{"--user is required", "--action is required"}},
+		{"ErrAddWithoutRoleIsUsageNotDenied", []string{"explain", example, "--user", "U0ADMIN1", "--action", "add", "--channel", "C0OPS"}, ExitUsage, nil, []string{"--action add needs --role"}},
+		{"ErrUpdateWithoutRoleIsUsageNotDenied", []string{"explain", example, "--user", "U0ADMIN1", "--action", "update", "--current-role", "WORKSPACE_MEMBER", "--channel", "C0OPS"}, ExitUsage, nil, []string{"--action update needs --role"}},
+		{"ErrRemoveWithRole", []string{"explain", example, "--user", "U0ADMIN1", "--action", "remove", "--role", "WORKSPACE_OWNER", "--channel", "C0OPS"}, ExitUsage, nil, []string{"--action remove takes no --role; give the role being removed as --current-role"}},
+		{"ErrListWithRole", []string{"explain", example, "--user", "U0ADMIN1", "--action", "list", "--role", "WORKSPACE_OWNER", "--channel", "C0OPS"}, ExitUsage, nil, []string{"--action list takes no --role"}},
 		{"ErrUnknownAction", []string{"explain", example, "--user", "U0A1", "--action", "delete"}, ExitUsage, nil, []string{`--action "delete" is not one of list, show, add, update, remove`}},
 		{"ErrInvalidFile", []string{"explain", bad, "--user", "U0A1", "--action", "list"}, ExitInvalid, nil, []string{bad + ":2: rules[0].who: missing", bad + ": 1 problem\n"}},
 	}
