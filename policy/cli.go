@@ -24,7 +24,8 @@ const cliUsage = `usage:
 
 check validates a policy file and reports every problem as FILE:LINE: KEY: problem.
 explain shows how the policy decides one request. Without --workspace, the channel's default
-workspace is used. ACTION is one of list, show, add, update, remove.
+workspace is used. ACTION is one of list, show, add, update, remove. add and update need
+--role; update and remove need --current-role (add is for a token with no role there).
 
 exit status: 0 valid / allowed, 1 invalid file, 2 usage, 3 denied
 `
@@ -135,6 +136,17 @@ func checkExplainFlags(in *Input, groups string, stderr io.Writer) ([]string, in
 		errs = append(errs, "--action remove takes no --role; give the role being removed as --current-role")
 	case (in.Action == ActionList || in.Action == ActionShow) && in.Role != "":
 		errs = append(errs, fmt.Sprintf("--action %s takes no --role: policy does not decide %s by role", in.Action, in.Action))
+	}
+	// The direction, and for remove the role a rule's roles filter matches, come from the
+	// current role; the bot only updates or removes a role the token has, and only adds one
+	// where it has none, so explaining anything else would answer a request it never decides.
+	switch {
+	case (in.Action == ActionUpdate || in.Action == ActionRemove) && in.CurrentRole == "":
+		errs = append(errs, fmt.Sprintf("--action %s needs --current-role, the token's role in the workspace now", in.Action))
+	case in.Action == ActionAdd && in.CurrentRole != "":
+		errs = append(errs, "--action add is for a token with no role in the workspace; for one that has a role, use --action update")
+	case (in.Action == ActionList || in.Action == ActionShow) && in.CurrentRole != "":
+		errs = append(errs, fmt.Sprintf("--action %s takes no --current-role: policy does not decide %s by role", in.Action, in.Action))
 	}
 	for _, f := range []struct{ name, value string }{{"role", in.Role}, {"current-role", in.CurrentRole}} {
 		if f.value != "" && roleRank(f.value) == 0 {

@@ -144,7 +144,7 @@ func TestRunCLI_Explain(t *testing.T) {
 		},
 		{
 			name: "DeniedNamesTheRuleThatExcludedTheUser",
-			args: []string{"explain", example, "--user", "U0NOBODY", "--action", "update", "--role", "WORKSPACE_OWNER", "--workspace", "clws-prod", "--channel", "C0PROD"},
+			args: []string{"explain", example, "--user", "U0NOBODY", "--action", "update", "--role", "WORKSPACE_OWNER", "--current-role", "WORKSPACE_MEMBER", "--workspace", "clws-prod", "--channel", "C0PROD"},
 			code: ExitDenied,
 			stdoutHas: []string{
 				"decision: denied\n",
@@ -175,6 +175,9 @@ func TestRunCLI_Explain(t *testing.T) {
 		{"ErrAddWithoutRoleIsUsageNotDenied", []string{"explain", example, "--user", "U0ADMIN1", "--action", "add", "--channel", "C0OPS"}, ExitUsage, nil, []string{"--action add needs --role"}},
 		{"ErrUpdateWithoutRoleIsUsageNotDenied", []string{"explain", example, "--user", "U0ADMIN1", "--action", "update", "--current-role", "WORKSPACE_MEMBER", "--channel", "C0OPS"}, ExitUsage, nil, []string{"--action update needs --role"}},
 		{"ErrRemoveWithRole", []string{"explain", example, "--user", "U0ADMIN1", "--action", "remove", "--role", "WORKSPACE_OWNER", "--channel", "C0OPS"}, ExitUsage, nil, []string{"--action remove takes no --role; give the role being removed as --current-role"}},
+		{"ErrRemoveWithoutCurrentRole", []string{"explain", example, "--user", "U0ADMIN1", "--action", "remove", "--channel", "C0OPS"}, ExitUsage, nil, []string{"--action remove needs --current-role"}},
+		{"ErrUpdateWithoutCurrentRole", []string{"explain", example, "--user", "U0SRE", "--action", "update", "--role", "WORKSPACE_MEMBER", "--channel", "C0OPS"}, ExitUsage, nil, []string{"--action update needs --current-role"}},
+		{"ErrAddWithCurrentRole", []string{"explain", example, "--user", "U0ADMIN1", "--action", "add", "--role", "WORKSPACE_OWNER", "--current-role", "WORKSPACE_MEMBER", "--channel", "C0OPS"}, ExitUsage, nil, []string{"--action add is for a token with no role"}},
 		{"ErrListWithRole", []string{"explain", example, "--user", "U0ADMIN1", "--action", "list", "--role", "WORKSPACE_OWNER", "--channel", "C0OPS"}, ExitUsage, nil, []string{"--action list takes no --role"}},
 		{"ErrUnknownAction", []string{"explain", example, "--user", "U0A1", "--action", "delete"}, ExitUsage, nil, []string{`--action "delete" is not one of list, show, add, update, remove`}},
 		{"ErrInvalidFile", []string{"explain", bad, "--user", "U0A1", "--action", "list"}, ExitInvalid, nil, []string{bad + ":2: rules[0].who: missing", bad + ": 1 problem\n"}},

@@ -73,5 +73,7 @@
 // [RunCLI] implements "orgtoken-bot policy check FILE" (validate, list every problem) and
 // "orgtoken-bot policy explain FILE --user U… --action A [--role R] [--current-role R]
 // [--workspace W] [--channel C] [--groups S1,S2]" (show the decision, the rule, and who may
-// approve). Exit status: 0 valid or allowed, 1 invalid file, 2 usage, 3 denied.
+// approve). add and update need --role; update and remove need --current-role (add is for a
+// token with no role in the workspace): anything else is a usage error, as the bot never decides
+// it. Exit status: 0 valid or allowed, 1 invalid file, 2 usage, 3 denied.
 package policy

@@ -30,7 +30,8 @@ func main() {
 const usage = `Usage:
   orgtoken-bot                      run the bot (or, with no Slack/Astro settings, the local sandbox)
   orgtoken-bot policy check FILE    validate a policy file
-  orgtoken-bot policy explain FILE --user U… --action update --role WORKSPACE_OWNER --workspace W
+  orgtoken-bot policy explain FILE --user U… --action update --role WORKSPACE_OWNER
+                                    --current-role R --workspace W
                                     print the decision for one request and the rule that made it
   orgtoken-bot audit verify         check the audit record's hash chain (uses ORGTOKEN_DATABASE_URL)
   orgtoken-bot audit export [--since 30d]
