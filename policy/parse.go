@@ -502,7 +502,8 @@ func (ps *parser) rule(i int, n *yaml.Node, names map[string]int) (rule, bool) {
 				continue
 			}
 			r.directions |= bit
-			if r.actions != 0 && !canProduce(r.actions, d) {
+			// A rule of list and show only is told below that direction cannot apply to it.
+			if r.actions&changeActions != 0 && !canProduce(r.actions, d) {
 				ps.addf(it.node, it.path, "%s can never match: remove only revokes, and add and update never revoke", d)
 			}
 		}

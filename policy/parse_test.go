@@ -109,6 +109,9 @@ func TestParse_Problems(t *testing.T) {
 			{3, "rules[0].direction[0]", "revoke can never match"},
 			{6, "rules[1].direction[0]", "upgrade can never match"},
 		}},
+		{"DirectionOnReadOnlyRuleIsOneProblem", "rules:\n  - actions: [list, show]\n    direction: [downgrade]\n    who: everyone\n", []wantProblem{
+			{3, "rules[0].direction", "list and show change nothing, so direction cannot apply to them"},
+		}},
 		{"ChangeKeysOnReadRule", "rules:\n  - actions: [list, add]\n    roles: [WORKSPACE_MEMBER]\n    confirm: true\n    who: everyone\n", []wantProblem{
 			{3, "rules[0].roles", "list and show change nothing, so roles cannot apply to them"},
 			{4, "rules[0].confirm", "list and show change nothing, so confirm cannot apply"},
