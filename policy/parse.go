@@ -355,7 +355,7 @@ func (ps *parser) groups(n *yaml.Node) {
 			case groupNamePattern.MatchString(it.value) && isGroupKey(n, it.value):
 				ps.addf(it.node, it.path, "groups cannot contain other groups; list the members of %q instead", it.value)
 			default:
-				ps.slackID(it, userIDPattern, whatMember)
+				ps.addf(it.node, it.path, "%q is not %s%s", it.value, whatMember, upperHint(it.value, userIDPattern, groupIDPattern))
 			}
 		}
 		ps.out.groups[name] = g
@@ -586,7 +586,12 @@ func (ps *parser) who(n *yaml.Node, path string, r *rule) {
 		case groupNamePattern.MatchString(it.value):
 			g, ok := ps.out.groups[it.value]
 			if !ok {
-				ps.addf(it.node, it.path, "group %q is not defined%s", it.value, ps.groupHint(it.value))
+				hint := ps.groupHint(it.value)
+				// u0abc is spelt like a group name, but may be a Slack ID typed in lower case.
+				if up := strings.ToUpper(it.value); userIDPattern.MatchString(up) || groupIDPattern.MatchString(up) {
+					hint += fmt.Sprintf("; if it is a Slack ID, write it in upper case: %s", up)
+				}
+				ps.addf(it.node, it.path, "group %q is not defined%s", it.value, hint)
 				continue
 			}
 			for _, u := range g.users {

@@ -88,6 +88,10 @@ func TestParse_Problems(t *testing.T) {
 		{"WhoMalformedID", "rules:\n  - actions: [list]\n    who: [U0A1, X0BAD]\n", []wantProblem{
 			{3, "rules[0].who[1]", `"X0BAD" is not a group name or a Slack user ID (U…, W…) or user-group ID (S…)`},
 		}},
+		{"WhoLowerCaseSlackIDs", "rules:\n  - actions: [list]\n    who: [u0abc, s0team]\n", []wantProblem{
+			{3, "rules[0].who[0]", `group "u0abc" is not defined; there is no groups section; if it is a Slack ID, write it in upper case: U0ABC`},
+			{3, "rules[0].who[1]", `group "s0team" is not defined; there is no groups section; if it is a Slack ID, write it in upper case: S0TEAM`},
+		}},
 		{"ActionsMissing", "rules:\n  - who: everyone\n", []wantProblem{{2, "rules[0].actions", "missing; say which of list, show, add, update, remove"}}},
 		{"ActionsNotAList", "rules:\n  - actions: list\n    who: everyone\n", []wantProblem{{2, "rules[0].actions", "must be a list, e.g. [list, show]"}}},
 		{"UnknownAction", "rules:\n  - actions: [list, delete, updte]\n    who: everyone\n", []wantProblem{
@@ -129,10 +133,11 @@ func TestParse_Problems(t *testing.T) {
 			{4, "rules[0].max_elevation", `"1d" is not a duration; write e.g. 30m, 8h or 168h`},
 			{7, "rules[1].max_elevation", "must be positive, got -1h"},
 		}},
-		{"GroupMembersMalformed", "groups:\n  admins: [u0abc, C0CHAN, 42]\nrules:\n  - {actions: [list], who: [admins]}\n", []wantProblem{
+		{"GroupMembersMalformed", "groups:\n  admins: [u0abc, C0CHAN, 42, s0team]\nrules:\n  - {actions: [list], who: [admins]}\n", []wantProblem{
 			{2, "groups.admins[0]", `"u0abc" is not a Slack user ID (U…, W…) or user-group ID (S…); did you mean U0ABC? Slack IDs are upper-case`},
 			{2, "groups.admins[1]", `"C0CHAN" is not a Slack user ID`},
 			{2, "groups.admins[2]", `"42" is not a Slack user ID`},
+			{2, "groups.admins[3]", `"s0team" is not a Slack user ID (U…, W…) or user-group ID (S…); did you mean S0TEAM? Slack IDs are upper-case`},
 		}},
 		{"GroupNamesChecked", "groups:\n  Admins: [U0A1]\n  everyone: [U0A2]\n  ops: [admins2]\n  admins2: []\nrules:\n  - {actions: [list], who: everyone}\n", []wantProblem{
 			{2, "groups.Admins", "bad group name"},
