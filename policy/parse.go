@@ -373,6 +373,12 @@ func isGroupKey(groups *yaml.Node, name string) bool {
 }
 
 func (ps *parser) channels(n *yaml.Node) {
+	// A section whose channels are all commented out is null: still refused, never taken for
+	// "every channel", but with the same words as an empty one.
+	if isNull(n) {
+		ps.addf(n, "channels", "must list at least one channel; remove the section to allow every channel")
+		return
+	}
 	entries, _, ok := ps.mapping(n, "channels", "a mapping of channel IDs to { workspace: ID }", nil)
 	if !ok {
 		return

@@ -156,6 +156,9 @@ func TestParse_Problems(t *testing.T) {
 		{"ChannelsEmpty", "channels: {}\nrules:\n  - {actions: [list], who: everyone}\n", []wantProblem{
 			{1, "channels", "must list at least one channel; remove the section to allow every channel"},
 		}},
+		{"ChannelsNull", "channels:\n  # C0OPS:\nrules:\n  - {actions: [list], who: everyone}\n", []wantProblem{
+			{1, "channels", "must list at least one channel; remove the section to allow every channel"},
+		}},
 		{"RuleChannelOutsideChannelsSection", "channels:\n  C0OPS:\nrules:\n  - actions: [list]\n    channels: [C0OPS, C0ELSE, D0DM]\n    who: everyone\n", []wantProblem{
 			{5, "rules[0].channels[1]", "C0ELSE is not in the top-level channels section"},
 			{5, "rules[0].channels[2]", `"D0DM" is not a Slack channel ID`},
