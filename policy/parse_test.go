@@ -256,3 +256,28 @@ func TestLoad(t *testing.T) {
 	require.ErrorAs(t, err, &ve)
 	assert.Equal(t, bad+":2: rules[0].who: missing; write who: everyone, or a list of group names and Slack IDs", err.Error())
 }
+
+// The README's Policy section shows the example "also in" testdata/example.yaml: it must be the
+// same policy, rule for rule.
+func TestParse_ReadmeExampleIsTheTestdataExample(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(readme), "\n## Policy\n")
+	require.True(t, ok, "README has a Policy section")
+	_, block, ok := strings.Cut(section, "```yaml\n")
+	require.True(t, ok, "the Policy section has a yaml example")
+	block, _, ok = strings.Cut(block, "```")
+	require.True(t, ok)
+	fromReadme, err := Parse([]byte(block), "README.md")
+	require.NoError(t, err)
+	want := loadExample(t)
+	require.Len(t, fromReadme.rules, len(want.rules))
+	for i := range want.rules {
+		got, w := fromReadme.rules[i], want.rules[i]
+		got.ref.Line, w.ref.Line = 0, 0
+		assert.Equal(t, w, got, "rule %d", i+1)
+	}
+	assert.Equal(t, want.groups, fromReadme.groups)
+	assert.Equal(t, want.channels, fromReadme.channels)
+}
