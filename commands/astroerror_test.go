@@ -77,3 +77,42 @@ func mrkdwnText(t *testing.T, blocks []slack.Block) string {
 	walk(v)
 	return b.String()
 }
+
+// A write Astro answered with a 5xx may have landed, so the bot reads the token again; whatever
+// that read shows, the reply keeps what Astro answered and its request ID, which its support
+// needs to say what became of the write.
+func TestWriteAnsweredWithAServerErrorKeepsAstrosRequestID(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		faults  []astroemu.Fault // GetToken's: the lock's read, then the re-read
+		wantTtl string
+	}{
+		{name: "ReReadShowsItUnchanged", wantTtl: "Astro did not answer in time; the change is not in place yet."},
+		{name: "ReReadFails", faults: []astroemu.Fault{{}, {Status: http.StatusServiceUnavailable}},
+			wantTtl: "Could not confirm whether the change was applied."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			before := e.roles(t, astroemu.SampleTokenCIDeployer)
+			e.emu.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{Status: http.StatusInternalServerError, Message: "role service unavailable"})
+			e.emu.ScriptFaults(astroemu.EndpointGetToken, tt.faults...)
+			r := e.run(t, "update cltkairflowcideployer0001 -r owner")
+
+			assert.Equal(t, tt.wantTtl, r.Title, text(r))
+			writeID := ""
+			for _, a := range e.emu.Answers() {
+				if a.Endpoint == astroemu.EndpointUpdateRoles {
+					writeID = a.RequestID
+				}
+			}
+			require.NotEmpty(t, writeID)
+			assert.Contains(t, text(r), "Astro request ID: `"+writeID+"`")
+			assert.Contains(t, text(r), "HTTP 500 and said: role service unavailable")
+			assert.NotContains(t, text(r), "Nothing was changed.", "it may have changed")
+			assert.Equal(t, before, e.roles(t, astroemu.SampleTokenCIDeployer))
+		})
+	}
+}

@@ -270,7 +270,7 @@ func (s *Service) confirmByReading(ctx context.Context, req Request, cp *change,
 	tok, err := s.tokens.GetToken(readCtx, c.token.ID)
 	if err != nil {
 		s.log.ErrorContext(ctx, "re-read after unknown outcome failed", "ref", ref, "token", c.token.ID, "err", err)
-		return s.timeBoxUnconfirmed(ctx, req, c, reply.Reply{
+		return s.timeBoxUnconfirmed(ctx, req, c, withAstroAnswer(writeErr, reply.Reply{
 			Visibility: reply.Ephemeral, Tone: reply.Warning,
 			Title: "Could not confirm whether the change was applied.",
 			Body: []reply.Line{
@@ -278,7 +278,7 @@ func (s *Service) confirmByReading(ctx context.Context, req Request, cp *change,
 				reply.Para("The request to Astro failed midway and reading the token again failed too, so the change may or may not have been applied."),
 				reply.Line{reply.Text("Check with "), reply.Literal(s.commandName + " show " + c.token.ID), reply.Textf(" before trying again (ref %s).", ref)},
 			},
-		})
+		}))
 	}
 	now := astro.WorkspaceRoleOf(tok.Roles, c.workspace)
 	c.token = tok
@@ -292,21 +292,43 @@ func (s *Service) confirmByReading(ctx context.Context, req Request, cp *change,
 	case c.from:
 		// Not proof that nothing changed: a request that timed out can still be carried out
 		// after this read, so the user is sent to look again rather than told to retry.
-		return s.timeBoxUnconfirmed(ctx, req, c, reply.Reply{
+		answered := "Astro did not answer in time"
+		var apiErr *astro.Error
+		if errors.As(writeErr, &apiErr) {
+			answered = fmt.Sprintf("Astro answered the change with HTTP %d", apiErr.StatusCode)
+		}
+		return s.timeBoxUnconfirmed(ctx, req, c, withAstroAnswer(writeErr, reply.Reply{
 			Visibility: reply.Ephemeral, Tone: reply.Warning,
 			Title: "Astro did not answer in time; the change is not in place yet.",
 			Body: []reply.Line{
 				describeChange(c),
-				reply.Para("Astro did not answer in time, and a read of the token just now shows its role unchanged:"),
+				reply.Para(answered + ", and a read of the token just now shows its role unchanged:"),
 				concat(tokenRef(c.token), reply.Line{reply.Text(" has "), roleSpan(now)}, c.where()),
 				{reply.Text("Astro may still carry the request out, so check with "), reply.Literal(s.commandName + " show " + c.token.ID),
 					reply.Textf(" in a minute before trying again (ref %s).", ref)},
 			},
-		})
+		}))
 	default:
 		cp.outcome = writeOther
-		return s.unexpectedOutcome(req, c, now, "The request to Astro failed midway, and the token now has a role nobody asked for here; someone else may have changed it.")
+		return withAstroAnswer(writeErr, s.unexpectedOutcome(req, c, now, "The request to Astro failed midway, and the token now has a role nobody asked for here; someone else may have changed it."))
 	}
+}
+
+// withAstroAnswer adds to r, the reply to a write whose outcome is unknown, what Astro answered
+// it with, when it answered at all (a 5xx): its words and its request ID, which its support
+// needs to say what became of the write.
+func withAstroAnswer(writeErr error, r reply.Reply) reply.Reply {
+	var apiErr *astro.Error
+	if !errors.As(writeErr, &apiErr) {
+		return r
+	}
+	if said := reply.Truncate(strings.TrimSpace(apiErr.Message), maxAstroSaidRunes); said != "" {
+		r.Notes = append(r.Notes, reply.Line{reply.Textf("Astro answered the change with HTTP %d and said: %s", apiErr.StatusCode, said)})
+	}
+	if apiErr.RequestID != "" {
+		r.Notes = append(r.Notes, reply.Line{reply.Text("Astro request ID: "), reply.Literal(apiErr.RequestID)})
+	}
+	return r
 }
 
 const rereadTimeout = 10 * time.Second
