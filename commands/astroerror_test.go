@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orgtoken/orgtoken-bot/astro"
+	"github.com/orgtoken/orgtoken-bot/commands"
 	"github.com/orgtoken/orgtoken-bot/emulators/astroemu"
 	"github.com/orgtoken/orgtoken-bot/reply/blockkit"
 )
@@ -115,4 +117,22 @@ func TestWriteAnsweredWithAServerErrorKeepsAstrosRequestID(t *testing.T) {
 			assert.Equal(t, before, e.roles(t, astroemu.SampleTokenCIDeployer))
 		})
 	}
+}
+
+// A time-box ended early that Astro refuses to put back says what Astro answered and its
+// request ID, as any other refusal does: "Astro refused or failed the change" alone did not tell
+// a bot token without permission from a role Astro would not take, nor give support anything.
+func TestRevertAstroRefusesSaysWhatAstroAnswered(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t)
+	r := e.changeOK(t, "update"+ciDeployerIn+" -r operator --for 3h")
+	b := button(t, r, commands.ActionRevertNow)
+	e.emu.ScriptFaults(astroemu.EndpointUpdateRoles, astroemu.Fault{Status: http.StatusForbidden, Message: "token lacks ORGANIZATION_OWNER"})
+
+	got := e.click(t, dora, b)
+
+	assert.Equal(t, "Could not put a token's role back yet", got.Title, text(got))
+	assert.Contains(t, text(got), "Astro answered HTTP 403 and said: token lacks ORGANIZATION_OWNER")
+	assert.Regexp(t, regexp.MustCompile("Astro request ID: `emu-[0-9]+`"), text(got))
+	assert.Equal(t, astro.RoleWorkspaceOperator, e.ciDeployerRole(t), "nothing was put back")
 }

@@ -644,10 +644,24 @@ func (s *Service) revertRef(rv store.Revert, tok *astro.Token) reply.Line {
 // revertNotYet is a revert attempt that failed and is to be tried again.
 func (s *Service) revertNotYet(ctx context.Context, rv store.Revert, ref reply.Line, why string, err error) revertOutcome {
 	s.log.WarnContext(ctx, "revert attempt failed", "revert", rv.ID, "token", rv.TokenID, "err", err)
-	return revertOutcome{outcome: why, reply: reply.Reply{
+	r := reply.Reply{
 		Visibility: reply.InChannel, Tone: reply.Failure, Title: "Could not put a token's role back yet",
 		Body: []reply.Line{concat(reply.Line{reply.Textf("Revert %s of ", rv.ID)}, ref, reply.Line{reply.Text(": " + why + ".")})},
-	}}
+	}
+	// Astro's answer, when there was one, says why (the bot's token lacks permission, a role
+	// refused) and its request ID is what Astro's support asks for.
+	var apiErr *astro.Error
+	if errors.As(err, &apiErr) {
+		line := reply.Line{reply.Textf("Astro answered HTTP %d", apiErr.StatusCode)}
+		if said := reply.Truncate(strings.TrimSpace(apiErr.Message), maxAstroSaidRunes); said != "" {
+			line = reply.Line{reply.Textf("Astro answered HTTP %d and said: %s", apiErr.StatusCode, said)}
+		}
+		r.Body = append(r.Body, line)
+		if apiErr.RequestID != "" {
+			r.Notes = append(r.Notes, reply.Line{reply.Text("Astro request ID: "), reply.Literal(apiErr.RequestID)})
+		}
+	}
+	return revertOutcome{outcome: why, reply: r}
 }
 
 // doRevert is one attempt at rv; the caller holds the token's lock. nested are the pending
