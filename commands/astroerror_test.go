@@ -1,11 +1,13 @@
 package commands_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
@@ -135,4 +137,67 @@ func TestRevertAstroRefusesSaysWhatAstroAnswered(t *testing.T) {
 	assert.Contains(t, text(got), "Astro answered HTTP 403 and said: token lacks ORGANIZATION_OWNER")
 	assert.Regexp(t, regexp.MustCompile("Astro request ID: `emu-[0-9]+`"), text(got))
 	assert.Equal(t, astro.RoleWorkspaceOperator, e.ciDeployerRole(t), "nothing was put back")
+}
+
+// unshownWrites is Astro accepting role writes (they land) with an answer that does not show
+// the workspace role written: the roles POST's answer leaves its workspaceRoles out.
+// With undo set, Astro does not keep the change (undo puts the roles back after the write).
+type unshownWrites struct {
+	*astro.Client
+	undo func()
+}
+
+func (u unshownWrites) UpdateTokenRoles(ctx context.Context, id string, roles []astro.Role) (*astro.SubjectRoles, error) {
+	after, err := u.Client.UpdateTokenRoles(ctx, id, roles)
+	if err != nil {
+		return nil, err
+	}
+	if u.undo != nil {
+		u.undo()
+	}
+	after.WorkspaceRoles = nil
+	return after, nil
+}
+
+// A roles POST that succeeds with an answer that does not show the change is not taken at its
+// word: the token is read again. The change had landed, so it is announced as made, and its
+// time-box is set up: trusting the answer, the bot said the token had no role there, in the
+// channel, and scheduled no revert, so the elevation never ended.
+func TestWriteWhoseAnswerDoesNotShowTheChangeIsConfirmedByReading(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t, func(c *commands.Config) {
+		c.Tokens = unshownWrites{Client: c.Tokens.(*astro.Client)}
+	})
+
+	r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 2h")
+
+	assert.Equal(t, "Token role updated", r.Title, text(r))
+	assert.NotContains(t, text(r), "no role")
+	assert.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t))
+	require.Len(t, e.pendingReverts(t), 1, "the elevation has its revert")
+
+	e.clock.Advance(3 * time.Hour)
+	require.NoError(t, e.svc.ProcessDueReverts(t.Context(), "replica-a"))
+	assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t), "the elevation ends on time")
+}
+
+// When the read shows that the role Astro's answer left out is not there either, the reply says
+// what the read found: Astro took the change without making it.
+func TestWriteAstroAcceptedWithoutMakingItSaysWhatTheTokenHas(t *testing.T) {
+	t.Parallel()
+	var before []astroemu.Role
+	var emu *astroemu.Server
+	e := newOncallEnv(t, func(c *commands.Config) {
+		c.Tokens = unshownWrites{c.Tokens.(*astro.Client), func() { require.NoError(t, emu.SetRoles(astroemu.SampleTokenCIDeployer, before)) }}
+	})
+	emu = e.emu
+	tok, _ := e.emu.Token(astroemu.SampleTokenCIDeployer)
+	before = tok.Roles
+
+	r := e.runAs(t, alice, opsChan, "update"+ciDeployerIn+" -r owner --for 2h")
+
+	assert.Equal(t, "The token's role is not what was asked for.", r.Title, text(r))
+	assert.Contains(t, text(r), "has `WORKSPACE_AUTHOR` in workspace")
+	assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t))
+	assert.Empty(t, e.pendingReverts(t), "nothing to put back")
 }

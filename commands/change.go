@@ -224,7 +224,30 @@ func (s *Service) apply(ctx context.Context, req *Request, c *change) (reply.Rep
 	if err != nil {
 		return s.writeFailed(ctx, req, c, err)
 	}
-	return s.applied(ctx, req, c, after.WorkspaceRole(c.workspace)), nil
+	if now := after.WorkspaceRole(c.workspace); now != c.to {
+		return s.appliedUnshown(ctx, req, c, now), nil
+	}
+	return s.applied(ctx, req, c, c.to), nil
+}
+
+// appliedUnshown answers a write Astro accepted with an answer that does not show the requested
+// role. The answer is not taken at its word: the token is read again, and the reply, the audit
+// record and the time-box follow what the read shows. Only when that read fails does the answer
+// stand.
+func (s *Service) appliedUnshown(ctx context.Context, req *Request, c *change, shown string) reply.Reply {
+	readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rereadTimeout)
+	defer cancel()
+	tok, err := s.tokens.GetToken(readCtx, c.token.ID)
+	if err != nil {
+		s.log.WarnContext(ctx, "re-read after a write whose answer did not show the change failed", "token", c.token.ID, "err", err)
+		return s.applied(ctx, req, c, shown)
+	}
+	now := astro.WorkspaceRoleOf(tok.Roles, c.workspace)
+	r := s.applied(ctx, req, c, now)
+	if now == c.to {
+		r.Notes = append(r.Notes, reply.Para("Astro's answer did not show the change; reading the token again confirmed it."))
+	}
+	return r
 }
 
 // writeFailed answers a role write that failed: with a fresh read when it may have landed, with
