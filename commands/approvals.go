@@ -153,7 +153,7 @@ func (s *Service) needsApproval(ctx context.Context, req Request, c change, d po
 		return reply.Reply{}, fmt.Errorf("storing the approval request: %w", err)
 	}
 	if !created {
-		return s.duplicateRequest(r, c)
+		return s.duplicateRequest(req, r, c)
 	}
 
 	ts, err := s.messenger.Post(ctx, ap.Channel, s.requestMessage(r))
@@ -223,7 +223,7 @@ func approvalsUnavailable(c change, d policy.Decision) reply.Reply {
 // duplicateRequest answers a request for a change already pending. Only an identical request
 // is folded into it: one that differs in its time-box is refused, as approving either would
 // make a change the other requester did not ask for.
-func (s *Service) duplicateRequest(r store.Request, c change) (reply.Reply, error) {
+func (s *Service) duplicateRequest(req Request, r store.Request, c change) (reply.Reply, error) {
 	asked := reply.Line{reply.Text("It is waiting in "), reply.Channel(r.ApprovalChannel)}
 	if reply.ValidUserID(r.RequesterID) {
 		asked = append(asked, reply.Text(", asked by "), reply.Mention(r.RequesterID))
@@ -240,6 +240,12 @@ func (s *Service) duplicateRequest(r store.Request, c change) (reply.Reply, erro
 	}
 	body = append(body, append(asked, reply.Textf(", with %d of %d approvals so far.", len(r.Approvals), r.ApprovalsNeeded)))
 	notes := []reply.Line{{reply.Text("Nothing new was requested. See "), reply.Literal(s.commandName + " requests"), reply.Text(".")}}
+	if req.UserID != r.RequesterID {
+		// requests lists only one's own requests and those one may approve: someone joining
+		// another's request follows it on its message, which shows how it ends.
+		notes = []reply.Line{{reply.Text("Nothing new was requested. Follow it on its message in "), reply.Channel(r.ApprovalChannel),
+			reply.Text(", which shows how it ends.")}}
+	}
 	if c.reason != "" && c.reason != r.Reason {
 		notes = append(notes, reply.Para("Your --reason was not added to it; the approvers see the first requester's."))
 	}

@@ -408,6 +408,25 @@ func TestIdenticalPendingRequestIsNotCreatedTwice(t *testing.T) {
 	assert.Len(t, e.msgs.posts, 1, "no second approval message")
 }
 
+// Someone who joins another's request is neither its requester nor (here) an approver, so
+// requests does not list it for them: the reply must not send them there to follow it.
+func TestJoiningAnotherRequestPointsWhereItCanBeFollowed(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, oneReq)
+	joined := e.runAs(t, mallory, oneReq)
+	require.Equal(t, "This change is already waiting for approval: "+id, joined.Title)
+	listed := e.runAs(t, mallory, "requests")
+	require.NotContains(t, text(listed), id, "requests lists only one's own and those one may approve")
+	assert.NotContains(t, text(joined), "requests`", "pointed to a list that does not show it")
+	assert.Contains(t, text(joined), "Follow it on its message in #"+approveChan)
+
+	// Its requester asking again is pointed to requests, which lists it for them.
+	again := e.runAs(t, alice, oneReq)
+	assert.Contains(t, text(again), "See `/orgtoken requests`.")
+	assert.Contains(t, text(e.runAs(t, alice, "requests")), id)
+}
+
 func TestTwoApprovalsApplyTheChangeOnce(t *testing.T) {
 	t.Parallel()
 	e := newApprovalEnv(t)
