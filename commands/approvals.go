@@ -1229,9 +1229,31 @@ func (s *Service) updateMessage(ctx context.Context, r store.Request, extra ...r
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyTimeout)
 	defer cancel()
-	if err := s.messenger.Update(ctx, r.ApprovalChannel, r.MessageTS, s.requestMessage(r, extra...)); err != nil {
-		s.log.WarnContext(ctx, "could not update the approval message", "request", r.ID, "err", err)
+	drawn := r
+	for redraws := 0; ; redraws++ {
+		if err := s.messenger.Update(ctx, r.ApprovalChannel, r.MessageTS, s.requestMessage(drawn, extra...)); err != nil {
+			s.log.WarnContext(ctx, "could not update the approval message", "request", r.ID, "err", err)
+			return
+		}
+		// Clicks redraw concurrently, and a redraw can land after a later one's: an approval's
+		// count over the last approval's outcome, buttons and all. Whoever redraws last checks
+		// that what it drew is still what the store holds, and draws that if not.
+		if s.requests == nil || redraws == 2 {
+			return
+		}
+		cur, err := s.requests.GetRequest(ctx, r.ID)
+		if err != nil || sameDrawing(cur, drawn) {
+			return
+		}
+		drawn, extra = cur, nil
 	}
+}
+
+// sameDrawing reports whether a and b, the same request read at two moments, draw the same
+// approval message: same state, outcome and approvals.
+func sameDrawing(a, b store.Request) bool {
+	return a.State == b.State && a.Result == b.Result && a.DecidedBy == b.DecidedBy &&
+		slices.EqualFunc(a.Approvals, b.Approvals, func(x, y store.Approval) bool { return x.UserID == y.UserID && x.At.Equal(y.At) })
 }
 
 // requestMessage is the approval message for r in its current state, with extra lines below who

@@ -1270,3 +1270,45 @@ func TestAnOutcomeStoredDespiteAnErrorIsToldAsStored(t *testing.T) {
 	assert.Equal(t, 1, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
 	assert.Len(t, e.msgs.threadTexts(), 1, "told once")
 }
+
+// stallingAudit holds the audit entry of stallOn's approval until release is closed, as a slow
+// audit channel post (Slack rate-limiting it) would, and says on held when it is holding it.
+type stallingAudit struct {
+	commands.Audit
+	stallOn string
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (a *stallingAudit) AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error) {
+	if e.Action == "request.approved" && e.ActorID == a.stallOn {
+		close(a.held)
+		<-a.release
+	}
+	return a.Audit.AppendAudit(ctx, e)
+}
+
+// An approval whose message update comes late, after the last approval has applied the
+// change, must not draw the request as still waiting, with buttons, over its outcome.
+func TestALateRedrawDoesNotReopenADecidedRequestsMessage(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	id := e.request(t, alice, ownerReq)
+	stall := &stallingAudit{Audit: e.st, stallOn: bob, held: make(chan struct{}), release: make(chan struct{})}
+	slow := e.serviceOver(t, e.st, e.now, func(c *commands.Config) { c.Audit = stall })
+
+	done := make(chan reply.Reply)
+	go func() {
+		done <- slow.Act(context.Background(), commands.Action{UserID: bob, ChannelID: approveChan, ActionID: commands.ActionApprove, Value: id})
+	}()
+	<-stall.held // bob's approval is recorded; his redraw of the message has not happened yet
+	last := e.click(t, carol, commands.ActionApprove, id)
+	require.Contains(t, last.Title, "approved and applied", text(last))
+	close(stall.release)
+	first := <-done
+	assert.Contains(t, first.Title, "Your approval of "+id+" is recorded", text(first))
+
+	msg := e.msgs.message(t, e, id)
+	assert.Empty(t, msg.r.Buttons, "the applied request's message has its buttons back")
+	assert.Contains(t, text(msg.r), "Approved and applied", "the message no longer says how the request ended")
+}
