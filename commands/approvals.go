@@ -1236,18 +1236,27 @@ func (s *Service) updateMessage(ctx context.Context, r store.Request, extra ...r
 			return
 		}
 		// Clicks redraw concurrently, and a redraw can land after a later one's: an approval's
-		// count over the last approval's outcome, buttons and all. Whoever redraws last checks
-		// that what it drew is still what the store holds, and draws that if not.
-		if s.requests == nil || redraws == 2 {
+		// count over the last approval's outcome, buttons and all. Every redraw is checked
+		// against what the store holds once it has landed, and drawn again if that moved on, so
+		// the last to land draws the latest state. A request changes a few times at most (its
+		// approvals, then its outcome): the bound only stops a store that keeps changing.
+		if s.requests == nil {
 			return
 		}
 		cur, err := s.requests.GetRequest(ctx, r.ID)
 		if err != nil || sameDrawing(cur, drawn) {
 			return
 		}
+		if redraws == maxRedraws {
+			s.log.WarnContext(ctx, "approval message may show an earlier state: the request kept changing", "request", r.ID)
+			return
+		}
 		drawn, extra = cur, nil
 	}
 }
+
+// maxRedraws bounds how often one updateMessage draws the approval message again.
+const maxRedraws = 10
 
 // sameDrawing reports whether a and b, the same request read at two moments, draw the same
 // approval message: same state, outcome and approvals.
