@@ -74,14 +74,17 @@ func parseAPIRequest(r *http.Request) (*apiRequest, error) {
 		}
 		req.form = vals
 	}
+	// The token comes from the Authorization header or a form body's token field. A JSON
+	// body's token field is not read (Slack takes a JSON post's token from the header only,
+	// api.slack.com/web "JSON-encoded bodies"), nor is a token in the query string.
+	req.token = bearer(r)
+	if req.token == "" && !req.isJSON {
+		req.token = req.form.Get("token")
+	}
 	for k, v := range r.URL.Query() {
 		if _, ok := req.form[k]; !ok {
 			req.form[k] = v
 		}
-	}
-	req.token = bearer(r)
-	if req.token == "" {
-		req.token = req.str("token")
 	}
 	return req, nil
 }

@@ -1,6 +1,7 @@
 package slackemu_test
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -214,6 +215,36 @@ func TestWebAPI_Auth(t *testing.T) {
 			assert.NotContains(t, err.Error(), "xox")
 		})
 	}
+}
+
+// Slack reads a JSON post's token from the Authorization header only, and a form post's from
+// the header or the body; a token in a JSON body or in the query string is not read.
+func TestWebAPI_TokenOnlyWhereSlackReadsIt(t *testing.T) {
+	t.Parallel()
+	emu := newEmu(t)
+	token := emu.Options().BotToken
+	post := func(query, ctype, body, bearer string) map[string]any {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, emu.APIURL()+"chat.postMessage"+query, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", ctype)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		return out
+	}
+	const jsonType, formType = "application/json; charset=utf-8", "application/x-www-form-urlencoded"
+	jsonBody := `{"channel":"` + general + `","text":"hi","token":"` + token + `"}`
+
+	assert.Equal(t, "not_authed", post("", jsonType, jsonBody, "")["error"], "token in a JSON body")
+	assert.Equal(t, "not_authed", post("?token="+token, formType, "channel="+general+"&text=hi", "")["error"], "token in the query")
+	assert.Equal(t, true, post("", jsonType, jsonBody, token)["ok"], "JSON with the Authorization header")
+	assert.Equal(t, true, post("", formType, "channel="+general+"&text=hi&token="+token, "")["ok"], "form with the token in the body")
 }
 
 func TestWebAPI_InvalidBlocks(t *testing.T) {
