@@ -234,6 +234,31 @@ func TestInteraction_OpenViewTrigger(t *testing.T) {
 	assert.Contains(t, se.ResponseMetadata.Messages, "[ERROR] must be less than 25 characters [json-pointer:/view/title/text]")
 }
 
+// Slack refuses a modal holding an input block without a submit button, which nobody could
+// then submit.
+func TestInteraction_ModalWithInputsNeedsSubmit(t *testing.T) {
+	t.Parallel()
+	emu := newEmu(t)
+	connectedBot(t, emu, nil)
+	ctx := testCtx(t)
+	api := apiClient(emu)
+	in, err := emu.SlashCommand(ctx, slackemu.Slash{UserID: alice, ChannelID: general, Command: "/orgtoken"})
+	require.NoError(t, err)
+	noSubmit := modal("Edit roles", roleInput())
+	noSubmit.Submit = nil
+
+	_, err = api.OpenViewContext(ctx, in.TriggerID, noSubmit)
+	se := slackErr(t, err)
+	assert.Equal(t, "invalid_arguments", se.Err)
+	assert.Contains(t, se.ResponseMetadata.Messages, "[ERROR] must provide a submit property when using input blocks [json-pointer:/view]")
+	assert.Empty(t, emu.Views())
+
+	info := modal("Info", section("nothing to fill in"))
+	info.Submit = nil
+	_, err = api.OpenViewContext(ctx, in.TriggerID, info)
+	assert.NoError(t, err, "a modal without inputs needs no submit button")
+}
+
 func TestInteraction_ModalSuggestionSubmitAndUpdate(t *testing.T) {
 	t.Parallel()
 	emu := newEmu(t)

@@ -184,12 +184,30 @@ func parseView(raw json.RawMessage) (viewInput, *apiResult) {
 			add("must provide an array", "/view/blocks")
 		}
 		errs = append(errs, berrs...)
+		// A modal with an input block needs a submit button (the view object's reference:
+		// "submit is required when an input block is within the blocks array").
+		if v.Submit == nil && hasInputBlock(v.Blocks) {
+			add("must provide a submit property when using input blocks", "/view")
+		}
 	}
 	if len(errs) > 0 {
 		r := blocksErrorResult("invalid_arguments", errs)
 		return v, &r
 	}
 	return v, nil
+}
+
+func hasInputBlock(blocks json.RawMessage) bool {
+	var bs []struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(blocks, &bs)
+	for _, b := range bs {
+		if b.Type == "input" {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Emulator) newViewHashLocked() string {
