@@ -288,9 +288,34 @@ func (bc *blockChecker) elements(els []any, ptr string, single bool) {
 				bc.add("must be a valid enum value", p+"/style")
 			}
 		case "static_select", "multi_static_select":
-			bc.options(bc.array(m, "options", 0, 100, p), p+"/options", 75)
+			// A static menu lists its choices: options or option_groups, exactly one of them.
+			_, hasOptions := m["options"]
+			_, hasGroups := m["option_groups"]
+			switch {
+			case hasOptions && hasGroups:
+				bc.add("must provide either options or option_groups, not both", p)
+			case hasGroups:
+				for i, g := range bc.array(m, "option_groups", 1, maxMenuGroups, p) {
+					gp := fmt.Sprintf("%s/option_groups/%d", p, i)
+					group, isObj := g.(map[string]any)
+					if !isObj {
+						bc.add("must provide an object", gp)
+						continue
+					}
+					bc.text(group["label"], gp+"/label", maxOptionText, true, true)
+					for j, o := range bc.array(group, "options", 1, maxMenuOptions, gp) {
+						bc.menuOption(o, fmt.Sprintf("%s/options/%d", gp, j))
+					}
+				}
+			default:
+				for i, o := range bc.array(m, "options", 1, maxMenuOptions, p) {
+					bc.menuOption(o, fmt.Sprintf("%s/options/%d", p, i))
+				}
+			}
 		case "overflow":
-			bc.options(bc.array(m, "options", 1, 5, p), p+"/options", 75)
+			for i, o := range bc.array(m, "options", 1, 5, p) {
+				bc.menuOption(o, fmt.Sprintf("%s/options/%d", p, i))
+			}
 		case "checkboxes", "radio_buttons":
 			bc.options(bc.array(m, "options", 1, 10, p), p+"/options", 3000)
 		case "plain_text_input":

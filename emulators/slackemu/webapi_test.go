@@ -316,6 +316,14 @@ func TestWebAPI_InvalidBlocks(t *testing.T) {
 		{"two tables", []slack.Block{table(1, 1), table(1, 1)}, "/blocks/1"},
 		{"table over 100 rows", []slack.Block{table(101, 1)}, "/blocks/0/rows"},
 		{"table row over 20 cells", []slack.Block{table(1, 21)}, "/blocks/0/rows/0"},
+		{"static select without options", []slack.Block{slack.NewActionBlock("a",
+			slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Pick"), "pick"))}, "/blocks/0/elements/0"},
+		{"static select option in mrkdwn", []slack.Block{slack.NewActionBlock("a",
+			slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Pick"), "pick",
+				slack.NewOptionBlockObject("v", slack.NewTextBlockObject(slack.MarkdownType, "*v*", false, false), nil)))}, "/blocks/0/elements/0/options/0/text/type"},
+		{"static select option description over 75", []slack.Block{slack.NewActionBlock("a",
+			slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Pick"), "pick",
+				slack.NewOptionBlockObject("v", plain("v"), plain(txt(76)))))}, "/blocks/0/elements/0/options/0/description/text"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
