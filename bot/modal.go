@@ -98,6 +98,12 @@ func modalVerb(text string) (string, bool) {
 // trigger expired, say), so the caller answers as for the typed command instead. The caller
 // has decided that the person may list.
 func (b *Bot) openChangeModal(ctx context.Context, verb, channelID, triggerID string) bool {
+	if len(b.workspaceOptions()) == 0 {
+		// Slack refuses a static select without options (invalid_arguments), so a form with
+		// no workspace to choose (the catalog not loaded yet, say) cannot open.
+		b.log.Info("no workspace to offer in the change modal; answering as for the typed command")
+		return false
+	}
 	view := b.changeModal(modalMeta{Verb: verb, Channel: channelID}, "", "", false)
 	if _, err := b.cfg.Views.OpenViewContext(ctx, triggerID, view); err != nil {
 		b.cfg.Metrics.SlackCallFailed("views.open", err)
@@ -105,6 +111,20 @@ func (b *Bot) openChangeModal(ctx context.Context, verb, channelID, triggerID st
 		return false
 	}
 	return true
+}
+
+// workspaceOptions are the form's workspace choices, at most Slack's 100 for a static select.
+func (b *Bot) workspaceOptions() []*slack.OptionBlockObject {
+	var opts []*slack.OptionBlockObject
+	for _, w := range b.cfg.Pickers.Workspaces() {
+		if len(opts) == 100 {
+			break
+		}
+		if o, ok := menuOption(w); ok {
+			opts = append(opts, o)
+		}
+	}
+	return opts
 }
 
 // changeModal builds the form for someone who may list; showCurrent adds the chosen token's
@@ -119,16 +139,7 @@ func (b *Bot) changeModal(meta modalMeta, tokenID, workspaceID string, showCurre
 	tokenInput := slack.NewInputBlock(blockToken, plain("Organization API token"), nil, tokenSelect)
 	tokenInput.DispatchAction = true
 
-	var wsOptions []*slack.OptionBlockObject
-	for _, w := range b.cfg.Pickers.Workspaces() {
-		if len(wsOptions) == 100 { // Slack's limit for a static select
-			break
-		}
-		if o, ok := menuOption(w); ok {
-			wsOptions = append(wsOptions, o)
-		}
-	}
-	wsSelect := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a workspace"), actionWorkspace, wsOptions...)
+	wsSelect := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a workspace"), actionWorkspace, b.workspaceOptions()...)
 	wsInput := slack.NewInputBlock(blockWorkspace, plain("Workspace"), nil, wsSelect)
 	wsInput.DispatchAction = true
 

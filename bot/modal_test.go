@@ -185,6 +185,34 @@ func TestChangeFormNeedsAGate(t *testing.T) {
 	assert.Empty(t, emu.Views(), "no form opened")
 }
 
+// noWorkspaces is an organization whose workspaces are not known (yet): the catalog is empty.
+type noWorkspaces struct{ formOrg }
+
+func (noWorkspaces) Workspaces() []commands.Choice { return nil }
+
+// Slack refuses a form whose workspace menu has nothing in it (a static select needs options),
+// so with no workspace to offer a bare add is answered as typed, without asking Slack for a
+// form it would refuse.
+func TestChangeFormIsNotOfferedWithoutWorkspaces(t *testing.T) {
+	t.Parallel()
+	s := newIdleSocket(t)
+	cfg := Config{CommandName: "/orgtoken", Workers: 1, QueueSize: 8, Logger: benchLogger(),
+		Pickers: noWorkspaces{}, Views: s.api, Gate: allowing(policy.ActionList, policy.ActionShow)}
+	bt := New(s.sm, s.api, &twoReverts{}, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = bt.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	in, err := s.emu.SlashCommand(ctx, slackemu.Slash{UserID: benchUser, ChannelID: benchChannel, Command: "/orgtoken", Text: "add"})
+	require.NoError(t, err)
+	p, err := in.WaitResponse(ctx)
+	require.NoError(t, err, "no answer")
+	assert.Contains(t, string(p.Blocks), "Token CI deployer", "the command layer's answer")
+	assert.Empty(t, s.emu.Views(), "no form opened")
+	assert.Empty(t, s.emu.Calls("views.open"), "Slack was asked for a form it refuses")
+}
+
 // Every keystroke in the token picker is a new request, decided for the user Slack names in
 // it and the channel the form was opened in: someone no longer allowed to list is offered
 // nothing, though the form is still open.
