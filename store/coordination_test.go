@@ -194,6 +194,37 @@ func TestLockToken(t *testing.T) {
 	})
 }
 
+// A token lock is held on a session that sits idle while its holder talks to Astro. A server (or
+// role, or database) that ends idle sessions (idle_session_timeout, PostgreSQL 14+) must not end
+// that one: the lock would go with it, unnoticed by its holder, and another replica would write
+// the token's roles at the same time.
+func TestLockTokenOutlivesIdleSessionTimeout(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t, BackendPostgres)
+	// As if the server were configured so; the URL's parameter reaches the session the same way.
+	db.url += "&idle_session_timeout=300"
+	ctx := context.Background()
+	a, b := db.open(t), db.open(t)
+	var supported bool
+	require.NoError(t, a.db.QueryRowContext(ctx, `SELECT current_setting('idle_session_timeout', true) IS NOT NULL`).Scan(&supported))
+	if !supported {
+		t.Skip("this PostgreSQL has no idle_session_timeout")
+	}
+
+	unlock, err := a.LockToken(ctx, "tok_1")
+	require.NoError(t, err)
+	defer unlock()
+	time.Sleep(time.Second) // the holder's session idles past the timeout
+
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	unlockB, err := b.LockToken(short, "tok_1")
+	if err == nil {
+		unlockB()
+	}
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "another replica took a token lock still held")
+}
+
 func newRevert(token string, due time.Time) Revert {
 	return Revert{
 		RequestID: "r_elevate", TokenID: token, TokenName: "name-" + token, WorkspaceID: "ws_1",

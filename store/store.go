@@ -180,7 +180,7 @@ func (s *Store) openPostgres(ctx context.Context, rawURL string, o options) erro
 	s.db.SetMaxOpenConns(o.maxConns)
 	s.db.SetMaxIdleConns(o.maxConns)
 	s.db.SetConnMaxIdleTime(5 * time.Minute)
-	s.lockDB = stdlib.OpenDB(*cfg.Copy())
+	s.lockDB = stdlib.OpenDB(*cfg.Copy(), stdlib.OptionAfterConnect(keepIdleLockSessions))
 	s.lockDB.SetMaxOpenConns(64)
 	s.lockDB.SetMaxIdleConns(2)
 	s.lockDB.SetConnMaxIdleTime(5 * time.Minute)
@@ -194,6 +194,16 @@ func (s *Store) openPostgres(ctx context.Context, rawURL string, o options) erro
 	}
 	s.schema = schema.String
 	return nil
+}
+
+// keepIdleLockSessions exempts a token-lock session from idle_session_timeout (PostgreSQL 14+),
+// which a server, role or database may set: the session sits idle while its holder talks to
+// Astro, and ending it would release the lock unnoticed while the holder's write goes ahead.
+// Older servers have no such setting, so it is changed only where it exists.
+func keepIdleLockSessions(ctx context.Context, conn *pgx.Conn) error {
+	_, err := conn.Exec(ctx, `SELECT set_config('idle_session_timeout', '0', false)
+		WHERE current_setting('idle_session_timeout', true) IS NOT NULL`)
+	return err
 }
 
 // sqliteCacheKiB is SQLite's page cache (a negative cache_size counts KiB). The store's
