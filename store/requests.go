@@ -9,7 +9,12 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
+
+// pgUniqueViolation is PostgreSQL's SQLSTATE for a unique index refusing a row.
+const pgUniqueViolation = "23505"
 
 // State is an approval request's lifecycle state.
 type State string
@@ -506,6 +511,11 @@ func (s *Store) Reopen(ctx context.Context, id string, void []Approval, at time.
 		}
 		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE requests SET state = ?, decided_at = ?, decided_by = '' WHERE id = ?`),
 			string(StatePending), toDB(at), id); err != nil {
+			// On PostgreSQL another replica may have opened an identical request since the
+			// look above; the unique index then refuses this one.
+			if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == pgUniqueViolation {
+				return fmt.Errorf("%w: %v", ErrPendingExists, err)
+			}
 			return fmt.Errorf("store: reopen: %w", err)
 		}
 		if err := s.removeVoid(ctx, tx, &r, void); err != nil {

@@ -466,6 +466,50 @@ func TestApprovalTally(t *testing.T) {
 	})
 }
 
+// On PostgreSQL another replica may open an identical request after Reopen looked for one and
+// before its update: the unique index refuses the second pending request, and Reopen must say
+// so as it does when it finds one, not fail with the index's error.
+func TestReopenRacingAnIdenticalRequest(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := newTestDB(t, BackendPostgres)
+	s, other := db.open(t), db.open(t)
+	at := baseTime.Add(time.Minute)
+	r, _, err := s.CreateRequest(ctx, newRequest(func(r *Request) { r.TokenID = "twin"; r.ApprovalsNeeded = 1 }))
+	require.NoError(t, err)
+	_, won, err := s.AddApproval(ctx, r.ID, "U_A1", at, Tally{})
+	require.NoError(t, err)
+	require.True(t, won)
+
+	// The other replica's identical request, inserted but not yet committed when Reopen looks.
+	tx, err := other.db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback() }()
+	_, err = tx.ExecContext(ctx, `INSERT INTO requests (id, requester_id, token_id, workspace_id, action, role_requested,
+		approvals_needed, state, created_at, expires_at) VALUES ('r_twin', 'U_REQ', $1, $2, $3, $4, 1, 'pending', 1, $5)`,
+		r.TokenID, r.WorkspaceID, r.Action, r.RequestedRole, toDB(r.ExpiresAt))
+	require.NoError(t, err)
+
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Reopen(ctx, r.ID, nil, at)
+		errc <- err
+	}()
+	// Reopen's update now waits on the index entry of the uncommitted insert.
+	require.Eventually(t, func() bool {
+		var waiting int
+		err := other.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE requests SET state%'`).Scan(&waiting)
+		return err == nil && waiting > 0
+	}, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, tx.Commit())
+
+	assert.ErrorIs(t, <-errc, ErrPendingExists)
+	stored, err := s.GetRequest(ctx, r.ID)
+	require.NoError(t, err)
+	assert.Equal(t, StateApproved, stored.State, "nothing changed")
+}
+
 func TestTransition(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, db testDB) {
