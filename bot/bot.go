@@ -53,6 +53,9 @@ type Inbox interface {
 	Finish(ctx context.Context, id string) error
 	// ClaimOrphans takes over envelopes whose lease ran out unanswered.
 	ClaimOrphans(ctx context.Context, lease time.Duration) ([]SavedEnvelope, error)
+	// Release hands back a claimed envelope the bot has no worker for, without spending one of
+	// its attempts, so that it is taken up soon (here or elsewhere) rather than closed unrun.
+	Release(ctx context.Context, id string) error
 }
 
 // SavedEnvelope is an envelope taken back from the Inbox.

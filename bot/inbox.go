@@ -187,6 +187,9 @@ func (b *Bot) recoverOrphans(ctx context.Context) {
 			b.log.Info("taking up an envelope another replica acked but did not answer", "envelope_id", o.ID)
 			if !b.enqueue(j) {
 				b.log.Warn("no free worker for a recovered envelope; it will be retried", "envelope_id", o.ID)
+				if err := b.cfg.Inbox.Release(ctx, o.ID); err != nil && ctx.Err() == nil {
+					b.log.Warn("could not hand a recovered envelope back", "envelope_id", o.ID, "error", err)
+				}
 			}
 		}
 	}

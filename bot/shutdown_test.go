@@ -22,6 +22,7 @@ type memInbox struct {
 	mu        sync.Mutex
 	saved     map[string]SavedEnvelope
 	done      map[string]bool
+	released  []string      // by Release, in order
 	finishing chan struct{} // when set, Finish waits for it to close, like a stuck database
 }
 
@@ -56,6 +57,13 @@ func (m *memInbox) Finish(ctx context.Context, id string) error {
 // ClaimOrphans hands out nothing: the tests here look at what is left for the next replica.
 func (m *memInbox) ClaimOrphans(context.Context, time.Duration) ([]SavedEnvelope, error) {
 	return nil, nil
+}
+
+func (m *memInbox) Release(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.released = append(m.released, id)
+	return nil
 }
 
 // unanswered is what a replica started later would take up.
@@ -235,4 +243,53 @@ func TestCommandCancelledAtShutdownIsStillAnswered(t *testing.T) {
 	p, err := in.WaitResponse(wait)
 	require.NoError(t, err, "the cancelled command's answer was dropped")
 	assert.Contains(t, string(p.Body), "cancelled")
+}
+
+// orphanOnce is an Inbox whose first orphan claim takes over one envelope.
+type orphanOnce struct {
+	*memInbox
+	claimed atomic.Bool
+}
+
+func (o *orphanOnce) ClaimOrphans(context.Context, time.Duration) ([]SavedEnvelope, error) {
+	if o.claimed.Swap(true) {
+		return nil, nil
+	}
+	return []SavedEnvelope{{ID: "orphan-1", Kind: "slash_commands",
+		Payload: []byte(`{"command":"/orgtoken","text":"list","user_id":"` + benchUser + `","channel_id":"` + benchChannel + `"}`)}}, nil
+}
+
+// An envelope taken over from a dead replica while every worker here is busy is handed back to
+// the Inbox: each claim counts as an attempt, and an envelope claimed often enough is closed, so
+// keeping it unrun until its lease ran out again would spend its attempts and leave its user
+// with no answer from any replica.
+func TestRecoveredEnvelopeWithNoFreeWorkerIsHandedBack(t *testing.T) {
+	t.Parallel()
+	s := newIdleSocket(t)
+	inbox := &orphanOnce{memInbox: newMemInbox()}
+	cmds := &holdFirst{started: make(chan struct{})}
+	bt := New(s.sm, s.api, cmds, Config{CommandName: "/orgtoken", Workers: 1, QueueSize: 1,
+		ShutdownTimeout: 100 * time.Millisecond, Inbox: inbox, InboxLease: time.Second, Logger: benchLogger()})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = bt.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	wait, waitCancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer waitCancel()
+	for _, text := range []string{"list", "list --page 2"} {
+		in, err := s.emu.SlashCommand(wait, slackemu.Slash{UserID: benchUser, ChannelID: benchChannel, Command: "/orgtoken", Text: text})
+		require.NoError(t, err)
+		_, err = in.WaitAck(wait)
+		require.NoError(t, err)
+		if text == "list" {
+			<-cmds.started // the only worker is busy; the second command fills the queue
+		}
+	}
+	require.Eventually(t, inbox.claimed.Load, 10*time.Second, 10*time.Millisecond)
+	assert.Eventually(t, func() bool {
+		inbox.mu.Lock()
+		defer inbox.mu.Unlock()
+		return len(inbox.released) == 1 && inbox.released[0] == "orphan-1"
+	}, 5*time.Second, 10*time.Millisecond, "the envelope no worker took up was kept, spending its attempts")
 }

@@ -63,6 +63,21 @@ func (s *Store) FinishEnvelope(ctx context.Context, id string, now time.Time) er
 	return nil
 }
 
+// ReleaseEnvelope hands back an envelope owner claimed (ClaimOrphanEnvelopes) but cannot take
+// up (no free worker): any replica may claim it at once, and the attempt it was not given is not
+// counted towards MaxInboxAttempts. An envelope since claimed by another owner is left alone.
+func (s *Store) ReleaseEnvelope(ctx context.Context, id, owner string) error {
+	err := s.writeStmt(ctx, func(ctx context.Context, q querier) error {
+		_, err := q.ExecContext(ctx, s.rebind(`UPDATE envelopes SET lease_until = 0, attempts = attempts - 1
+			WHERE id = ? AND owner = ? AND done_at IS NULL AND attempts > 1`), id, owner)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: release envelope: %w", err)
+	}
+	return nil
+}
+
 // ClaimOrphanEnvelopes takes over envelopes whose lease ran out before they were finished
 // (their replica died or was killed), leasing them to owner. Each is claimed by one caller
 // only; envelopes tried MaxInboxAttempts times are closed instead.

@@ -77,3 +77,34 @@ func TestInboxGivesUpAfterMaxAttempts(t *testing.T) {
 		assert.Equal(t, MaxInboxAttempts-1, claims, "taken up again only until the attempt limit")
 	})
 }
+
+// A replica that claims an orphan but has no free worker for it hands it back: the envelope is
+// at once free for any replica, and the attempt it never made is not counted, or a few busy
+// moments would close it unrun, its user never answered.
+func TestInboxReleasedClaimSpendsNoAttempt(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		a, b := db.open(t), db.open(t)
+		now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+		_, err := a.SaveEnvelope(ctx, "env-busy", "slash_commands", []byte(`{}`), "dead", time.Second, now)
+		require.NoError(t, err)
+		now = now.Add(2 * time.Second)
+		for range MaxInboxAttempts + 2 {
+			o, err := a.ClaimOrphanEnvelopes(ctx, "busy", time.Minute, now, 10)
+			require.NoError(t, err)
+			require.Len(t, o, 1, "a released envelope is not closed unrun")
+			assert.Equal(t, 2, o[0].Attempts)
+			require.NoError(t, a.ReleaseEnvelope(ctx, "env-busy", "busy"))
+		}
+		o, err := b.ClaimOrphanEnvelopes(ctx, "free", time.Minute, now, 10)
+		require.NoError(t, err)
+		require.Len(t, o, 1, "released at once, not when the lease runs out")
+
+		// A claimer that lost the envelope to another cannot release the other's claim.
+		require.NoError(t, a.ReleaseEnvelope(ctx, "env-busy", "busy"))
+		o, err = a.ClaimOrphanEnvelopes(ctx, "busy", time.Minute, now, 10)
+		require.NoError(t, err)
+		assert.Empty(t, o, "still leased to its claimer")
+	})
+}

@@ -34,3 +34,7 @@ func (i storeInbox) ClaimOrphans(ctx context.Context, lease time.Duration) ([]bo
 	}
 	return out, nil
 }
+
+func (i storeInbox) Release(ctx context.Context, id string) error {
+	return i.st.ReleaseEnvelope(ctx, id, i.replica)
+}
