@@ -26,7 +26,6 @@ type driftState struct {
 	mu      sync.Mutex
 	known   map[driftKey]store.AuditEntry
 	lastSeq int64
-	lastAt  time.Time
 }
 
 // RunDrift compares, every interval until ctx ends, the tokens' workspace roles with what the
@@ -100,7 +99,9 @@ func (s *Service) catchUpAudit(ctx context.Context) (map[driftKey]store.AuditEnt
 		d.known = map[driftKey]store.AuditEntry{}
 	}
 	for {
-		page, err := s.history.ListAudit(ctx, store.AuditFilter{Since: d.lastAt, Limit: auditPage})
+		// By Seq, not At: an entry's time is taken before its append waits for the chain
+		// head (and on another replica, by another clock), so a later entry can be earlier.
+		page, err := s.history.ListAudit(ctx, store.AuditFilter{AfterSeq: d.lastSeq, Limit: auditPage})
 		if err != nil {
 			return nil, err
 		}
@@ -110,10 +111,9 @@ func (s *Service) catchUpAudit(ctx context.Context) (map[driftKey]store.AuditEnt
 				continue
 			}
 			progressed = true
-			d.lastSeq, d.lastAt = e.Seq, e.At
+			d.lastSeq = e.Seq
 			d.learnLocked(e)
 		}
-		// Since is inclusive, so a page can repeat entries; one without news is the end.
 		if len(page) < auditPage || !progressed {
 			break
 		}

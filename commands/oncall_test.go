@@ -829,6 +829,37 @@ func TestDriftReportsChangesMadeOutsideTheBot(t *testing.T) {
 	assert.Len(t, e.ann.all(), 1)
 }
 
+// TestDriftReadsEntriesAppendedOutOfTimeOrder: an entry's At is taken before the append waits
+// for the chain head (and on another replica, by another clock), so a later entry can carry an
+// earlier time. The drift check must still learn from it, or the role the bot set is never
+// known and a change outside the bot back to the older role goes unreported.
+func TestDriftReadsEntriesAppendedOutOfTimeOrder(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t)
+	const driftChan = "C0DRIFT01"
+	r := e.runAs(t, alice, opsChan, "update -n airflow-ci-deployer -r owner -w 'Data Platform'")
+	require.Equal(t, reply.Success, r.Tone, text(r))
+	// Another replica, its clock a minute ahead, records something.
+	_, err := e.st.AppendAudit(t.Context(), store.AuditEntry{At: testNow.Add(time.Minute), ActorID: dora, Action: "request.created", TokenID: "tok_other"})
+	require.NoError(t, err)
+	n, err := e.svc.CheckDrift(t.Context(), driftChan)
+	require.NoError(t, err)
+	require.Zero(t, n)
+
+	r = e.runAs(t, alice, opsChan, "update -n airflow-ci-deployer -r member -w 'Data Platform'")
+	require.Equal(t, reply.Success, r.Tone, text(r))
+	n, err = e.svc.CheckDrift(t.Context(), driftChan)
+	require.NoError(t, err)
+	require.Zero(t, n, "the bot's own change is not drift")
+
+	e.setRoleOutside(t, astroemu.SampleTokenCIDeployer, wsData, astro.RoleWorkspaceOwner)
+	n, err = e.svc.CheckDrift(t.Context(), driftChan)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the change back to owner was made outside the bot")
+	require.Len(t, e.ann.all(), 1)
+	assert.Contains(t, text(e.ann.all()[0].r), "The bot last knew it as `WORKSPACE_MEMBER`")
+}
+
 func TestPageStateKeepsAwkwardFilters(t *testing.T) {
 	t.Parallel()
 	e := newOncallEnv(t)

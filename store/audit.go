@@ -37,6 +37,7 @@ type AuditEntry struct {
 type AuditFilter struct {
 	TokenID   string
 	RequestID string
+	AfterSeq  int64     // only entries with a greater Seq
 	Since     time.Time // inclusive
 	Until     time.Time // exclusive
 	Limit     int       // default 50, max 1000
@@ -144,6 +145,10 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, err
 	if f.RequestID != "" {
 		where = append(where, "request_id = ?")
 		args = append(args, f.RequestID)
+	}
+	if f.AfterSeq > 0 {
+		where = append(where, "seq > ?")
+		args = append(args, f.AfterSeq)
 	}
 	if !f.Since.IsZero() {
 		where = append(where, "at >= ?")

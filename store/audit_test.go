@@ -164,6 +164,7 @@ func TestListAudit(t *testing.T) {
 			{"SinceIsInclusive", AuditFilter{Since: baseTime.Add(4 * time.Minute)}, []int64{4, 5, 6}},
 			{"UntilIsExclusive", AuditFilter{Until: baseTime.Add(3 * time.Minute)}, []int64{1, 2}},
 			{"TokenAndSinceNewest", AuditFilter{TokenID: "tok_a", Since: baseTime.Add(2 * time.Minute), Newest: true}, []int64{5, 3}},
+			{"AfterSeq", AuditFilter{AfterSeq: 4}, []int64{5, 6}},
 			{"ByRequest", AuditFilter{RequestID: "rnone"}, nil},
 		}
 		for _, tt := range tests {
