@@ -77,7 +77,7 @@ func (s *Service) CheckDrift(ctx context.Context, channelID string) (int, error)
 		if !ok || astro.WorkspaceRoleOf(tok.Roles, key.workspace) == last.After {
 			continue
 		}
-		ok, err := s.confirmDrift(ctx, key, channelID)
+		ok, err := s.confirmDrift(ctx, key, last, channelID)
 		if err != nil {
 			s.log.WarnContext(ctx, "could not confirm a role change outside the bot", "token", key.token, "workspace", key.workspace, "err", err)
 			continue
@@ -133,25 +133,29 @@ func (d *driftState) learnLocked(e store.AuditEntry) {
 
 // confirmDrift looks again under the token's lock, so a change the bot is making right now is
 // not mistaken for one made outside it, and reports the drift when it is still there.
-func (s *Service) confirmDrift(ctx context.Context, key driftKey, channelID string) (bool, error) {
+// known is the last state entry the catch-up found; only the token's entries after it are read,
+// however many of them there are.
+func (s *Service) confirmDrift(ctx context.Context, key driftKey, known store.AuditEntry, channelID string) (bool, error) {
 	unlock, err := s.locker.LockToken(ctx, key.token)
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
-	entries, err := s.history.ListAudit(ctx, store.AuditFilter{TokenID: key.token, Newest: true, Limit: 100})
-	if err != nil {
-		return false, err
-	}
-	var last *store.AuditEntry
-	for i := range entries {
-		if stateActions[entries[i].Action] && entries[i].WorkspaceID == key.workspace {
-			last = &entries[i]
+	last := &known
+	for after := known.Seq; ; {
+		entries, err := s.history.ListAudit(ctx, store.AuditFilter{TokenID: key.token, AfterSeq: after, Limit: auditPage})
+		if err != nil {
+			return false, err
+		}
+		for i := range entries {
+			after = entries[i].Seq
+			if stateActions[entries[i].Action] && entries[i].WorkspaceID == key.workspace {
+				last = &entries[i]
+			}
+		}
+		if len(entries) < auditPage {
 			break
 		}
-	}
-	if last == nil {
-		return false, nil
 	}
 	tok, err := s.tokens.GetToken(ctx, key.token)
 	if astro.IsNotFound(err) {

@@ -860,6 +860,29 @@ func TestDriftReadsEntriesAppendedOutOfTimeOrder(t *testing.T) {
 	assert.Contains(t, text(e.ann.all()[0].r), "The bot last knew it as `WORKSPACE_MEMBER`")
 }
 
+// TestDriftSeesPastABusyHistory: a token's requests add entries that are not role changes; many
+// of them since the bot last set its role must not hide that role from the drift check.
+func TestDriftSeesPastABusyHistory(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t)
+	const driftChan = "C0DRIFT01"
+	r := e.runAs(t, alice, opsChan, "update -n airflow-ci-deployer -r owner -w 'Data Platform'")
+	require.Equal(t, reply.Success, r.Tone, text(r))
+	for i := range 60 {
+		for _, action := range []string{"request.created", "request.denied"} {
+			_, err := e.st.AppendAudit(t.Context(), store.AuditEntry{ActorID: dora, Action: action, TokenID: astroemu.SampleTokenCIDeployer,
+				WorkspaceID: wsData, Before: astro.RoleWorkspaceOwner, After: astro.RoleWorkspaceOperator, RequestID: fmt.Sprintf("r%012d", i)})
+			require.NoError(t, err)
+		}
+	}
+	e.setRoleOutside(t, astroemu.SampleTokenCIDeployer, wsData, astro.RoleWorkspaceMember)
+	n, err := e.svc.CheckDrift(t.Context(), driftChan)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	require.Len(t, e.ann.all(), 1)
+	assert.Contains(t, text(e.ann.all()[0].r), "The bot last knew it as `WORKSPACE_OWNER`")
+}
+
 func TestPageStateKeepsAwkwardFilters(t *testing.T) {
 	t.Parallel()
 	e := newOncallEnv(t)
