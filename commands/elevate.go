@@ -36,6 +36,9 @@ type Reverts interface {
 	// NoteMayHaveWritten records on a pending revert whether an attempt's write may have landed
 	// unseen.
 	NoteMayHaveWritten(ctx context.Context, id string, may bool) (store.Revert, error)
+	// ReleaseRevert hands back a claimed revert its worker did not attempt: claimable again at
+	// once, the claim not counted among its attempts.
+	ReleaseRevert(ctx context.Context, claim store.Revert) (bool, error)
 }
 
 // Announcer posts a message in a channel on the bot's own initiative; *bot.Messenger
@@ -51,6 +54,13 @@ const (
 	// revertLease is how long a claimed revert is left to its worker before another may take
 	// it: longer than one revert can take (a lock wait plus two Astro calls).
 	revertLease = 2 * time.Minute
+	// workerLockWait bounds the revert worker's wait for a token's lock. A token whose lock is
+	// not freed (a hung holder, another replica cut off from Astro or the database while its
+	// session lives on) would otherwise hold up every revert after it on this replica; its
+	// revert is handed back untried instead, and tried again on a later pass.
+	workerLockWait = 30 * time.Second
+	// releaseTimeout bounds handing such a revert back.
+	releaseTimeout = 10 * time.Second
 	// maxRevertAttempts bounds retries of a revert Astro keeps refusing; after that people are
 	// told to restore the role by hand.
 	maxRevertAttempts = 5
@@ -500,6 +510,26 @@ func (s *Service) ProcessDueReverts(ctx context.Context, owner string) error {
 	return nil
 }
 
+// lockForRevert takes rv's token lock for the worker, waiting no longer than workerLockWait.
+// If the wait ends first (or ctx does) nothing was tried: the claim is handed back, not
+// counted among rv's attempts, and busy says so.
+func (s *Service) lockForRevert(ctx context.Context, rv store.Revert) (unlock func(), busy bool, err error) {
+	wait, cancel := context.WithTimeout(ctx, s.workerLockWait)
+	defer cancel()
+	unlock, err = s.locker.LockToken(wait, rv.TokenID)
+	if err == nil || wait.Err() == nil {
+		return unlock, false, err
+	}
+	s.log.WarnContext(ctx, "token busy; revert left for a later pass", "revert", rv.ID, "token", rv.TokenID, "waited", s.workerLockWait, "err", err)
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer rcancel()
+	if _, rerr := s.reverts.ReleaseRevert(rctx, rv); rerr != nil {
+		// Still leased: claimed again once the lease runs out, this claim counted.
+		s.log.ErrorContext(ctx, "could not hand back a revert whose token was busy", "revert", rv.ID, "err", rerr)
+	}
+	return nil, true, err
+}
+
 // revertOutcome is what happened to one revert, for the store, the log and the channel.
 type revertOutcome struct {
 	done    bool   // finished one way or another; false means try again later
@@ -516,6 +546,9 @@ type revertOutcome struct {
 	// sawElevated: the attempt read the role the bot set still in place, which proves no earlier
 	// attempt's write landed; mayHaveWritten then speaks for every attempt so far.
 	sawElevated bool
+	// busy: the token's lock could not be had in time, so nothing was tried; the revert was
+	// handed back for a later pass (lockForRevert).
+	busy bool
 }
 
 // revertOne is the worker's carrying out of a due revert: it puts a token's role back under the
@@ -530,6 +563,8 @@ func (s *Service) revertOne(ctx context.Context, rv store.Revert) revertOutcome 
 // revertTold logs, audits and announces what became of rv, once the token's lock is let go.
 func (s *Service) revertTold(ctx context.Context, rv store.Revert, by string, out revertOutcome) revertOutcome {
 	switch {
+	case out.busy:
+		return out
 	case out.superseded:
 		s.log.InfoContext(ctx, "revert was superseded before it began", "revert", rv.ID, "token", rv.TokenID, "outcome", out.outcome)
 		return out
@@ -559,7 +594,10 @@ func (s *Service) revertUnderLock(ctx context.Context, rv store.Revert) revertOu
 	if _, err := s.workspaces.load(ctx); err != nil {
 		s.log.WarnContext(ctx, "could not read workspace names", "err", err)
 	}
-	unlock, err := s.locker.LockToken(ctx, rv.TokenID)
+	unlock, busy, err := s.lockForRevert(ctx, rv)
+	if busy {
+		return revertOutcome{busy: true}
+	}
 	if err != nil {
 		return s.settleRevert(ctx, rv, by, s.revertNotYet(ctx, rv, s.revertRef(rv, &astro.Token{ID: rv.TokenID, Name: rv.TokenName}), "the token is busy", err))
 	}

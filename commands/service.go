@@ -104,6 +104,7 @@ type Service struct {
 	reverts        Reverts
 	announcer      Announcer
 	minElevation   time.Duration
+	workerLockWait time.Duration
 	drift          driftState
 }
 
@@ -135,6 +136,7 @@ func New(cfg Config) (*Service, error) {
 		reverts:        cfg.Reverts,
 		announcer:      cfg.Announcer,
 		minElevation:   cfg.MinElevation,
+		workerLockWait: workerLockWait,
 	}
 	if s.locker == nil {
 		s.locker = NewKeyedLocker()

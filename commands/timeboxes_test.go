@@ -877,3 +877,56 @@ func TestRevertRefusedThenFoundBackIsNothingToDo(t *testing.T) {
 	require.Len(t, posts, 1)
 	assert.Contains(t, text(posts[0].r), "nothing needed changing")
 }
+
+// A token whose lock is never let go (a hung holder, another replica cut off while its session
+// lives on) must not hold up other tokens' reverts: the worker waits for it a bounded time, then
+// hands its revert back untried, neither counting the claim as an attempt nor ever giving up on
+// it, and carries it out on a pass once the lock is free.
+func TestStuckTokenLockDoesNotHoldUpOtherReverts(t *testing.T) {
+	t.Parallel()
+	locker := commands.NewKeyedLocker()
+	e := newOncallEnv(t, func(c *commands.Config) { c.Locker = locker })
+	commands.SetWorkerLockWait(e.svc, 20*time.Millisecond)
+	e.changeOK(t, "update"+ciDeployerIn+" -r owner --for 2h")
+	e.clock.Advance(time.Minute) // the stuck token's revert falls due first
+	e.changeOK(t, "add "+astroemu.SampleTokenTerraform+" -r member --workspace sandbox --for 2h")
+	stuck := e.pendingReverts(t)
+	require.Len(t, stuck, 1)
+	e.clock.Advance(2 * time.Hour)
+
+	unlock, err := locker.LockToken(t.Context(), astroemu.SampleTokenCIDeployer)
+	require.NoError(t, err)
+	defer unlock()
+	pass := func() {
+		t.Helper()
+		worked := make(chan error, 1)
+		go func() { worked <- e.svc.ProcessDueReverts(t.Context(), "replica-a") }()
+		select {
+		case err := <-worked:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			unlock()
+			<-worked
+			t.Fatal("the revert worker waits for the stuck token's lock without end")
+		}
+	}
+	for range 7 { // more passes than a revert has attempts
+		pass()
+	}
+	assert.Empty(t, e.roleIn(t, astroemu.SampleTokenTerraform, wsSand), "the other token's revert is carried out")
+	require.Len(t, e.ann.all(), 1, "and announced")
+	assert.Equal(t, astro.RoleWorkspaceOwner, e.ciDeployerRole(t))
+	got, err := e.st.GetRevert(t.Context(), stuck[0].ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.RevertPending, got.State, "the stuck token's revert waits for a later pass")
+	assert.Zero(t, got.Attempts, "skipping it costs no attempt")
+
+	unlock()
+	pass()
+	assert.Equal(t, astro.RoleWorkspaceAuthor, e.ciDeployerRole(t), "carried out once the lock is free")
+	got, err = e.st.GetRevert(t.Context(), stuck[0].ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.RevertDone, got.State)
+	assert.Equal(t, 1, got.Attempts)
+	require.Len(t, e.ann.all(), 2)
+}

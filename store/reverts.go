@@ -147,6 +147,24 @@ func (s *Store) ClaimDueReverts(ctx context.Context, now time.Time, owner string
 	return out, nil
 }
 
+// ReleaseRevert hands back claim, a revert as ClaimDueReverts returned it, that its claimer did
+// not get to attempt (the token's lock could not be had in time): its lease ends, so the next
+// claim may take it at once, and the claim is not counted among its attempts. It reports whether
+// it did so; a revert since completed, ended or claimed again (its lease ran out) is left alone.
+func (s *Store) ReleaseRevert(ctx context.Context, claim Revert) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE reverts SET lease_until = 0, attempts = attempts - 1
+		WHERE id = ? AND state = ? AND claimed_by = ? AND lease_until = ? AND attempts = ? AND attempts > 0`),
+		claim.ID, string(RevertPending), claim.LeaseOwner, toDB(claim.LeaseUntil), claim.Attempts)
+	if err != nil {
+		return false, fmt.Errorf("store: release revert: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: release revert: %w", err)
+	}
+	return n == 1, nil
+}
+
 // CompleteRevert marks a pending revert done with outcome (e.g. "reverted
 // to WORKSPACE_MEMBER", "skipped: role changed to ... by someone else").
 // Completing a revert that is no longer pending returns a *StateError
