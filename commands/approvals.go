@@ -399,7 +399,7 @@ func (s *Service) afterApproval(ctx context.Context, r store.Request, won bool, 
 		}
 		return out, nil
 	}
-	r, unrecorded := s.finishApproved(ctx, r, true)
+	r, unrecorded := s.finishApproved(ctx, r, true, 0)
 	if unrecorded {
 		return outcomeUnrecorded(r), nil
 	}
@@ -730,9 +730,10 @@ func (s *Service) supersedeStale(ctx context.Context, r store.Request, now, acto
 // token's lock and re-reads the request there, so a second caller (a crash-recovery sweep, another
 // replica) finds it already settled and writes nothing. approversChecked says the approvals were
 // just checked again by the click that completed them; otherwise they are checked here.
-// unrecorded says the outcome could not be stored, so nobody has been told it.
-func (s *Service) finishApproved(ctx context.Context, r store.Request, approversChecked bool) (_ store.Request, unrecorded bool) {
-	unlock, err := s.locker.LockToken(ctx, r.TokenID)
+// unrecorded says the outcome could not be stored, so nobody has been told it. lockWait bounds the
+// wait for the token's lock (lockTokenWithin).
+func (s *Service) finishApproved(ctx context.Context, r store.Request, approversChecked bool, lockWait time.Duration) (_ store.Request, unrecorded bool) {
+	unlock, err := s.lockTokenWithin(ctx, r.TokenID, lockWait)
 	if err != nil {
 		// Left approved: the sweeper retries it.
 		s.log.WarnContext(ctx, "could not lock the token to apply an approved request", "request", r.ID, "err", err)
@@ -844,6 +845,19 @@ func (s *Service) finishApproved(ctx context.Context, r store.Request, approvers
 	}
 }
 
+// lockTokenWithin takes tokenID's lock waiting no longer than wait, or as long as ctx lasts if
+// wait is 0. The sweeper bounds its wait: a token whose lock is not freed must not hold up the
+// rest of the sweep, nor the sweeps after it (expiries included); what it was for is left as it
+// is, for a later sweep.
+func (s *Service) lockTokenWithin(ctx context.Context, tokenID string, wait time.Duration) (func(), error) {
+	if wait <= 0 {
+		return s.locker.LockToken(ctx, tokenID)
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	return s.locker.LockToken(ctx, tokenID)
+}
+
 // timeBoxedAway reports whether tok, which has the role lasting request r asks for, has it only
 // time-boxed: its pending time-boxes there lead back to another role, so r is not in place for
 // good.
@@ -859,9 +873,10 @@ func (s *Service) timeBoxedAway(ctx context.Context, r store.Request, tok *astro
 
 // resolveApplying settles a request left applying: the bot sent (or was about to send) its write
 // but never recorded Astro's answer. It never writes again; the outcome recorded is what the
-// token's role, read back from Astro, shows.
+// token's role, read back from Astro, shows. The sweeper calls it, so the wait for the token's
+// lock is bounded (workerLockWait); a request whose token stays busy is left for a later sweep.
 func (s *Service) resolveApplying(ctx context.Context, r store.Request) {
-	unlock, err := s.locker.LockToken(ctx, r.TokenID)
+	unlock, err := s.lockTokenWithin(ctx, r.TokenID, s.workerLockWait)
 	if err != nil {
 		s.log.WarnContext(ctx, "could not lock the token to settle a request left applying", "request", r.ID, "err", err)
 		return

@@ -1312,3 +1312,50 @@ func TestALateRedrawDoesNotReopenADecidedRequestsMessage(t *testing.T) {
 	assert.Empty(t, msg.r.Buttons, "the applied request's message has its buttons back")
 	assert.Contains(t, text(msg.r), "Approved and applied", "the message no longer says how the request ended")
 }
+
+// A token whose lock is never let go must not hold up the sweep: its request left approved waits
+// for a later sweep, while other tokens' requests are finished and later sweeps still expire.
+func TestSweepIsNotHeldUpByAStuckTokenLock(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	commands.SetWorkerLockWait(e.svc, 20*time.Millisecond)
+	stuck := e.request(t, alice, oneReq)
+	other := e.request(t, mallory, "add "+astroemu.SampleTokenDBTSync+" --role member")
+	for _, id := range []string{stuck, other} {
+		// As if the bot died right after the winning approval was stored.
+		_, won, err := e.st.AddApproval(t.Context(), id, bob, testNow, store.Tally{})
+		require.NoError(t, err)
+		require.True(t, won)
+	}
+	e.advance(30 * time.Minute)
+	expiring := e.request(t, mallory, "add "+astroemu.SampleTokenMLFeatures+" --role member")
+
+	unlock, err := e.st.LockToken(t.Context(), astroemu.SampleTokenCIDeployer)
+	require.NoError(t, err)
+	defer unlock()
+	sweep := func() {
+		t.Helper()
+		swept := make(chan error, 1)
+		go func() { swept <- e.svc.SweepExpired(t.Context(), e.now()) }()
+		select {
+		case err := <-swept:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			unlock()
+			<-swept
+			t.Fatal("the sweeper waits for the stuck token's lock without end")
+		}
+	}
+	sweep()
+	assert.Equal(t, store.StateApplied, e.state(t, other).State, "the other token's request is finished")
+	assert.Equal(t, store.StateApproved, e.state(t, stuck).State, "left for a later sweep")
+	e.advance(time.Hour)
+	sweep()
+	assert.Equal(t, store.StateExpired, e.state(t, expiring).State, "later sweeps still expire requests")
+	assert.Equal(t, store.StateApproved, e.state(t, stuck).State)
+
+	unlock()
+	sweep()
+	assert.Equal(t, store.StateApplied, e.state(t, stuck).State, "finished once the lock is free")
+	assert.Equal(t, "WORKSPACE_OPERATOR", e.roleIn(t, astroemu.SampleTokenCIDeployer, wsData))
+}

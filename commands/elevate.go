@@ -54,10 +54,11 @@ const (
 	// revertLease is how long a claimed revert is left to its worker before another may take
 	// it: longer than one revert can take (a lock wait plus two Astro calls).
 	revertLease = 2 * time.Minute
-	// workerLockWait bounds the revert worker's wait for a token's lock. A token whose lock is
-	// not freed (a hung holder, another replica cut off from Astro or the database while its
-	// session lives on) would otherwise hold up every revert after it on this replica; its
-	// revert is handed back untried instead, and tried again on a later pass.
+	// workerLockWait bounds the revert worker's and the expiry sweeper's wait for a token's
+	// lock. A token whose lock is not freed (a hung holder, another replica cut off from Astro
+	// or the database while its session lives on) would otherwise hold up every revert, or
+	// every sweep, after it on this replica; its revert is handed back untried instead, and
+	// tried again on a later pass (the sweeper leaves its request for a later sweep).
 	workerLockWait = 30 * time.Second
 	// releaseTimeout bounds handing such a revert back.
 	releaseTimeout = 10 * time.Second

@@ -7,6 +7,6 @@ import "time"
 // sleeping. Call it before s is used.
 func OnListJoin(s *Service, f func()) { s.orgTokens.onJoin = f }
 
-// SetWorkerLockWait sets how long s's revert worker waits for a token's lock. Call it before s is
-// used.
+// SetWorkerLockWait sets how long s's revert worker and expiry sweeper wait for a token's lock.
+// Call it before s is used.
 func SetWorkerLockWait(s *Service, d time.Duration) { s.workerLockWait = d }

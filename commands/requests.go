@@ -184,7 +184,7 @@ func (s *Service) SweepExpired(ctx context.Context, now time.Time) error {
 			continue
 		}
 		s.log.WarnContext(ctx, "finishing a request left approved (the bot may have restarted before applying it)", "request", r.ID)
-		s.finishApproved(ctx, r, false)
+		s.finishApproved(ctx, r, false, s.workerLockWait)
 	}
 	return errors.Join(errs...)
 }
