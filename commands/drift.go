@@ -142,7 +142,8 @@ func (s *Service) confirmDrift(ctx context.Context, key driftKey, known store.Au
 	}
 	defer unlock()
 	last := &known
-	for after := known.Seq; ; {
+	after := known.Seq
+	for {
 		entries, err := s.history.ListAudit(ctx, store.AuditFilter{TokenID: key.token, AfterSeq: after, Limit: auditPage})
 		if err != nil {
 			return false, err
@@ -176,6 +177,9 @@ func (s *Service) confirmDrift(ctx context.Context, key driftKey, known store.Au
 		Before: last.After, After: now, Detail: "seen by the drift check; updated by " + tok.UpdatedBy.DisplayName(),
 	}
 	s.recordAudit(ctx, entry)
+	// Known as of the token's entries read above: should the record lack it, the next look
+	// starts after them, not from the token's first entry, whose older role would hide a change.
+	entry.Seq = after
 	s.drift.mu.Lock()
 	s.drift.learnLocked(entry) // reported once even when there is no audit record to remember it
 	s.drift.mu.Unlock()

@@ -3,6 +3,7 @@ package commands_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -881,6 +882,46 @@ func TestDriftSeesPastABusyHistory(t *testing.T) {
 	assert.Equal(t, 1, n)
 	require.Len(t, e.ann.all(), 1)
 	assert.Contains(t, text(e.ann.all()[0].r), "The bot last knew it as `WORKSPACE_OWNER`")
+}
+
+// failDriftAudit is an Audit that cannot write role.drift entries (the database was briefly
+// unreachable); everything else reaches the store.
+type failDriftAudit struct{ *store.Store }
+
+func (a failDriftAudit) AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error) {
+	if e.Action == "role.drift" {
+		return store.AuditEntry{}, errors.New("database unreachable")
+	}
+	return a.Store.AppendAudit(ctx, e)
+}
+
+// TestDriftReportedButNotRecordedIsTheKnownRole: a drift the check reported but could not write
+// to the audit record is still the role it knows, so a later change outside the bot back to the
+// role the record last holds is reported, not hidden by that older entry.
+func TestDriftReportedButNotRecordedIsTheKnownRole(t *testing.T) {
+	t.Parallel()
+	e := newOncallEnv(t, func(c *commands.Config) { c.Audit = failDriftAudit{c.History.(*store.Store)} })
+	const driftChan = "C0DRIFT01"
+	r := e.runAs(t, alice, opsChan, "update -n airflow-ci-deployer -r owner -w 'Data Platform'")
+	require.Equal(t, reply.Success, r.Tone, text(r))
+	n, err := e.svc.CheckDrift(t.Context(), driftChan)
+	require.NoError(t, err)
+	require.Zero(t, n)
+
+	e.setRoleOutside(t, astroemu.SampleTokenCIDeployer, wsData, astro.RoleWorkspaceMember)
+	n, err = e.svc.CheckDrift(t.Context(), driftChan)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	n, err = e.svc.CheckDrift(t.Context(), driftChan)
+	require.NoError(t, err)
+	require.Zero(t, n, "reported once")
+
+	e.setRoleOutside(t, astroemu.SampleTokenCIDeployer, wsData, astro.RoleWorkspaceOwner)
+	n, err = e.svc.CheckDrift(t.Context(), driftChan)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the change back to owner was made outside the bot")
+	require.Len(t, e.ann.all(), 2)
+	assert.Contains(t, text(e.ann.all()[1].r), "The bot last knew it as `WORKSPACE_MEMBER`")
 }
 
 func TestPageStateKeepsAwkwardFilters(t *testing.T) {
