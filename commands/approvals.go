@@ -1087,9 +1087,17 @@ func (s *Service) timeBoxLanded(ctx context.Context, r store.Request, tok *astro
 
 // changedSince reports whether the audit record holds a role change or a revert of r's token in
 // r's workspace, other than r's own (or any ending of a nested time-box), since r's write went
-// out (when it was claimed, DecidedAt).
+// out (when it was claimed). Read by seq, after the audit record's last entry when r was claimed
+// (ApplyingSeq): an entry's At is taken before its append waits for the chain head, and on
+// another replica's clock, so a change made after the claim can carry an earlier time than the
+// claim's. Only a request claimed before the seq was kept (or while the record was empty) is
+// read by time, since DecidedAt.
 func (s *Service) changedSince(ctx context.Context, r store.Request) (bool, error) {
-	entries, err := s.history.ListAudit(ctx, store.AuditFilter{TokenID: r.TokenID, Since: r.DecidedAt, Limit: 1000})
+	f := store.AuditFilter{TokenID: r.TokenID, AfterSeq: r.ApplyingSeq, Limit: 1000}
+	if r.ApplyingSeq == 0 {
+		f = store.AuditFilter{TokenID: r.TokenID, Since: r.DecidedAt, Limit: 1000}
+	}
+	entries, err := s.history.ListAudit(ctx, f)
 	if err != nil {
 		return false, err
 	}

@@ -474,3 +474,35 @@ func TestLastingChangeIsRefusedWhileTimeBoxesCannotBeRead(t *testing.T) {
 	assert.Zero(t, e.emu.CountRequests(astroemu.EndpointUpdateRoles))
 	assert.Equal(t, store.StatePending, e.state(t, id).State, "left for a later click")
 }
+
+// A change the bot made after a request's write went out is seen by the sweeper settling the
+// request even when its audit entry carries an earlier time (made on a replica whose clock is
+// behind): the role read back is that change's, and no time-box of the request is set up to undo it.
+func TestSweeperSeesALaterChangeRecordedWithAnEarlierTime(t *testing.T) {
+	t.Parallel()
+	e := newApprovalEnv(t)
+	reverts := &schedulingFails{Reverts: e.st}
+	reverts.fail.Store(true) // no revert is scheduled in case the write landed
+	e.svc = e.serviceOver(t, e.st, e.now, func(c *commands.Config) { c.Reverts = reverts })
+	id := e.request(t, alice, oneReq+" --for 2h")
+	lostWrite(e.emu, false, 2) // the write does not land, and the read after it fails
+	r := e.click(t, bob, commands.ActionApprove, id)
+	require.Equal(t, "You gave the last approval of "+id+", but its outcome could not be recorded.", r.Title, text(r))
+	require.Equal(t, store.StateApplying, e.state(t, id).State)
+	require.Empty(t, e.pendingRevertsOf(t, astroemu.SampleTokenCIDeployer))
+	reverts.fail.Store(false)
+
+	// An admin then makes WORKSPACE_OPERATOR lasting through a replica whose clock is 10s behind.
+	e.advance(time.Second)
+	behind := e.newService(t, func() time.Time { return e.now().Add(-10 * time.Second) })
+	admin := behind.Run(t.Context(), commands.Request{UserID: "U0ADMIN01", ChannelID: opsChan,
+		Text: "update " + astroemu.SampleTokenCIDeployer + " --role operator"})
+	require.Contains(t, admin.Title, "Token role updated", text(admin))
+
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.SweepExpired(t.Context(), e.now()))
+	got := e.state(t, id)
+	assert.Equal(t, store.StateApplied, got.State)
+	assert.Contains(t, got.Result, "the bot recorded another change to the token in this workspace since")
+	assert.Empty(t, e.pendingRevertsOf(t, astroemu.SampleTokenCIDeployer), "nothing is scheduled to undo the admin's lasting change")
+}

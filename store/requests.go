@@ -62,6 +62,11 @@ type Request struct {
 	DecidedBy       string
 	Result          string
 	Approvals       []Approval // oldest first
+	// ApplyingSeq is the audit record's last Seq when the request was claimed for applying
+	// (Transition to StateApplying): entries of changes after its write went out have a greater
+	// Seq, whatever their At. 0 when none was kept (never claimed, claimed before it was kept,
+	// or claimed while the record was empty).
+	ApplyingSeq int64
 }
 
 // Approval is one approver's vote.
@@ -88,7 +93,8 @@ type TransitionUpdate struct {
 
 const requestColumns = `id, requester_id, channel_id, token_id, token_name, workspace_id, workspace_name,
 	role_before, role_requested, action, reason, rule, approvals_needed, approver_groups,
-	approval_channel, message_ts, elevation_ms, state, created_at, expires_at, decided_at, decided_by, result`
+	approval_channel, message_ts, elevation_ms, state, created_at, expires_at, decided_at, decided_by, result,
+	applying_seq`
 
 type rowScanner interface {
 	Scan(dest ...any) error
@@ -107,10 +113,12 @@ func scanRequest(row rowScanner) (Request, error) {
 		elevationMS                     int64
 		createdAt, expiresAt, decidedAt int64
 		state                           string
+		applyingSeq                     sql.NullInt64
 	)
 	err := row.Scan(&r.ID, &r.RequesterID, &r.ChannelID, &r.TokenID, &r.TokenName, &r.WorkspaceID, &r.WorkspaceName,
 		&r.CurrentRole, &r.RequestedRole, &r.Action, &r.Reason, &r.Rule, &r.ApprovalsNeeded, &groups,
-		&r.ApprovalChannel, &r.MessageTS, &elevationMS, &state, &createdAt, &expiresAt, &decidedAt, &r.DecidedBy, &r.Result)
+		&r.ApprovalChannel, &r.MessageTS, &elevationMS, &state, &createdAt, &expiresAt, &decidedAt, &r.DecidedBy, &r.Result,
+		&applyingSeq)
 	if err != nil {
 		return Request{}, err
 	}
@@ -120,6 +128,7 @@ func scanRequest(row rowScanner) (Request, error) {
 	r.Elevation = time.Duration(elevationMS) * time.Millisecond
 	r.State = State(state)
 	r.CreatedAt, r.ExpiresAt, r.DecidedAt = fromDB(createdAt), fromDB(expiresAt), fromDB(decidedAt)
+	r.ApplyingSeq = applyingSeq.Int64 // 0 when NULL
 	return r, nil
 }
 
@@ -155,7 +164,7 @@ func (s *Store) CreateRequest(ctx context.Context, r Request) (Request, bool, er
 		r.ID = newID("r") // fresh each try: a (vanishingly rare) ID collision also lands here
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
 			res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO requests (`+requestColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
 				ON CONFLICT DO NOTHING`),
 				r.ID, r.RequesterID, r.ChannelID, r.TokenID, r.TokenName, r.WorkspaceID, r.WorkspaceName,
 				r.CurrentRole, r.RequestedRole, r.Action, r.Reason, r.Rule, r.ApprovalsNeeded, string(groups),
@@ -536,16 +545,18 @@ func (s *Store) Reopen(ctx context.Context, id string, void []Approval, at time.
 // a *StateError wrapping ErrStateConflict names the state found. Used for
 // deny, cancel, expire, stale (from pending); applying, and applied, failed,
 // stale, expired without a write (from approved); applied, failed (from
-// applying).
+// applying). A transition to StateApplying also records the audit record's
+// last seq then (Request.ApplyingSeq).
 func (s *Store) Transition(ctx context.Context, id string, from, to State, upd TransitionUpdate) (Request, error) {
 	at := s.clock(upd.At)
 	var out Request
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE requests SET state = ?, decided_at = ?,
 			decided_by = CASE WHEN ? = '' THEN decided_by ELSE ? END,
-			result = CASE WHEN ? = '' THEN result ELSE ? END
+			result = CASE WHEN ? = '' THEN result ELSE ? END,
+			applying_seq = CASE WHEN ? = '' THEN applying_seq ELSE (SELECT seq FROM audit_head WHERE id = 1) END
 			WHERE id = ? AND state = ?`),
-			string(to), toDB(at), upd.DecidedBy, upd.DecidedBy, upd.Result, upd.Result, id, string(from))
+			string(to), toDB(at), upd.DecidedBy, upd.DecidedBy, upd.Result, upd.Result, applyingMark(to), id, string(from))
 		if err != nil {
 			return fmt.Errorf("store: transition: %w", err)
 		}
@@ -567,4 +578,13 @@ func (s *Store) Transition(ctx context.Context, id string, from, to State, upd T
 		return Request{}, err
 	}
 	return out, nil
+}
+
+// applyingMark is non-empty for a transition to StateApplying, which records the audit record's
+// last seq (Request.ApplyingSeq): every entry appended before the claim has at most that seq.
+func applyingMark(to State) string {
+	if to == StateApplying {
+		return "applying"
+	}
+	return ""
 }

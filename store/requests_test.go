@@ -541,6 +541,30 @@ func TestTransition(t *testing.T) {
 			assert.Equal(t, "role set", got.Result)
 		})
 
+		t.Run("ApplyingRecordsTheAuditSeq", func(t *testing.T) {
+			r, _, err := s.CreateRequest(ctx, newRequest(func(r *Request) { r.TokenID = "claim"; r.ApprovalsNeeded = 1 }))
+			require.NoError(t, err)
+			assert.Zero(t, r.ApplyingSeq)
+			_, won, err := s.AddApproval(ctx, r.ID, "U_A1", baseTime, Tally{})
+			require.NoError(t, err)
+			require.True(t, won)
+			before, err := s.AppendAudit(ctx, AuditEntry{Action: "request.approved", RequestID: r.ID})
+			require.NoError(t, err)
+			got, err := s.Transition(ctx, r.ID, StateApproved, StateApplying, TransitionUpdate{})
+			require.NoError(t, err)
+			assert.Equal(t, before.Seq, got.ApplyingSeq, "the last seq when it was claimed")
+			// An entry appended after the claim with an earlier time is still after it by seq.
+			_, err = s.AppendAudit(ctx, AuditEntry{Action: "role.changed", TokenID: "claim", At: got.DecidedAt.Add(-time.Minute)})
+			require.NoError(t, err)
+			got, err = s.Transition(ctx, r.ID, StateApplying, StateApplied, TransitionUpdate{})
+			require.NoError(t, err)
+			assert.Equal(t, before.Seq, got.ApplyingSeq, "kept when settled")
+			later, err := s.ListAudit(ctx, AuditFilter{TokenID: "claim", AfterSeq: got.ApplyingSeq})
+			require.NoError(t, err)
+			require.Len(t, later, 1)
+			assert.Equal(t, "role.changed", later[0].Action)
+		})
+
 		t.Run("ErrStateConflictNamesState", func(t *testing.T) {
 			r, _, err := s.CreateRequest(ctx, newRequest(func(r *Request) { r.TokenID = "conflict" }))
 			require.NoError(t, err)
