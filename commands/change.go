@@ -345,11 +345,11 @@ func withAstroAnswer(writeErr error, r reply.Reply) reply.Reply {
 	if !errors.As(writeErr, &apiErr) {
 		return r
 	}
-	if said := reply.Truncate(strings.TrimSpace(apiErr.Message), maxAstroSaidRunes); said != "" {
+	if said := astroSaid(apiErr); said != "" {
 		r.Notes = append(r.Notes, reply.Line{reply.Textf("Astro answered the change with HTTP %d and said: %s", apiErr.StatusCode, said)})
 	}
 	if apiErr.RequestID != "" {
-		r.Notes = append(r.Notes, reply.Line{reply.Text("Astro request ID: "), reply.Literal(apiErr.RequestID)})
+		r.Notes = append(r.Notes, astroRequestIDLine(apiErr.RequestID))
 	}
 	return r
 }

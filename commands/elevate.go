@@ -692,12 +692,12 @@ func (s *Service) revertNotYet(ctx context.Context, rv store.Revert, ref reply.L
 	var apiErr *astro.Error
 	if errors.As(err, &apiErr) {
 		line := reply.Line{reply.Textf("Astro answered HTTP %d", apiErr.StatusCode)}
-		if said := reply.Truncate(strings.TrimSpace(apiErr.Message), maxAstroSaidRunes); said != "" {
+		if said := astroSaid(apiErr); said != "" {
 			line = reply.Line{reply.Textf("Astro answered HTTP %d and said: %s", apiErr.StatusCode, said)}
 		}
 		r.Body = append(r.Body, line)
 		if apiErr.RequestID != "" {
-			r.Notes = append(r.Notes, reply.Line{reply.Text("Astro request ID: "), reply.Literal(apiErr.RequestID)})
+			r.Notes = append(r.Notes, astroRequestIDLine(apiErr.RequestID))
 		}
 	}
 	return revertOutcome{outcome: why, reply: r}

@@ -77,7 +77,7 @@ func (s *Service) errorReply(e *Error) reply.Reply {
 		r.Notes = append(r.Notes, reply.Para("Nothing was changed."))
 	}
 	if e.AstroRequestID != "" {
-		r.Notes = append(r.Notes, reply.Line{reply.Text("Astro request ID: "), reply.Literal(e.AstroRequestID)})
+		r.Notes = append(r.Notes, astroRequestIDLine(e.AstroRequestID))
 	}
 	return r
 }
@@ -104,6 +104,16 @@ func newRef() string {
 // answer, yet leaving room for the hint in a message of Slack's size.
 const maxAstroSaidRunes = 1000
 
+// astroSaid is the part of Astro's error answer a reply quotes ("" when it said nothing).
+func astroSaid(apiErr *astro.Error) string {
+	return reply.Truncate(strings.TrimSpace(apiErr.Message), maxAstroSaidRunes)
+}
+
+// astroRequestIDLine names Astro's request ID, which its support asks for.
+func astroRequestIDLine(id string) reply.Line {
+	return reply.Line{reply.Text("Astro request ID: "), reply.Literal(id)}
+}
+
 // astroFailure turns an error from Astro into a user-facing *Error: a short title saying what
 // went wrong, Astro's own message under it, and its request ID. Message keeps all of it in one
 // sentence for places that have only one line. Errors that are not API answers (a broken
@@ -122,7 +132,7 @@ func astroFailure(err error) error {
 	if !errors.As(err, &apiErr) {
 		return err
 	}
-	said := reply.Truncate(strings.TrimSpace(apiErr.Message), maxAstroSaidRunes)
+	said := astroSaid(apiErr)
 	e := &Error{Code: EUnavailable, AstroRequestID: apiErr.RequestID}
 	switch {
 	case apiErr.StatusCode == http.StatusNotFound:
